@@ -1,0 +1,28 @@
+# Host build: the portable modules under ASan+UBSan with GoogleTest, and the QEMU system tests.
+# Portable sources get the kernel's language flags (no exceptions, no RTTI); only *_test.cpp
+# files relax them, because GoogleTest needs both.
+enable_testing()
+
+set(SABLE_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+
+add_library(sable_portable STATIC ${SABLE_PORTABLE_SOURCES})
+target_include_directories(sable_portable PUBLIC src test/fake_arch)
+target_compile_options(sable_portable PRIVATE -fno-exceptions -fno-rtti -Wall -Wextra -Werror=return-type)
+target_compile_options(sable_portable PUBLIC ${SABLE_SANITIZERS} -g)
+target_link_options(sable_portable PUBLIC ${SABLE_SANITIZERS})
+
+find_package(GTest REQUIRED)
+include(GoogleTest)
+
+# sable_host_test(<name> <sources...>): one GoogleTest binary, every TEST registered with ctest.
+function(sable_host_test name)
+    add_executable(${name} ${ARGN})
+    target_link_libraries(${name} PRIVATE sable_portable GTest::gtest_main)
+    gtest_discover_tests(${name} PROPERTIES LABELS host TIMEOUT 60 DISCOVERY_TIMEOUT 60)
+endfunction()
+
+sable_host_test(format_test test/lib/format_test.cpp)
+sable_host_test(cmdline_test test/lib/cmdline_test.cpp)
+sable_host_test(multiboot2_test test/boot/multiboot2_test.cpp)
+
+include(cmake/system_tests.cmake)

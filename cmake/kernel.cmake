@@ -1,0 +1,56 @@
+# The kernel ELF (build/kernel/sable.elf) and the hybrid BIOS/UEFI ISO (build/kernel/sable.iso).
+
+set(SABLE_KERNEL_FLAGS
+    -ffreestanding -nostdlibinc          # only the compiler's own headers (stdint.h, stdarg.h)
+    -fno-exceptions -fno-rtti -fno-threadsafe-statics
+    -mno-red-zone                        # interrupts push onto the stack below RSP
+    -mno-mmx -mno-sse -mno-sse2 -mno-80387 -msoft-float   # no FPU/SIMD state in the kernel
+    -fno-stack-protector -fno-omit-frame-pointer          # frame pointers feed backtraces
+    -fno-pic -fno-pie -mcmodel=small     # linked at 1 MiB, below 2 GiB
+    -Wall -Wextra -Werror=return-type
+)
+
+add_executable(sable_kernel ${SABLE_PORTABLE_SOURCES} ${SABLE_KERNEL_SOURCES})
+set_target_properties(sable_kernel PROPERTIES OUTPUT_NAME sable.elf SUFFIX "")
+target_include_directories(sable_kernel PRIVATE src src/arch/x86_64/include)
+target_compile_definitions(sable_kernel PRIVATE SABLE_VERSION="${PROJECT_VERSION}" SABLE_KERNEL=1)
+target_compile_options(sable_kernel PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:${SABLE_KERNEL_FLAGS}>
+    $<$<COMPILE_LANGUAGE:C>:${SABLE_KERNEL_FLAGS}>
+    $<$<COMPILE_LANGUAGE:ASM>:-fno-pic>)
+set(SABLE_LINKER_SCRIPT ${PROJECT_SOURCE_DIR}/src/arch/x86_64/linker.ld)
+target_link_options(sable_kernel PRIVATE
+    -nostdlib -static -fuse-ld=lld
+    -Wl,-T,${SABLE_LINKER_SCRIPT} -Wl,-z,max-page-size=4096 -Wl,--build-id=none)
+set_target_properties(sable_kernel PROPERTIES LINK_DEPENDS ${SABLE_LINKER_SCRIPT})
+
+# --- ISO -------------------------------------------------------------------------------------
+find_program(SABLE_GRUB_MKRESCUE NAMES grub-mkrescue grub2-mkrescue)
+find_program(SABLE_XORRISO NAMES xorriso)
+if(NOT SABLE_GRUB_MKRESCUE OR NOT SABLE_XORRISO)
+    message(WARNING "grub-mkrescue or xorriso missing: the ISO will not be built. "
+                    "Install: apt-get install grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools")
+    return()
+endif()
+foreach(platform i386-pc x86_64-efi)
+    if(NOT EXISTS /usr/lib/grub/${platform})
+        message(WARNING "GRUB platform ${platform} is not installed: the ISO will not boot there "
+                        "(apt-get install grub-pc-bin grub-efi-amd64-bin)")
+    endif()
+endforeach()
+
+set(SABLE_ISO_ROOT ${CMAKE_BINARY_DIR}/isoroot)
+set(SABLE_ISO ${CMAKE_BINARY_DIR}/sable.iso)
+add_custom_command(
+    OUTPUT ${SABLE_ISO}
+    COMMAND ${CMAKE_COMMAND} -E rm -rf ${SABLE_ISO_ROOT}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${SABLE_ISO_ROOT}/boot/grub
+    COMMAND ${CMAKE_COMMAND} -E copy ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg ${SABLE_ISO_ROOT}/boot/grub/
+    COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:sable_kernel> ${SABLE_ISO_ROOT}/boot/sable.elf
+    # Write a new file, then rename: a QEMU booting the old ISO never sees a half-written one.
+    COMMAND sh -c "'${SABLE_GRUB_MKRESCUE}' -o '${SABLE_ISO}.tmp' '${SABLE_ISO_ROOT}' > '${CMAKE_BINARY_DIR}/grub-mkrescue.log' 2>&1 || { cat '${CMAKE_BINARY_DIR}/grub-mkrescue.log'; exit 1; }"
+    COMMAND ${CMAKE_COMMAND} -E rename ${SABLE_ISO}.tmp ${SABLE_ISO}
+    DEPENDS sable_kernel ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg
+    COMMENT "Making the hybrid BIOS/UEFI ISO with grub-mkrescue"
+    VERBATIM)
+add_custom_target(sable_iso ALL DEPENDS ${SABLE_ISO})

@@ -1,0 +1,23 @@
+# Portable sources, listed once. The kernel compiles them freestanding; the host preset compiles
+# the same files into the GoogleTest binaries. They include no arch header (see docs/design.md).
+set(SABLE_PORTABLE_SOURCES
+    src/lib/format.cpp
+    src/lib/cmdline.cpp
+    src/boot/multiboot2.cpp
+)
+
+# Kernel-only sources: hardware, the arch layer and the code that wires it together.
+set(SABLE_KERNEL_SOURCES
+    src/arch/x86_64/entry.S
+    src/arch/x86_64/cpu.cpp
+    src/drivers/uart16550.cpp
+    src/drivers/vga_text.cpp
+    src/drivers/qemu_fw_cfg.cpp
+    src/kernel/main.cpp
+    src/kernel/console.cpp
+    src/kernel/clock.cpp
+    src/kernel/panic.cpp
+    src/kernel/selftest.cpp
+    src/kernel/suites.cpp
+    src/kernel/runtime.cpp
+)

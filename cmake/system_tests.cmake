@@ -1,0 +1,88 @@
+# System tests: each boots the real ISO in QEMU (TCG) through tools/run-qemu, which enforces a
+# hard timeout, and checks the serial log. The ISO comes from the kernel preset's build.
+set(SABLE_ISO "${PROJECT_SOURCE_DIR}/build/kernel/sable.iso" CACHE FILEPATH "ISO the system tests boot")
+set(SABLE_KERNEL_ELF "${PROJECT_SOURCE_DIR}/build/kernel/sable.elf" CACHE FILEPATH "Kernel ELF")
+set(SABLE_RUN_QEMU ${PROJECT_SOURCE_DIR}/tools/run-qemu)
+set(SABLE_SYSTEM_LOG_DIR ${CMAKE_BINARY_DIR}/system-logs)
+file(MAKE_DIRECTORY ${SABLE_SYSTEM_LOG_DIR})
+
+# sable_system_test(<name> QEMU_TIMEOUT <s> OUTCOME pass|fail|timeout ARGS <run-qemu args...>
+#                   EXPECT <regex...>)
+# Regexes are Python `re` in MULTILINE mode; avoid ';' (CMake list separator).
+function(sable_system_test name)
+    cmake_parse_arguments(ARG "" "QEMU_TIMEOUT;OUTCOME" "ARGS;EXPECT" ${ARGN})
+    if(NOT ARG_QEMU_TIMEOUT)
+        set(ARG_QEMU_TIMEOUT 60)
+    endif()
+    if(NOT ARG_OUTCOME)
+        set(ARG_OUTCOME pass)
+    endif()
+    set(command ${SABLE_RUN_QEMU} --iso ${SABLE_ISO} --timeout ${ARG_QEMU_TIMEOUT}
+        --log ${SABLE_SYSTEM_LOG_DIR}/${name}.log --expect-exit ${ARG_OUTCOME} ${ARG_ARGS})
+    foreach(pattern IN LISTS ARG_EXPECT)
+        list(APPEND command --expect ${pattern})
+    endforeach()
+    add_test(NAME system.${name} COMMAND ${command})
+    # ctest's own timeout is a backstop above run-qemu's, which kills QEMU first.
+    math(EXPR ctest_timeout "${ARG_QEMU_TIMEOUT} + 30")
+    set_tests_properties(system.${name} PROPERTIES LABELS system TIMEOUT ${ctest_timeout})
+endfunction()
+
+set(BANNER "^Sable [0-9]+[.][0-9]+[.][0-9]+")
+set(ALL_PASSED "^TESTS [1-9][0-9]* passed, 0 failed")
+
+# --- Foundation: boot on every firmware/machine pair, banner and memory summary ---------------
+sable_system_test(boot.bios_pc
+    ARGS --machine pc --mem 256M --cmdline "sable.test=boot,lib"
+    EXPECT ${BANNER} "^boot: firmware=bios mem=25[0-9]MiB cmdline=\".*sable[.]test=boot,lib\"" ${ALL_PASSED})
+sable_system_test(boot.bios_q35
+    ARGS --machine q35 --mem 512M --cmdline "sable.test=boot,lib"
+    EXPECT ${BANNER} "^boot: firmware=bios mem=(50[0-9]|51[01])MiB" ${ALL_PASSED})
+sable_system_test(boot.uefi_q35
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --mem 512M --cmdline "sable.test=boot,lib"
+    EXPECT ${BANNER} "^boot: firmware=uefi mem=[1-9][0-9]+MiB" ${ALL_PASSED})
+sable_system_test(boot.uefi_pc
+    QEMU_TIMEOUT 120
+    ARGS --machine pc --uefi --mem 256M --cmdline "sable.test=boot"
+    EXPECT "^boot: firmware=uefi " ${ALL_PASSED})
+sable_system_test(boot.mem_64m
+    ARGS --machine pc --mem 64M --cmdline "sable.test=boot"
+    EXPECT "^boot: firmware=bios mem=6[0-3]MiB" ${ALL_PASSED})
+sable_system_test(boot.mem_8g
+    ARGS --machine q35 --mem 8G --cmdline "sable.test=boot"
+    EXPECT "^boot: firmware=bios mem=(81[0-9][0-9])MiB" ${ALL_PASSED})
+sable_system_test(boot.smp_4_sockets
+    ARGS --machine pc --smp 4,sockets=4 --mem 128M --cmdline "sable.test=boot"
+    EXPECT ${ALL_PASSED})
+
+# The per-run command line reaches the kernel (through fw_cfg), quoted words included.
+sable_system_test(boot.cmdline_passthrough
+    ARGS --cmdline "sable.test=lib sable.note=\"two words\""
+    EXPECT "^boot: .*cmdline=\"sable[.]test=lib sable[.]note=\"two words\"\"" ${ALL_PASSED})
+
+# --- The harness's failure paths must fail the way they should ---------------------------------
+sable_system_test(panic.verdict_fail
+    OUTCOME fail
+    ARGS --cmdline "sable.test=panic"
+    EXPECT "^PANIC: self-test panic requested" "^  rip=0x[0-9a-f]+ rsp=" "^  #0 0x" "^TESTS 0 passed, 1 failed")
+sable_system_test(harness.hang_times_out
+    QEMU_TIMEOUT 15 OUTCOME timeout
+    ARGS --cmdline "sable.test=hang"
+    EXPECT "^boot: firmware=bios")
+sable_system_test(harness.unknown_suite_fails
+    OUTCOME fail
+    ARGS --cmdline "sable.test=nonesuch"
+    EXPECT "^TEST selftest[.]nonesuch FAIL no such suite")
+# A 32-bit CPU: the stub must say why it stops instead of triple-faulting.
+sable_system_test(boot.rejects_cpu_without_long_mode
+    QEMU_TIMEOUT 20 OUTCOME timeout
+    ARGS --accel tcg --cpu qemu32 --cmdline "sable.test=boot"
+    EXPECT "no 64-bit long mode")
+
+# --- The ELF itself -----------------------------------------------------------------------------
+find_program(SABLE_GRUB_FILE NAMES grub-file grub2-file)
+if(SABLE_GRUB_FILE)
+    add_test(NAME system.kernel.is_multiboot2 COMMAND ${SABLE_GRUB_FILE} --is-x86-multiboot2 ${SABLE_KERNEL_ELF})
+    set_tests_properties(system.kernel.is_multiboot2 PROPERTIES LABELS system TIMEOUT 30)
+endif()

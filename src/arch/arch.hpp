@@ -1,0 +1,44 @@
+// The arch contract: everything kernel/ needs from the CPU, implemented in src/arch/x86_64/.
+// Kernel core code includes this header, never <arch/cpu.hpp> (which is x86-private).
+#pragma once
+
+#include <stdint.h>
+
+namespace arch {
+
+// Stops this CPU for good: interrupts off, hlt in a loop.
+[[noreturn]] void halt_forever();
+
+// Stops every other CPU (panic path). Only the boot CPU runs today, so there is nothing to
+// stop yet; the SMP issue makes this an NMI broadcast.
+void stop_other_cpus();
+
+// Ends a QEMU run with a verdict through the isa-debug-exit device. On a machine without that
+// device the write goes nowhere and this returns.
+void exit_emulator(bool passed);
+
+// Raw timestamp counter, and its frequency measured against the PIT (0 until calibrated).
+uint64_t timestamp();
+uint64_t calibrate_timestamp_hz();
+
+// True when a hypervisor announces itself (CPUID.1:ECX[31]); gates probing of QEMU devices.
+bool running_under_hypervisor();
+
+// The register state a panic can report without an exception frame.
+struct RegisterSnapshot {
+    uint64_t rip, rsp, rbp, rflags;
+    uint64_t cr0, cr2, cr3, cr4, efer;
+};
+// Captures the caller's registers; rip is the return address into the caller.
+void capture_registers(RegisterSnapshot& out);
+
+// Walks saved frame pointers from `rbp`, calling visit(return_address) up to max_frames times.
+// Stops at a null or non-canonical frame pointer, or one outside the identity-mapped low 4 GiB.
+void walk_stack(uint64_t rbp, unsigned max_frames, void (*visit)(uint64_t return_address, void* ctx),
+                void* ctx);
+
+// Walks the active page tables (identity-mapped at boot): true and the physical address if
+// `virt_addr` is mapped. Used by self tests to check what the boot stub built.
+bool translate(uint64_t virt_addr, uint64_t* phys_addr);
+
+}  // namespace arch

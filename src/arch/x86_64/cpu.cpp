@@ -1,0 +1,103 @@
+// The arch contract (src/arch/arch.hpp) for x86-64: halting, the QEMU exit device, the TSC and
+// its calibration against the PIT, register snapshots and frame-pointer walks.
+#include "arch/arch.hpp"
+
+#include <arch/cpu.hpp>
+
+namespace arch {
+
+using namespace x86;
+
+void halt_forever() {
+    for (;;) {
+        disable_interrupts();
+        halt();
+    }
+}
+
+void stop_other_cpus() {}
+
+void exit_emulator(bool passed) {
+    // QEMU: -device isa-debug-exit,iobase=0xf4,iosize=0x04 exits with status (value << 1) | 1,
+    // so 0x10 -> 33 (pass) and 0x11 -> 35 (fail); tools/run-qemu maps those back.
+    constexpr uint16_t kDebugExitPort = 0xf4;
+    outl(kDebugExitPort, passed ? 0x10 : 0x11);
+}
+
+uint64_t timestamp() { return rdtsc_ordered(); }
+
+bool running_under_hypervisor() { return cpu_has_hypervisor(); }
+
+uint64_t calibrate_timestamp_hz() {
+    // [8254 PIT datasheet] channel 2 counts down at 1.193182 MHz; its OUT pin is readable at
+    // port 0x61 bit 5 and goes high when the count reaches 0 (mode 0). Timing 10 ms of it against
+    // the TSC needs no interrupts, so it works this early. The speaker (bit 1) stays off.
+    constexpr uint32_t kPitHz = 1193182;
+    constexpr uint32_t kWindowMs = 10;
+    constexpr uint16_t kCount = kPitHz * kWindowMs / 1000;
+
+    const uint8_t saved_gate = inb(0x61);
+    outb(0x61, static_cast<uint8_t>((saved_gate & ~0x02) | 0x01));  // gate on, speaker off
+    outb(0x43, 0xB0);                                               // ch2, lo/hi, mode 0, binary
+    outb(0x42, kCount & 0xFF);
+    outb(0x42, kCount >> 8);
+    const uint64_t start = rdtsc_ordered();
+    uint64_t end = start;
+    // Bounded wait: a missing PIT must not hang the boot (about 2^26 polls is far beyond 10 ms).
+    for (uint32_t polls = 0; polls < (1u << 26); ++polls) {
+        if (inb(0x61) & 0x20) {
+            end = rdtsc_ordered();
+            break;
+        }
+    }
+    outb(0x61, saved_gate);
+    if (end == start) return 0;
+    return (end - start) * 1000 / kWindowMs;
+}
+
+__attribute__((noinline)) void capture_registers(RegisterSnapshot& out) {
+    out.rip = reinterpret_cast<uint64_t>(__builtin_return_address(0));
+    out.rsp = read_rsp();
+    // Our own frame holds the caller's saved RBP: start the caller's backtrace there.
+    out.rbp = *static_cast<const uint64_t*>(__builtin_frame_address(0));
+    out.rflags = read_rflags();
+    out.cr0 = read_cr0();
+    out.cr2 = read_cr2();
+    out.cr3 = read_cr3();
+    out.cr4 = read_cr4();
+    out.efer = rdmsr(kMsrEfer);
+}
+
+void walk_stack(uint64_t rbp, unsigned max_frames, void (*visit)(uint64_t, void*), void* ctx) {
+    // Frame layout with -fno-omit-frame-pointer: [rbp] = caller's rbp, [rbp+8] = return address.
+    constexpr uint64_t kWalkableLimit = 1ull << 32;  // boot page tables identity-map 0..4 GiB
+    for (unsigned i = 0; i < max_frames; ++i) {
+        if (rbp == 0 || rbp % 8 != 0 || rbp + 16 > kWalkableLimit) return;
+        const auto* frame = reinterpret_cast<const uint64_t*>(rbp);
+        const uint64_t return_address = frame[1];
+        if (return_address == 0) return;
+        visit(return_address, ctx);
+        if (frame[0] <= rbp) return;  // frames grow upward; anything else is corruption
+        rbp = frame[0];
+    }
+}
+
+bool translate(uint64_t virt_addr, uint64_t* phys_addr) {
+    constexpr uint64_t kPresent = 1, kHuge = 1 << 7;
+    constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000ull;
+    uint64_t table = read_cr3() & kAddressMask;
+    // Levels: PML4 (bit 39), PDPT (30), PD (21), PT (12). A huge entry ends the walk early.
+    for (int shift = 39; shift >= 12; shift -= 9) {
+        const uint64_t entry = reinterpret_cast<const uint64_t*>(table)[(virt_addr >> shift) & 511];
+        if (!(entry & kPresent)) return false;
+        if (shift == 12 || (shift <= 30 && (entry & kHuge))) {
+            const uint64_t page_mask = (1ull << shift) - 1;
+            *phys_addr = (entry & kAddressMask & ~page_mask) | (virt_addr & page_mask);
+            return true;
+        }
+        table = entry & kAddressMask;
+    }
+    return false;
+}
+
+}  // namespace arch

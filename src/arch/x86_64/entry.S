@@ -1,0 +1,258 @@
+/*
+ * entry.S — Multiboot2 header, the 32-bit boot stub and the jump into 64-bit C++.
+ *
+ * Implements: extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys);
+ * Must match:  linker.ld (.multiboot2 first, .boot_bss outside [__bss_start, __bss_end),
+ *              __init_array_start/end) and boot_layout.hpp (the symbols exported below).
+ *
+ * GRUB enters _start in 32-bit protected mode, paging off, EAX = Multiboot2 magic,
+ * EBX = physical address of the boot information [Multiboot2 spec §3.3]. The stub refuses to
+ * go on without that magic or without long mode, because either means nothing below can work.
+ */
+
+#define MB2_HEADER_MAGIC   0xE85250D6
+#define MB2_ARCH_I386      0
+#define MB2_BOOT_MAGIC     0x36D76289
+
+#define PTE_PRESENT        (1 << 0)
+#define PTE_WRITABLE       (1 << 1)
+#define PTE_HUGE           (1 << 7)     /* a PD entry maps 2 MiB directly */
+
+#define CR0_PE             (1 << 0)
+#define CR0_WP             (1 << 16)    /* supervisor writes honour read-only pages */
+#define CR0_PG             (1 << 31)
+#define CR4_PAE            (1 << 5)
+#define MSR_EFER           0xC0000080
+#define EFER_LME           (1 << 8)
+#define EFER_NXE           (1 << 11)
+#define CPUID_EXT_LM       (1 << 29)    /* CPUID 0x80000001 EDX: long mode */
+#define CPUID_EXT_NX       (1 << 20)    /* CPUID 0x80000001 EDX: execute-disable */
+
+#define BOOT_IDENTITY_GIB  4            /* identity map 0..4 GiB with 2 MiB pages */
+#define BOOT_STACK_BYTES   (32 * 1024)
+
+#define COM1               0x3F8
+
+/* ------------------------------------------------------------------------------------------ */
+/* [Multiboot2 §3.1] the header must sit in the first 32 KiB of the file, 8-byte aligned.      */
+    .section .multiboot2, "a"
+    .balign 8
+mb2_header:
+    .long MB2_HEADER_MAGIC
+    .long MB2_ARCH_I386
+    .long mb2_header_end - mb2_header
+    .long 0x100000000 - (MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+    .balign 8
+    .short 0                            /* end tag: type 0, flags 0, size 8 */
+    .short 0
+    .long 8
+mb2_header_end:
+
+/* ------------------------------------------------------------------------------------------ */
+/* Boot-time memory that must survive the BSS clear in 64-bit code: it is in use by then.     */
+    .section .boot_bss, "aw", @nobits
+    .balign 4096
+    .global boot_pml4, boot_pdpt, boot_pd, boot_pt, boot_stack_guard, boot_stack_top
+boot_pml4:        .skip 4096
+boot_pdpt:        .skip 4096
+boot_pd:          .skip 4096 * BOOT_IDENTITY_GIB
+boot_pt:          .skip 4096        /* splits the 2 MiB page that holds the stack guard */
+boot_tables_end:
+boot_stack_guard: .skip 4096        /* left unmapped: a stack overflow faults here */
+boot_stack:       .skip BOOT_STACK_BYTES
+boot_stack_top:
+
+/* ------------------------------------------------------------------------------------------ */
+    .section .rodata.boot, "a"
+    .balign 8
+gdt64:
+    .quad 0                             /* 0x00: null */
+    .quad 0x00AF9A000000FFFF            /* 0x08: kernel code, 64-bit (L=1), DPL 0 */
+    .quad 0x00CF92000000FFFF            /* 0x10: kernel data, DPL 0 */
+gdt64_end:
+gdt64_pointer:
+    .short gdt64_end - gdt64 - 1
+    .quad gdt64                         /* lgdt in 32-bit mode reads only the low 4 bytes */
+
+msg_no_multiboot: .asciz "Sable: not started by a Multiboot2 loader (bad magic in EAX); halting.\r\n"
+msg_no_cpuid:     .asciz "Sable: this CPU has no CPUID instruction; halting.\r\n"
+msg_no_long_mode: .asciz "Sable: this CPU has no 64-bit long mode (x86-64 required); halting.\r\n"
+
+/* ------------------------------------------------------------------------------------------ */
+    .section .text.boot, "ax"
+    .code32
+    .global _start
+_start:
+    cli
+    cld
+    mov $boot_stack_top, %esp
+    mov %eax, %edi                      /* keep magic and info pointer across the checks */
+    mov %ebx, %esi
+
+    cmp $MB2_BOOT_MAGIC, %eax
+    mov $msg_no_multiboot, %eax
+    jne boot_fail32
+
+    /* CPUID exists iff EFLAGS.ID (bit 21) can be toggled [Intel SDM vol2A, CPUID]. */
+    pushfl
+    pop %eax
+    mov %eax, %ecx
+    xor $(1 << 21), %eax
+    push %eax
+    popfl
+    pushfl
+    pop %eax
+    push %ecx
+    popfl
+    cmp %eax, %ecx
+    mov $msg_no_cpuid, %eax
+    je boot_fail32
+
+    mov $0x80000000, %eax
+    cpuid
+    cmp $0x80000001, %eax
+    mov $msg_no_long_mode, %eax
+    jb boot_fail32
+    mov $0x80000001, %eax
+    cpuid
+    test $CPUID_EXT_LM, %edx
+    mov $msg_no_long_mode, %eax
+    jz boot_fail32
+    mov %edx, %ebp                      /* remember the NX bit for EFER below */
+
+    /* Clear the tables: GRUB zero-fills BSS, but a second loader might not. */
+    push %edi
+    mov $boot_pml4, %edi
+    mov $((boot_tables_end - boot_pml4) / 4), %ecx
+    xor %eax, %eax
+    rep stosl
+    pop %edi
+
+    /* PML4[0] -> PDPT; PDPT[0..3] -> four page directories covering 0..4 GiB. */
+    movl $(boot_pdpt + PTE_PRESENT + PTE_WRITABLE), boot_pml4
+    mov $boot_pd + PTE_PRESENT + PTE_WRITABLE, %eax
+    xor %ecx, %ecx
+1:  mov %eax, boot_pdpt(, %ecx, 8)
+    add $4096, %eax
+    inc %ecx
+    cmp $BOOT_IDENTITY_GIB, %ecx
+    jb 1b
+
+    /* 2048 PD entries, each an identity 2 MiB page. The top half of the 64-bit entry stays 0,
+       which is right for physical addresses below 4 GiB. */
+    mov $(PTE_PRESENT + PTE_WRITABLE + PTE_HUGE), %eax
+    xor %ecx, %ecx
+1:  mov %eax, boot_pd(, %ecx, 8)
+    add $0x200000, %eax
+    inc %ecx
+    cmp $(512 * BOOT_IDENTITY_GIB), %ecx
+    jb 1b
+
+    /* Split the 2 MiB page holding the stack guard into 4 KiB pages, all identity-mapped
+       except the guard itself, so overflowing the boot stack faults instead of corrupting
+       the page tables below it. */
+    mov $boot_stack_guard, %eax
+    and $~0x1FFFFF, %eax
+    or $(PTE_PRESENT + PTE_WRITABLE), %eax
+    xor %ecx, %ecx
+1:  mov %eax, boot_pt(, %ecx, 8)
+    add $4096, %eax
+    inc %ecx
+    cmp $512, %ecx
+    jb 1b
+    mov $boot_stack_guard, %eax
+    shr $12, %eax
+    and $511, %eax
+    movl $0, boot_pt(, %eax, 8)
+    mov $boot_stack_guard, %eax
+    shr $21, %eax
+    movl $(boot_pt + PTE_PRESENT + PTE_WRITABLE), boot_pd(, %eax, 8)
+
+    /* [Intel SDM vol3 §10.8.5] PAE, then EFER.LME, then CR0.PG activates IA-32e mode. */
+    mov %cr4, %eax
+    or $CR4_PAE, %eax
+    mov %eax, %cr4
+    mov $boot_pml4, %eax
+    mov %eax, %cr3
+    mov $MSR_EFER, %ecx
+    rdmsr
+    or $EFER_LME, %eax
+    test $CPUID_EXT_NX, %ebp
+    jz 1f
+    or $EFER_NXE, %eax
+1:  wrmsr
+    mov %cr0, %eax
+    or $(CR0_PG + CR0_PE + CR0_WP), %eax
+    mov %eax, %cr0
+
+    lgdt gdt64_pointer
+    ljmp $0x08, $long_mode_entry
+
+/* Print the NUL-terminated message at EAX on COM1 and the VGA text screen, then stop.
+   The serial port is programmed here because C++ has not run yet. */
+boot_fail32:
+    mov %eax, %esi
+    mov $(COM1 + 1), %dx;  mov $0x00, %al; outb %al, %dx   /* no interrupts */
+    mov $(COM1 + 3), %dx;  mov $0x80, %al; outb %al, %dx   /* DLAB on */
+    mov $(COM1 + 0), %dx;  mov $0x01, %al; outb %al, %dx   /* divisor 1 = 115200 baud */
+    mov $(COM1 + 1), %dx;  mov $0x00, %al; outb %al, %dx
+    mov $(COM1 + 3), %dx;  mov $0x03, %al; outb %al, %dx   /* 8N1, DLAB off */
+    mov $(COM1 + 2), %dx;  mov $0xC7, %al; outb %al, %dx   /* FIFO on, cleared */
+    mov $0xB8000, %edi
+2:  movb (%esi), %bl
+    test %bl, %bl
+    jz 4f
+    mov $(COM1 + 5), %dx
+3:  inb %dx, %al
+    test $0x20, %al                     /* transmit holding register empty */
+    jz 3b
+    mov $COM1, %dx
+    mov %bl, %al
+    outb %al, %dx
+    cmp $' ', %bl                       /* keep CR/LF off the screen */
+    jb 5f
+    movb %bl, (%edi)
+    movb $0x4F, 1(%edi)                 /* white on red */
+    add $2, %edi
+5:  inc %esi
+    jmp 2b
+4:  cli
+    hlt
+    jmp 4b
+
+/* ------------------------------------------------------------------------------------------ */
+    .code64
+long_mode_entry:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %eax, %eax
+    mov %ax, %fs
+    mov %ax, %gs
+    mov $boot_stack_top, %rsp
+    /* The upper halves of 64-bit registers are undefined after the mode switch. */
+    mov %edi, %r12d                     /* magic */
+    mov %esi, %r13d                     /* boot information */
+
+    mov $__bss_start, %rdi
+    mov $__bss_end, %rcx
+    sub %rdi, %rcx
+    xor %eax, %eax
+    rep stosb
+
+    /* Global constructors, in link order. RSP stays 16-byte aligned at each call. */
+    mov $__init_array_start, %rbx
+1:  cmp $__init_array_end, %rbx
+    jae 2f
+    call *(%rbx)
+    add $8, %rbx
+    jmp 1b
+
+2:  xor %ebp, %ebp                      /* terminates frame-pointer backtraces */
+    mov %r12d, %edi
+    mov %r13d, %esi
+    call kernel_main
+3:  cli
+    hlt
+    jmp 3b

@@ -1,0 +1,98 @@
+// Small named wrappers around single x86-64 instructions, so the rest of the kernel never
+// writes inline assembly. Arch-private: portable modules (mm/, sched/, smp/, lib/, boot/) do not
+// include this file.
+#pragma once
+
+#include <stdint.h>
+
+namespace arch::x86 {
+
+inline void outb(uint16_t port, uint8_t value) { asm volatile("outb %0, %1" ::"a"(value), "Nd"(port)); }
+inline void outw(uint16_t port, uint16_t value) { asm volatile("outw %0, %1" ::"a"(value), "Nd"(port)); }
+inline void outl(uint16_t port, uint32_t value) { asm volatile("outl %0, %1" ::"a"(value), "Nd"(port)); }
+inline uint8_t inb(uint16_t port) {
+    uint8_t value;
+    asm volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+inline uint16_t inw(uint16_t port) {
+    uint16_t value;
+    asm volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+inline uint32_t inl(uint16_t port) {
+    uint32_t value;
+    asm volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+
+struct CpuidResult {
+    uint32_t eax, ebx, ecx, edx;
+};
+inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
+    CpuidResult r;
+    asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+    return r;
+}
+
+// [Intel SDM vol2B, RDTSC] LFENCE first so earlier instructions finish before the read.
+inline uint64_t rdtsc_ordered() {
+    uint32_t low, high;
+    asm volatile("lfence; rdtsc" : "=a"(low), "=d"(high)::"memory");
+    return (uint64_t{high} << 32) | low;
+}
+
+inline uint64_t rdmsr(uint32_t msr) {
+    uint32_t low, high;
+    asm volatile("rdmsr" : "=a"(low), "=d"(high) : "c"(msr));
+    return (uint64_t{high} << 32) | low;
+}
+inline void wrmsr(uint32_t msr, uint64_t value) {
+    asm volatile("wrmsr" ::"c"(msr), "a"(static_cast<uint32_t>(value)), "d"(static_cast<uint32_t>(value >> 32)));
+}
+
+#define SABLE_READ_CR(n)                                    \
+    inline uint64_t read_cr##n() {                          \
+        uint64_t value;                                     \
+        asm volatile("mov %%cr" #n ", %0" : "=r"(value));   \
+        return value;                                       \
+    }
+SABLE_READ_CR(0)
+SABLE_READ_CR(2)
+SABLE_READ_CR(3)
+SABLE_READ_CR(4)
+#undef SABLE_READ_CR
+
+inline uint64_t read_rflags() {
+    uint64_t value;
+    asm volatile("pushfq; popq %0" : "=r"(value));
+    return value;
+}
+inline uint64_t read_rsp() {
+    uint64_t value;
+    asm volatile("mov %%rsp, %0" : "=r"(value));
+    return value;
+}
+inline uint64_t read_rbp() {
+    uint64_t value;
+    asm volatile("mov %%rbp, %0" : "=r"(value));
+    return value;
+}
+
+inline void cpu_relax() { asm volatile("pause"); }
+inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
+inline void enable_interrupts() { asm volatile("sti" ::: "memory"); }
+inline void halt() { asm volatile("hlt" ::: "memory"); }
+
+inline constexpr uint32_t kMsrEfer = 0xC0000080;
+inline constexpr uint64_t kEferLongModeActive = 1u << 10;
+inline constexpr uint64_t kEferNoExecuteEnable = 1u << 11;
+inline constexpr uint64_t kCr0Paging = 1ull << 31;
+inline constexpr uint64_t kCr4Pae = 1u << 5;
+
+inline bool cpu_has_hypervisor() { return (cpuid(1).ecx >> 31) & 1; }
+inline bool cpu_has_nx() {
+    return cpuid(0x80000000).eax >= 0x80000001 && ((cpuid(0x80000001).edx >> 20) & 1);
+}
+
+}  // namespace arch::x86

@@ -1,0 +1,67 @@
+// VGA text console: writes characters with a light-grey attribute, scrolls at the bottom and
+// moves the hardware cursor through the CRT controller (ports 0x3D4/0x3D5).
+#include "vga_text.hpp"
+
+#include <arch/cpu.hpp>
+
+namespace drivers::vga_text {
+namespace {
+
+constexpr uint16_t kAttribute = 0x07 << 8;  // light grey on black
+
+volatile uint16_t* g_cells = nullptr;
+uint32_t g_columns = 0;
+uint32_t g_rows = 0;
+uint32_t g_column = 0;
+uint32_t g_row = 0;
+
+void move_cursor() {
+    const uint16_t position = static_cast<uint16_t>(g_row * g_columns + g_column);
+    arch::x86::outb(0x3D4, 0x0F);
+    arch::x86::outb(0x3D5, position & 0xFF);
+    arch::x86::outb(0x3D4, 0x0E);
+    arch::x86::outb(0x3D5, position >> 8);
+}
+
+void new_line() {
+    g_column = 0;
+    if (++g_row < g_rows) return;
+    for (uint32_t i = 0; i < (g_rows - 1) * g_columns; ++i) g_cells[i] = g_cells[i + g_columns];
+    for (uint32_t i = 0; i < g_columns; ++i) g_cells[(g_rows - 1) * g_columns + i] = kAttribute | ' ';
+    g_row = g_rows - 1;
+}
+
+}  // namespace
+
+void init(uint64_t buffer_phys, uint32_t columns, uint32_t rows) {
+    g_cells = reinterpret_cast<volatile uint16_t*>(buffer_phys);
+    g_columns = columns;
+    g_rows = rows;
+    for (uint32_t i = 0; i < columns * rows; ++i) g_cells[i] = kAttribute | ' ';
+    g_row = g_column = 0;
+    move_cursor();
+}
+
+bool active() { return g_cells != nullptr; }
+
+void write(const char* text, size_t length) {
+    if (!g_cells) return;
+    for (size_t i = 0; i < length; ++i) {
+        const char c = text[i];
+        if (c == '\n') {
+            new_line();
+        } else if (c == '\r') {
+            g_column = 0;
+        } else if (c == '\t') {
+            do g_cells[g_row * g_columns + g_column] = kAttribute | ' ';
+            while (++g_column % 8 != 0 && g_column < g_columns);
+            if (g_column >= g_columns) new_line();
+        } else {
+            g_cells[g_row * g_columns + g_column] = kAttribute | static_cast<uint8_t>(c);
+            if (++g_column >= g_columns) new_line();
+        }
+    }
+    move_cursor();
+}
+
+}  // namespace drivers::vga_text

@@ -1,0 +1,149 @@
+// kernel_main: the first C++ code. Brings up the console, reads what GRUB handed over, prints
+// the boot banner, and runs the self tests when the command line asks for them.
+#include <stdint.h>
+
+#include "arch/arch.hpp"
+#include "boot/multiboot2.hpp"
+#include "drivers/qemu_fw_cfg.hpp"
+#include "drivers/uart16550.hpp"
+#include "drivers/vga_text.hpp"
+#include "kernel/boot_context.hpp"
+#include "kernel/clock.hpp"
+#include "kernel/console.hpp"
+#include "kernel/panic.hpp"
+#include "kernel/selftest.hpp"
+#include "lib/format.hpp"
+
+#ifndef SABLE_VERSION
+#error "SABLE_VERSION comes from CMake (project version)"
+#endif
+
+namespace {
+
+// Set by a global constructor: proves entry.S ran .init_array before kernel_main.
+struct ConstructorProbe {
+    ConstructorProbe() : value(0x5AB1E) {}
+    uint32_t value;
+};
+ConstructorProbe g_constructor_probe;
+
+// Must read 0 at entry: proves entry.S cleared BSS (GRUB does too, so this checks our layout
+// keeps it inside [__bss_start, __bss_end)).
+uint64_t g_bss_probe[4];
+
+// GRUB's command line plus the per-run words QEMU passes through fw_cfg (tools/run-qemu).
+char g_command_line[2048];
+
+const char* memory_type_name(boot::MemoryType type) {
+    switch (type) {
+    case boot::MemoryType::Available: return "usable";
+    case boot::MemoryType::Reserved: return "reserved";
+    case boot::MemoryType::AcpiReclaimable: return "ACPI data";
+    case boot::MemoryType::AcpiNvs: return "ACPI NVS";
+    case boot::MemoryType::Defective: return "defective";
+    }
+    return "unknown";
+}
+
+kstd::StringView assemble_command_line(kstd::StringView from_grub) {
+    size_t used = kstd::format_to_buffer(g_command_line, sizeof(g_command_line), "%.*s",
+                                         static_cast<int>(from_grub.size()), from_grub.data());
+    if (used >= sizeof(g_command_line)) used = sizeof(g_command_line) - 1;
+    char extra[1024];
+    if (drivers::qemu_fw_cfg::read_file("opt/sable/cmdline", extra, sizeof(extra)) > 0) {
+        used += kstd::format_to_buffer(g_command_line + used, sizeof(g_command_line) - used,
+                                       "%s%s", used ? " " : "", extra);
+        if (used >= sizeof(g_command_line)) used = sizeof(g_command_line) - 1;
+    }
+    return {g_command_line, used};
+}
+
+void log_memory_map(const boot::BootInfo& info) {
+    if (!info.has_memory_map) {
+        klog("memory: no memory map from the loader; basic info says %u KiB upper memory",
+             info.upper_memory_kib);
+        return;
+    }
+    for (size_t i = 0; i < info.memory_map.count(); ++i) {
+        const boot::MemoryRegion region = info.memory_map[i];
+        klog("memory: [%2zu] %016llx-%016llx %s", i,
+             static_cast<unsigned long long>(region.base),
+             static_cast<unsigned long long>(region.base + region.length - 1),
+             memory_type_name(region.type));
+    }
+}
+
+}  // namespace
+
+namespace kernel {
+BootContext g_boot;
+}
+
+extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
+    clock::mark_boot();
+    const bool serial_ok = drivers::uart16550::init();
+    console::print("Sable " SABLE_VERSION "\n");
+    selftest::record_boot_stage("serial", serial_ok, "no UART answered the loopback test");
+    selftest::record_boot_stage("multiboot2_magic", magic == boot::kMultiboot2BootloaderMagic,
+                                "entry.S let a wrong magic through");
+    selftest::record_boot_stage("constructors_ran", g_constructor_probe.value == 0x5AB1E,
+                                "global constructor did not run");
+    bool bss_zero = true;
+    for (uint64_t word : g_bss_probe) bss_zero &= word == 0;
+    selftest::record_boot_stage("bss_zeroed", bss_zero, "BSS not cleared");
+
+    // The header's total_size bounds the span; a corrupt size is capped and then rejected.
+    const auto* info_bytes = reinterpret_cast<const uint8_t*>(uintptr_t{info_phys});
+    const uint32_t claimed_size = *reinterpret_cast<const volatile uint32_t*>(info_bytes);
+    const size_t span_size =
+        claimed_size < boot::kMultiboot2MaxInfoBytes ? claimed_size : boot::kMultiboot2MaxInfoBytes;
+    auto parsed = boot::parse_multiboot2({info_bytes, span_size});
+    if (!parsed) panic("multiboot2: boot information rejected: %s", boot::describe(parsed.error()));
+    const boot::BootInfo& info = parsed.value();
+    selftest::record_boot_stage("boot_info_parsed", true, "");
+
+    const bool text_mode = !info.booted_by_uefi &&
+                           (!info.has_framebuffer || info.framebuffer.type == boot::FramebufferType::EgaText);
+    if (text_mode) {
+        const uint32_t columns = info.has_framebuffer ? info.framebuffer.width : 80;
+        const uint32_t rows = info.has_framebuffer ? info.framebuffer.height : 25;
+        drivers::vga_text::init(info.has_framebuffer ? info.framebuffer.address : 0xB8000, columns, rows);
+        const char banner[] = "Sable " SABLE_VERSION "\n";  // the screen missed the first line
+        drivers::vga_text::write(banner, sizeof(banner) - 1);
+    }
+
+    const bool calibrated = clock::calibrate();
+    selftest::record_boot_stage("tsc_calibrated", calibrated, "PIT channel 2 never fired");
+
+    const kstd::StringView command_line = assemble_command_line(info.command_line);
+    kernel::g_boot = {info, kstd::CommandLine(command_line)};
+
+    klog("loader: %.*s", static_cast<int>(info.bootloader_name.size()), info.bootloader_name.data());
+    klog("clock: TSC %llu.%03llu MHz", static_cast<unsigned long long>(clock::tsc_hz() / 1000000),
+         static_cast<unsigned long long>(clock::tsc_hz() / 1000 % 1000));
+    if (info.has_framebuffer)
+        klog("display: %ux%u %s at 0x%llx", info.framebuffer.width, info.framebuffer.height,
+             info.framebuffer.type == boot::FramebufferType::EgaText ? "text" : "framebuffer",
+             static_cast<unsigned long long>(info.framebuffer.address));
+    for (size_t i = 0; i < info.module_count; ++i) {
+        const boot::Module module = info.module(i);
+        klog("module: %08x-%08x %.*s", module.start, module.end, static_cast<int>(module.name.size()),
+             module.name.data());
+    }
+    klog("acpi: RSDP %s", !info.acpi_rsdp_v2.empty() ? "v2 from loader"
+                          : !info.acpi_rsdp_v1.empty() ? "v1 from loader" : "not passed by the loader");
+    log_memory_map(info);
+
+    const uint64_t usable_mib = info.usable_bytes() >> 20;
+    selftest::record_boot_stage("memory_map", info.has_memory_map && usable_mib > 0,
+                                "no usable memory in the loader's memory map");
+    console::print("boot: firmware=%s mem=%lluMiB cmdline=\"%.*s\"\n",
+                   info.booted_by_uefi ? "uefi" : "bios", static_cast<unsigned long long>(usable_mib),
+                   static_cast<int>(command_line.size()), command_line.data());
+
+    const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
+    if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
+
+    klog("boot complete. There is no init program yet (user mode is a later milestone); halting.");
+    arch::halt_forever();
+}

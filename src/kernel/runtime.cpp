@@ -1,0 +1,51 @@
+// The few C and C++ runtime pieces a freestanding kernel must supply itself: the mem* functions
+// the compiler may call, and the hooks the C++ ABI expects.
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/panic.hpp"
+
+extern "C" {
+
+// Byte loops on purpose: no SSE in kernel code, and `rep movsb` is fast on modern CPUs (ERMS).
+void* memcpy(void* dest, const void* src, size_t count) {
+    void* start = dest;
+    asm volatile("rep movsb" : "+D"(dest), "+S"(src), "+c"(count)::"memory");
+    return start;
+}
+
+void* memset(void* dest, int value, size_t count) {
+    void* start = dest;
+    asm volatile("rep stosb" : "+D"(dest), "+c"(count) : "a"(value) : "memory");
+    return start;
+}
+
+void* memmove(void* dest, const void* src, size_t count) {
+    auto* d = static_cast<unsigned char*>(dest);
+    const auto* s = static_cast<const unsigned char*>(src);
+    if (d <= s || d >= s + count) return memcpy(dest, src, count);
+    while (count--) d[count] = s[count];
+    return dest;
+}
+
+int memcmp(const void* a, const void* b, size_t count) {
+    const auto* x = static_cast<const unsigned char*>(a);
+    const auto* y = static_cast<const unsigned char*>(b);
+    for (size_t i = 0; i < count; ++i)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+size_t strlen(const char* text) {
+    size_t length = 0;
+    while (text[length]) ++length;
+    return length;
+}
+
+void __cxa_pure_virtual() { panic("pure virtual function called"); }
+
+// Global objects are never destroyed (the kernel does not exit), so registrations are ignored.
+int __cxa_atexit(void (*)(void*), void*, void*) { return 0; }
+void* __dso_handle = nullptr;
+
+}

@@ -1,0 +1,104 @@
+// The self-test suites the kernel knows (sable.test=<name>). Each suite checks one area on the
+// real machine; host-side unit tests cover the same portable code in more depth.
+#include <stdint.h>
+
+#include <arch/boot_layout.hpp>
+#include <arch/cpu.hpp>
+
+#include "arch/arch.hpp"
+#include "kernel/boot_context.hpp"
+#include "kernel/clock.hpp"
+#include "kernel/panic.hpp"
+#include "kernel/selftest.hpp"
+#include "lib/cmdline.hpp"
+#include "lib/format.hpp"
+#include "lib/string_view.hpp"
+
+namespace {
+
+using selftest::Context;
+
+void boot_suite(Context& t) {
+    selftest::report_boot_stages(t);
+
+    const uint64_t efer = arch::x86::rdmsr(arch::x86::kMsrEfer);
+    t.expect(efer & arch::x86::kEferLongModeActive, "long_mode_active", "EFER.LMA clear (efer=%llx)",
+             static_cast<unsigned long long>(efer));
+    t.expect(!arch::x86::cpu_has_nx() || (efer & arch::x86::kEferNoExecuteEnable), "nx_enabled",
+             "CPU has NX but EFER.NXE is clear");
+
+    // The stub identity-maps at least the first 128 MiB (seed layout) with 2 MiB pages.
+    bool identity = true;
+    uint64_t bad = 0;
+    for (uint64_t addr = 0x1000; addr < (128ull << 20); addr += 0x1FF000) {
+        uint64_t phys = 0;
+        if (reinterpret_cast<uint64_t>(boot_stack_guard) == (addr & ~0xFFFull)) continue;
+        if (!arch::translate(addr, &phys) || phys != addr) {
+            identity = false;
+            bad = addr;
+            break;
+        }
+    }
+    t.expect(identity, "identity_map_128mib", "address %llx not identity-mapped",
+             static_cast<unsigned long long>(bad));
+
+    uint64_t phys = 0;
+    t.expect(!arch::translate(reinterpret_cast<uint64_t>(boot_stack_guard), &phys), "stack_guard_unmapped",
+             "boot stack guard page %p is mapped", static_cast<void*>(boot_stack_guard));
+    const uint64_t rsp = arch::x86::read_rsp();
+    t.expect(rsp > reinterpret_cast<uint64_t>(boot_stack_guard) && rsp <= reinterpret_cast<uint64_t>(boot_stack_top),
+             "running_on_boot_stack", "rsp %llx outside the boot stack", static_cast<unsigned long long>(rsp));
+
+    const uint64_t hz = clock::tsc_hz();
+    t.expect(hz >= 100'000'000ull && hz <= 20'000'000'000ull, "tsc_frequency_plausible",
+             "TSC frequency %llu Hz is outside 0.1-20 GHz", static_cast<unsigned long long>(hz));
+    const uint64_t before = clock::ns_since_boot();
+    const uint64_t start_tsc = arch::timestamp();
+    while (arch::timestamp() - start_tsc < hz / 1000) arch::x86::cpu_relax();
+    t.expect(clock::ns_since_boot() > before, "clock_advances", "ns_since_boot did not move");
+
+    t.expect(!kernel::g_boot.command_line.value("sable.test").empty(), "cmdline_seen",
+             "sable.test has no value on the command line");
+}
+
+// The formatter and command-line parser are host-tested; these few cases prove the freestanding
+// build (no SSE, no libc) behaves the same.
+void lib_suite(Context& t) {
+    char buffer[64];
+    auto formats_as = [&](const char* expected, const char* name) {
+        const bool ok = kstd::StringView(buffer) == kstd::StringView(expected);
+        t.expect(ok, name, "got \"%s\", want \"%s\"", buffer, expected);
+    };
+    kstd::format_to_buffer(buffer, sizeof(buffer), "%llx", 0xfedcba9876543210ull);
+    formats_as("fedcba9876543210", "format_hex64");
+    kstd::format_to_buffer(buffer, sizeof(buffer), "%lld", static_cast<long long>(INT64_MIN));
+    formats_as("-9223372036854775808", "format_int64_min");
+    kstd::format_to_buffer(buffer, sizeof(buffer), "[%-5s|%5d|%05u]", "ab", -42, 7u);
+    formats_as("[ab   |  -42|00007]", "format_padding");
+    kstd::format_to_buffer(buffer, sizeof(buffer), "%p", reinterpret_cast<void*>(0xb8000));
+    formats_as("0x00000000000b8000", "format_pointer");
+
+    kstd::CommandLine cmdline("console=ttyS0 sable.test=lib,boot quiet name=\"a b\"");
+    t.expect(cmdline.value("sable.test") == "lib,boot", "cmdline_value", "wrong value for sable.test");
+    t.expect(cmdline.has("quiet") && !cmdline.has("loud"), "cmdline_flag", "bare word lookup failed");
+    t.expect(cmdline.value("name") == "a b", "cmdline_quoted", "quoted value not unquoted");
+}
+
+// Deliberately fatal: the harness expects a failure verdict with the panic text on the log.
+void panic_suite(Context&) { panic("self-test panic requested (sable.test=panic)"); }
+
+// Deliberately hangs with interrupts off: the harness must end the run as a timeout.
+void hang_suite(Context&) {
+    arch::halt_forever();
+}
+
+constexpr selftest::Suite kSuites[] = {
+    {"boot", boot_suite, true},
+    {"lib", lib_suite, true},
+    {"panic", panic_suite, false},
+    {"hang", hang_suite, false},
+};
+
+}  // namespace
+
+kstd::Span<const selftest::Suite> selftest::suites() { return kSuites; }
