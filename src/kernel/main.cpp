@@ -66,10 +66,10 @@ void log_memory_map(const boot::BootInfo& info) {
     }
     for (size_t i = 0; i < info.memory_map.count(); ++i) {
         const boot::MemoryRegion region = info.memory_map[i];
-        klog("memory: [%2zu] %016llx-%016llx %s", i,
+        klog("memory: [%2zu] %016llx-%016llx %s (type %u)", i,
              static_cast<unsigned long long>(region.base),
              static_cast<unsigned long long>(region.base + region.length - 1),
-             memory_type_name(region.type));
+             memory_type_name(region.type), static_cast<unsigned>(region.type));
     }
 }
 

@@ -42,6 +42,14 @@ mb2_header:
     .long MB2_ARCH_I386
     .long mb2_header_end - mb2_header
     .long 0x100000000 - (MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+    /* Framebuffer tag (type 5), optional, no preferred mode: under UEFI there is no text mode,
+       and without this tag GRUB hands over no console at all. BIOS runs keep text mode
+       because grub.cfg sets gfxpayload=text. */
+    .balign 8
+    .short 5
+    .short 1
+    .long 20
+    .long 0, 0, 0
     .balign 8
     .short 0                            /* end tag: type 0, flags 0, size 8 */
     .short 0
