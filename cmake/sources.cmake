@@ -4,6 +4,7 @@ set(SABLE_PORTABLE_SOURCES
     src/lib/format.cpp
     src/lib/cmdline.cpp
     src/boot/multiboot2.cpp
+    src/mm/page_frame_allocator.cpp
 )
 
 # Kernel-only sources: hardware, the arch layer and the code that wires it together.
@@ -20,4 +21,5 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/selftest.cpp
     src/kernel/suites.cpp
     src/kernel/runtime.cpp
+    src/kernel/physical_memory.cpp
 )

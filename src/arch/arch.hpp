@@ -17,6 +17,12 @@ void stop_other_cpus();
 // device the write goes nowhere and this returns.
 void exit_emulator(bool passed);
 
+// Interrupt flag: returns whether interrupts were on, then turns them off; restore puts it back.
+bool save_and_disable_interrupts();
+void restore_interrupts(bool were_enabled);
+// Spin-wait hint (x86 `pause`): lets a hyperthread sibling run and saves power while spinning.
+void cpu_relax();
+
 // Raw timestamp counter, and its frequency measured against the PIT (0 until calibrated).
 uint64_t timestamp();
 uint64_t calibrate_timestamp_hz();

@@ -11,6 +11,7 @@
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/physical_memory.hpp"
 #include "kernel/selftest.hpp"
 #include "lib/format.hpp"
 
@@ -140,6 +141,9 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     console::print("boot: firmware=%s mem=%lluMiB cmdline=\"%.*s\"\n",
                    info.booted_by_uefi ? "uefi" : "bios", static_cast<unsigned long long>(usable_mib),
                    static_cast<int>(command_line.size()), command_line.data());
+
+    kernel::physical_memory::init(info);
+    kernel::physical_memory::print_meminfo();
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));

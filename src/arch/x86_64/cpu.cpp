@@ -24,6 +24,18 @@ void exit_emulator(bool passed) {
     outl(kDebugExitPort, passed ? 0x10 : 0x11);
 }
 
+bool save_and_disable_interrupts() {
+    const bool were_enabled = read_rflags() & (1u << 9);  // RFLAGS.IF
+    disable_interrupts();
+    return were_enabled;
+}
+
+void restore_interrupts(bool were_enabled) {
+    if (were_enabled) enable_interrupts();
+}
+
+void cpu_relax() { x86::cpu_relax(); }
+
 uint64_t timestamp() { return rdtsc_ordered(); }
 
 bool running_under_hypervisor() { return cpu_has_hypervisor(); }

@@ -1,0 +1,154 @@
+// Kernel glue around mm::PageFrameAllocator (see physical_memory.hpp).
+#include "physical_memory.hpp"
+
+#include <arch/boot_layout.hpp>
+
+#include "kernel/console.hpp"
+#include "kernel/panic.hpp"
+#include "kernel/spinlock.hpp"
+
+namespace kernel::physical_memory {
+namespace {
+
+using mm::PageState;
+
+mm::PageFrameAllocator g_frames;
+IrqSpinLock g_lock;
+
+// The boot page tables identity-map 0..4 GiB: the metadata must sit there to be reachable
+// before the kernel's own tables exist.
+constexpr uint64_t kBootMappedLimit = 4ull << 30;
+constexpr uint64_t kFirmwareLowLimit = 1ull << 20;
+
+bool overlaps(uint64_t a_base, uint64_t a_end, uint64_t b_base, uint64_t b_end) {
+    return a_base < b_end && b_base < a_end;
+}
+
+// First page-aligned spot of `bytes` in an Available region, below 4 GiB, above 1 MiB, clear
+// of the kernel image, the boot information and every module.
+uint64_t find_metadata_home(const boot::BootInfo& info, uint64_t bytes) {
+    const uint64_t kernel_base = reinterpret_cast<uint64_t>(__kernel_start);
+    const uint64_t kernel_end = reinterpret_cast<uint64_t>(__kernel_end);
+    const uint64_t info_base = reinterpret_cast<uint64_t>(info.raw.data());
+    const uint64_t info_end = info_base + info.raw.size();
+    for (size_t i = 0; i < info.memory_map.count(); ++i) {
+        const boot::MemoryRegion region = info.memory_map[i];
+        if (region.type != boot::MemoryType::Available) continue;
+        uint64_t candidate = region.base < kFirmwareLowLimit ? kFirmwareLowLimit : region.base;
+        candidate = (candidate + mm::kPageSize - 1) & ~(mm::kPageSize - 1);
+        const uint64_t region_end = region.base + region.length;
+        // Step past each obstacle until the candidate is clear of all of them.
+        for (bool moved = true; moved;) {
+            moved = false;
+            auto avoid = [&](uint64_t base, uint64_t end) {
+                if (overlaps(candidate, candidate + bytes, base, end)) {
+                    candidate = (end + mm::kPageSize - 1) & ~(mm::kPageSize - 1);
+                    moved = true;
+                }
+            };
+            avoid(kernel_base, kernel_end);
+            avoid(info_base, info_end);
+            for (size_t m = 0; m < info.module_count; ++m) avoid(info.module(m).start, info.module(m).end);
+        }
+        if (candidate + bytes <= region_end && candidate + bytes <= kBootMappedLimit) return candidate;
+    }
+    return 0;
+}
+
+}  // namespace
+
+void init(const boot::BootInfo& info) {
+    uint64_t top = 0;
+    for (size_t i = 0; i < info.memory_map.count(); ++i) {
+        const boot::MemoryRegion region = info.memory_map[i];
+        if (region.type == boot::MemoryType::Available && region.base + region.length > top)
+            top = region.base + region.length;
+    }
+    uint64_t frames = top >> mm::kPageShift;
+    if (frames > mm::PageFrameAllocator::kMaxFrames) frames = mm::PageFrameAllocator::kMaxFrames;
+
+    const uint64_t metadata_bytes = mm::PageFrameAllocator::metadata_bytes(frames);
+    const uint64_t metadata = find_metadata_home(info, metadata_bytes);
+    if (metadata == 0) panic("mm: no room below 4 GiB for %llu bytes of frame metadata",
+                             static_cast<unsigned long long>(metadata_bytes));
+    g_frames.init(frames, {reinterpret_cast<uint8_t*>(metadata), metadata_bytes});
+
+    for (size_t i = 0; i < info.memory_map.count(); ++i) {
+        const boot::MemoryRegion region = info.memory_map[i];
+        if (region.type == boot::MemoryType::Available) g_frames.add_free_range({region.base, region.length});
+    }
+    // Real-mode IVT, BIOS data area and EBDA live below 1 MiB; the SMP trampoline will too.
+    g_frames.reserve_range({0, kFirmwareLowLimit}, PageState::Firmware);
+    const uint64_t kernel_base = reinterpret_cast<uint64_t>(__kernel_start);
+    g_frames.reserve_range({kernel_base, reinterpret_cast<uint64_t>(__kernel_end) - kernel_base},
+                           PageState::Kernel);
+    g_frames.reserve_range({metadata, metadata_bytes}, PageState::Kernel);
+    g_frames.reserve_range({reinterpret_cast<uint64_t>(info.raw.data()), info.raw.size()}, PageState::Firmware);
+    for (size_t m = 0; m < info.module_count; ++m) {
+        const boot::Module module = info.module(m);
+        g_frames.reserve_range({module.start, module.end - module.start}, PageState::Firmware);
+    }
+    klog("mm: %llu frames tracked, metadata %llu KiB at 0x%llx", static_cast<unsigned long long>(frames),
+         static_cast<unsigned long long>(metadata_bytes >> 10), static_cast<unsigned long long>(metadata));
+}
+
+kstd::Result<mm::Pfn, mm::AllocError> allocate(PageState purpose) {
+    IrqLockGuard guard(g_lock);
+    return g_frames.allocate(purpose);
+}
+
+kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, PageState purpose, uint64_t align_frames) {
+    IrqLockGuard guard(g_lock);
+    return g_frames.allocate_run(count, purpose, align_frames);
+}
+
+kstd::Result<bool, mm::FreeError> free(mm::Pfn frame) { return free_run(frame, 1); }
+
+kstd::Result<bool, mm::FreeError> free_run(mm::Pfn first, uint64_t count) {
+    kstd::Result<bool, mm::FreeError> result = [&] {
+        IrqLockGuard guard(g_lock);
+        return g_frames.free_run(first, count);
+    }();
+    if (!result) {
+        klog("mm: refused to free %llu frame(s) at 0x%llx: %s", static_cast<unsigned long long>(count),
+             static_cast<unsigned long long>(first.address()), mm::describe(result.error()));
+    }
+    return result;
+}
+
+uint64_t count(PageState state) {
+    IrqLockGuard guard(g_lock);
+    return g_frames.count(state);
+}
+
+uint64_t frame_count() { return g_frames.frame_count(); }
+
+bool check_consistency() {
+    IrqLockGuard guard(g_lock);
+    return g_frames.check_consistency();
+}
+
+PageState state(mm::Pfn frame) {
+    IrqLockGuard guard(g_lock);
+    return g_frames.state(frame);
+}
+
+void print_meminfo() {
+    uint64_t counts[mm::kPageStateCount];
+    {
+        IrqLockGuard guard(g_lock);
+        for (unsigned s = 0; s < mm::kPageStateCount; ++s) counts[s] = g_frames.count(static_cast<PageState>(s));
+    }
+    // Order fixed by log-format.md: free, kernel, stack, heap first.
+    constexpr PageState kOrder[] = {PageState::Free,      PageState::Kernel, PageState::Stack,
+                                    PageState::Heap,      PageState::PageTable, PageState::User,
+                                    PageState::Firmware,  PageState::Absent};
+    console::print("mm: frames");
+    for (PageState s : kOrder)
+        console::print(" %s=%llu", mm::page_state_name(s), static_cast<unsigned long long>(counts[static_cast<unsigned>(s)]));
+    const uint64_t usable = counts[0] + counts[1] + counts[2] + counts[3] + counts[4] + counts[5];
+    console::print(" usable=%lluMiB free=%lluMiB\n", static_cast<unsigned long long>(usable >> 8),
+                   static_cast<unsigned long long>(counts[0] >> 8));
+}
+
+}  // namespace kernel::physical_memory

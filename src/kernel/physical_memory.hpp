@@ -1,0 +1,29 @@
+// The kernel's one physical page-frame allocator: built from the Multiboot2 memory map at boot,
+// guarded by an IRQ-safe spinlock. Errors go back to the caller; bad frees are also logged.
+#pragma once
+
+#include "boot/multiboot2.hpp"
+#include "mm/page_frame_allocator.hpp"
+
+namespace kernel::physical_memory {
+
+// Builds the allocator: every Available region is free, minus the first MiB (firmware, the AP
+// trampoline later), the kernel image, the boot information, modules and the allocator's own
+// metadata. Panics only if the metadata finds no home (the machine has almost no memory).
+void init(const boot::BootInfo& info);
+
+kstd::Result<mm::Pfn, mm::AllocError> allocate(mm::PageState purpose);
+kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, mm::PageState purpose,
+                                                   uint64_t align_frames = 1);
+kstd::Result<bool, mm::FreeError> free(mm::Pfn frame);
+kstd::Result<bool, mm::FreeError> free_run(mm::Pfn first, uint64_t count);
+
+uint64_t count(mm::PageState state);
+uint64_t frame_count();
+bool check_consistency();
+mm::PageState state(mm::Pfn frame);
+
+// "mm: frames free=<n> kernel=<n> ..." (log-format.md) plus usable MiB; also the shell's `mem`.
+void print_meminfo();
+
+}  // namespace kernel::physical_memory

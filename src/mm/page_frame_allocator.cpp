@@ -1,0 +1,181 @@
+// Physical page-frame allocator (design in page_frame_allocator.hpp).
+#include "page_frame_allocator.hpp"
+
+namespace mm {
+
+const char* page_state_name(PageState state) {
+    switch (state) {
+    case PageState::Free: return "free";
+    case PageState::Stack: return "stack";
+    case PageState::Kernel: return "kernel";
+    case PageState::Heap: return "heap";
+    case PageState::PageTable: return "pagetable";
+    case PageState::User: return "user";
+    case PageState::Firmware: return "firmware";
+    case PageState::Absent: return "absent";
+    }
+    return "?";
+}
+
+const char* describe(AllocError error) {
+    switch (error) {
+    case AllocError::OutOfMemory: return "out of memory";
+    case AllocError::NoContiguousRun: return "no contiguous run of free frames that large";
+    case AllocError::BadRequest: return "bad request";
+    }
+    return "?";
+}
+
+const char* describe(FreeError error) {
+    switch (error) {
+    case FreeError::DoubleFree: return "frame is already free (double free or never allocated)";
+    case FreeError::NotManaged: return "frame is not allocatable RAM";
+    }
+    return "?";
+}
+
+bool PageFrameAllocator::init(uint64_t frame_count, kstd::Span<uint8_t> metadata) {
+    if (frame_count > kMaxFrames || metadata.size() < metadata_bytes(frame_count) ||
+        reinterpret_cast<uintptr_t>(metadata.data()) % alignof(uint32_t) != 0)
+        return false;
+    m_frame_count = frame_count;
+    // Links first (they need 4-byte alignment), states after.
+    m_next = reinterpret_cast<uint32_t*>(metadata.data());
+    m_prev = m_next + frame_count;
+    m_states = reinterpret_cast<uint8_t*>(m_prev + frame_count);
+    for (uint64_t i = 0; i < frame_count; ++i) m_states[i] = static_cast<uint8_t>(PageState::Absent);
+    for (uint64_t& c : m_counts) c = 0;
+    m_counts[static_cast<unsigned>(PageState::Absent)] = frame_count;
+    m_free_head = kNone;
+    m_run_cursor = 0;
+    return true;
+}
+
+void PageFrameAllocator::set_state(uint32_t frame, PageState state) {
+    --m_counts[m_states[frame]];
+    m_states[frame] = static_cast<uint8_t>(state);
+    ++m_counts[static_cast<unsigned>(state)];
+}
+
+void PageFrameAllocator::push_free(uint32_t frame) {
+    m_prev[frame] = kNone;
+    m_next[frame] = m_free_head;
+    if (m_free_head != kNone) m_prev[m_free_head] = frame;
+    m_free_head = frame;
+    set_state(frame, PageState::Free);
+}
+
+void PageFrameAllocator::unlink_free(uint32_t frame) {
+    const uint32_t prev = m_prev[frame], next = m_next[frame];
+    if (prev != kNone) m_next[prev] = next;
+    else m_free_head = next;
+    if (next != kNone) m_prev[next] = prev;
+}
+
+void PageFrameAllocator::add_free_range(PhysRange range) {
+    const uint64_t first = (range.base + kPageSize - 1) >> kPageShift;
+    uint64_t end = (range.base + range.length) >> kPageShift;
+    if (range.base + range.length < range.base) end = ~0ull >> kPageShift;  // wrapped
+    if (end > m_frame_count) end = m_frame_count;
+    // Pushed from the top down, so the list hands out low frames first on a fresh boot.
+    for (uint64_t pfn = end; pfn > first; --pfn) {
+        const auto frame = static_cast<uint32_t>(pfn - 1);
+        if (m_states[frame] == static_cast<uint8_t>(PageState::Absent)) push_free(frame);
+    }
+}
+
+void PageFrameAllocator::reserve_range(PhysRange range, PageState state) {
+    if (state == PageState::Free || range.length == 0) return;
+    const uint64_t first = range.base >> kPageShift;
+    uint64_t end = (range.base + range.length + kPageSize - 1) >> kPageShift;
+    if (end > m_frame_count) end = m_frame_count;
+    for (uint64_t pfn = first; pfn < end; ++pfn) {
+        const auto frame = static_cast<uint32_t>(pfn);
+        if (m_states[frame] != static_cast<uint8_t>(PageState::Free)) continue;
+        unlink_free(frame);
+        set_state(frame, state);
+    }
+}
+
+kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate(PageState purpose) {
+    if (purpose == PageState::Free || purpose == PageState::Absent) return kstd::fail(AllocError::BadRequest);
+    const uint32_t frame = m_free_head;
+    if (frame == kNone) return kstd::fail(AllocError::OutOfMemory);
+    m_free_head = m_next[frame];
+    if (m_free_head != kNone) m_prev[m_free_head] = kNone;
+    set_state(frame, purpose);
+    return Pfn{frame};
+}
+
+kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate_run(uint64_t count, PageState purpose,
+                                                                uint64_t align_frames) {
+    if (count == 0 || align_frames == 0 || purpose == PageState::Free || purpose == PageState::Absent)
+        return kstd::fail(AllocError::BadRequest);
+    if (count == 1 && align_frames == 1) return allocate(purpose);
+    if (count > m_counts[static_cast<unsigned>(PageState::Free)]) return kstd::fail(AllocError::OutOfMemory);
+
+    // Next-fit: resume where the last run was found, wrap around once.
+    auto is_free = [&](uint64_t pfn) { return m_states[pfn] == static_cast<uint8_t>(PageState::Free); };
+    for (int pass = 0; pass < 2; ++pass) {
+        uint64_t pfn = pass == 0 ? m_run_cursor : 0;
+        const uint64_t limit = pass == 0 ? m_frame_count : m_run_cursor;
+        pfn = (pfn + align_frames - 1) / align_frames * align_frames;
+        while (pfn + count <= m_frame_count && pfn < limit) {
+            uint64_t length = 0;
+            while (length < count && is_free(pfn + length)) ++length;
+            if (length == count) {
+                for (uint64_t i = 0; i < count; ++i) {
+                    unlink_free(static_cast<uint32_t>(pfn + i));
+                    set_state(static_cast<uint32_t>(pfn + i), purpose);
+                }
+                m_run_cursor = pfn + count;
+                return Pfn{pfn};
+            }
+            // Skip past the frame that broke the run, to the next aligned start.
+            pfn = (pfn + length + 1 + align_frames - 1) / align_frames * align_frames;
+        }
+    }
+    return kstd::fail(AllocError::NoContiguousRun);
+}
+
+kstd::Result<bool, FreeError> PageFrameAllocator::free(Pfn frame) {
+    return free_run(frame, 1);
+}
+
+kstd::Result<bool, FreeError> PageFrameAllocator::free_run(Pfn first, uint64_t count) {
+    if (first.value >= m_frame_count || count > m_frame_count - first.value)
+        return kstd::fail(FreeError::NotManaged);
+    for (uint64_t pfn = first.value; pfn < first.value + count; ++pfn) {
+        const auto state = static_cast<PageState>(m_states[pfn]);
+        if (state == PageState::Free) return kstd::fail(FreeError::DoubleFree);
+        if (state == PageState::Absent || state == PageState::Firmware) return kstd::fail(FreeError::NotManaged);
+    }
+    for (uint64_t pfn = first.value + count; pfn > first.value; --pfn) push_free(static_cast<uint32_t>(pfn - 1));
+    return true;
+}
+
+PageState PageFrameAllocator::state(Pfn frame) const {
+    if (frame.value >= m_frame_count) return PageState::Absent;
+    return static_cast<PageState>(m_states[frame.value]);
+}
+
+bool PageFrameAllocator::check_consistency() const {
+    uint64_t listed = 0;
+    uint32_t prev = kNone;
+    for (uint32_t frame = m_free_head; frame != kNone; frame = m_next[frame]) {
+        if (frame >= m_frame_count || m_states[frame] != static_cast<uint8_t>(PageState::Free) ||
+            m_prev[frame] != prev || ++listed > m_frame_count)
+            return false;
+        prev = frame;
+    }
+    uint64_t counted[kPageStateCount] = {};
+    for (uint64_t i = 0; i < m_frame_count; ++i) {
+        if (m_states[i] >= kPageStateCount) return false;
+        ++counted[m_states[i]];
+    }
+    for (unsigned s = 0; s < kPageStateCount; ++s)
+        if (counted[s] != m_counts[s]) return false;
+    return listed == m_counts[static_cast<unsigned>(PageState::Free)];
+}
+
+}  // namespace mm
