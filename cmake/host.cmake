@@ -6,7 +6,7 @@ enable_testing()
 set(SABLE_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 add_library(sable_portable STATIC ${SABLE_PORTABLE_SOURCES})
-target_include_directories(sable_portable PUBLIC src)
+target_include_directories(sable_portable PUBLIC src test/fake_arch)
 target_compile_options(sable_portable PRIVATE -fno-exceptions -fno-rtti -Wall -Wextra -Werror=return-type)
 target_compile_options(sable_portable PUBLIC ${SABLE_SANITIZERS} -g)
 target_link_options(sable_portable PUBLIC ${SABLE_SANITIZERS})

@@ -5,6 +5,7 @@ set(SABLE_PORTABLE_SOURCES
     src/lib/cmdline.cpp
     src/boot/multiboot2.cpp
     src/mm/page_frame_allocator.cpp
+    src/mm/address_space.cpp
 )
 
 # Kernel-only sources: hardware, the arch layer and the code that wires it together.

@@ -61,6 +61,19 @@ void emit_unsigned(CountingSink& out, const Spec& spec, uint64_t value, unsigned
 
 enum class Length { Int, Long, LongLong, Size };
 
+// Widths and precisions beyond this are clamped: nothing the kernel prints needs more, and an
+// unbounded decimal would overflow int.
+constexpr int kMaxWidth = 1 << 20;
+
+int parse_bounded_number(const char*& p) {
+    int value = 0;
+    while (*p >= '0' && *p <= '9') {
+        if (value < kMaxWidth) value = value * 10 + (*p - '0');
+        ++p;
+    }
+    return value < kMaxWidth ? value : kMaxWidth;
+}
+
 }  // namespace
 
 size_t vformat(FormatSink& sink, const char* format, va_list args) {
@@ -79,15 +92,15 @@ size_t vformat(FormatSink& sink, const char* format, va_list args) {
         }
         if (spec.left_align) spec.zero_pad = false;
         if (*p == '*') {
-            spec.width = va_arg(args, int);
-            if (spec.width < 0) {
+            const int width = va_arg(args, int);
+            if (width < 0) {
                 spec.left_align = true;
                 spec.zero_pad = false;
-                spec.width = -spec.width;
             }
+            spec.width = width < -kMaxWidth ? kMaxWidth : width < 0 ? -width : width;
             ++p;
         } else {
-            while (*p >= '0' && *p <= '9') spec.width = spec.width * 10 + (*p++ - '0');
+            spec.width = parse_bounded_number(p);
         }
         if (*p == '.') {
             ++p;
@@ -96,7 +109,7 @@ size_t vformat(FormatSink& sink, const char* format, va_list args) {
                 spec.precision = va_arg(args, int);
                 ++p;
             } else {
-                while (*p >= '0' && *p <= '9') spec.precision = spec.precision * 10 + (*p++ - '0');
+                spec.precision = parse_bounded_number(p);
             }
         }
         Length length = Length::Int;
@@ -155,8 +168,8 @@ size_t vformat(FormatSink& sink, const char* format, va_list args) {
             const char* text = va_arg(args, const char*);
             if (text == nullptr) text = "(null)";
             int text_length = 0;
-            while (text[text_length] != '\0' &&
-                   (spec.precision < 0 || text_length < spec.precision))
+            // Precision first: "%.3s" may be handed 3 bytes with no terminator.
+            while ((spec.precision < 0 || text_length < spec.precision) && text[text_length] != '\0')
                 ++text_length;
             Spec string_spec = spec;
             string_spec.zero_pad = false;

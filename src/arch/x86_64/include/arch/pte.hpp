@@ -1,0 +1,48 @@
+// x86-64 page-table entry encoding [Intel SDM vol3 §4.5, tables 4-14..4-20]: pure bit arithmetic,
+// no instructions, so the portable address-space code uses it in the kernel and in host tests.
+// Levels count from the leaf: 0 = PT (4 KiB), 1 = PD (2 MiB), 2 = PDPT (1 GiB), 3 = PML4.
+#pragma once
+
+#include <stdint.h>
+
+namespace arch::pte {
+
+inline constexpr unsigned kLevels = 4;
+inline constexpr unsigned kEntriesPerTable = 512;
+inline constexpr unsigned kHighestLeafLevel = 2;  // 1 GiB pages (needs CPUID pdpe1gb)
+
+inline constexpr uint64_t kPresent = 1ull << 0;
+inline constexpr uint64_t kWritable = 1ull << 1;
+inline constexpr uint64_t kUser = 1ull << 2;
+inline constexpr uint64_t kWriteThrough = 1ull << 3;
+inline constexpr uint64_t kCacheDisable = 1ull << 4;
+inline constexpr uint64_t kHuge = 1ull << 7;  // PS: a PD/PDPT entry maps a page directly
+inline constexpr uint64_t kGlobal = 1ull << 8;
+inline constexpr uint64_t kNoExecute = 1ull << 63;  // only valid with EFER.NXE
+inline constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000ull;
+
+constexpr unsigned level_shift(unsigned level) { return 12 + 9 * level; }
+constexpr uint64_t level_size(unsigned level) { return 1ull << level_shift(level); }
+constexpr unsigned index(uint64_t virt_addr, unsigned level) {
+    return static_cast<unsigned>((virt_addr >> level_shift(level)) & (kEntriesPerTable - 1));
+}
+
+// Canonical addresses: bits 63..47 all equal bit 47.
+constexpr bool is_canonical(uint64_t virt_addr) {
+    const uint64_t top = virt_addr >> 47;
+    return top == 0 || top == 0x1FFFF;
+}
+
+constexpr bool is_present(uint64_t entry) { return entry & kPresent; }
+constexpr bool is_leaf(uint64_t entry, unsigned level) { return level == 0 || (entry & kHuge); }
+constexpr uint64_t next_table(uint64_t entry) { return entry & kAddressMask; }
+constexpr uint64_t leaf_address(uint64_t entry, unsigned level) {
+    return entry & kAddressMask & ~(level_size(level) - 1);
+}
+
+// Intermediate entries are writable and (if any user page lies below) user: the leaf decides.
+constexpr uint64_t make_table(uint64_t table_phys, bool user) {
+    return (table_phys & kAddressMask) | kPresent | kWritable | (user ? kUser : 0);
+}
+
+}  // namespace arch::pte

@@ -1,0 +1,188 @@
+// Address-space operations over 4-level page tables (see address_space.hpp).
+#include "address_space.hpp"
+
+namespace mm {
+namespace {
+
+namespace pte = arch::pte;
+constexpr unsigned kTop = pte::kLevels - 1;
+
+bool aligned(uint64_t value, uint64_t alignment) { return (value & (alignment - 1)) == 0; }
+
+}  // namespace
+
+const char* describe(MapError error) {
+    switch (error) {
+    case MapError::OutOfMemory: return "out of memory for page tables";
+    case MapError::AlreadyMapped: return "already mapped";
+    case MapError::NotMapped: return "not mapped";
+    case MapError::Misaligned: return "misaligned address, size or huge page";
+    case MapError::BadRange: return "non-canonical or empty range";
+    }
+    return "?";
+}
+
+kstd::Result<AddressSpace, MapError> AddressSpace::create(PageTableMemory& memory) {
+    auto root = memory.allocate_table();
+    if (!root) return kstd::fail(MapError::OutOfMemory);
+    uint64_t* e = memory.table_entries(root.value());
+    for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) e[i] = 0;
+    AddressSpace space;
+    space.m_memory = &memory;
+    space.m_root = root.value();
+    return space;
+}
+
+uint64_t AddressSpace::encode_leaf(uint64_t phys, uint32_t flags, unsigned level) const {
+    uint64_t entry = (phys & pte::kAddressMask) | pte::kPresent;
+    if (level > 0) entry |= pte::kHuge;
+    if (flags & kPageWritable) entry |= pte::kWritable;
+    if (flags & kPageUser) entry |= pte::kUser;
+    if (flags & kPageGlobal) entry |= pte::kGlobal;
+    if (flags & kPageUncached) entry |= pte::kCacheDisable | pte::kWriteThrough;
+    if (!(flags & kPageExecutable) && m_memory->no_execute_supported()) entry |= pte::kNoExecute;
+    return entry;
+}
+
+uint32_t AddressSpace::decode_flags(uint64_t entry) const {
+    uint32_t flags = 0;
+    if (entry & pte::kWritable) flags |= kPageWritable;
+    if (entry & pte::kUser) flags |= kPageUser;
+    if (entry & pte::kGlobal) flags |= kPageGlobal;
+    if (entry & pte::kCacheDisable) flags |= kPageUncached;
+    if (!(entry & pte::kNoExecute)) flags |= kPageExecutable;
+    return flags;
+}
+
+kstd::Result<uint64_t*, MapError> AddressSpace::walk(uint64_t virt, unsigned level, bool create, bool user) {
+    Pfn table = m_root;
+    for (unsigned current = kTop; current > level; --current) {
+        uint64_t& entry = entries(table)[pte::index(virt, current)];
+        if (!pte::is_present(entry)) {
+            if (!create) return kstd::fail(MapError::NotMapped);
+            auto fresh = m_memory->allocate_table();
+            if (!fresh) return kstd::fail(MapError::OutOfMemory);
+            uint64_t* e = entries(fresh.value());
+            for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) e[i] = 0;
+            entry = pte::make_table(fresh.value().address(), user);
+        } else if (pte::is_leaf(entry, current)) {
+            // A huge page already covers this address: the caller must unmap it first.
+            return kstd::fail(create ? MapError::AlreadyMapped : MapError::Misaligned);
+        } else if (user && !(entry & pte::kUser)) {
+            entry |= pte::kUser;  // the CPU ANDs U over all levels: let user leaves through
+        }
+        table = Pfn::from_address(pte::next_table(entry));
+    }
+    return &entries(table)[pte::index(virt, level)];
+}
+
+kstd::Result<bool, MapError> AddressSpace::map(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags,
+                                               PageSize page_size) {
+    if (size == 0 || virt + size < virt || !pte::is_canonical(virt) || !pte::is_canonical(virt + size - 1))
+        return kstd::fail(MapError::BadRange);
+    if (!aligned(virt | phys | size, kPageSize)) return kstd::fail(MapError::Misaligned);
+    unsigned largest = page_size == PageSize::Largest ? (m_memory->huge_1g_supported() ? 2u : 1u)
+                                                      : static_cast<unsigned>(page_size);
+    if (page_size != PageSize::Largest && !aligned(virt | phys | size, pte::level_size(largest)))
+        return kstd::fail(MapError::Misaligned);
+
+    // First pass: refuse before changing anything if any page in the range is mapped.
+    for (uint64_t offset = 0; offset < size; offset += kPageSize) {
+        if (translate(virt + offset)) return kstd::fail(MapError::AlreadyMapped);
+    }
+    const bool user = flags & kPageUser;
+    for (uint64_t offset = 0; offset < size;) {
+        unsigned level = largest;
+        while (level > 0 && !(aligned(virt + offset, pte::level_size(level)) &&
+                              aligned(phys + offset, pte::level_size(level)) &&
+                              size - offset >= pte::level_size(level)))
+            --level;
+        auto slot = walk(virt + offset, level, true, user);
+        if (!slot) {
+            // Out of page-table memory halfway: undo what this call mapped.
+            if (offset) unmap(virt, offset);
+            return kstd::fail(slot.error());
+        }
+        *slot.value() = encode_leaf(phys + offset, flags, level);
+        offset += pte::level_size(level);
+    }
+    return true;
+}
+
+kstd::Result<bool, MapError> AddressSpace::unmap(uint64_t virt, uint64_t size) {
+    if (size == 0 || virt + size < virt) return kstd::fail(MapError::BadRange);
+    if (!aligned(virt | size, kPageSize)) return kstd::fail(MapError::Misaligned);
+    for (uint64_t offset = 0; offset < size;) {
+        auto found = translate(virt + offset);
+        if (!found) {
+            offset += kPageSize;
+            continue;
+        }
+        const auto level = static_cast<unsigned>(found.value().page_size);
+        const uint64_t page = pte::level_size(level);
+        if (!aligned(virt + offset, page) || size - offset < page) return kstd::fail(MapError::Misaligned);
+        *walk(virt + offset, level, false, false).value() = 0;
+        m_memory->invalidate(virt + offset);
+        offset += page;
+    }
+    return true;
+}
+
+kstd::Result<bool, MapError> AddressSpace::protect(uint64_t virt, uint64_t size, uint32_t flags) {
+    if (size == 0 || virt + size < virt) return kstd::fail(MapError::BadRange);
+    if (!aligned(virt | size, kPageSize)) return kstd::fail(MapError::Misaligned);
+    for (uint64_t offset = 0; offset < size;) {
+        auto found = translate(virt + offset);
+        if (!found) return kstd::fail(MapError::NotMapped);
+        const auto level = static_cast<unsigned>(found.value().page_size);
+        const uint64_t page = pte::level_size(level);
+        if (!aligned(virt + offset, page) || size - offset < page) return kstd::fail(MapError::Misaligned);
+        *walk(virt + offset, level, false, flags & kPageUser).value() =
+            encode_leaf(found.value().phys_addr, flags, level);
+        m_memory->invalidate(virt + offset);
+        offset += page;
+    }
+    return true;
+}
+
+kstd::Result<Translation, MapError> AddressSpace::translate(uint64_t virt) const {
+    if (!valid() || !pte::is_canonical(virt)) return kstd::fail(MapError::BadRange);
+    Pfn table = m_root;
+    for (unsigned level = kTop;; --level) {
+        const uint64_t entry = entries(table)[pte::index(virt, level)];
+        if (!pte::is_present(entry)) return kstd::fail(MapError::NotMapped);
+        if (level <= pte::kHighestLeafLevel && pte::is_leaf(entry, level)) {
+            const uint64_t offset = virt & (pte::level_size(level) - 1);
+            return Translation{pte::leaf_address(entry, level) + offset, decode_flags(entry),
+                               static_cast<PageSize>(level)};
+        }
+        table = Pfn::from_address(pte::next_table(entry));
+    }
+}
+
+void AddressSpace::share_top_level(const AddressSpace& other, unsigned first, unsigned count) {
+    uint64_t* mine = entries(m_root);
+    const uint64_t* theirs = other.entries(other.m_root);
+    for (unsigned i = first; i < first + count && i < pte::kEntriesPerTable; ++i) {
+        mine[i] = theirs[i];
+        m_shared_top[i / 64] |= 1ull << (i % 64);
+    }
+}
+
+void AddressSpace::destroy_table(Pfn table, unsigned level) {
+    const uint64_t* e = entries(table);
+    for (unsigned i = 0; i < pte::kEntriesPerTable && level > 0; ++i) {
+        if (!pte::is_present(e[i]) || pte::is_leaf(e[i], level)) continue;
+        if (level == kTop && (m_shared_top[i / 64] >> (i % 64)) & 1) continue;
+        destroy_table(Pfn::from_address(pte::next_table(e[i])), level - 1);
+    }
+    m_memory->free_table(table);
+}
+
+void AddressSpace::destroy() {
+    if (!valid()) return;
+    destroy_table(m_root, kTop);
+    m_memory = nullptr;
+}
+
+}  // namespace mm

@@ -1,0 +1,112 @@
+// Portable address-space API: map, unmap, protect, translate and destroy over 4-level page
+// tables. The arch layer (<arch/pte.hpp>) encodes entries; the owner of the address space supplies
+// page-table frames, a way to reach them, and the single TLB-invalidation entry point
+// (PageTableMemory), so host tests run this code over a fake physical-memory arena.
+#pragma once
+
+#include <stdint.h>
+
+#include <arch/pte.hpp>  // the arch's entry encoding: x86-64 in the kernel and on the host
+
+#include "lib/result.hpp"
+#include "mm/page_frame_allocator.hpp"
+
+namespace mm {
+
+// Permissions of a mapping. Absent bits mean: read-only, supervisor-only, not executable.
+enum PageFlags : uint32_t {
+    kPageWritable = 1u << 0,
+    kPageUser = 1u << 1,
+    kPageExecutable = 1u << 2,
+    kPageGlobal = 1u << 3,
+    kPageUncached = 1u << 4,  // device memory
+};
+
+enum class PageSize : unsigned { Size4K = 0, Size2M = 1, Size1G = 2, Largest = 3 };
+
+enum class MapError { OutOfMemory, AlreadyMapped, NotMapped, Misaligned, BadRange };
+const char* describe(MapError error);
+
+class PageTableMemory {
+public:
+    virtual kstd::Result<Pfn, AllocError> allocate_table() = 0;  // a frame for one table
+    virtual void free_table(Pfn table) = 0;
+    virtual uint64_t* table_entries(Pfn table) = 0;  // the table's 512 entries, readable and writable
+    virtual void invalidate(uint64_t virt_addr) = 0;  // drop one stale TLB entry (all CPUs later)
+    virtual bool no_execute_supported() const = 0;
+    virtual bool huge_1g_supported() const = 0;
+
+protected:
+    ~PageTableMemory() = default;
+};
+
+struct Translation {
+    uint64_t phys_addr;
+    uint32_t flags;  // PageFlags
+    PageSize page_size;
+};
+
+class AddressSpace {
+public:
+    AddressSpace() = default;
+    // Allocates an empty top-level table.
+    static kstd::Result<AddressSpace, MapError> create(PageTableMemory& memory);
+
+    Pfn root() const { return m_root; }
+    bool valid() const { return m_memory != nullptr; }
+
+    // Maps [virt, virt+size) to [phys, phys+size). Addresses and size must be 4 KiB aligned.
+    // page_size Largest picks, piece by piece, the biggest page both addresses' alignment and
+    // the remaining size allow. Fails with AlreadyMapped if any page is mapped, and then maps
+    // nothing. Page-table pages it needed stay (they are freed by destroy()).
+    kstd::Result<bool, MapError> map(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags,
+                                     PageSize page_size = PageSize::Size4K);
+    // Removes every mapping in the range (a huge page must be covered whole, else Misaligned).
+    kstd::Result<bool, MapError> unmap(uint64_t virt, uint64_t size);
+    // Changes flags of every mapped page in the range; unmapped pages are an error.
+    kstd::Result<bool, MapError> protect(uint64_t virt, uint64_t size, uint32_t flags);
+    kstd::Result<Translation, MapError> translate(uint64_t virt) const;
+
+    // Shares top-level entries [first, first+count) with `other` (the kernel half of a process):
+    // destroy() leaves shared subtrees alone.
+    void share_top_level(const AddressSpace& other, unsigned first, unsigned count);
+    // Frees every page-table page this space owns (never the mapped frames), then the root.
+    void destroy();
+
+    // Calls visit(virt, entry, level) for every present leaf entry (tests, audits).
+    template <typename Visitor>
+    void for_each_leaf(Visitor&& visit) const;
+
+private:
+    uint64_t* entries(Pfn table) const { return m_memory->table_entries(table); }
+    uint64_t encode_leaf(uint64_t phys, uint32_t flags, unsigned level) const;
+    uint32_t decode_flags(uint64_t entry) const;
+    // Walks to the table at `level` covering virt, creating tables on the way when asked.
+    kstd::Result<uint64_t*, MapError> walk(uint64_t virt, unsigned level, bool create, bool user);
+    void destroy_table(Pfn table, unsigned level);
+    template <typename Visitor>
+    void visit_table(Pfn table, unsigned level, uint64_t base, Visitor& visit) const;
+
+    PageTableMemory* m_memory = nullptr;
+    Pfn m_root{0};
+    uint64_t m_shared_top[8] = {};  // bitmap of borrowed top-level entries (512 bits)
+};
+
+template <typename Visitor>
+void AddressSpace::visit_table(Pfn table, unsigned level, uint64_t base, Visitor& visit) const {
+    const uint64_t* e = entries(table);
+    for (unsigned i = 0; i < arch::pte::kEntriesPerTable; ++i) {
+        if (!arch::pte::is_present(e[i])) continue;
+        uint64_t virt = base + (uint64_t{i} << arch::pte::level_shift(level));
+        if (level == arch::pte::kLevels - 1 && (virt >> 47) & 1) virt |= 0xFFFF000000000000ull;
+        if (arch::pte::is_leaf(e[i], level)) visit(virt, e[i], level);
+        else visit_table(Pfn::from_address(arch::pte::next_table(e[i])), level - 1, virt, visit);
+    }
+}
+
+template <typename Visitor>
+void AddressSpace::for_each_leaf(Visitor&& visit) const {
+    if (valid()) visit_table(m_root, arch::pte::kLevels - 1, 0, visit);
+}
+
+}  // namespace mm
