@@ -56,6 +56,19 @@ sable_system_test(boot.smp_4_sockets
     ARGS --machine pc --smp 4,sockets=4 --mem 128M --cmdline "sable.test=boot"
     EXPECT ${ALL_PASSED})
 
+# The hybrid image boots as a USB stick and as a hard disk (MBR for BIOS, GPT/ESP for UEFI), as
+# it must when written to a stick with dd.
+sable_system_test(boot.bios_usb_stick
+    ARGS --boot-from usb --cmdline "sable.test=boot"
+    EXPECT "^boot: firmware=bios " ${ALL_PASSED})
+sable_system_test(boot.bios_hard_disk
+    ARGS --boot-from disk --machine q35 --cmdline "sable.test=boot"
+    EXPECT "^boot: firmware=bios " ${ALL_PASSED})
+sable_system_test(boot.uefi_usb_stick
+    QEMU_TIMEOUT 120
+    ARGS --boot-from usb --uefi --machine q35 --cmdline "sable.test=boot"
+    EXPECT "^boot: firmware=uefi " ${ALL_PASSED})
+
 # The per-run command line reaches the kernel (through fw_cfg), quoted words included.
 sable_system_test(boot.cmdline_passthrough
     ARGS --cmdline "sable.test=lib sable.note=\"two words\""
