@@ -24,5 +24,20 @@ endfunction()
 sable_host_test(format_test test/lib/format_test.cpp)
 sable_host_test(cmdline_test test/lib/cmdline_test.cpp)
 sable_host_test(multiboot2_test test/boot/multiboot2_test.cpp)
+sable_host_test(page_frame_allocator_test test/mm/page_frame_allocator_test.cpp)
+
+# Benchmarks are programs, not tests: optimised, no sanitizers, run by hand
+# (build/host/page_frame_allocator_bench), printing BENCH lines (bench-format.md).
+find_package(benchmark QUIET)
+if(benchmark_FOUND)
+    add_library(sable_portable_bench STATIC ${SABLE_PORTABLE_SOURCES})
+    target_include_directories(sable_portable_bench PUBLIC src test/fake_arch)
+    target_compile_options(sable_portable_bench PRIVATE -O2 -fno-exceptions -fno-rtti)
+    add_executable(page_frame_allocator_bench test/mm/page_frame_allocator_bench.cpp)
+    target_compile_options(page_frame_allocator_bench PRIVATE -O2)
+    target_link_libraries(page_frame_allocator_bench PRIVATE sable_portable_bench benchmark::benchmark)
+else()
+    message(STATUS "Google Benchmark not found (apt-get install libbenchmark-dev): host benchmarks skipped")
+endif()
 
 include(cmake/system_tests.cmake)

@@ -23,4 +23,5 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/suites.cpp
     src/kernel/runtime.cpp
     src/kernel/physical_memory.cpp
+    src/kernel/kernel_address_space.cpp
 )

@@ -11,6 +11,7 @@
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/kernel_address_space.hpp"
 #include "kernel/physical_memory.hpp"
 #include "kernel/selftest.hpp"
 #include "lib/format.hpp"
@@ -143,6 +144,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
                    static_cast<int>(command_line.size()), command_line.data());
 
     kernel::physical_memory::init(info);
+    kernel::init_kernel_address_space(info);
     kernel::physical_memory::print_meminfo();
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;

@@ -73,7 +73,9 @@ void init(const boot::BootInfo& info) {
                              static_cast<unsigned long long>(metadata_bytes));
     g_frames.init(frames, {reinterpret_cast<uint8_t*>(metadata), metadata_bytes});
 
-    for (size_t i = 0; i < info.memory_map.count(); ++i) {
+    // Highest region first: each push goes to the head, so low frames end up handed out first
+    // and the kernel's page tables, built next through the boot map (0..4 GiB), land low.
+    for (size_t i = info.memory_map.count(); i-- > 0;) {
         const boot::MemoryRegion region = info.memory_map[i];
         if (region.type == boot::MemoryType::Available) g_frames.add_free_range({region.base, region.length});
     }

@@ -87,8 +87,11 @@ kstd::Result<bool, MapError> AddressSpace::map(uint64_t virt, uint64_t phys, uin
         return kstd::fail(MapError::Misaligned);
 
     // First pass: refuse before changing anything if any page in the range is mapped.
-    for (uint64_t offset = 0; offset < size; offset += kPageSize) {
-        if (translate(virt + offset)) return kstd::fail(MapError::AlreadyMapped);
+    for (uint64_t at = virt; at - virt < size;) {
+        const Probe found = probe(at);
+        if (found.mapped) return kstd::fail(MapError::AlreadyMapped);
+        at = (at | (pte::level_size(found.level) - 1)) + 1;  // past the empty entry's span
+        if (at == 0) break;                                   // wrapped past the top
     }
     const bool user = flags & kPageUser;
     for (uint64_t offset = 0; offset < size;) {
@@ -113,12 +116,14 @@ kstd::Result<bool, MapError> AddressSpace::unmap(uint64_t virt, uint64_t size) {
     if (size == 0 || virt + size < virt) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | size, kPageSize)) return kstd::fail(MapError::Misaligned);
     for (uint64_t offset = 0; offset < size;) {
-        auto found = translate(virt + offset);
-        if (!found) {
-            offset += kPageSize;
+        const Probe found = probe(virt + offset);
+        if (!found.mapped) {
+            const uint64_t next = ((virt + offset) | (pte::level_size(found.level) - 1)) + 1;
+            if (next == 0) break;
+            offset = next - virt;
             continue;
         }
-        const auto level = static_cast<unsigned>(found.value().page_size);
+        const unsigned level = found.level;
         const uint64_t page = pte::level_size(level);
         if (!aligned(virt + offset, page) || size - offset < page) return kstd::fail(MapError::Misaligned);
         *walk(virt + offset, level, false, false).value() = 0;
@@ -143,6 +148,16 @@ kstd::Result<bool, MapError> AddressSpace::protect(uint64_t virt, uint64_t size,
         offset += page;
     }
     return true;
+}
+
+AddressSpace::Probe AddressSpace::probe(uint64_t virt) const {
+    Pfn table = m_root;
+    for (unsigned level = kTop;; --level) {
+        const uint64_t entry = entries(table)[pte::index(virt, level)];
+        if (!pte::is_present(entry)) return {false, level};
+        if (level <= pte::kHighestLeafLevel && pte::is_leaf(entry, level)) return {true, level};
+        table = Pfn::from_address(pte::next_table(entry));
+    }
 }
 
 kstd::Result<Translation, MapError> AddressSpace::translate(uint64_t virt) const {

@@ -40,9 +40,8 @@ bool PageFrameAllocator::init(uint64_t frame_count, kstd::Span<uint8_t> metadata
         return false;
     m_frame_count = frame_count;
     // Links first (they need 4-byte alignment), states after.
-    m_next = reinterpret_cast<uint32_t*>(metadata.data());
-    m_prev = m_next + frame_count;
-    m_states = reinterpret_cast<uint8_t*>(m_prev + frame_count);
+    m_links = reinterpret_cast<FreeLinks*>(metadata.data());
+    m_states = reinterpret_cast<uint8_t*>(m_links + frame_count);
     for (uint64_t i = 0; i < frame_count; ++i) m_states[i] = static_cast<uint8_t>(PageState::Absent);
     for (uint64_t& c : m_counts) c = 0;
     m_counts[static_cast<unsigned>(PageState::Absent)] = frame_count;
@@ -58,25 +57,51 @@ void PageFrameAllocator::set_state(uint32_t frame, PageState state) {
 }
 
 void PageFrameAllocator::push_free(uint32_t frame) {
-    m_prev[frame] = kNone;
-    m_next[frame] = m_free_head;
-    if (m_free_head != kNone) m_prev[m_free_head] = frame;
+    m_links[frame] = {m_free_head, kNone};
+    if (m_free_head != kNone) m_links[m_free_head].prev = frame;
     m_free_head = frame;
     set_state(frame, PageState::Free);
 }
 
 void PageFrameAllocator::unlink_free(uint32_t frame) {
-    const uint32_t prev = m_prev[frame], next = m_next[frame];
-    if (prev != kNone) m_next[prev] = next;
-    else m_free_head = next;
-    if (next != kNone) m_prev[next] = prev;
+    const FreeLinks links = m_links[frame];
+    if (links.prev != kNone) m_links[links.prev].next = links.next;
+    else m_free_head = links.next;
+    if (links.next != kNone) m_links[links.next].prev = links.prev;
+}
+
+// A purpose an allocation may carry: not Free/Absent, and not Firmware, which free() refuses.
+static bool is_allocation_purpose(PageState purpose) {
+    const auto value = static_cast<unsigned>(purpose);
+    return value < kPageStateCount && purpose != PageState::Free && purpose != PageState::Absent &&
+           purpose != PageState::Firmware;
+}
+
+// [first, end) frames wholly inside `range`, or partly touched by it when `outward`; clamps at the
+// top of the address space instead of wrapping.
+static void frame_span(PhysRange range, bool outward, uint64_t frame_limit, uint64_t& first, uint64_t& end) {
+    constexpr uint64_t kTopFrame = ~0ull >> kPageShift;
+    const uint64_t last_byte = range.length == 0 ? range.base
+                               : range.base + range.length - 1 < range.base ? ~0ull
+                                                                            : range.base + range.length - 1;
+    if (outward) {
+        first = range.base >> kPageShift;
+        end = (last_byte >> kPageShift) + 1;
+    } else {
+        first = (range.base >> kPageShift) + ((range.base & (kPageSize - 1)) ? 1 : 0);
+        // The last frame counts only if the range covers it to its final byte.
+        end = ((last_byte & (kPageSize - 1)) == kPageSize - 1) ? (last_byte >> kPageShift) + 1
+                                                               : last_byte >> kPageShift;
+        if (first > kTopFrame) first = end;  // the range starts in the last page: nothing whole
+    }
+    if (range.length == 0) end = first;
+    if (end > frame_limit) end = frame_limit;
+    if (first > end) first = end;
 }
 
 void PageFrameAllocator::add_free_range(PhysRange range) {
-    const uint64_t first = (range.base + kPageSize - 1) >> kPageShift;
-    uint64_t end = (range.base + range.length) >> kPageShift;
-    if (range.base + range.length < range.base) end = ~0ull >> kPageShift;  // wrapped
-    if (end > m_frame_count) end = m_frame_count;
+    uint64_t first, end;
+    frame_span(range, false, m_frame_count, first, end);
     // Pushed from the top down, so the list hands out low frames first on a fresh boot.
     for (uint64_t pfn = end; pfn > first; --pfn) {
         const auto frame = static_cast<uint32_t>(pfn - 1);
@@ -85,10 +110,9 @@ void PageFrameAllocator::add_free_range(PhysRange range) {
 }
 
 void PageFrameAllocator::reserve_range(PhysRange range, PageState state) {
-    if (state == PageState::Free || range.length == 0) return;
-    const uint64_t first = range.base >> kPageShift;
-    uint64_t end = (range.base + range.length + kPageSize - 1) >> kPageShift;
-    if (end > m_frame_count) end = m_frame_count;
+    if (state == PageState::Free || static_cast<unsigned>(state) >= kPageStateCount || range.length == 0) return;
+    uint64_t first, end;
+    frame_span(range, true, m_frame_count, first, end);
     for (uint64_t pfn = first; pfn < end; ++pfn) {
         const auto frame = static_cast<uint32_t>(pfn);
         if (m_states[frame] != static_cast<uint8_t>(PageState::Free)) continue;
@@ -98,18 +122,26 @@ void PageFrameAllocator::reserve_range(PhysRange range, PageState state) {
 }
 
 kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate(PageState purpose) {
-    if (purpose == PageState::Free || purpose == PageState::Absent) return kstd::fail(AllocError::BadRequest);
+    if (!is_allocation_purpose(purpose)) return kstd::fail(AllocError::BadRequest);
     const uint32_t frame = m_free_head;
     if (frame == kNone) return kstd::fail(AllocError::OutOfMemory);
-    m_free_head = m_next[frame];
-    if (m_free_head != kNone) m_prev[m_free_head] = kNone;
+    m_free_head = m_links[frame].next;
+    if (m_free_head != kNone) m_links[m_free_head].prev = kNone;
     set_state(frame, purpose);
     return Pfn{frame};
 }
 
+// Next multiple of `align` at or above `pfn`; saturates instead of wrapping (any huge alignment).
+static uint64_t align_up_frame(uint64_t pfn, uint64_t align) {
+    const uint64_t remainder = pfn % align;
+    if (remainder == 0) return pfn;
+    const uint64_t step = align - remainder;
+    return pfn > ~0ull - step ? ~0ull : pfn + step;
+}
+
 kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate_run(uint64_t count, PageState purpose,
                                                                 uint64_t align_frames) {
-    if (count == 0 || align_frames == 0 || purpose == PageState::Free || purpose == PageState::Absent)
+    if (count == 0 || align_frames == 0 || !is_allocation_purpose(purpose))
         return kstd::fail(AllocError::BadRequest);
     if (count == 1 && align_frames == 1) return allocate(purpose);
     if (count > m_counts[static_cast<unsigned>(PageState::Free)]) return kstd::fail(AllocError::OutOfMemory);
@@ -119,8 +151,8 @@ kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate_run(uint64_t count, P
     for (int pass = 0; pass < 2; ++pass) {
         uint64_t pfn = pass == 0 ? m_run_cursor : 0;
         const uint64_t limit = pass == 0 ? m_frame_count : m_run_cursor;
-        pfn = (pfn + align_frames - 1) / align_frames * align_frames;
-        while (pfn + count <= m_frame_count && pfn < limit) {
+        pfn = align_up_frame(pfn, align_frames);
+        while (pfn < limit && count <= m_frame_count - pfn) {
             uint64_t length = 0;
             while (length < count && is_free(pfn + length)) ++length;
             if (length == count) {
@@ -132,7 +164,7 @@ kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate_run(uint64_t count, P
                 return Pfn{pfn};
             }
             // Skip past the frame that broke the run, to the next aligned start.
-            pfn = (pfn + length + 1 + align_frames - 1) / align_frames * align_frames;
+            pfn = align_up_frame(pfn + length + 1, align_frames);
         }
     }
     return kstd::fail(AllocError::NoContiguousRun);
@@ -162,9 +194,9 @@ PageState PageFrameAllocator::state(Pfn frame) const {
 bool PageFrameAllocator::check_consistency() const {
     uint64_t listed = 0;
     uint32_t prev = kNone;
-    for (uint32_t frame = m_free_head; frame != kNone; frame = m_next[frame]) {
+    for (uint32_t frame = m_free_head; frame != kNone; frame = m_links[frame].next) {
         if (frame >= m_frame_count || m_states[frame] != static_cast<uint8_t>(PageState::Free) ||
-            m_prev[frame] != prev || ++listed > m_frame_count)
+            m_links[frame].prev != prev || ++listed > m_frame_count)
             return false;
         prev = frame;
     }

@@ -94,6 +94,20 @@ void walk_stack(uint64_t rbp, unsigned max_frames, void (*visit)(uint64_t, void*
     }
 }
 
+void invalidate_tlb_page(uint64_t virt_addr) {
+    asm volatile("invlpg (%0)" ::"r"(virt_addr) : "memory");
+}
+
+void load_page_table_root(uint64_t root_phys) { asm volatile("mov %0, %%cr3" ::"r"(root_phys) : "memory"); }
+
+bool cpu_supports_no_execute() {
+    return cpu_has_nx() && (rdmsr(kMsrEfer) & kEferNoExecuteEnable);
+}
+
+bool cpu_supports_1g_pages() {
+    return cpuid(0x80000000).eax >= 0x80000001 && ((cpuid(0x80000001).edx >> 26) & 1);
+}
+
 bool translate(uint64_t virt_addr, uint64_t* phys_addr) {
     constexpr uint64_t kPresent = 1, kHuge = 1 << 7;
     constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000ull;

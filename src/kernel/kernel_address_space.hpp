@@ -1,0 +1,29 @@
+// The kernel's own page tables, in the seed's layout (docs/memory.md):
+//   0 .. 128 MiB         identity, 2 MiB pages, except the 2 MiB page(s) holding the kernel image,
+//                        split into 4 KiB pages so text is RX, rodata R, data/bss RW+NX
+//   128 MiB .. top       every RAM region identity-mapped (largest pages that fit), RW+NX
+//   0x4000000000 + phys  the direct map of all RAM again, RW+NX
+// Every mapping is supervisor-only. Built from frames of the physical allocator, then loaded.
+#pragma once
+
+#include <stdint.h>
+
+#include "boot/multiboot2.hpp"
+#include "mm/address_space.hpp"
+
+namespace kernel {
+
+inline constexpr uint64_t kDirectMapBase = 0x4000000000ull;  // bit 38, as in the seed
+inline constexpr uint64_t kKernelIdentityLimit = 128ull << 20;
+
+// Physical address -> pointer through the direct map (valid once the kernel tables are loaded).
+template <typename T = void>
+inline T* phys_to_virt(uint64_t phys_addr) {
+    return reinterpret_cast<T*>(kDirectMapBase + phys_addr);
+}
+
+void init_kernel_address_space(const boot::BootInfo& info);
+mm::AddressSpace& kernel_address_space();
+mm::PageTableMemory& kernel_page_table_memory();
+
+}  // namespace kernel
