@@ -6,6 +6,7 @@ set(SABLE_PORTABLE_SOURCES
     src/boot/multiboot2.cpp
     src/mm/page_frame_allocator.cpp
     src/mm/address_space.cpp
+    src/mm/heap.cpp
 )
 
 # Kernel-only sources: hardware, the arch layer and the code that wires it together.
@@ -24,4 +25,7 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/runtime.cpp
     src/kernel/physical_memory.cpp
     src/kernel/kernel_address_space.cpp
+    src/kernel/kernel_heap.cpp
+    src/kernel/bench.cpp
+    src/kernel/selftest_mm.cpp
 )

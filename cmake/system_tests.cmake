@@ -74,6 +74,28 @@ sable_system_test(boot.cmdline_passthrough
     ARGS --cmdline "sable.test=lib sable.note=\"two words\""
     EXPECT "^boot: .*cmdline=\"sable[.]test=lib sable[.]note=\"two words\"\"" ${ALL_PASSED})
 
+# --- Memory: every frame allocated, patterned through both maps, freed; page-table rights ------
+sable_system_test(mm.pc_64m
+    ARGS --machine pc --mem 64M --cmdline "sable.test=mm"
+    EXPECT "^mm: frames free=[0-9]+ kernel=[0-9]+ stack=0 heap=[0-9]+ " ${ALL_PASSED})
+sable_system_test(mm.q35_512m
+    ARGS --machine q35 --mem 512M --cmdline "sable.test=mm"
+    EXPECT ${ALL_PASSED})
+sable_system_test(mm.q35_4g
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --mem 4G --cmdline "sable.test=mm"
+    EXPECT ${ALL_PASSED})
+sable_system_test(mm.uefi_1g
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --mem 1G --cmdline "sable.test=mm"
+    EXPECT ${ALL_PASSED})
+# Benchmarks are not timed tests; this only checks the BENCH lines keep their shape.
+sable_system_test(bench.mm_prints_bench_lines
+    ARGS --cmdline "sable.bench=mm"
+    EXPECT "^BENCH tsc_hz unit=hz n=1 median=[0-9]+ p99=[0-9]+ min=[0-9]+$"
+           "^BENCH page_alloc_free unit=cycles n=[1-9][0-9]* median=[0-9]+ p99=[0-9]+ min=[0-9]+"
+           "^BENCH page_alloc_free unit=ns n=[1-9][0-9]* median=[0-9.]+ p99=[0-9.]+ min=[0-9.]+")
+
 # --- The harness's failure paths must fail the way they should ---------------------------------
 sable_system_test(panic.verdict_fail
     OUTCOME fail

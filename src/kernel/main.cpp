@@ -7,6 +7,7 @@
 #include "drivers/qemu_fw_cfg.hpp"
 #include "drivers/uart16550.hpp"
 #include "drivers/vga_text.hpp"
+#include "kernel/bench.hpp"
 #include "kernel/boot_context.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
@@ -149,6 +150,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
+    if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 
     klog("boot complete. There is no init program yet (user mode is a later milestone); halting.");
     arch::halt_forever();

@@ -14,6 +14,10 @@
 #include "lib/format.hpp"
 #include "lib/string_view.hpp"
 
+namespace selftest {
+void mm_suite(Context& context);  // selftest_mm.cpp
+}
+
 namespace {
 
 using selftest::Context;
@@ -95,6 +99,7 @@ void hang_suite(Context&) {
 constexpr selftest::Suite kSuites[] = {
     {"boot", boot_suite, true},
     {"lib", lib_suite, true},
+    {"mm", selftest::mm_suite, true},
     {"panic", panic_suite, false},
     {"hang", hang_suite, false},
 };

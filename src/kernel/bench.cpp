@@ -1,0 +1,99 @@
+// Benchmark runner and statistics (see bench.hpp).
+#include "bench.hpp"
+
+#include "arch/arch.hpp"
+#include "kernel/clock.hpp"
+#include "kernel/console.hpp"
+#include "kernel/physical_memory.hpp"
+#include "lib/cmdline.hpp"
+
+namespace bench {
+namespace {
+
+// Heapsort: O(n log n) with no extra memory, and no recursion on the kernel stack.
+void sort(uint64_t* values, size_t count) {
+    auto sift_down = [&](size_t root, size_t end) {
+        while (2 * root + 1 < end) {
+            size_t child = 2 * root + 1;
+            if (child + 1 < end && values[child] < values[child + 1]) ++child;
+            if (values[root] >= values[child]) return;
+            const uint64_t t = values[root];
+            values[root] = values[child];
+            values[child] = t;
+            root = child;
+        }
+    };
+    for (size_t i = count / 2; i-- > 0;) sift_down(i, count);
+    for (size_t end = count; end-- > 1;) {
+        const uint64_t t = values[0];
+        values[0] = values[end];
+        values[end] = t;
+        sift_down(0, end);
+    }
+}
+
+// Tenths of a nanosecond, so fast operations still show a difference.
+uint64_t cycles_to_deci_ns(uint64_t cycles) {
+    const uint64_t hz = clock::tsc_hz();
+    return hz ? cycles * 10000000000ull / hz : 0;
+}
+
+constexpr size_t kSamples = 4096;
+uint64_t g_samples[kSamples];
+
+void page_alloc_free() {
+    // Warm up, then time one allocate+free per sample: the frame freed is the next one taken.
+    for (int i = 0; i < 256; ++i) {
+        auto frame = kernel::physical_memory::allocate(mm::PageState::Kernel);
+        if (frame) kernel::physical_memory::free(frame.value());
+    }
+    size_t count = 0;
+    for (; count < kSamples; ++count) {
+        const uint64_t start = arch::timestamp();
+        auto frame = kernel::physical_memory::allocate(mm::PageState::Kernel);
+        if (!frame) break;
+        kernel::physical_memory::free(frame.value());
+        g_samples[count] = arch::timestamp() - start;
+    }
+    report("page_alloc_free", g_samples, count, "kernel_locked");
+}
+
+struct Suite {
+    const char* name;
+    void (*run)();
+};
+constexpr Suite kSuites[] = {
+    {"mm", page_alloc_free},
+};
+
+}  // namespace
+
+void report(const char* name, uint64_t* cycles, size_t count, const char* note) {
+    if (count == 0) {
+        console::print("BENCH %s unit=cycles n=0 median=0 p99=0 min=0 note=no_samples\n", name);
+        return;
+    }
+    sort(cycles, count);
+    const uint64_t median = cycles[count / 2], p99 = cycles[count * 99 / 100], min = cycles[0];
+    console::print("BENCH %s unit=cycles n=%zu median=%llu p99=%llu min=%llu%s%s\n", name, count,
+                   static_cast<unsigned long long>(median), static_cast<unsigned long long>(p99),
+                   static_cast<unsigned long long>(min), note ? " note=" : "", note ? note : "");
+    const uint64_t m = cycles_to_deci_ns(median), p = cycles_to_deci_ns(p99), lo = cycles_to_deci_ns(min);
+    console::print("BENCH %s unit=ns n=%zu median=%llu.%llu p99=%llu.%llu min=%llu.%llu%s%s\n", name, count,
+                   static_cast<unsigned long long>(m / 10), static_cast<unsigned long long>(m % 10),
+                   static_cast<unsigned long long>(p / 10), static_cast<unsigned long long>(p % 10),
+                   static_cast<unsigned long long>(lo / 10), static_cast<unsigned long long>(lo % 10),
+                   note ? " note=" : "", note ? note : "");
+}
+
+void run(kstd::StringView requested) {
+    const uint64_t hz = clock::tsc_hz();
+    console::print("BENCH tsc_hz unit=hz n=1 median=%llu p99=%llu min=%llu\n", static_cast<unsigned long long>(hz),
+                   static_cast<unsigned long long>(hz), static_cast<unsigned long long>(hz));
+    for (const Suite& suite : kSuites)
+        if (requested == "all" || kstd::list_contains(requested, suite.name)) suite.run();
+    arch::exit_emulator(true);
+    arch::halt_forever();
+}
+
+}  // namespace bench
