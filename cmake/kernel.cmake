@@ -39,6 +39,16 @@ foreach(platform i386-pc x86_64-efi)
     endif()
 endforeach()
 
+# Symbols for backtraces ride along as a boot module (docs/design.md).
+find_program(SABLE_NM NAMES llvm-nm llvm-nm-14 llvm-nm-15 llvm-nm-16 nm REQUIRED)
+set(SABLE_SYMBOLS ${CMAKE_BINARY_DIR}/sable.sym)
+add_custom_command(
+    OUTPUT ${SABLE_SYMBOLS}
+    COMMAND sh -c "'${SABLE_NM}' -n --defined-only -C '$<TARGET_FILE:sable_kernel>' > '${SABLE_SYMBOLS}'"
+    DEPENDS sable_kernel
+    COMMENT "Extracting kernel symbols"
+    VERBATIM)
+
 set(SABLE_ISO_ROOT ${CMAKE_BINARY_DIR}/isoroot)
 set(SABLE_ISO ${CMAKE_BINARY_DIR}/sable.iso)
 add_custom_command(
@@ -47,10 +57,11 @@ add_custom_command(
     COMMAND ${CMAKE_COMMAND} -E make_directory ${SABLE_ISO_ROOT}/boot/grub
     COMMAND ${CMAKE_COMMAND} -E copy ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg ${SABLE_ISO_ROOT}/boot/grub/
     COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:sable_kernel> ${SABLE_ISO_ROOT}/boot/sable.elf
+    COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_SYMBOLS} ${SABLE_ISO_ROOT}/boot/sable.sym
     # Write a new file, then rename: a QEMU booting the old ISO never sees a half-written one.
     COMMAND sh -c "'${SABLE_GRUB_MKRESCUE}' -o '${SABLE_ISO}.tmp' '${SABLE_ISO_ROOT}' > '${CMAKE_BINARY_DIR}/grub-mkrescue.log' 2>&1 || { cat '${CMAKE_BINARY_DIR}/grub-mkrescue.log'; exit 1; }"
     COMMAND ${CMAKE_COMMAND} -E rename ${SABLE_ISO}.tmp ${SABLE_ISO}
-    DEPENDS sable_kernel ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg
+    DEPENDS sable_kernel ${SABLE_SYMBOLS} ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg
     COMMENT "Making the hybrid BIOS/UEFI ISO with grub-mkrescue"
     VERBATIM)
 add_custom_target(sable_iso ALL DEPENDS ${SABLE_ISO})

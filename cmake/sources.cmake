@@ -7,12 +7,16 @@ set(SABLE_PORTABLE_SOURCES
     src/mm/page_frame_allocator.cpp
     src/mm/address_space.cpp
     src/mm/heap.cpp
+    src/lib/symbols.cpp
 )
 
 # Kernel-only sources: hardware, the arch layer and the code that wires it together.
 set(SABLE_KERNEL_SOURCES
     src/arch/x86_64/entry.S
     src/arch/x86_64/cpu.cpp
+    src/arch/x86_64/isr_stubs.S
+    src/arch/x86_64/descriptors.cpp
+    src/arch/x86_64/trap.cpp
     src/drivers/uart16550.cpp
     src/drivers/vga_text.cpp
     src/drivers/qemu_fw_cfg.cpp
@@ -28,4 +32,6 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/kernel_heap.cpp
     src/kernel/bench.cpp
     src/kernel/selftest_mm.cpp
+    src/kernel/kernel_stacks.cpp
+    src/kernel/symbols.cpp
 )

@@ -101,6 +101,28 @@ sable_system_test(panic.verdict_fail
     OUTCOME fail
     ARGS --cmdline "sable.test=panic"
     EXPECT "^PANIC: self-test panic requested" "^  rip=0x[0-9a-f]+ rsp=" "^  #0 0x" "^TESTS 0 passed, 1 failed")
+# Deliberate kernel faults: a symbolized dump (exception, RIP with its symbol, backtrace through
+# the suite runner into kernel_main) and a failure verdict. A stack overflow must reach the #DF
+# handler on its IST stack instead of triple-faulting.
+set(SYMBOLIZED_BACKTRACE "^  #1 0x[0-9a-f]+ selftest::run" "^  #2 0x[0-9a-f]+ kernel_main[+]0x")
+sable_system_test(fault.divide_error
+    OUTCOME fail ARGS --cmdline "sable.test=fault_de"
+    EXPECT "^PANIC: #DE divide error in kernel mode at 0x[0-9a-f]+ .*fault_divide_suite" "^  rax=0x" ${SYMBOLIZED_BACKTRACE})
+sable_system_test(fault.invalid_opcode
+    OUTCOME fail ARGS --cmdline "sable.test=fault_ud"
+    EXPECT "^PANIC: #UD invalid opcode in kernel mode at 0x[0-9a-f]+ .*fault_invalid_opcode_suite" ${SYMBOLIZED_BACKTRACE})
+sable_system_test(fault.page_fault
+    OUTCOME fail ARGS --cmdline "sable.test=fault_pf"
+    EXPECT "^PANIC: #PF page fault in kernel mode at 0x[0-9a-f]+ .*fault_page_suite"
+           "error=0x2 cr2=0xffff800000000000 [(]page not present, write[)]" ${SYMBOLIZED_BACKTRACE})
+sable_system_test(fault.kernel_stack_overflow
+    OUTCOME fail ARGS --cmdline "sable.test=fault_stack_overflow"
+    EXPECT "^PANIC: #DF double fault in kernel mode at 0x[0-9a-f]+ .*recurse_forever"
+           "on the IST stack: a kernel stack overflow ends here" "^  #1 0x[0-9a-f]+ .*recurse_forever")
+sable_system_test(panic.backtrace_symbolized
+    OUTCOME fail ARGS --cmdline "sable.test=panic"
+    EXPECT "^  #0 0x[0-9a-f]+ panic[(]" "^  #1 0x[0-9a-f]+ .*panic_suite" "^  #2 0x[0-9a-f]+ selftest::run")
+
 sable_system_test(harness.hang_times_out
     QEMU_TIMEOUT 15 OUTCOME timeout
     ARGS --cmdline "sable.test=hang"

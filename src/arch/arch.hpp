@@ -54,4 +54,14 @@ void load_page_table_root(uint64_t root_phys);
 bool cpu_supports_no_execute();
 bool cpu_supports_1g_pages();
 
+// Loads this CPU's GDT, its TSS (with the interrupt-stack tops for #DF, NMI and #MC, each a
+// stack with a guard page) and the IDT. Exceptions are reported and fatal from then on.
+void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_tops)[3]);
+
+// Interrupt handlers for vectors 32..255. A handler returns the stack pointer to resume from:
+// the frame it got, or another task's saved frame (how the scheduler switches tasks).
+struct TrapFrame;
+using InterruptHandler = uint64_t (*)(TrapFrame* frame, void* context);
+void set_interrupt_handler(unsigned vector, InterruptHandler handler, void* context);
+
 }  // namespace arch

@@ -13,6 +13,8 @@
 #include "kernel/console.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/kernel_address_space.hpp"
+#include "kernel/kernel_stacks.hpp"
+#include "kernel/symbols.hpp"
 #include "kernel/physical_memory.hpp"
 #include "kernel/selftest.hpp"
 #include "lib/format.hpp"
@@ -74,6 +76,19 @@ void log_memory_map(const boot::BootInfo& info) {
              static_cast<unsigned long long>(region.base + region.length - 1),
              memory_type_name(region.type), static_cast<unsigned>(region.type));
     }
+}
+
+// #DF, NMI and #MC run on their own guarded stacks, so even a kernel stack overflow (which leaves
+// no room to push a #PF frame) ends in a clean double-fault report.
+void init_exceptions() {
+    uint64_t tops[3];
+    for (uint64_t& top : tops) {
+        auto stack = kernel::allocate_kernel_stack(4);
+        if (!stack) panic("no memory for an interrupt stack");
+        top = stack.value().top;
+    }
+    arch::init_cpu_interrupts(0, tops);
+    klog("cpu0: GDT, TSS (IST stacks for #DF, NMI, #MC) and IDT loaded");
 }
 
 }  // namespace
@@ -147,6 +162,8 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     kernel::physical_memory::init(info);
     kernel::init_kernel_address_space(info);
     kernel::physical_memory::print_meminfo();
+    kernel::symbols::init(info);
+    init_exceptions();
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));

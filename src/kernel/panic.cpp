@@ -7,23 +7,63 @@
 #include "arch/arch.hpp"
 #include "kernel/console.hpp"
 #include "kernel/selftest.hpp"
+#include "kernel/symbols.hpp"
 
+namespace kernel {
 namespace {
+
 bool g_panicking = false;
 
 void print_frame(uint64_t return_address, void* ctx) {
     auto* depth = static_cast<unsigned*>(ctx);
-    console::print("  #%u %p\n", (*depth)++, reinterpret_cast<void*>(return_address));
+    console::print("  #%u ", (*depth)++);
+    // A return address points after the call: look up the call itself.
+    print_symbolized(return_address - 1);
+    console::print("\n");
 }
+
 }  // namespace
+
+bool panic_begin() {
+    if (g_panicking) return false;
+    g_panicking = true;
+    arch::stop_other_cpus();
+    return true;
+}
+
+void print_symbolized(uint64_t address) {
+    console::print("%p", reinterpret_cast<void*>(address));
+    const kstd::SymbolMatch match = symbols::lookup(address);
+    if (!match.name.empty())
+        console::print(" %.*s+0x%llx", static_cast<int>(match.name.size()), match.name.data(),
+                       static_cast<unsigned long long>(match.offset));
+}
+
+void print_backtrace(uint64_t rip, uint64_t rbp) {
+    console::print("  backtrace:\n");
+    unsigned depth = 0;
+    console::print("  #%u ", depth++);
+    print_symbolized(rip);
+    console::print("\n");
+    arch::walk_stack(rbp, 32, print_frame, &depth);
+}
+
+void panic_end() {
+    if (selftest::test_mode()) {
+        console::print("TESTS %u passed, %u failed\n", selftest::passed_count(), selftest::failed_count() + 1);
+        arch::exit_emulator(false);
+    }
+    console::print("System halted.\n");
+    arch::halt_forever();
+}
+
+}  // namespace kernel
 
 __attribute__((noinline)) void panic(const char* format, ...) {
     arch::RegisterSnapshot regs;
     arch::capture_registers(regs);
     // A panic while panicking (say, the console faulted) must not recurse forever.
-    if (g_panicking) arch::halt_forever();
-    g_panicking = true;
-    arch::stop_other_cpus();
+    if (!kernel::panic_begin()) arch::halt_forever();
 
     console::print("PANIC: ");
     va_list args;
@@ -37,16 +77,6 @@ __attribute__((noinline)) void panic(const char* format, ...) {
     console::print("  cr0=%p cr2=%p cr3=%p cr4=%p efer=%p\n", reinterpret_cast<void*>(regs.cr0),
                    reinterpret_cast<void*>(regs.cr2), reinterpret_cast<void*>(regs.cr3),
                    reinterpret_cast<void*>(regs.cr4), reinterpret_cast<void*>(regs.efer));
-    console::print("  backtrace (return addresses; symbols arrive with the interrupts issue):\n");
-    unsigned depth = 0;
-    print_frame(regs.rip, &depth);
-    arch::walk_stack(regs.rbp, 32, print_frame, &depth);
-
-    if (selftest::test_mode()) {
-        console::print("TESTS %u passed, %u failed\n", selftest::passed_count(),
-                       selftest::failed_count() + 1);
-        arch::exit_emulator(false);
-    }
-    console::print("System halted.\n");
-    arch::halt_forever();
+    kernel::print_backtrace(regs.rip, regs.rbp);
+    kernel::panic_end();
 }

@@ -88,6 +88,28 @@ void lib_suite(Context& t) {
     t.expect(cmdline.value("name") == "a b", "cmdline_quoted", "quoted value not unquoted");
 }
 
+// Deliberate kernel faults: each must end in a symbolized exception dump and a failure verdict.
+__attribute__((noinline)) void fault_divide_suite(Context&) {
+    // Plain C++ would not do: the compiler may rewrite 1/x as compares and never divide.
+    asm volatile("xor %%ecx, %%ecx\n div %%ecx" ::: "rax", "rcx", "rdx");
+}
+__attribute__((noinline)) void fault_invalid_opcode_suite(Context&) { asm volatile("ud2"); }
+__attribute__((noinline)) void fault_page_suite(Context&) {
+    // An unmapped, canonical kernel address: the guard below the first kernel stack slot.
+    volatile uint64_t* unmapped = reinterpret_cast<volatile uint64_t*>(0xFFFF800000000000ull);
+    *unmapped = 1;
+}
+// Each frame keeps 1 KiB live so the compiler cannot turn the recursion into a loop.
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Winfinite-recursion"
+__attribute__((noinline)) uint64_t recurse_forever(uint64_t depth) {
+    volatile uint8_t pad[1024];
+    pad[depth % sizeof(pad)] = static_cast<uint8_t>(depth);
+    return recurse_forever(depth + 1) + pad[0];
+}
+#pragma clang diagnostic pop
+void fault_stack_overflow_suite(Context&) { recurse_forever(0); }
+
 // Deliberately fatal: the harness expects a failure verdict with the panic text on the log.
 void panic_suite(Context&) { panic("self-test panic requested (sable.test=panic)"); }
 
@@ -101,6 +123,10 @@ constexpr selftest::Suite kSuites[] = {
     {"lib", lib_suite, true},
     {"mm", selftest::mm_suite, true},
     {"panic", panic_suite, false},
+    {"fault_de", fault_divide_suite, false},
+    {"fault_ud", fault_invalid_opcode_suite, false},
+    {"fault_pf", fault_page_suite, false},
+    {"fault_stack_overflow", fault_stack_overflow_suite, false},
     {"hang", hang_suite, false},
 };
 

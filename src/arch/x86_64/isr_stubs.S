@@ -1,0 +1,77 @@
+/*
+ * isr_stubs.S — the 256 interrupt/exception entry stubs and their common path.
+ *
+ * Implements: extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector,
+ *                                               uint64_t error_code);
+ *             which returns the RSP to resume from: the same frame, or another task's saved
+ *             frame (the seed's switch: load RSP, pop the registers, iretq).
+ * Must match: arch::TrapFrame (include/arch/trap_frame.hpp, static_asserts on every offset) and
+ *             descriptors.cpp, which finds stub N at isr_stubs_begin + 16 * N.
+ *
+ * Each stub leaves RAX saved at offset 112 and RDI at 104 — exactly where the seed's table puts
+ * them — with the vector in EDI and the error code in RAX. For vectors where the CPU pushed an
+ * error code, `xchg` swaps it with RAX so RAX lands in the error code's slot and the frame has the
+ * same shape for every vector.
+ */
+
+    .section .text
+    .balign 16
+    .global isr_stubs_begin
+isr_stubs_begin:
+    .set vector, 0
+    .rept 256
+    /* Stub N starts exactly at begin + 16 * N; `.org` refuses to move backwards, so a stub
+       longer than 16 bytes fails the build. */
+    .org isr_stubs_begin + vector * 16, 0xcc
+    /* [Intel SDM vol3 §6.15] vectors that push an error code: 8, 10-14, 17, 21, 29, 30. */
+    .if (vector == 8) || ((vector >= 10) && (vector <= 14)) || (vector == 17) || (vector == 21) || (vector == 29) || (vector == 30)
+    xchg %rax, (%rsp)
+    .else
+    push %rax
+    xor %eax, %eax
+    .endif
+    push %rdi
+    mov $vector, %edi
+    jmp isr_common
+    .set vector, vector + 1
+    .endr
+    .org isr_stubs_begin + 256 * 16, 0xcc
+
+isr_common:
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %edi, %esi                      /* vector */
+    mov %rax, %rdx                      /* error code */
+    mov %rsp, %rdi                      /* frame; 5 CPU + 15 pushed qwords keep RSP 16-aligned */
+    cld                                 /* the ABI expects DF clear; the interrupted code may not */
+    call trap_dispatch
+    mov %rax, %rsp
+    .global isr_return_to_frame
+isr_return_to_frame:                    /* also the first "return" of a brand-new task */
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rdi
+    pop %rax
+    iretq

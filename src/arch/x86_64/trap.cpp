@@ -1,0 +1,85 @@
+// CPU exceptions and interrupt dispatch: trap_dispatch() is called by isr_stubs.S for every
+// vector. Kernel-mode exceptions are fatal: a full register dump, the error code, CR2 for #PF,
+// the faulting RIP with its symbol and a symbolized backtrace, then panic.
+#include <arch/cpu.hpp>
+#include <arch/descriptors.hpp>
+#include <arch/trap_frame.hpp>
+
+#include "arch/arch.hpp"
+#include "kernel/console.hpp"
+#include "kernel/panic.hpp"
+
+namespace arch {
+namespace {
+
+// [Intel SDM vol3 §6.3.1, table 6-1]
+const char* const kExceptionNames[32] = {
+    "#DE divide error",       "#DB debug",           "NMI",                       "#BP breakpoint",
+    "#OF overflow",           "#BR bound range",     "#UD invalid opcode",        "#NM device not available",
+    "#DF double fault",       "coprocessor overrun", "#TS invalid TSS",           "#NP segment not present",
+    "#SS stack fault",        "#GP general protection", "#PF page fault",         "reserved 15",
+    "#MF x87 error",          "#AC alignment check", "#MC machine check",         "#XM SIMD error",
+    "#VE virtualization",     "#CP control protection", "reserved 22",            "reserved 23",
+    "reserved 24",            "reserved 25",         "reserved 26",               "reserved 27",
+    "#HV hypervisor injection", "#VC VMM communication", "#SX security",          "reserved 31",
+};
+
+InterruptHandler g_handlers[256];
+void* g_handler_contexts[256];
+
+[[noreturn]] void kernel_exception(TrapFrame& frame, uint64_t vector, uint64_t error_code) {
+    if (!kernel::panic_begin()) halt_forever();
+    console::print("PANIC: %s in kernel mode at ", kExceptionNames[vector]);
+    kernel::print_symbolized(frame.rip);
+    console::print("\n  error=0x%llx", static_cast<unsigned long long>(error_code));
+    if (vector == 14) {
+        const uint64_t cr2 = x86::read_cr2();
+        // [SDM vol3 §4.7] error code bits: P, W/R, U/S, RSVD, I/D.
+        console::print(" cr2=%p (%s, %s%s)", reinterpret_cast<void*>(cr2),
+                       error_code & 1 ? "protection violation" : "page not present",
+                       error_code & 2 ? "write" : error_code & 16 ? "instruction fetch" : "read",
+                       error_code & 8 ? ", reserved bit set" : "");
+    }
+    if (vector == 8) console::print(" (on the IST stack: a kernel stack overflow ends here)");
+    console::print("\n");
+    console::print("  rax=%p rbx=%p rcx=%p rdx=%p\n", (void*)frame.rax, (void*)frame.rbx, (void*)frame.rcx, (void*)frame.rdx);
+    console::print("  rsi=%p rdi=%p rbp=%p rsp=%p\n", (void*)frame.rsi, (void*)frame.rdi, (void*)frame.rbp, (void*)frame.rsp);
+    console::print("  r8 =%p r9 =%p r10=%p r11=%p\n", (void*)frame.r8, (void*)frame.r9, (void*)frame.r10, (void*)frame.r11);
+    console::print("  r12=%p r13=%p r14=%p r15=%p\n", (void*)frame.r12, (void*)frame.r13, (void*)frame.r14, (void*)frame.r15);
+    console::print("  rip=%p cs=0x%llx rflags=%p ss=0x%llx\n", (void*)frame.rip, static_cast<unsigned long long>(frame.cs),
+                   (void*)frame.rflags, static_cast<unsigned long long>(frame.ss));
+    console::print("  cr0=%p cr3=%p cr4=%p\n", (void*)x86::read_cr0(), (void*)x86::read_cr3(), (void*)x86::read_cr4());
+    kernel::print_backtrace(frame.rip, frame.rbp);
+    kernel::panic_end();
+}
+
+}  // namespace
+
+void set_interrupt_handler(unsigned vector, InterruptHandler handler, void* context) {
+    g_handler_contexts[vector] = context;
+    __atomic_store_n(&g_handlers[vector], handler, __ATOMIC_RELEASE);
+}
+
+namespace {
+constexpr unsigned kMaxCpus = 256;
+x86::CpuDescriptorTables g_cpu_tables[kMaxCpus];
+}  // namespace
+
+void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_tops)[3]) {
+    if (cpu_index >= kMaxCpus) panic("cpu index %u beyond the descriptor-table array", cpu_index);
+    x86::load_cpu_descriptor_tables(g_cpu_tables[cpu_index], interrupt_stack_tops);
+    x86::load_idt();
+}
+
+}  // namespace arch
+
+extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
+    if (vector < 32) {
+        // User-mode faults (CS RPL 3) will kill only the task (user-mode milestone); until
+        // then every exception is a kernel one.
+        arch::kernel_exception(*frame, vector, error_code);
+    }
+    const arch::InterruptHandler handler = __atomic_load_n(&arch::g_handlers[vector], __ATOMIC_ACQUIRE);
+    if (handler) return handler(frame, arch::g_handler_contexts[vector]);
+    return reinterpret_cast<uint64_t>(frame);
+}

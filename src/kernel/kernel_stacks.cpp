@@ -1,0 +1,74 @@
+// Guarded kernel stacks (see kernel_stacks.hpp).
+#include "kernel_stacks.hpp"
+
+#include "kernel/kernel_address_space.hpp"
+#include "kernel/physical_memory.hpp"
+#include "kernel/spinlock.hpp"
+
+namespace kernel {
+namespace {
+
+constexpr unsigned kSlots = 4096;  // 256 MiB of virtual space
+uint64_t g_slot_used[kSlots / 64];
+uint64_t g_in_use = 0;
+IrqSpinLock g_lock;
+
+// Frees the frames behind [bottom, bottom + pages) and unmaps them (TLB entries dropped).
+void release_pages(uint64_t bottom, unsigned pages) {
+    mm::AddressSpace& space = kernel_address_space();
+    for (unsigned i = 0; i < pages; ++i) {
+        auto found = space.translate(bottom + i * mm::kPageSize);
+        if (!found) continue;
+        space.unmap(bottom + i * mm::kPageSize, mm::kPageSize);
+        physical_memory::free(mm::Pfn::from_address(found.value().phys_addr));
+    }
+}
+
+}  // namespace
+
+kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages) {
+    if (pages == 0 || pages > kKernelStackMaxPages) return kstd::fail(StackError::BadSize);
+    unsigned slot = kSlots;
+    {
+        IrqLockGuard guard(g_lock);
+        for (unsigned word = 0; word < kSlots / 64 && slot == kSlots; ++word) {
+            if (g_slot_used[word] == ~0ull) continue;
+            const unsigned bit = static_cast<unsigned>(__builtin_ctzll(~g_slot_used[word]));
+            g_slot_used[word] |= 1ull << bit;
+            slot = word * 64 + bit;
+        }
+        if (slot == kSlots) return kstd::fail(StackError::OutOfSlots);
+        ++g_in_use;
+    }
+    const uint64_t slot_top = kKernelStackAreaBase + (uint64_t{slot} + 1) * kKernelStackSlotBytes;
+    const uint64_t bottom = slot_top - uint64_t{pages} * mm::kPageSize;
+    for (unsigned i = 0; i < pages; ++i) {
+        auto frame = physical_memory::allocate(mm::PageState::Stack);
+        const bool mapped = frame && kernel_address_space()
+                                         .map(bottom + i * mm::kPageSize, frame.value().address(), mm::kPageSize,
+                                              mm::kPageWritable)
+                                         .ok();
+        if (!mapped) {
+            if (frame) physical_memory::free(frame.value());
+            release_pages(bottom, i);
+            free_kernel_stack({bottom, slot_top, 0});
+            return kstd::fail(StackError::OutOfMemory);
+        }
+    }
+    return KernelStack{bottom, slot_top, pages};
+}
+
+void free_kernel_stack(const KernelStack& stack) {
+    release_pages(stack.bottom, stack.pages);
+    const unsigned slot = static_cast<unsigned>((stack.bottom - kKernelStackAreaBase) / kKernelStackSlotBytes);
+    IrqLockGuard guard(g_lock);
+    g_slot_used[slot / 64] &= ~(1ull << (slot % 64));
+    --g_in_use;
+}
+
+uint64_t kernel_stacks_in_use() {
+    IrqLockGuard guard(g_lock);
+    return g_in_use;
+}
+
+}  // namespace kernel

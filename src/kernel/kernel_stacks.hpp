@@ -1,0 +1,30 @@
+// Kernel stacks with guard pages. Each stack lives in its own 64 KiB slot of a dedicated virtual
+// area (PML4 entry 256, 0xFFFF800000000000): its pages are mapped at the top of the slot and the
+// page below them stays unmapped, so running off the bottom faults at once instead of corrupting
+// a neighbour. Frames need not be contiguous, since only the virtual range is.
+#pragma once
+
+#include <stdint.h>
+
+#include "lib/result.hpp"
+#include "mm/page_frame_allocator.hpp"
+
+namespace kernel {
+
+inline constexpr uint64_t kKernelStackAreaBase = 0xFFFF800000000000ull;
+inline constexpr uint64_t kKernelStackSlotBytes = 64 * 1024;
+inline constexpr unsigned kKernelStackMaxPages = 15;  // one page of the slot is always the guard
+
+struct KernelStack {
+    uint64_t bottom;  // lowest mapped address; bottom - 4 KiB is the guard page
+    uint64_t top;     // initial RSP (16-byte aligned)
+    unsigned pages;
+};
+
+enum class StackError { OutOfMemory, OutOfSlots, BadSize };
+
+kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages);
+void free_kernel_stack(const KernelStack& stack);
+uint64_t kernel_stacks_in_use();
+
+}  // namespace kernel
