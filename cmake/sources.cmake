@@ -17,6 +17,7 @@ set(SABLE_KERNEL_SOURCES
     src/arch/x86_64/isr_stubs.S
     src/arch/x86_64/descriptors.cpp
     src/arch/x86_64/trap.cpp
+    src/arch/x86_64/interrupt_controllers.cpp
     src/drivers/uart16550.cpp
     src/drivers/vga_text.cpp
     src/drivers/qemu_fw_cfg.cpp
@@ -34,4 +35,5 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/selftest_mm.cpp
     src/kernel/kernel_stacks.cpp
     src/kernel/symbols.cpp
+    src/kernel/interrupts.cpp
 )

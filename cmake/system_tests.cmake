@@ -101,6 +101,27 @@ sable_system_test(panic.verdict_fail
     OUTCOME fail
     ARGS --cmdline "sable.test=panic"
     EXPECT "^PANIC: self-test panic requested" "^  rip=0x[0-9a-f]+ rsp=" "^  #0 0x" "^TESTS 0 passed, 1 failed")
+# --- Interrupts: LAPIC tick against the TSC, IO APIC-routed COM1 input ---------------------------
+sable_system_test(irq.pc
+    ARGS --machine pc --cmdline "sable.test=irq"
+    EXPECT "^\\[ *[0-9.]+\\] interrupts: PIC masked, LAPIC id 0 timer [0-9]+ Hz -> tick 100 Hz" ${ALL_PASSED})
+sable_system_test(irq.q35_uefi_tick_250
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --cmdline "sable.test=irq sable.tick_hz=250"
+    EXPECT "tick 250 Hz" ${ALL_PASSED})
+sable_system_test(irq.serial_input
+    ARGS --cmdline "sable.test=serial_input" --serial-input "sable-input-test\\n" --input-after "waiting for a line"
+    EXPECT "^TEST serial_input.line_received_by_interrupt PASS" ${ALL_PASSED})
+# Every suite that belongs in "all", on two machine types.
+sable_system_test(all.pc_smp2
+    QEMU_TIMEOUT 90
+    ARGS --machine pc --smp 2 --mem 512M --cmdline "sable.test=all"
+    EXPECT ${ALL_PASSED})
+sable_system_test(all.q35_1g
+    QEMU_TIMEOUT 90
+    ARGS --machine q35 --mem 1G --cmdline "sable.test=all"
+    EXPECT ${ALL_PASSED})
+
 # Deliberate kernel faults: a symbolized dump (exception, RIP with its symbol, backtrace through
 # the suite runner into kernel_main) and a failure verdict. A stack overflow must reach the #DF
 # handler on its IST stack instead of triple-faulting.

@@ -13,6 +13,7 @@
 #include "kernel/console.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/kernel_address_space.hpp"
+#include "kernel/interrupts.hpp"
 #include "kernel/kernel_stacks.hpp"
 #include "kernel/symbols.hpp"
 #include "kernel/physical_memory.hpp"
@@ -166,6 +167,10 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     init_exceptions();
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
+    // 100 Hz keeps TCG guests responsive; real machines may ask for more (sable.tick_hz=1000).
+    unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);
+    if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;
+    kernel::interrupts::init(static_cast<unsigned>(tick_hz));
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 

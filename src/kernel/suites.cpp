@@ -7,6 +7,8 @@
 
 #include "arch/arch.hpp"
 #include "kernel/boot_context.hpp"
+#include "kernel/console.hpp"
+#include "kernel/interrupts.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/selftest.hpp"
@@ -88,6 +90,43 @@ void lib_suite(Context& t) {
     t.expect(cmdline.value("name") == "a b", "cmdline_quoted", "quoted value not unquoted");
 }
 
+// Interrupts: the LAPIC tick runs at its configured rate against the TSC, and COM1 input arrives
+// by interrupt.
+void irq_suite(Context& t) {
+    const uint64_t hz = kernel::interrupts::tick_hz();
+    const uint64_t lapic_hz = kernel::interrupts::lapic_timer_hz();
+    t.expect(lapic_hz >= 1'000'000, "lapic_timer_calibrated", "LAPIC timer at %llu Hz", static_cast<unsigned long long>(lapic_hz));
+    const uint64_t window_ms = 300;
+    const uint64_t start_ticks = kernel::interrupts::ticks();
+    const uint64_t start_tsc = arch::timestamp();
+    while (arch::timestamp() - start_tsc < clock::tsc_hz() / 1000 * window_ms) arch::x86::halt();
+    const uint64_t ticks = kernel::interrupts::ticks() - start_ticks;
+    const uint64_t expected = hz * window_ms / 1000;
+    t.expect(ticks * 4 >= expected * 3 && ticks * 4 <= expected * 5, "tick_rate_matches_tsc",
+             "%llu ticks in %llu ms, expected about %llu", static_cast<unsigned long long>(ticks),
+             static_cast<unsigned long long>(window_ms), static_cast<unsigned long long>(expected));
+    t.expect(arch::x86::read_rflags() & (1u << 9), "interrupts_enabled", "RFLAGS.IF is clear");
+}
+
+// Needs the harness to type a line: tools/run-qemu --serial-input "sable-input-test\n".
+void serial_input_suite(Context& t) {
+    console::print("serial-input: waiting for a line\n");
+    char line[64];
+    size_t length = 0;
+    const uint64_t deadline = arch::timestamp() + clock::tsc_hz() * 20;
+    while (arch::timestamp() < deadline) {
+        char c;
+        if (!kernel::interrupts::read_input(c)) {
+            arch::x86::halt();  // woken by the COM1 IRQ (or the tick)
+            continue;
+        }
+        if (c == '\n') break;
+        if (length + 1 < sizeof(line)) line[length++] = c;
+    }
+    line[length] = '\0';
+    t.expect(kstd::StringView(line) == "sable-input-test", "line_received_by_interrupt", "got \"%s\"", line);
+}
+
 // Deliberate kernel faults: each must end in a symbolized exception dump and a failure verdict.
 __attribute__((noinline)) void fault_divide_suite(Context&) {
     // Plain C++ would not do: the compiler may rewrite 1/x as compares and never divide.
@@ -122,6 +161,8 @@ constexpr selftest::Suite kSuites[] = {
     {"boot", boot_suite, true},
     {"lib", lib_suite, true},
     {"mm", selftest::mm_suite, true},
+    {"irq", irq_suite, true},
+    {"serial_input", serial_input_suite, false},
     {"panic", panic_suite, false},
     {"fault_de", fault_divide_suite, false},
     {"fault_ud", fault_invalid_opcode_suite, false},

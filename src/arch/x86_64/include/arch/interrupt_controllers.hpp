@@ -1,0 +1,35 @@
+// Legacy PIC, local APIC and IO APIC [Intel SDM vol3 ch.10; 82093AA IO APIC datasheet]. The PIC
+// is remapped away from the exception vectors and masked; device IRQs go through the IO APIC and
+// every CPU's timer is its local APIC's.
+#pragma once
+
+#include <stdint.h>
+
+namespace arch::x86 {
+
+// Vectors (exceptions are 0..31).
+inline constexpr unsigned kVectorTimer = 0x20;
+inline constexpr unsigned kVectorIrqBase = 0x30;  // IO APIC pin n -> 0x30 + n
+inline constexpr unsigned kVectorYield = 0x80;    // software interrupt: a voluntary task switch
+inline constexpr unsigned kVectorSpurious = 0xFF;
+
+void disable_legacy_pic();
+
+// Local APIC of this CPU (xAPIC, memory-mapped; the MMIO page must be mapped uncached).
+uint64_t lapic_physical_base();
+void lapic_init(uint64_t mmio_virt);  // software-enable with the spurious vector
+uint32_t lapic_id();
+void lapic_eoi();
+// Periodic timer on kVectorTimer; `initial_count` in LAPIC timer ticks (divide by 16).
+void lapic_timer_periodic(uint32_t initial_count);
+void lapic_timer_stop();
+uint32_t lapic_timer_current();
+void lapic_timer_start_oneshot_max();  // for calibration: count down from 0xFFFFFFFF
+
+// IO APIC: route legacy IRQ `irq` (after interrupt-source overrides: the same number on QEMU
+// for IRQ 1 and 4) to `vector` on the CPU with APIC id `destination`, edge-triggered, active high.
+void ioapic_init(uint64_t mmio_virt);
+void ioapic_route(unsigned irq, unsigned vector, uint32_t destination);
+unsigned ioapic_pin_count();
+
+}  // namespace arch::x86

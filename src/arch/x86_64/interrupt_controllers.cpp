@@ -1,0 +1,91 @@
+// PIC, local APIC and IO APIC programming (see include/arch/interrupt_controllers.hpp).
+#include <arch/cpu.hpp>
+#include <arch/interrupt_controllers.hpp>
+
+namespace arch::x86 {
+namespace {
+
+volatile uint32_t* g_lapic = nullptr;
+volatile uint32_t* g_ioapic = nullptr;
+
+// [SDM vol3 table 10-1] xAPIC register offsets.
+constexpr unsigned kLapicId = 0x20, kLapicEoi = 0xB0, kLapicSpurious = 0xF0, kLapicLvtTimer = 0x320,
+                   kLapicTimerInitial = 0x380, kLapicTimerCurrent = 0x390, kLapicTimerDivide = 0x3E0;
+
+uint32_t lapic_read(unsigned reg) { return g_lapic[reg / 4]; }
+void lapic_write(unsigned reg, uint32_t value) { g_lapic[reg / 4] = value; }
+
+// [82093AA §3.1] indirect access: select a register at +0x00, read/write it at +0x10.
+uint32_t ioapic_read(unsigned reg) {
+    g_ioapic[0] = reg;
+    return g_ioapic[4];
+}
+void ioapic_write(unsigned reg, uint32_t value) {
+    g_ioapic[0] = reg;
+    g_ioapic[4] = value;
+}
+
+}  // namespace
+
+void disable_legacy_pic() {
+    // [8259A datasheet] ICW1..ICW4: remap master to 0x20 and slave to 0x28 so a stray PIC
+    // interrupt can never look like an exception, then mask every line.
+    outb(0x20, 0x11);
+    outb(0xA0, 0x11);
+    outb(0x21, 0x20);
+    outb(0xA1, 0x28);
+    outb(0x21, 0x04);
+    outb(0xA1, 0x02);
+    outb(0x21, 0x01);
+    outb(0xA1, 0x01);
+    outb(0x21, 0xFF);
+    outb(0xA1, 0xFF);
+}
+
+uint64_t lapic_physical_base() { return rdmsr(0x1B) & 0xFFFFFF000ull; }  // IA32_APIC_BASE
+
+void lapic_init(uint64_t mmio_virt) {
+    g_lapic = reinterpret_cast<volatile uint32_t*>(mmio_virt);
+    // IA32_APIC_BASE bit 11: global enable (firmware normally leaves it set).
+    wrmsr(0x1B, rdmsr(0x1B) | (1u << 11));
+    lapic_write(kLapicSpurious, kVectorSpurious | 0x100);  // the seed's enable: SVR | 0x100
+}
+
+uint32_t lapic_id() { return lapic_read(kLapicId) >> 24; }
+void lapic_eoi() { lapic_write(kLapicEoi, 0); }
+
+void lapic_timer_periodic(uint32_t initial_count) {
+    lapic_write(kLapicTimerDivide, 0x3);  // divide by 16
+    lapic_write(kLapicLvtTimer, kVectorTimer | (1u << 17));  // periodic
+    lapic_write(kLapicTimerInitial, initial_count);
+}
+
+void lapic_timer_stop() {
+    lapic_write(kLapicLvtTimer, 1u << 16);  // masked
+    lapic_write(kLapicTimerInitial, 0);
+}
+
+uint32_t lapic_timer_current() { return lapic_read(kLapicTimerCurrent); }
+
+void lapic_timer_start_oneshot_max() {
+    lapic_write(kLapicTimerDivide, 0x3);
+    lapic_write(kLapicLvtTimer, (1u << 16) | kVectorTimer);  // masked one-shot: count only
+    lapic_write(kLapicTimerInitial, 0xFFFFFFFF);
+}
+
+void ioapic_init(uint64_t mmio_virt) {
+    g_ioapic = reinterpret_cast<volatile uint32_t*>(mmio_virt);
+    for (unsigned pin = 0; pin < ioapic_pin_count(); ++pin) {
+        ioapic_write(0x10 + 2 * pin, 1u << 16);  // masked
+        ioapic_write(0x11 + 2 * pin, 0);
+    }
+}
+
+unsigned ioapic_pin_count() { return ((ioapic_read(0x01) >> 16) & 0xFF) + 1; }
+
+void ioapic_route(unsigned irq, unsigned vector, uint32_t destination) {
+    ioapic_write(0x11 + 2 * irq, destination << 24);
+    ioapic_write(0x10 + 2 * irq, vector);  // fixed delivery, physical, edge, active high, unmasked
+}
+
+}  // namespace arch::x86

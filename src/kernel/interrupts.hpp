@@ -1,0 +1,33 @@
+// Interrupt controllers and time on x86 PCs: legacy PIC masked, local APIC enabled and its timer
+// calibrated against the TSC and ticking periodically, device IRQs (COM1 and the PS/2 keyboard)
+// routed through the IO APIC. Also the console input ring those IRQs fill.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace arch {
+struct TrapFrame;
+}
+
+namespace kernel::interrupts {
+
+// Boot CPU: everything above, then interrupts on. `tick_hz` comes from sable.tick_hz.
+void init(unsigned tick_hz);
+
+unsigned tick_hz();
+uint64_t ticks();                 // timer ticks on this CPU since init
+uint64_t lapic_timer_hz();        // measured LAPIC timer input frequency (after divide-by-16)
+uint64_t spurious_count();
+
+// Called on every tick after the EOI; returns the stack to resume (the scheduler's hook).
+using TickHook = uint64_t (*)(arch::TrapFrame* frame);
+void set_tick_hook(TickHook hook);
+
+// Console input filled by the COM1 and keyboard IRQs. Non-blocking: false when empty.
+bool read_input(char& out);
+// Called with each input character from IRQ context (the scheduler wakes readers here).
+using InputHook = void (*)();
+void set_input_hook(InputHook hook);
+
+}  // namespace kernel::interrupts
