@@ -26,6 +26,8 @@ sable_host_test(cmdline_test test/lib/cmdline_test.cpp)
 sable_host_test(multiboot2_test test/boot/multiboot2_test.cpp)
 sable_host_test(page_frame_allocator_test test/mm/page_frame_allocator_test.cpp)
 sable_host_test(symbols_test test/lib/symbols_test.cpp)
+sable_host_test(address_space_test test/mm/address_space_test.cpp)
+sable_host_test(heap_test test/mm/heap_test.cpp)
 
 # Benchmarks are programs, not tests: optimised, no sanitizers, run by hand
 # (build/host/page_frame_allocator_bench), printing BENCH lines (bench-format.md).

@@ -9,6 +9,15 @@ constexpr unsigned kTop = pte::kLevels - 1;
 
 bool aligned(uint64_t value, uint64_t alignment) { return (value & (alignment - 1)) == 0; }
 
+// A non-empty range that does not wrap past 2^64 and lies entirely in one canonical half: the
+// index arithmetic ignores bits 48-63, so a range through the hole would alias real entries.
+bool valid_range(uint64_t virt, uint64_t size) {
+    if (size == 0) return false;
+    const uint64_t last = virt + (size - 1);
+    if (last < virt) return false;
+    return pte::is_canonical(virt) && pte::is_canonical(last) && (virt >> 47) == (last >> 47);
+}
+
 }  // namespace
 
 const char* describe(MapError error) {
@@ -78,13 +87,14 @@ kstd::Result<uint64_t*, MapError> AddressSpace::walk(uint64_t virt, unsigned lev
 
 kstd::Result<bool, MapError> AddressSpace::map(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags,
                                                PageSize page_size) {
-    if (size == 0 || virt + size < virt || !pte::is_canonical(virt) || !pte::is_canonical(virt + size - 1))
-        return kstd::fail(MapError::BadRange);
+    if (!valid_range(virt, size)) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | phys | size, kPageSize)) return kstd::fail(MapError::Misaligned);
-    unsigned largest = page_size == PageSize::Largest ? (m_memory->huge_1g_supported() ? 2u : 1u)
-                                                      : static_cast<unsigned>(page_size);
+    const unsigned supported = m_memory->huge_1g_supported() ? 2u : 1u;
+    unsigned largest = page_size == PageSize::Largest ? supported : static_cast<unsigned>(page_size);
     if (page_size != PageSize::Largest && !aligned(virt | phys | size, pte::level_size(largest)))
         return kstd::fail(MapError::Misaligned);
+    // 1 GiB entries are reserved bits on CPUs without pdpe1gb: split into 2 MiB pages instead.
+    if (largest > supported) largest = supported;
 
     // First pass: refuse before changing anything if any page in the range is mapped.
     for (uint64_t at = virt; at - virt < size;) {
@@ -106,20 +116,25 @@ kstd::Result<bool, MapError> AddressSpace::map(uint64_t virt, uint64_t phys, uin
             if (offset) unmap(virt, offset);
             return kstd::fail(slot.error());
         }
-        *slot.value() = encode_leaf(phys + offset, flags, level);
+        uint64_t& entry = *slot.value();
+        // An emptied lower-level table may still hang here (nothing is mapped through it, the
+        // first pass checked): free it, or the huge entry would orphan it.
+        if (level > 0 && pte::is_present(entry) && !pte::is_leaf(entry, level))
+            destroy_table(Pfn::from_address(pte::next_table(entry)), level - 1);
+        entry = encode_leaf(phys + offset, flags, level);
         offset += pte::level_size(level);
     }
     return true;
 }
 
 kstd::Result<bool, MapError> AddressSpace::unmap(uint64_t virt, uint64_t size) {
-    if (size == 0 || virt + size < virt) return kstd::fail(MapError::BadRange);
+    if (!valid_range(virt, size)) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | size, kPageSize)) return kstd::fail(MapError::Misaligned);
     for (uint64_t offset = 0; offset < size;) {
         const Probe found = probe(virt + offset);
         if (!found.mapped) {
             const uint64_t next = ((virt + offset) | (pte::level_size(found.level) - 1)) + 1;
-            if (next == 0) break;
+            if (next == 0 || next - virt >= size) break;
             offset = next - virt;
             continue;
         }
@@ -134,7 +149,7 @@ kstd::Result<bool, MapError> AddressSpace::unmap(uint64_t virt, uint64_t size) {
 }
 
 kstd::Result<bool, MapError> AddressSpace::protect(uint64_t virt, uint64_t size, uint32_t flags) {
-    if (size == 0 || virt + size < virt) return kstd::fail(MapError::BadRange);
+    if (!valid_range(virt, size)) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | size, kPageSize)) return kstd::fail(MapError::Misaligned);
     for (uint64_t offset = 0; offset < size;) {
         auto found = translate(virt + offset);
@@ -178,7 +193,10 @@ kstd::Result<Translation, MapError> AddressSpace::translate(uint64_t virt) const
 void AddressSpace::share_top_level(const AddressSpace& other, unsigned first, unsigned count) {
     uint64_t* mine = entries(m_root);
     const uint64_t* theirs = other.entries(other.m_root);
+    // Only present entries are borrowed: tables this space later creates under an empty slot
+    // are its own and destroy() must free them.
     for (unsigned i = first; i < first + count && i < pte::kEntriesPerTable; ++i) {
+        if (!pte::is_present(theirs[i])) continue;
         mine[i] = theirs[i];
         m_shared_top[i / 64] |= 1ull << (i % 64);
     }
