@@ -8,6 +8,7 @@ set(SABLE_PORTABLE_SOURCES
     src/mm/address_space.cpp
     src/mm/heap.cpp
     src/lib/symbols.cpp
+    src/sched/scheduler.cpp
 )
 
 # Kernel-only sources: hardware, the arch layer and the code that wires it together.
@@ -18,6 +19,8 @@ set(SABLE_KERNEL_SOURCES
     src/arch/x86_64/descriptors.cpp
     src/arch/x86_64/trap.cpp
     src/arch/x86_64/interrupt_controllers.cpp
+    src/arch/x86_64/task_entry.S
+    src/arch/x86_64/task_frame.cpp
     src/drivers/uart16550.cpp
     src/drivers/vga_text.cpp
     src/drivers/qemu_fw_cfg.cpp
@@ -36,4 +39,6 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/kernel_stacks.cpp
     src/kernel/symbols.cpp
     src/kernel/interrupts.cpp
+    src/kernel/tasks.cpp
+    src/kernel/selftest_sched.cpp
 )

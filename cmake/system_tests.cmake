@@ -112,6 +112,16 @@ sable_system_test(irq.q35_uefi_tick_250
 sable_system_test(irq.serial_input
     ARGS --cmdline "sable.test=serial_input" --serial-input "sable-input-test\\n" --input-after "waiting for a line"
     EXPECT "^TEST serial_input.line_received_by_interrupt PASS" ${ALL_PASSED})
+# --- Tasks and the scheduler: 100 spinning tasks share the CPU fairly, sleeps, wait queues --------
+sable_system_test(sched.pc
+    QEMU_TIMEOUT 90
+    ARGS --machine pc --cmdline "sable.test=sched"
+    EXPECT "^\\[ *[0-9.]+\\] tasks: task list of 16-byte entries" ${ALL_PASSED})
+sable_system_test(sched.q35_uefi_tick_250
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --cmdline "sable.test=sched sable.tick_hz=250"
+    EXPECT ${ALL_PASSED})
+
 # Every suite that belongs in "all", on two machine types.
 sable_system_test(all.pc_smp2
     QEMU_TIMEOUT 90

@@ -64,4 +64,15 @@ struct TrapFrame;
 using InterruptHandler = uint64_t (*)(TrapFrame* frame, void* context);
 void set_interrupt_handler(unsigned vector, InterruptHandler handler, void* context);
 
+// Builds a new kernel task's initial stack below `stack_top` in the seed's layout (SS, RSP,
+// RFLAGS=0x200202, CS, RIP, then RAX..R15 with RDX = parameter) and returns the RSP to save in
+// the task list: switching to it pops the registers and `iretq`s into `entry(parameter)`.
+uint64_t build_kernel_task_frame(uint64_t stack_top, void (*entry)(uint64_t), uint64_t parameter);
+// Software interrupt into the scheduler (vector kVectorYield) with an operation and an argument.
+void scheduler_trap(uint64_t operation, uint64_t argument);
+// The operation and argument scheduler_trap() left in the frame it built.
+uint64_t scheduler_trap_operation(const TrapFrame* frame);
+uint64_t scheduler_trap_argument(const TrapFrame* frame);
+void load_address_space(uint64_t pml4_phys);
+
 }  // namespace arch

@@ -46,8 +46,11 @@ void map_mmio(uint64_t phys, const char* what) {
                        mm::describe(mapped.error()));
 }
 
+uint64_t g_last_tick_ns = 0;
+
 uint64_t on_timer(arch::TrapFrame* frame, void*) {
     ++g_ticks;
+    __atomic_store_n(&g_last_tick_ns, clock::ns_since_boot(), __ATOMIC_RELAXED);
     lapic_eoi();
     return g_tick_hook ? g_tick_hook(frame) : reinterpret_cast<uint64_t>(frame);
 }
@@ -128,6 +131,7 @@ void init(unsigned tick_hz) {
 
 unsigned tick_hz() { return g_tick_hz; }
 uint64_t ticks() { return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED); }
+uint64_t last_tick_ns() { return __atomic_load_n(&g_last_tick_ns, __ATOMIC_RELAXED); }
 uint64_t lapic_timer_hz() { return g_lapic_hz; }
 uint64_t spurious_count() { return g_spurious; }
 void set_tick_hook(TickHook hook) { g_tick_hook = hook; }

@@ -17,6 +17,7 @@ void init(unsigned tick_hz);
 
 unsigned tick_hz();
 uint64_t ticks();                 // timer ticks on this CPU since init
+uint64_t last_tick_ns();          // clock::ns_since_boot() at the most recent tick
 uint64_t lapic_timer_hz();        // measured LAPIC timer input frequency (after divide-by-16)
 uint64_t spurious_count();
 

@@ -15,6 +15,7 @@
 #include "kernel/kernel_address_space.hpp"
 #include "kernel/interrupts.hpp"
 #include "kernel/kernel_stacks.hpp"
+#include "kernel/tasks.hpp"
 #include "kernel/symbols.hpp"
 #include "kernel/physical_memory.hpp"
 #include "kernel/selftest.hpp"
@@ -171,6 +172,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);
     if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
+    kernel::tasks::init();
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 

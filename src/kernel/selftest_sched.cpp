@@ -1,0 +1,172 @@
+// sable.test=sched: preemption, fairness, sleeping, blocking and reaping with real kernel tasks
+// on the timer tick (the policy itself is host-tested in test/sched/).
+#include "arch/arch.hpp"
+#include "kernel/clock.hpp"
+#include "kernel/console.hpp"
+#include "kernel/interrupts.hpp"
+#include "kernel/kernel_stacks.hpp"
+#include "kernel/physical_memory.hpp"
+#include "kernel/selftest.hpp"
+#include "kernel/tasks.hpp"
+
+namespace {
+
+using kernel::tasks::KernelTask;
+using selftest::Context;
+
+constexpr unsigned kSpinners = 100;
+volatile bool g_stop = false;
+volatile uint64_t g_progress[kSpinners];
+KernelTask* g_spinner_tasks[kSpinners];
+
+// Never yields, never sleeps: only the timer can take the CPU away (seed 002's point).
+void spinner(uint64_t index) {
+    while (!g_stop) g_progress[index] = g_progress[index] + 1;
+}
+
+void wait_for_live_count(uint64_t count) {
+    for (int i = 0; i < 500 && kernel::tasks::live_count() > count; ++i) kernel::tasks::sleep_ms(10);
+}
+
+void fairness(Context& t) {
+    const uint64_t live_before = kernel::tasks::live_count();
+    const uint64_t stacks_before = kernel::kernel_stacks_in_use();
+    const uint64_t free_before = kernel::physical_memory::count(mm::PageState::Free);
+    g_stop = false;
+    unsigned spawned = 0;
+    for (unsigned i = 0; i < kSpinners; ++i) {
+        g_progress[i] = 0;
+        auto task = kernel::tasks::spawn("spinner", spinner, i);
+        if (!task) break;
+        g_spinner_tasks[spawned++] = task.value();
+    }
+    t.expect(spawned == kSpinners, "spawn_100_tasks", "spawned %u", spawned);
+
+    uint64_t runtime_before[kSpinners];
+    for (unsigned i = 0; i < spawned; ++i) runtime_before[i] = g_spinner_tasks[i]->sched.runtime_ticks;
+    const uint64_t switches_before = kernel::tasks::switch_count();
+    kernel::tasks::sleep_ms(2000);  // main is off the run queue: the spinners share every tick
+
+    uint64_t min_ticks = ~0ull, max_ticks = 0, stalled = 0;
+    for (unsigned i = 0; i < spawned; ++i) {
+        const uint64_t ran = g_spinner_tasks[i]->sched.runtime_ticks - runtime_before[i];
+        if (ran < min_ticks) min_ticks = ran;
+        if (ran > max_ticks) max_ticks = ran;
+        if (g_progress[i] == 0) ++stalled;
+    }
+    t.expect(stalled == 0, "all_make_progress", "%llu of 100 never ran", static_cast<unsigned long long>(stalled));
+    // Round robin, one-tick quantum: over the window every task's share differs by at most one.
+    t.expect(max_ticks - min_ticks <= 1 && min_ticks >= 1, "fair_within_one_quantum",
+             "runtime ticks ranged %llu..%llu", static_cast<unsigned long long>(min_ticks),
+             static_cast<unsigned long long>(max_ticks));
+    t.expect(kernel::tasks::switch_count() - switches_before >= 100, "preempted_by_timer",
+             "only %llu switches", static_cast<unsigned long long>(kernel::tasks::switch_count() - switches_before));
+
+    g_stop = true;
+    wait_for_live_count(live_before);
+    t.expect(kernel::tasks::live_count() == live_before, "tasks_exit_and_are_reaped", "%llu tasks left",
+             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
+    t.expect(kernel::kernel_stacks_in_use() == stacks_before, "stacks_returned", "%llu stacks leaked",
+             static_cast<unsigned long long>(kernel::kernel_stacks_in_use() - stacks_before));
+    // The heap may keep one slab per class, and the task list keeps its chunk.
+    const uint64_t free_after = kernel::physical_memory::count(mm::PageState::Free);
+    t.expect(free_after + 64 >= free_before, "frames_returned", "%llu frames not returned",
+             static_cast<unsigned long long>(free_before - free_after));
+}
+
+void sleep_accuracy(Context& t) {
+    const uint64_t tick_ns = 1000000000ull / kernel::interrupts::tick_hz();
+    bool ok = true;
+    uint64_t worst_late_ns = 0;
+    constexpr uint64_t kDurationsMs[] = {10, 50, 120};
+    for (uint64_t ms : kDurationsMs) {
+        const uint64_t start = clock::ns_since_boot();
+        kernel::tasks::sleep_ms(ms);
+        const uint64_t elapsed = clock::ns_since_boot() - start;
+        const uint64_t wanted = ms * 1000000;
+        if (elapsed < wanted) ok = false;
+        if (elapsed > wanted && elapsed - wanted > worst_late_ns) worst_late_ns = elapsed - wanted;
+    }
+    klog("sched: worst sleep lateness %llu us with a %llu us tick", static_cast<unsigned long long>(worst_late_ns / 1000),
+         static_cast<unsigned long long>(tick_ns / 1000));
+    t.expect(ok, "sleep_never_early", "a sleep returned early");
+    // One tick, plus 1 ms for the timer interrupt's own latency under emulation.
+    t.expect(worst_late_ns <= tick_ns + 1000000, "sleep_within_one_tick", "woke %llu us late (tick %llu us)",
+             static_cast<unsigned long long>(worst_late_ns / 1000), static_cast<unsigned long long>(tick_ns / 1000));
+}
+
+sched::WaitQueue g_queue;
+volatile uint64_t g_wake_order[3];
+volatile unsigned g_woken = 0;
+volatile uint64_t g_blocked_progress = 0;
+
+void waiter(uint64_t id) {
+    kernel::tasks::block_on(g_queue);
+    g_wake_order[__atomic_fetch_add(&g_woken, 1, __ATOMIC_RELAXED)] = id;
+    g_blocked_progress = g_blocked_progress + 1;
+}
+
+void blocking(Context& t) {
+    const uint64_t live_before = kernel::tasks::live_count();
+    g_woken = 0;
+    for (uint64_t id = 1; id <= 3; ++id) kernel::tasks::spawn("waiter", waiter, id);
+    kernel::tasks::sleep_ms(100);  // all three run and block
+    t.expect(g_queue.size() == 3 && g_woken == 0, "blocked_tasks_never_run",
+             "%llu waiting, %u ran past block", static_cast<unsigned long long>(g_queue.size()), g_woken);
+    kernel::tasks::wake_one(g_queue);
+    kernel::tasks::sleep_ms(50);
+    t.expect(g_woken == 1 && g_wake_order[0] == 1, "wake_one_wakes_the_oldest", "woken %u, first %llu", g_woken,
+             static_cast<unsigned long long>(g_wake_order[0]));
+    kernel::tasks::wake_all(g_queue);
+    kernel::tasks::sleep_ms(50);
+    t.expect(g_woken == 3 && g_queue.empty(), "wake_all_wakes_the_rest", "woken %u", g_woken);
+    wait_for_live_count(live_before);
+    t.expect(kernel::tasks::live_count() == live_before, "waiters_reaped", "tasks left behind");
+}
+
+void task_list_growth(Context& t) {
+    // More tasks than one 256-entry chunk: the list grows without moving entries.
+    const uint64_t live_before = kernel::tasks::live_count();
+    g_stop = false;
+    unsigned spawned = 0;
+    for (unsigned i = 0; i < 300; ++i)
+        if (kernel::tasks::spawn("burst", [](uint64_t) {}, i)) ++spawned;
+    t.expect(spawned == 300 && kernel::tasks::task_list_slots() > 256, "task_list_grows",
+             "spawned %u, %llu slots", spawned, static_cast<unsigned long long>(kernel::tasks::task_list_slots()));
+    wait_for_live_count(live_before);
+    t.expect(kernel::tasks::live_count() == live_before, "burst_reaped", "%llu tasks left",
+             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
+}
+
+volatile bool g_spin_forever_stop = false;
+void spin_forever(uint64_t) {
+    while (!g_spin_forever_stop) {
+    }
+}
+
+void spinner_does_not_starve(Context& t) {
+    // Seed 002: one task spinning forever, and main (which sleeps and yields) still runs.
+    g_spin_forever_stop = false;
+    kernel::tasks::spawn("spin", spin_forever, 0);
+    uint64_t rounds = 0;
+    for (int i = 0; i < 20; ++i) {
+        kernel::tasks::yield();
+        kernel::tasks::sleep_ms(5);
+        ++rounds;
+    }
+    g_spin_forever_stop = true;
+    t.expect(rounds == 20, "spinning_task_does_not_starve_others", "main completed %llu rounds",
+             static_cast<unsigned long long>(rounds));
+}
+
+}  // namespace
+
+namespace selftest {
+void sched_suite(Context& t) {
+    fairness(t);
+    sleep_accuracy(t);
+    blocking(t);
+    task_list_growth(t);
+    spinner_does_not_starve(t);
+}
+}  // namespace selftest

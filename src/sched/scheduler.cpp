@@ -1,0 +1,137 @@
+// Scheduling policy (see scheduler.hpp).
+#include "scheduler.hpp"
+
+namespace sched {
+
+const char* task_state_name(TaskState state) {
+    switch (state) {
+    case TaskState::Running: return "running";
+    case TaskState::Ready: return "ready";
+    case TaskState::Blocked: return "blocked";
+    case TaskState::Sleeping: return "sleeping";
+    case TaskState::Dead: return "dead";
+    }
+    return "?";
+}
+
+void TaskQueue::push_back(Task* task) {
+    task->queue_next = nullptr;
+    task->queue_prev = m_tail;
+    if (m_tail) m_tail->queue_next = task;
+    else m_head = task;
+    m_tail = task;
+    ++m_size;
+}
+
+void TaskQueue::insert_before(Task* position, Task* task) {
+    if (!position) {
+        push_back(task);
+        return;
+    }
+    task->queue_next = position;
+    task->queue_prev = position->queue_prev;
+    if (position->queue_prev) position->queue_prev->queue_next = task;
+    else m_head = task;
+    position->queue_prev = task;
+    ++m_size;
+}
+
+Task* TaskQueue::pop_front() {
+    Task* task = m_head;
+    if (task) remove(task);
+    return task;
+}
+
+void TaskQueue::remove(Task* task) {
+    if (task->queue_prev) task->queue_prev->queue_next = task->queue_next;
+    else m_head = task->queue_next;
+    if (task->queue_next) task->queue_next->queue_prev = task->queue_prev;
+    else m_tail = task->queue_prev;
+    task->queue_next = task->queue_prev = nullptr;
+    --m_size;
+}
+
+void CpuScheduler::init(unsigned cpu, Task* idle, Task* current) {
+    m_cpu = cpu;
+    m_idle = idle;
+    m_idle->is_idle = true;
+    m_idle->cpu = cpu;
+    m_current = current ? current : idle;
+    m_current->state = TaskState::Running;
+    m_current->cpu = cpu;
+    if (m_current != m_idle) m_idle->state = TaskState::Ready;  // parked, never queued
+}
+
+void CpuScheduler::make_ready(Task* task) {
+    task->state = TaskState::Ready;
+    task->cpu = m_cpu;
+    m_ready.push_back(task);
+}
+
+Task* CpuScheduler::switch_away() {
+    Task* previous = m_current;
+    if (m_ready.empty()) {
+        // Nothing else to run: keep a still-running task (no switch at all), else park.
+        if (previous->state == TaskState::Running) return previous;
+        m_current = m_idle;
+    } else {
+        if (previous->state == TaskState::Running && !previous->is_idle) {
+            previous->state = TaskState::Ready;
+            m_ready.push_back(previous);
+        }
+        m_current = m_ready.pop_front();
+    }
+    if (previous->is_idle && previous != m_current) previous->state = TaskState::Ready;
+    m_current->state = TaskState::Running;
+    ++m_current->switches_in;
+    return m_current;
+}
+
+Task* CpuScheduler::on_tick() {
+    ++m_tick;
+    if (!m_current->is_idle) ++m_current->runtime_ticks;
+    while (!m_sleepers.empty() && m_sleepers.front()->wake_tick <= m_tick) make_ready(m_sleepers.pop_front());
+    return switch_away();
+}
+
+Task* CpuScheduler::yield() { return switch_away(); }
+
+void CpuScheduler::insert_sleeper(Task* task) {
+    // Ordered by wake_tick; equal deadlines keep arrival order. Linear in the number of sleepers.
+    Task* position = m_sleepers.front();
+    while (position && position->wake_tick <= task->wake_tick) position = position->queue_next;
+    m_sleepers.insert_before(position, task);
+}
+
+Task* CpuScheduler::sleep_current(uint64_t ticks) {
+    Task* task = m_current;
+    task->state = TaskState::Sleeping;
+    task->wake_tick = m_tick + (ticks ? ticks : 1);
+    insert_sleeper(task);
+    return switch_away();
+}
+
+Task* CpuScheduler::block_current(WaitQueue& queue) {
+    m_current->state = TaskState::Blocked;
+    queue.m_waiters.push_back(m_current);
+    return switch_away();
+}
+
+Task* CpuScheduler::exit_current() {
+    m_current->state = TaskState::Dead;
+    return switch_away();
+}
+
+Task* CpuScheduler::wake_one(WaitQueue& queue) {
+    Task* task = queue.m_waiters.pop_front();
+    if (task) make_ready(task);
+    return task;
+}
+
+uint64_t CpuScheduler::wake_all(WaitQueue& queue) {
+    uint64_t woken = 0;
+    while (wake_one(queue)) ++woken;
+    return woken;
+}
+
+}  // namespace sched

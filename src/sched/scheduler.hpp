@@ -1,0 +1,68 @@
+// Per-CPU scheduling policy, pure logic: round robin within the run queue with a one-tick
+// quantum, no switch when the current task is the only runnable one (it keeps its CPU and its
+// warm caches, as seed 000 asks), the idle task only when nothing else can run, a timer queue for
+// sleepers and wait queues for blocking. The kernel calls it with its per-CPU lock held and does
+// the actual switch; host tests call it directly and check which task it picks.
+#pragma once
+
+#include <stdint.h>
+
+#include "sched/task.hpp"
+
+namespace sched {
+
+class WaitQueue {
+public:
+    bool empty() const { return m_waiters.empty(); }
+    uint64_t size() const { return m_waiters.size(); }
+
+private:
+    friend class CpuScheduler;
+    TaskQueue m_waiters;
+};
+
+class CpuScheduler {
+public:
+    // `idle` runs when nothing else can; `current` is the task already running (the boot code).
+    void init(unsigned cpu, Task* idle, Task* current);
+
+    Task* current() const { return m_current; }
+    Task* idle() const { return m_idle; }
+    uint64_t ready_count() const { return m_ready.size(); }
+    uint64_t sleeping_count() const { return m_sleepers.size(); }
+    uint64_t now() const { return m_tick; }
+
+    // A new or woken task becomes Ready on this CPU.
+    void make_ready(Task* task);
+
+    // Timer interrupt: account the tick to the current task, wake due sleepers, and pick the
+    // task to run next (the current one if nothing else is ready).
+    Task* on_tick();
+    // The current task gives up the CPU but stays runnable.
+    Task* yield();
+    // The current task sleeps until now() + ticks (at least one tick).
+    Task* sleep_current(uint64_t ticks);
+    // The current task waits on `queue` until woken.
+    Task* block_current(WaitQueue& queue);
+    // The current task is finished. The caller reaps it once it is no longer running.
+    Task* exit_current();
+
+    // Wakes the oldest waiter (returns it, or nullptr) / every waiter (returns how many).
+    // Woken tasks become Ready on this CPU.
+    Task* wake_one(WaitQueue& queue);
+    uint64_t wake_all(WaitQueue& queue);
+
+private:
+    // Chooses the next task; the current one, if still Running, goes to the back of the queue.
+    Task* switch_away();
+    void insert_sleeper(Task* task);
+
+    unsigned m_cpu = 0;
+    Task* m_current = nullptr;
+    Task* m_idle = nullptr;
+    TaskQueue m_ready;
+    TaskQueue m_sleepers;  // ordered by wake_tick, earliest first
+    uint64_t m_tick = 0;
+};
+
+}  // namespace sched

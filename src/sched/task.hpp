@@ -1,0 +1,50 @@
+// The scheduler's view of a task: state, queue links and accounting. Portable: the kernel's
+// task (src/kernel/tasks.hpp) embeds this next to the seed's task-list entry (PML4 + saved RSP).
+#pragma once
+
+#include <stdint.h>
+
+namespace sched {
+
+enum class TaskState : uint8_t {
+    Running,   // on a CPU right now (exactly one per CPU, possibly its idle task)
+    Ready,     // on a run queue
+    Blocked,   // on a wait queue
+    Sleeping,  // on a CPU's timer queue until wake_tick
+    Dead,      // exited; waiting to be reaped
+};
+const char* task_state_name(TaskState state);
+
+struct Task {
+    uint64_t id = 0;
+    const char* name = "";
+    TaskState state = TaskState::Ready;
+    bool is_idle = false;
+    // Invariant: a task is on at most one queue (run, wait or timer) at a time, via these links.
+    Task* queue_next = nullptr;
+    Task* queue_prev = nullptr;
+    uint64_t wake_tick = 0;       // Sleeping: the tick at which it becomes Ready
+    uint64_t runtime_ticks = 0;   // ticks during which it was the running task
+    uint64_t switches_in = 0;     // times it was picked to run
+    unsigned cpu = 0;             // CPU whose queues hold it
+};
+
+// Intrusive FIFO of tasks: O(1) push, pop and removal from the middle.
+class TaskQueue {
+public:
+    void push_back(Task* task);
+    // Inserts `task` before `position` (nullptr: at the back).
+    void insert_before(Task* position, Task* task);
+    Task* pop_front();
+    void remove(Task* task);
+    Task* front() const { return m_head; }
+    bool empty() const { return m_head == nullptr; }
+    uint64_t size() const { return m_size; }
+
+private:
+    Task* m_head = nullptr;
+    Task* m_tail = nullptr;
+    uint64_t m_size = 0;
+};
+
+}  // namespace sched
