@@ -5,6 +5,7 @@
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
 #include "kernel/physical_memory.hpp"
+#include "kernel/tasks.hpp"
 #include "lib/cmdline.hpp"
 
 namespace bench {
@@ -58,12 +59,42 @@ void page_alloc_free() {
     report("page_alloc_free", g_samples, count, "kernel_locked");
 }
 
+// kthread_switch: two kernel tasks on one CPU yield to each other; each yield is one switch.
+// Timestamps are taken by the tasks themselves: the cost of a round trip divided by two.
+constexpr size_t kSwitchRounds = kSamples;
+volatile bool g_ping_done = false;
+
+void ping(uint64_t) {
+    kernel::tasks::yield();  // let pong start
+    for (size_t i = 0; i < 256; ++i) kernel::tasks::yield();  // warm-up
+    for (size_t i = 0; i < kSwitchRounds; ++i) {
+        const uint64_t start = arch::timestamp();
+        kernel::tasks::yield();  // to pong, which yields straight back
+        g_samples[i] = (arch::timestamp() - start) / 2;
+    }
+    g_ping_done = true;
+}
+
+void pong(uint64_t) {
+    while (!g_ping_done) kernel::tasks::yield();
+}
+
+void kthread_switch() {
+    g_ping_done = false;
+    // Main sleeps so ping and pong are the only runnable tasks (idle is never queued).
+    kernel::tasks::spawn("ping", ping, 0);
+    kernel::tasks::spawn("pong", pong, 0);
+    while (!g_ping_done) kernel::tasks::sleep_ms(20);
+    report("kthread_switch", g_samples, kSwitchRounds, "yield_int80");
+}
+
 struct Suite {
     const char* name;
     void (*run)();
 };
 constexpr Suite kSuites[] = {
     {"mm", page_alloc_free},
+    {"sched", kthread_switch},
 };
 
 }  // namespace
