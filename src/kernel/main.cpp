@@ -176,6 +176,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 
-    klog("boot complete. There is no init program yet (user mode is a later milestone); halting.");
-    arch::halt_forever();
+    klog("boot complete. There is no init program or shell yet (user mode is a later milestone).");
+    // The boot task has nothing left to do; sleeping leaves the CPU to other tasks and idle.
+    for (;;) kernel::tasks::sleep_ms(60 * 1000);
 }
