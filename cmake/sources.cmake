@@ -9,6 +9,7 @@ set(SABLE_PORTABLE_SOURCES
     src/mm/heap.cpp
     src/lib/symbols.cpp
     src/sched/scheduler.cpp
+    src/smp/firmware_tables.cpp
 )
 
 # Kernel-only sources: hardware, the arch layer and the code that wires it together.
@@ -40,5 +41,6 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/symbols.cpp
     src/kernel/interrupts.cpp
     src/kernel/tasks.cpp
+    src/kernel/platform.cpp
     src/kernel/selftest_sched.cpp
 )

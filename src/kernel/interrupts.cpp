@@ -10,6 +10,7 @@
 #include "kernel/console.hpp"
 #include "kernel/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/platform.hpp"
 
 namespace kernel::interrupts {
 namespace {
@@ -108,15 +109,20 @@ void init(unsigned tick_hz) {
     const uint64_t lapic_phys = lapic_physical_base();
     map_mmio(lapic_phys, "local APIC");
     lapic_init(lapic_phys);
-    map_mmio(kIoApicDefaultBase, "IO APIC");
-    ioapic_init(kIoApicDefaultBase);
+    // The IO APIC serving GSIs from 0 (ISA IRQs), from the MADT or MP table, else the default.
+    const smp::PlatformTopology& topology = platform::topology();
+    uint64_t ioapic_base = kIoApicDefaultBase;
+    for (unsigned i = 0; i < topology.io_apic_count; ++i)
+        if (topology.io_apics[i].gsi_base == 0) ioapic_base = topology.io_apics[i].address;
+    map_mmio(ioapic_base, "IO APIC");
+    ioapic_init(ioapic_base);
 
     arch::set_interrupt_handler(kVectorTimer, on_timer, nullptr);
     arch::set_interrupt_handler(kVectorSpurious, on_spurious, nullptr);
     arch::set_interrupt_handler(kVectorIrqBase + kIrqCom1, on_com1, nullptr);
     arch::set_interrupt_handler(kVectorIrqBase + kIrqKeyboard, on_keyboard, nullptr);
-    ioapic_route(kIrqCom1, kVectorIrqBase + kIrqCom1, lapic_id());
-    ioapic_route(kIrqKeyboard, kVectorIrqBase + kIrqKeyboard, lapic_id());
+    ioapic_route(topology.gsi_for_isa_irq(kIrqCom1), kVectorIrqBase + kIrqCom1, lapic_id());
+    ioapic_route(topology.gsi_for_isa_irq(kIrqKeyboard), kVectorIrqBase + kIrqKeyboard, lapic_id());
     outb(0x3F9, 0x01);  // UART IER: interrupt on received data
     while (inb(0x64) & 1) inb(0x60);  // drain the PS/2 output buffer so the first key raises an IRQ
 
@@ -125,8 +131,9 @@ void init(unsigned tick_hz) {
     g_tick_hz = tick_hz;
     lapic_timer_periodic(static_cast<uint32_t>(g_lapic_hz / tick_hz));
     arch::x86::enable_interrupts();
-    klog("interrupts: PIC masked, LAPIC id %u timer %llu Hz -> tick %u Hz, IO APIC (%u pins) COM1 and keyboard",
-         lapic_id(), static_cast<unsigned long long>(g_lapic_hz), tick_hz, ioapic_pin_count());
+    klog("interrupts: PIC masked, LAPIC id %u timer %llu Hz -> tick %u Hz, IO APIC at 0x%llx (%u pins) COM1 and keyboard",
+         lapic_id(), static_cast<unsigned long long>(g_lapic_hz), tick_hz, static_cast<unsigned long long>(ioapic_base),
+         ioapic_pin_count());
 }
 
 unsigned tick_hz() { return g_tick_hz; }

@@ -18,6 +18,7 @@
 #include "kernel/tasks.hpp"
 #include "kernel/symbols.hpp"
 #include "kernel/physical_memory.hpp"
+#include "kernel/platform.hpp"
 #include "kernel/selftest.hpp"
 #include "lib/format.hpp"
 
@@ -168,6 +169,8 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     init_exceptions();
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
+    kernel::platform::discover(info);
+    if (kstd::list_contains(cmdline.value("sable.dump"), "firmware")) kernel::platform::dump_tables();
     // 100 Hz keeps TCG guests responsive; real machines may ask for more (sable.tick_hz=1000).
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);
     if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;

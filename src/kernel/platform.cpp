@@ -1,0 +1,161 @@
+// Firmware table discovery (see platform.hpp).
+#include "platform.hpp"
+
+#include "kernel/console.hpp"
+#include "kernel/kernel_address_space.hpp"
+#include "lib/bytes.hpp"
+
+namespace kernel::platform {
+namespace {
+
+smp::PlatformTopology g_topology;
+bool g_from_firmware = false;
+
+struct Found {
+    kstd::Bytes rsdp, root, madt, mp_pointer, mp_config;
+} g_found;
+
+constexpr uint64_t kLowMemoryBytes = 1 << 20;
+constexpr uint64_t kMaxTableBytes = 1 << 16;
+
+// Firmware tables may sit in "reserved" memory the kernel tables do not map: map it read-only
+// (identity, 4 KiB pages) before looking. Returns an empty span if that fails.
+kstd::Bytes firmware_bytes(uint64_t phys, uint64_t length) {
+    if (phys == 0 || length == 0 || length > kMaxTableBytes) return {};
+    auto& space = kernel_address_space();
+    for (uint64_t page = phys & ~(mm::kPageSize - 1); page < phys + length; page += mm::kPageSize) {
+        if (space.translate(page)) continue;
+        if (!space.map(page, page, mm::kPageSize, 0)) return {};
+    }
+    return {reinterpret_cast<const uint8_t*>(phys), length};
+}
+
+// An SDT at `phys`: its header first (for the length), then the whole table.
+kstd::Bytes sdt_bytes(uint64_t phys) {
+    kstd::Bytes header = firmware_bytes(phys, 36);
+    if (header.empty()) return {};
+    return firmware_bytes(phys, kstd::load<uint32_t>(header, 4));
+}
+
+bool try_madt(const boot::BootInfo& info) {
+    kstd::Bytes rsdp_bytes = !info.acpi_rsdp_v2.empty() ? info.acpi_rsdp_v2 : info.acpi_rsdp_v1;
+    if (rsdp_bytes.empty()) {
+        // No loader tag: the BIOS area (0xE0000-0xFFFFF), as ACPI allows on PCs.
+        kstd::Bytes bios_area = firmware_bytes(0xE0000, 0x20000);
+        auto offset = smp::find_rsdp(bios_area);
+        if (!offset) return false;
+        rsdp_bytes = bios_area.subspan(offset.value(), 36);
+    }
+    auto rsdp = smp::parse_rsdp(rsdp_bytes);
+    if (!rsdp) {
+        klog("smp: RSDP rejected: %s", smp::describe(rsdp.error()));
+        return false;
+    }
+    g_found.rsdp = rsdp_bytes;
+    const bool use_xsdt = rsdp.value().xsdt_address != 0;
+    kstd::Bytes root_bytes = sdt_bytes(use_xsdt ? rsdp.value().xsdt_address : rsdp.value().rsdt_address);
+    auto root = smp::parse_root_table(root_bytes, use_xsdt);
+    if (!root) {
+        klog("smp: %s rejected: %s", use_xsdt ? "XSDT" : "RSDT", smp::describe(root.error()));
+        return false;
+    }
+    g_found.root = root.value().table;
+    for (size_t i = 0; i < root.value().count(); ++i) {
+        kstd::Bytes table = sdt_bytes(root.value()[i]);
+        if (table.size() < 4 || table[0] != 'A' || table[1] != 'P' || table[2] != 'I' || table[3] != 'C') continue;
+        auto madt = smp::parse_madt(table);
+        if (!madt) {
+            klog("smp: MADT rejected: %s", smp::describe(madt.error()));
+            return false;
+        }
+        g_found.madt = table;
+        g_topology = madt.value();
+        return true;
+    }
+    klog("smp: ACPI has no MADT");
+    return false;
+}
+
+bool try_mp_table() {
+    kstd::Bytes low = firmware_bytes(0, kLowMemoryBytes);
+    if (low.empty()) low = {reinterpret_cast<const uint8_t*>(uintptr_t{0}), kLowMemoryBytes};
+    auto offset = smp::find_mp_floating_pointer(low);
+    if (!offset) return false;
+    auto pointer = smp::parse_mp_floating_pointer(low.subspan(offset.value()));
+    g_found.mp_pointer = low.subspan(offset.value(), 16);
+    if (pointer.value().config_table_address == 0) {
+        klog("smp: MP default configuration %u is not supported", pointer.value().default_configuration);
+        return false;
+    }
+    kstd::Bytes header = firmware_bytes(pointer.value().config_table_address, 44);
+    if (header.empty()) return false;
+    kstd::Bytes table = firmware_bytes(pointer.value().config_table_address, kstd::load<uint16_t>(header, 4));
+    auto config = smp::parse_mp_config(table);
+    if (!config) {
+        klog("smp: MP configuration table rejected: %s", smp::describe(config.error()));
+        return false;
+    }
+    g_found.mp_config = table;
+    g_topology = config.value();
+    g_topology.has_legacy_pics = true;
+    return true;
+}
+
+void print_hex(const char* name, kstd::Bytes bytes) {
+    if (bytes.empty()) return;
+    console::print("FWDUMP %s ", name);
+    for (uint8_t b : bytes) console::print("%02x", b);
+    console::print("\n");
+}
+
+}  // namespace
+
+void discover(const boot::BootInfo& info) {
+    // Both are looked for (the dump wants both); the MADT wins when it is valid, because
+    // SeaBIOS's MP table lists one CPU per socket and UEFI machines have none.
+    smp::PlatformTopology from_mp;
+    const bool have_mp = try_mp_table();
+    if (have_mp) from_mp = g_topology;
+    const bool have_madt = try_madt(info);
+    if (!have_madt && have_mp) g_topology = from_mp;
+    g_from_firmware = have_madt || have_mp;
+    if (!g_from_firmware) {
+        g_topology = {};
+        g_topology.cpus[0] = {0, true, true};
+        g_topology.cpu_count = 1;
+        g_topology.io_apics[0] = {0, 0xFEC00000, 0};
+        g_topology.io_apic_count = 1;
+        g_topology.local_apic_address = 0xFEE00000;
+        g_topology.has_legacy_pics = true;
+        klog("smp: no MADT and no MP table: assuming one CPU and the standard IO APIC");
+        return;
+    }
+    const char* source = g_topology.source == smp::TableSource::Madt ? "madt" : "mp";
+    klog("smp: %u CPUs (%u enabled) via %s%s; local APIC at 0x%llx", g_topology.cpu_count,
+         g_topology.enabled_cpu_count(), source, have_madt && have_mp ? " (MP table also present)" : "",
+         static_cast<unsigned long long>(g_topology.local_apic_address));
+    for (unsigned i = 0; i < g_topology.cpu_count; ++i)
+        klog("smp:   cpu %u: APIC id %u%s%s", i, g_topology.cpus[i].apic_id, g_topology.cpus[i].enabled ? "" : " (disabled)",
+             g_topology.cpus[i].bootstrap ? " (BSP)" : "");
+    for (unsigned i = 0; i < g_topology.io_apic_count; ++i)
+        klog("smp:   IO APIC id %u at 0x%llx, GSI base %u", g_topology.io_apics[i].id,
+             static_cast<unsigned long long>(g_topology.io_apics[i].address), g_topology.io_apics[i].gsi_base);
+    for (unsigned i = 0; i < g_topology.override_count; ++i)
+        klog("smp:   ISA IRQ %u -> GSI %u (flags 0x%x)", g_topology.overrides[i].source_irq, g_topology.overrides[i].gsi,
+             g_topology.overrides[i].flags);
+    if (have_madt && have_mp && from_mp.cpu_count != g_topology.cpu_count)
+        klog("smp: the MP table lists %u CPUs, the MADT %u: using the MADT", from_mp.cpu_count, g_topology.cpu_count);
+}
+
+const smp::PlatformTopology& topology() { return g_topology; }
+bool from_firmware() { return g_from_firmware; }
+
+void dump_tables() {
+    print_hex("rsdp", g_found.rsdp);
+    print_hex("root", g_found.root);
+    print_hex("madt", g_found.madt);
+    print_hex("mp_pointer", g_found.mp_pointer);
+    print_hex("mp_config", g_found.mp_config);
+}
+
+}  // namespace kernel::platform

@@ -1,0 +1,22 @@
+// CPU and interrupt-controller discovery: the ACPI MADT when the firmware has one (reached from
+// the loader's RSDP tag, needed under UEFI, or the BIOS area), the MP table otherwise. The boot
+// log says which was used and lists every CPU.
+#pragma once
+
+#include "boot/multiboot2.hpp"
+#include "smp/firmware_tables.hpp"
+
+namespace kernel::platform {
+
+// Runs once at boot. Never fails: without either table the machine is one CPU with the
+// standard IO APIC, and the log says so.
+void discover(const boot::BootInfo& info);
+const smp::PlatformTopology& topology();
+bool from_firmware();  // false when neither table was usable
+
+// sable.dump=firmware: prints the raw RSDP, root table, MADT, MP floating pointer and MP
+// configuration table as "FWDUMP <name> <hex>" lines (tools/capture-firmware-tables turns them
+// into the host tests' fixtures).
+void dump_tables();
+
+}  // namespace kernel::platform
