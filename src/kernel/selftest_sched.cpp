@@ -75,24 +75,35 @@ void fairness(Context& t) {
 }
 
 void sleep_accuracy(Context& t) {
-    const uint64_t tick_ns = 1000000000ull / kernel::interrupts::tick_hz();
-    bool ok = true;
-    uint64_t worst_late_ns = 0;
+    // Accuracy is judged in ticks, the unit the kernel sleeps in: a sleep ends on the first
+    // tick at or after its deadline, i.e. after ceil(ms / tick) or one more tick. Wall-clock
+    // lateness is logged but not asserted: under TCG on a loaded host, timer interrupts
+    // themselves arrive late, which says nothing about the kernel.
+    const uint64_t hz = kernel::interrupts::tick_hz();
+    const uint64_t tick_ns = 1000000000ull / hz;
+    bool ticks_ok = true, never_early = true;
+    uint64_t worst_late_ns = 0, bad_ms = 0, bad_ticks = 0;
     constexpr uint64_t kDurationsMs[] = {10, 50, 120};
     for (uint64_t ms : kDurationsMs) {
-        const uint64_t start = clock::ns_since_boot();
+        const uint64_t start_ns = clock::ns_since_boot();
+        const uint64_t start_tick = kernel::interrupts::ticks();
         kernel::tasks::sleep_ms(ms);
-        const uint64_t elapsed = clock::ns_since_boot() - start;
-        const uint64_t wanted = ms * 1000000;
-        if (elapsed < wanted) ok = false;
-        if (elapsed > wanted && elapsed - wanted > worst_late_ns) worst_late_ns = elapsed - wanted;
+        const uint64_t slept_ticks = kernel::interrupts::ticks() - start_tick;
+        const uint64_t elapsed = clock::ns_since_boot() - start_ns;
+        const uint64_t min_ticks = (ms * hz + 999) / 1000;
+        if (slept_ticks < min_ticks || slept_ticks > min_ticks + 1) {
+            ticks_ok = false;
+            bad_ms = ms;
+            bad_ticks = slept_ticks;
+        }
+        if (elapsed + tick_ns < ms * 1000000) never_early = false;
+        if (elapsed > ms * 1000000 && elapsed - ms * 1000000 > worst_late_ns) worst_late_ns = elapsed - ms * 1000000;
     }
     klog("sched: worst sleep lateness %llu us with a %llu us tick", static_cast<unsigned long long>(worst_late_ns / 1000),
          static_cast<unsigned long long>(tick_ns / 1000));
-    t.expect(ok, "sleep_never_early", "a sleep returned early");
-    // One tick, plus 1 ms for the timer interrupt's own latency under emulation.
-    t.expect(worst_late_ns <= tick_ns + 1000000, "sleep_within_one_tick", "woke %llu us late (tick %llu us)",
-             static_cast<unsigned long long>(worst_late_ns / 1000), static_cast<unsigned long long>(tick_ns / 1000));
+    t.expect(ticks_ok, "sleep_within_one_tick", "sleep_ms(%llu) took %llu ticks", static_cast<unsigned long long>(bad_ms),
+             static_cast<unsigned long long>(bad_ticks));
+    t.expect(never_early, "sleep_not_early", "a sleep ended more than a tick early by the TSC");
 }
 
 sched::WaitQueue g_queue;
@@ -124,15 +135,20 @@ void blocking(Context& t) {
     t.expect(kernel::tasks::live_count() == live_before, "waiters_reaped", "tasks left behind");
 }
 
+sched::WaitQueue g_burst_queue;
+
 void task_list_growth(Context& t) {
-    // More tasks than one 256-entry chunk: the list grows without moving entries.
+    // More live tasks than one 256-entry chunk: the list grows without moving entries. The
+    // tasks wait on a queue so none exits (and frees its slot) before all exist.
     const uint64_t live_before = kernel::tasks::live_count();
-    g_stop = false;
     unsigned spawned = 0;
     for (unsigned i = 0; i < 300; ++i)
-        if (kernel::tasks::spawn("burst", [](uint64_t) {}, i)) ++spawned;
-    t.expect(spawned == 300 && kernel::tasks::task_list_slots() > 256, "task_list_grows",
-             "spawned %u, %llu slots", spawned, static_cast<unsigned long long>(kernel::tasks::task_list_slots()));
+        if (kernel::tasks::spawn("burst", [](uint64_t) { kernel::tasks::block_on(g_burst_queue); }, i)) ++spawned;
+    kernel::tasks::sleep_ms(200);
+    t.expect(spawned == 300 && g_burst_queue.size() == 300 && kernel::tasks::task_list_slots() > 256, "task_list_grows",
+             "spawned %u, %llu waiting, %llu slots", spawned, static_cast<unsigned long long>(g_burst_queue.size()),
+             static_cast<unsigned long long>(kernel::tasks::task_list_slots()));
+    kernel::tasks::wake_all(g_burst_queue);
     wait_for_live_count(live_before);
     t.expect(kernel::tasks::live_count() == live_before, "burst_reaped", "%llu tasks left",
              static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
