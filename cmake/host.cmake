@@ -28,6 +28,7 @@ sable_host_test(page_frame_allocator_test test/mm/page_frame_allocator_test.cpp)
 sable_host_test(symbols_test test/lib/symbols_test.cpp)
 sable_host_test(address_space_test test/mm/address_space_test.cpp)
 sable_host_test(heap_test test/mm/heap_test.cpp)
+sable_host_test(scheduler_test test/sched/scheduler_test.cpp)
 
 # Benchmarks are programs, not tests: optimised, no sanitizers, run by hand
 # (build/host/page_frame_allocator_bench), printing BENCH lines (bench-format.md).

@@ -106,7 +106,9 @@ void CpuScheduler::insert_sleeper(Task* task) {
 Task* CpuScheduler::sleep_current(uint64_t ticks) {
     Task* task = m_current;
     task->state = TaskState::Sleeping;
-    task->wake_tick = m_tick + (ticks ? ticks : 1);
+    if (ticks == 0) ticks = 1;
+    // Saturate: a sleep "for ever" must not wrap into a wake tick in the past.
+    task->wake_tick = ticks > ~0ull - m_tick ? ~0ull : m_tick + ticks;
     insert_sleeper(task);
     return switch_away();
 }
