@@ -22,6 +22,7 @@ set(SABLE_KERNEL_SOURCES
     src/arch/x86_64/interrupt_controllers.cpp
     src/arch/x86_64/task_entry.S
     src/arch/x86_64/task_frame.cpp
+    src/arch/x86_64/ap_trampoline.S
     src/drivers/uart16550.cpp
     src/drivers/vga_text.cpp
     src/drivers/qemu_fw_cfg.cpp
@@ -42,5 +43,6 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/interrupts.cpp
     src/kernel/tasks.cpp
     src/kernel/platform.cpp
+    src/kernel/smp_boot.cpp
     src/kernel/selftest_sched.cpp
 )

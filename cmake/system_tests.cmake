@@ -123,6 +123,22 @@ sable_system_test(sched.q35_uefi_tick_250
     ARGS --machine q35 --uefi --cmdline "sable.test=sched sable.tick_hz=250"
     EXPECT ${ALL_PASSED})
 
+# --- SMP: every CPU found (MADT preferred, MP table as fallback) and started with INIT-SIPI-SIPI ---
+foreach(config IN ITEMS "pc;1;1" "pc;2;2" "pc;4,sockets=4;4" "q35;4;4" "q35;8;8" "pc;8,sockets=8;8")
+    list(GET config 0 machine)
+    list(GET config 1 smp)
+    list(GET config 2 cpus)
+    string(REPLACE "," "_" smp_name "${smp}")
+    string(REPLACE "=" "" smp_name "${smp_name}")
+    sable_system_test(smp.${machine}_bios_smp${smp_name}
+        ARGS --machine ${machine} --smp ${smp} --cmdline "sable.test=smp"
+        EXPECT "^smp: ${cpus}/${cpus} CPUs online via madt in [0-9]+ ms" ${ALL_PASSED})
+endforeach()
+sable_system_test(smp.q35_uefi_smp4
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --smp 4 --cmdline "sable.test=smp"
+    EXPECT "^smp: 4/4 CPUs online via madt in [0-9]+ ms" ${ALL_PASSED})
+
 # Every suite that belongs in "all", on two machine types.
 sable_system_test(all.pc_smp2
     QEMU_TIMEOUT 90

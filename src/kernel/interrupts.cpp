@@ -8,6 +8,7 @@
 #include "arch/arch.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
+#include "kernel/cpu_local.hpp"
 #include "kernel/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/platform.hpp"
@@ -50,9 +51,13 @@ void map_mmio(uint64_t phys, const char* what) {
 uint64_t g_last_tick_ns = 0;
 
 uint64_t on_timer(arch::TrapFrame* frame, void*) {
+    CpuLocal& cpu = this_cpu();
+    ++cpu.ticks;
+    lapic_eoi();
+    // Only the boot CPU schedules tasks so far; the others count their ticks and stay parked.
+    if (cpu.index != 0) return reinterpret_cast<uint64_t>(frame);
     ++g_ticks;
     __atomic_store_n(&g_last_tick_ns, clock::ns_since_boot(), __ATOMIC_RELAXED);
-    lapic_eoi();
     return g_tick_hook ? g_tick_hook(frame) : reinterpret_cast<uint64_t>(frame);
 }
 
@@ -134,6 +139,11 @@ void init(unsigned tick_hz) {
     klog("interrupts: PIC masked, LAPIC id %u timer %llu Hz -> tick %u Hz, IO APIC at 0x%llx (%u pins) COM1 and keyboard",
          lapic_id(), static_cast<unsigned long long>(g_lapic_hz), tick_hz, static_cast<unsigned long long>(ioapic_base),
          ioapic_pin_count());
+}
+
+void init_application_processor() {
+    lapic_init(lapic_physical_base());  // mapped by init() at the same address for every CPU
+    lapic_timer_periodic(static_cast<uint32_t>(g_lapic_hz / g_tick_hz));
 }
 
 unsigned tick_hz() { return g_tick_hz; }

@@ -15,6 +15,9 @@ namespace kernel::interrupts {
 // Boot CPU: everything above, then interrupts on. `tick_hz` comes from sable.tick_hz.
 void init(unsigned tick_hz);
 
+// An AP: its local APIC (same MMIO address on every CPU) and its timer at the boot CPU's rate.
+void init_application_processor();
+
 unsigned tick_hz();
 uint64_t ticks();                 // timer ticks on this CPU since init
 uint64_t last_tick_ns();          // clock::ns_since_boot() at the most recent tick

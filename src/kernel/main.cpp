@@ -19,6 +19,7 @@
 #include "kernel/symbols.hpp"
 #include "kernel/physical_memory.hpp"
 #include "kernel/platform.hpp"
+#include "kernel/smp_boot.hpp"
 #include "kernel/selftest.hpp"
 #include "lib/format.hpp"
 
@@ -174,8 +175,10 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     // 100 Hz keeps TCG guests responsive; real machines may ask for more (sable.tick_hz=1000).
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);
     if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;
+    kernel::smp_boot::init_boot_cpu();
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
     kernel::tasks::init();
+    kernel::smp_boot::start_application_processors();
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 

@@ -73,6 +73,22 @@ void lapic_timer_start_oneshot_max() {
     lapic_write(kLapicTimerInitial, 0xFFFFFFFF);
 }
 
+namespace {
+constexpr unsigned kLapicIcrLow = 0x300, kLapicIcrHigh = 0x310;
+constexpr uint32_t kIcrDeliveryPending = 1u << 12;
+
+void send_icr(uint32_t apic_id, uint32_t low) {
+    for (int i = 0; i < 1000000 && (lapic_read(kLapicIcrLow) & kIcrDeliveryPending); ++i) cpu_relax();
+    lapic_write(kLapicIcrHigh, apic_id << 24);
+    lapic_write(kLapicIcrLow, low);  // writing the low half sends it
+}
+}  // namespace
+
+void lapic_send_init(uint32_t apic_id) { send_icr(apic_id, 0x4500); }            // INIT, level assert
+void lapic_send_startup(uint32_t apic_id, uint8_t page) { send_icr(apic_id, 0x4600 | page); }
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector) { send_icr(apic_id, 0x4000 | vector); }
+uint64_t lapic_mmio_base() { return reinterpret_cast<uint64_t>(g_lapic); }
+
 void ioapic_init(uint64_t mmio_virt) {
     g_ioapic = reinterpret_cast<volatile uint32_t*>(mmio_virt);
     for (unsigned pin = 0; pin < ioapic_pin_count(); ++pin) {

@@ -26,6 +26,13 @@ void lapic_timer_stop();
 uint32_t lapic_timer_current();
 void lapic_timer_start_oneshot_max();  // for calibration: count down from 0xFFFFFFFF
 
+// Inter-processor interrupts [SDM vol3 §10.6.1]: INIT (assert, level), STARTUP with the
+// trampoline's page number, and fixed-vector IPIs. Each waits for the ICR to be idle first.
+void lapic_send_init(uint32_t apic_id);
+void lapic_send_startup(uint32_t apic_id, uint8_t page);
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+uint64_t lapic_mmio_base();
+
 // IO APIC: route legacy IRQ `irq` (after interrupt-source overrides: the same number on QEMU
 // for IRQ 1 and 4) to `vector` on the CPU with APIC id `destination`, edge-triggered, active high.
 void ioapic_init(uint64_t mmio_virt);

@@ -1,0 +1,88 @@
+/*
+ * ap_trampoline.S — where application processors start: 16-bit real mode → 32-bit protected
+ * mode → 64-bit long mode on the kernel's page tables, then C++.
+ *
+ * Implements: the code the BSP copies to kApTrampolinePhys (0x8000, 4 KiB-aligned, below 1 MiB)
+ *             and points SIPI at (vector 0x08). Position-dependent: every address below is
+ *             computed as TRAMPOLINE_BASE + (label - ap_trampoline_begin).
+ * Calls:      extern "C" [[noreturn]] void ap_main(uint64_t apic_id);   (smp_boot.cpp)
+ * Must match: smp_boot.cpp's ApTrampolineData, which fills the block at ap_trampoline_data:
+ *               +0  u32 pml4         kernel PML4 (physical, below 4 GiB)
+ *               +4  u32 efer_low     EFER bits to set (LME, and NXE when the BSP uses it)
+ *               +8  u64 stacks       address of u64[256]: stack top by initial APIC id
+ *               +16 u64 entry        ap_main
+ * All APs run this at once: each picks its own stack by its APIC id, nothing else is shared
+ * but read-only data.
+ */
+#define TRAMPOLINE_BASE 0x8000
+#define ABS(label) (TRAMPOLINE_BASE + (label) - ap_trampoline_begin)
+
+    .section .rodata
+    .balign 16
+    .global ap_trampoline_begin, ap_trampoline_end, ap_trampoline_data
+ap_trampoline_begin:
+    .code16
+    cli
+    cld
+    xor %ax, %ax
+    mov %ax, %ds
+    lgdtl ABS(ap_gdt_pointer)
+    mov %cr0, %eax
+    or $1, %eax                         /* CR0.PE */
+    mov %eax, %cr0
+    ljmpl $0x08, $ABS(ap_protected_mode)
+
+    .code32
+ap_protected_mode:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov %cr4, %eax
+    or $(1 << 5), %eax                  /* CR4.PAE */
+    mov %eax, %cr4
+    mov ABS(ap_trampoline_data), %eax   /* pml4 */
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx               /* EFER: LME (+NXE: the tables use NX bits) */
+    rdmsr
+    or ABS(ap_trampoline_data) + 4, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $((1 << 31) | (1 << 16)), %eax   /* CR0.PG | CR0.WP */
+    mov %eax, %cr0
+    ljmp $0x18, $ABS(ap_long_mode)
+
+    .code64
+ap_long_mode:
+    xor %eax, %eax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov $1, %eax                        /* CPUID.1:EBX[31:24] = initial APIC id */
+    cpuid
+    shr $24, %ebx
+    mov ABS(ap_trampoline_data) + 8, %rax
+    mov (%rax, %rbx, 8), %rsp           /* this AP's own stack (guard page below it) */
+    mov %rbx, %rdi
+    xor %ebp, %ebp
+    mov ABS(ap_trampoline_data) + 16, %rax
+    call *%rax                          /* ap_main(apic_id): never returns */
+1:  cli
+    hlt
+    jmp 1b
+
+    .balign 8
+ap_gdt:
+    .quad 0
+    .quad 0x00CF9A000000FFFF            /* 0x08: 32-bit code */
+    .quad 0x00CF92000000FFFF            /* 0x10: data */
+    .quad 0x00AF9A000000FFFF            /* 0x18: 64-bit code */
+ap_gdt_end:
+ap_gdt_pointer:
+    .short ap_gdt_end - ap_gdt - 1
+    .long ABS(ap_gdt)
+
+    .balign 8
+ap_trampoline_data:
+    .skip 24
+ap_trampoline_end:

@@ -1,0 +1,29 @@
+// Per-CPU data, reached through the GS base: each CPU's GS points at its own CpuLocal, whose
+// first field points at itself, so `mov %gs:0` yields it without knowing the CPU's index.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel/kernel_stacks.hpp"
+
+namespace kernel {
+
+inline constexpr unsigned kMaxCpus = 256;
+
+struct CpuLocal {
+    CpuLocal* self;          // must stay first: read via %gs:0
+    unsigned index;          // 0 = the boot CPU; dense, in the firmware table's order
+    uint32_t apic_id;
+    volatile bool online;    // set by the CPU itself once it runs kernel code
+    uint64_t ticks;          // timer ticks taken on this CPU
+    KernelStack boot_stack;  // APs: the stack ap_main starts on
+    uint64_t interrupt_stack_tops[3];
+};
+
+extern CpuLocal g_cpu_locals[kMaxCpus];
+extern unsigned g_cpu_count;  // CPUs that have a CpuLocal (found, enabled)
+
+void install_cpu_local(CpuLocal& cpu);  // loads IA32_GS_BASE on this CPU
+CpuLocal& this_cpu();
+
+}  // namespace kernel

@@ -1,0 +1,188 @@
+// AP bring-up (see smp_boot.hpp).
+#include "smp_boot.hpp"
+
+#include <arch/cpu.hpp>
+#include <arch/interrupt_controllers.hpp>
+
+#include "arch/arch.hpp"
+#include "kernel/clock.hpp"
+#include "kernel/console.hpp"
+#include "kernel/cpu_local.hpp"
+#include "kernel/interrupts.hpp"
+#include "kernel/kernel_address_space.hpp"
+#include "kernel/panic.hpp"
+#include "kernel/platform.hpp"
+#include "kernel/tasks.hpp"
+
+extern "C" char ap_trampoline_begin[], ap_trampoline_end[], ap_trampoline_data[];
+extern "C" [[noreturn]] void ap_main(uint64_t apic_id);
+
+namespace kernel {
+
+CpuLocal g_cpu_locals[kMaxCpus];
+unsigned g_cpu_count = 1;
+
+void install_cpu_local(CpuLocal& cpu) {
+    cpu.self = &cpu;
+    arch::x86::wrmsr(0xC0000101, reinterpret_cast<uint64_t>(&cpu));  // IA32_GS_BASE
+}
+
+CpuLocal& this_cpu() {
+    CpuLocal* self;
+    asm volatile("mov %%gs:0, %0" : "=r"(self));
+    return *self;
+}
+
+}  // namespace kernel
+
+namespace kernel::smp_boot {
+namespace {
+
+// Below 1 MiB and 4 KiB-aligned, as SIPI requires [SDM vol3 §8.4.4.1]; inside the first MiB the
+// frame allocator keeps for firmware, so nothing else lives there.
+constexpr uint64_t kTrampolinePhys = 0x8000;
+static_assert(kTrampolinePhys % 4096 == 0 && kTrampolinePhys < (1 << 20));
+
+struct ApTrampolineData {
+    uint32_t pml4;
+    uint32_t efer_low;
+    uint64_t stacks;
+    uint64_t entry;
+};
+static_assert(sizeof(ApTrampolineData) == 24, "ap_trampoline.S reserves 24 bytes");
+
+uint64_t g_stack_by_apic_id[256];
+uint64_t g_started_bitmap[kMaxCpus / 64];  // bit = CpuLocal index, set by the AP itself
+unsigned g_online = 1;
+uint64_t g_bringup_ns = 0;
+
+void (*const ap_main_entry)(uint64_t) = ap_main;
+
+bool started(unsigned index) {
+    return (__atomic_load_n(&g_started_bitmap[index / 64], __ATOMIC_ACQUIRE) >> (index % 64)) & 1;
+}
+
+void wait_ns(uint64_t ns) {
+    const uint64_t end = arch::timestamp() + clock::tsc_hz() * ns / 1000000000ull;
+    while (arch::timestamp() < end) arch::cpu_relax();
+}
+
+bool allocate_stacks(CpuLocal& cpu) {
+    auto stack = allocate_kernel_stack(4);
+    if (!stack) return false;
+    cpu.boot_stack = stack.value();
+    for (uint64_t& top : cpu.interrupt_stack_tops) {
+        auto ist = allocate_kernel_stack(4);
+        if (!ist) return false;
+        top = ist.value().top;
+    }
+    return true;
+}
+
+}  // namespace
+
+void init_boot_cpu() {
+    CpuLocal& bsp = g_cpu_locals[0];
+    bsp.index = 0;
+    bsp.apic_id = arch::x86::cpuid(1).ebx >> 24;
+    bsp.online = true;
+    install_cpu_local(bsp);
+    g_started_bitmap[0] = 1;
+}
+
+void start_application_processors() {
+    const smp::PlatformTopology& topology = platform::topology();
+    const uint32_t bsp_apic_id = g_cpu_locals[0].apic_id;
+    unsigned found = 0;
+    for (unsigned i = 0; i < topology.cpu_count; ++i) {
+        const smp::CpuEntry& entry = topology.cpus[i];
+        if (!entry.enabled) continue;
+        ++found;
+        if (entry.apic_id == bsp_apic_id) continue;
+        if (entry.apic_id > 255 || g_cpu_count == kMaxCpus) {
+            klog("smp: CPU with APIC id %u left out (needs x2APIC start-up)", entry.apic_id);
+            continue;
+        }
+        CpuLocal& cpu = g_cpu_locals[g_cpu_count];
+        cpu.index = g_cpu_count;
+        cpu.apic_id = entry.apic_id;
+        if (!allocate_stacks(cpu)) {
+            klog("smp: no memory for CPU %u's stacks; left out", cpu.index);
+            continue;
+        }
+        g_stack_by_apic_id[cpu.apic_id] = cpu.boot_stack.top;
+        ++g_cpu_count;
+    }
+
+    const char* source = !platform::from_firmware() ? "none"
+                         : topology.source == smp::TableSource::Madt ? "madt" : "mp";
+    if (g_cpu_count > 1) {
+        // The trampoline runs from its identity-mapped page after paging is on: make that page
+        // executable for the bring-up only.
+        const size_t trampoline_bytes = static_cast<size_t>(ap_trampoline_end - ap_trampoline_begin);
+        __builtin_memcpy(reinterpret_cast<void*>(kTrampolinePhys), ap_trampoline_begin, trampoline_bytes);
+        auto* data = reinterpret_cast<ApTrampolineData*>(kTrampolinePhys + (ap_trampoline_data - ap_trampoline_begin));
+        const uint64_t pml4 = kernel_address_space().root().address();
+        if (pml4 >= (1ull << 32)) panic("smp: kernel PML4 above 4 GiB cannot be loaded by the 32-bit trampoline");
+        *data = {static_cast<uint32_t>(pml4),
+                 static_cast<uint32_t>(arch::x86::rdmsr(arch::x86::kMsrEfer) & ((1u << 8) | (1u << 11))),
+                 reinterpret_cast<uint64_t>(g_stack_by_apic_id), reinterpret_cast<uint64_t>(ap_main_entry)};
+        kernel_address_space().protect(kTrampolinePhys, 4096, mm::kPageWritable | mm::kPageExecutable);
+
+        // [SDM vol3 §8.4.4.1] INIT, 10 ms, SIPI, 200 µs, SIPI again to any that did not answer.
+        // All APs at once: one 10 ms wait in total, not one per CPU.
+        const uint64_t start = clock::ns_since_boot();
+        for (unsigned i = 1; i < g_cpu_count; ++i) arch::x86::lapic_send_init(g_cpu_locals[i].apic_id);
+        tasks::sleep_ms(10);
+        for (unsigned i = 1; i < g_cpu_count; ++i)
+            arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
+        wait_ns(200000);
+        for (unsigned i = 1; i < g_cpu_count; ++i)
+            if (!started(i)) arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
+        // Wait for them by the clock (1 s at most: TCG starts CPUs slowly on a loaded host).
+        const uint64_t deadline = clock::ns_since_boot() + 1000000000ull;
+        for (;;) {
+            unsigned up = 1;
+            for (unsigned i = 1; i < g_cpu_count; ++i) up += started(i);
+            if (up == g_cpu_count || clock::ns_since_boot() > deadline) break;
+            arch::cpu_relax();
+        }
+        g_bringup_ns = clock::ns_since_boot() - start;
+        kernel_address_space().protect(kTrampolinePhys, 4096, mm::kPageWritable);
+        for (unsigned i = 1; i < g_cpu_count; ++i) {
+            if (started(i)) ++g_online;
+            else klog("smp: CPU %u (APIC id %u) did not answer INIT-SIPI-SIPI; running without it", i,
+                      g_cpu_locals[i].apic_id);
+        }
+    }
+    console::print("smp: %u/%u CPUs online via %s in %llu ms\n", g_online, found ? found : 1, source,
+                   static_cast<unsigned long long>(g_bringup_ns / 1000000));
+    for (unsigned i = 0; i < g_cpu_count; ++i)
+        if (started(i)) klog("smp:   cpu %u online, APIC id %u", i, g_cpu_locals[i].apic_id);
+}
+
+CpuLocal* cpu_for_apic_id(uint32_t apic_id) {
+    for (unsigned i = 0; i < g_cpu_count; ++i)
+        if (g_cpu_locals[i].apic_id == apic_id) return &g_cpu_locals[i];
+    return nullptr;
+}
+uint64_t& started_bitmap_word(unsigned index) { return g_started_bitmap[index / 64]; }
+
+unsigned online_count() { return g_online; }
+uint64_t bringup_ns() { return g_bringup_ns; }
+
+}  // namespace kernel::smp_boot
+
+// First C++ on an AP, on its own guarded stack, interrupts off.
+extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
+    using namespace kernel;
+    CpuLocal* cpu = smp_boot::cpu_for_apic_id(static_cast<uint32_t>(apic_id));
+    if (!cpu) arch::halt_forever();
+    install_cpu_local(*cpu);
+    arch::init_cpu_interrupts(cpu->index, cpu->interrupt_stack_tops);
+    interrupts::init_application_processor();
+    cpu->online = true;
+    __atomic_fetch_or(&smp_boot::started_bitmap_word(cpu->index), 1ull << (cpu->index % 64), __ATOMIC_RELEASE);
+    // Parked until the scheduler runs tasks on every CPU: the seed's park, woken by each tick.
+    for (;;) asm volatile("sti; hlt" ::: "memory");
+}

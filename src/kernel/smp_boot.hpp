@@ -1,0 +1,26 @@
+// Starting the application processors (seed 000's INIT-SIPI-SIPI, in parallel, with delays from
+// the calibrated clock). Each AP goes through ap_trampoline.S to ap_main(), loads its own GDT,
+// TSS (with its own IST stacks) and the IDT, enables its local APIC and timer, sets its bit in
+// the started-CPUs bitmap and parks. A CPU that never answers is reported and left out.
+#pragma once
+
+#include <stdint.h>
+
+namespace kernel {
+struct CpuLocal;
+}
+
+namespace kernel::smp_boot {
+
+// Boot CPU: CpuLocal 0 and GS base. Called before interrupts are enabled.
+void init_boot_cpu();
+// Starts every enabled AP the firmware tables list; prints the smp: line (log-format.md).
+void start_application_processors();
+unsigned online_count();
+uint64_t bringup_ns();  // first INIT to the last AP online
+
+// Used by ap_main: the CpuLocal prepared for an APIC id, and the started-bitmap word of a CPU.
+CpuLocal* cpu_for_apic_id(uint32_t apic_id);
+uint64_t& started_bitmap_word(unsigned index);
+
+}  // namespace kernel::smp_boot
