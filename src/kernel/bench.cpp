@@ -5,6 +5,7 @@
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
 #include "kernel/physical_memory.hpp"
+#include "kernel/smp_boot.hpp"
 #include "kernel/tasks.hpp"
 #include "lib/cmdline.hpp"
 
@@ -88,6 +89,16 @@ void kthread_switch() {
     report("kthread_switch", g_samples, kSwitchRounds, "yield_int80");
 }
 
+// ap_bringup: first INIT to the last AP online, measured once during boot (one sample).
+void ap_bringup() {
+    const uint64_t ns = kernel::smp_boot::bringup_ns();
+    console::print("BENCH ap_bringup unit=ms n=1 median=%llu.%03llu p99=%llu.%03llu min=%llu.%03llu cpus=%u\n",
+                   static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000),
+                   static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000),
+                   static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000),
+                   kernel::smp_boot::online_count());
+}
+
 struct Suite {
     const char* name;
     void (*run)();
@@ -95,6 +106,7 @@ struct Suite {
 constexpr Suite kSuites[] = {
     {"mm", page_alloc_free},
     {"sched", kthread_switch},
+    {"smp", ap_bringup},
 };
 
 }  // namespace
