@@ -29,6 +29,30 @@ sable_host_test(symbols_test test/lib/symbols_test.cpp)
 sable_host_test(address_space_test test/mm/address_space_test.cpp)
 sable_host_test(heap_test test/mm/heap_test.cpp)
 sable_host_test(scheduler_test test/sched/scheduler_test.cpp)
+sable_host_test(firmware_tables_test test/smp/firmware_tables_test.cpp)
+target_compile_definitions(firmware_tables_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
+
+# libFuzzer targets for every parser of untrusted input (clang only). ctest runs each for a short
+# time seeded with the real dumps; run one longer by hand, e.g.
+#   build/host/mp_table_fuzz -max_total_time=600 build/host/fuzz-corpus/mp_table test/smp/data
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    set(SABLE_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1)
+    add_library(sable_portable_fuzz STATIC ${SABLE_PORTABLE_SOURCES})
+    target_include_directories(sable_portable_fuzz PUBLIC src test/fake_arch)
+    target_compile_options(sable_portable_fuzz PRIVATE -fno-exceptions -fno-rtti
+                           -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -g -O1)
+    foreach(fuzzer IN ITEMS madt mp_table multiboot2)
+        add_executable(${fuzzer}_fuzz test/fuzz/${fuzzer}_fuzz.cpp)
+        target_compile_options(${fuzzer}_fuzz PRIVATE ${SABLE_FUZZ_FLAGS})
+        target_link_options(${fuzzer}_fuzz PRIVATE ${SABLE_FUZZ_FLAGS})
+        target_link_libraries(${fuzzer}_fuzz PRIVATE sable_portable_fuzz)
+        set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/${fuzzer})
+        file(MAKE_DIRECTORY ${corpus})
+        add_test(NAME fuzz.${fuzzer} COMMAND ${fuzzer}_fuzz -max_total_time=10 -print_final_stats=1
+                 -artifact_prefix=${CMAKE_BINARY_DIR}/fuzz-corpus/${fuzzer}- ${corpus} ${PROJECT_SOURCE_DIR}/test/smp/data)
+        set_tests_properties(fuzz.${fuzzer} PROPERTIES LABELS host TIMEOUT 60)
+    endforeach()
+endif()
 
 # Benchmarks are programs, not tests: optimised, no sanitizers, run by hand
 # (build/host/page_frame_allocator_bench), printing BENCH lines (bench-format.md).

@@ -182,7 +182,7 @@ kstd::Result<size_t, TableError> find_mp_floating_pointer(Bytes low_memory) {
             if (parse_mp_floating_pointer(low_memory.subspan(offset))) return offset;
         return fail(TableError::NotFound);
     };
-    if (low_memory.size() >= 0x414) {
+    if (low_memory.size() >= 0x415) {  // both BDA words (0x40E and 0x413) lie inside
         // [MP spec §4] EBDA segment at 0x40E; base memory size in KiB at 0x413.
         const size_t ebda = size_t{load<uint16_t>(low_memory, 0x40E)} << 4;
         if (ebda) {
