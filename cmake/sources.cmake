@@ -44,5 +44,7 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/tasks.cpp
     src/kernel/platform.cpp
     src/kernel/smp_boot.cpp
+    src/kernel/selftest_smp.cpp
+    src/kernel/tlb.cpp
     src/kernel/selftest_sched.cpp
 )

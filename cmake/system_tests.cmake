@@ -91,11 +91,14 @@ sable_system_test(mm.uefi_1g
     EXPECT ${ALL_PASSED})
 # Benchmarks are not timed tests; this only checks the BENCH lines keep their shape.
 sable_system_test(bench.all_print_bench_lines
-    ARGS --cmdline "sable.bench=all"
+    QEMU_TIMEOUT 90
+    ARGS --smp 2 --cmdline "sable.bench=all"
     EXPECT "^BENCH tsc_hz unit=hz n=1 median=[0-9]+ p99=[0-9]+ min=[0-9]+$"
            "^BENCH page_alloc_free unit=cycles n=[1-9][0-9]* median=[0-9]+ p99=[0-9]+ min=[0-9]+"
            "^BENCH page_alloc_free unit=ns n=[1-9][0-9]* median=[0-9.]+ p99=[0-9.]+ min=[0-9.]+"
-           "^BENCH kthread_switch unit=cycles n=[1-9][0-9]* median=[0-9]+ p99=[0-9]+ min=[0-9]+")
+           "^BENCH kthread_switch unit=cycles n=[1-9][0-9]* median=[0-9]+ p99=[0-9]+ min=[0-9]+"
+           "^BENCH ap_bringup unit=ms n=1 median=[0-9.]+ p99=[0-9.]+ min=[0-9.]+ cpus=2"
+           "^BENCH ipi_wake unit=cycles n=100 median=[0-9]+ p99=[0-9]+ min=[0-9]+")
 
 # --- The harness's failure paths must fail the way they should ---------------------------------
 sable_system_test(panic.verdict_fail

@@ -5,6 +5,7 @@
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
 #include "kernel/physical_memory.hpp"
+#include "kernel/cpu_local.hpp"
 #include "kernel/smp_boot.hpp"
 #include "kernel/tasks.hpp"
 #include "lib/cmdline.hpp"
@@ -83,8 +84,8 @@ void pong(uint64_t) {
 void kthread_switch() {
     g_ping_done = false;
     // Main sleeps so ping and pong are the only runnable tasks (idle is never queued).
-    kernel::tasks::spawn("ping", ping, 0);
-    kernel::tasks::spawn("pong", pong, 0);
+    kernel::tasks::spawn("ping", ping, 0, 0, true);  // both on CPU 0: a same-CPU switch
+    kernel::tasks::spawn("pong", pong, 0, 0, true);
     while (!g_ping_done) kernel::tasks::sleep_ms(20);
     report("kthread_switch", g_samples, kSwitchRounds, "yield_int80");
 }
@@ -99,6 +100,45 @@ void ap_bringup() {
                    kernel::smp_boot::online_count());
 }
 
+// ipi_wake: a task on CPU 0 makes a task runnable on a parked CPU; one sample is from the
+// wake call to that task running (TSC, synchronised across CPUs under QEMU and modern PCs).
+constexpr size_t kIpiSamples = 100;
+kernel::tasks::WaitQueue g_ipi_queue;
+volatile uint64_t g_ipi_sent = 0, g_ipi_seen = 0;
+volatile size_t g_ipi_round = 0;
+
+void ipi_sleeper(uint64_t) {
+    for (size_t round = 0; round < kIpiSamples; ++round) {
+        kernel::tasks::block_on(g_ipi_queue);
+        g_ipi_seen = arch::timestamp();
+        __atomic_store_n(&g_ipi_round, round + 1, __ATOMIC_RELEASE);
+    }
+}
+
+void ipi_waker(uint64_t) {
+    for (size_t round = 0; round < kIpiSamples; ++round) {
+        while (g_ipi_queue.waiters.empty()) kernel::tasks::sleep_ms(1);
+        kernel::tasks::sleep_ms(2);  // let the target CPU park
+        g_ipi_sent = arch::timestamp();
+        kernel::tasks::wake_one(g_ipi_queue);
+        while (__atomic_load_n(&g_ipi_round, __ATOMIC_ACQUIRE) <= round) kernel::tasks::sleep_ms(1);
+        g_samples[round] = g_ipi_seen - g_ipi_sent;
+    }
+}
+
+void ipi_wake() {
+    if (kernel::g_cpu_count < 2) {
+        console::print("BENCH ipi_wake unit=cycles n=0 median=0 p99=0 min=0 note=needs_2_cpus\n");
+        return;
+    }
+    g_ipi_round = 0;
+    kernel::tasks::spawn("ipi-sleeper", ipi_sleeper, 0, kernel::g_cpu_count - 1, true);
+    kernel::tasks::spawn("ipi-waker", ipi_waker, 0, 0, true);
+    while (__atomic_load_n(&g_ipi_round, __ATOMIC_ACQUIRE) < kIpiSamples) kernel::tasks::sleep_ms(20);
+    kernel::tasks::sleep_ms(20);  // the waker stores the last sample after the sleeper's round
+    report("ipi_wake", g_samples, kIpiSamples, "parked_cpu");
+}
+
 struct Suite {
     const char* name;
     void (*run)();
@@ -107,6 +147,7 @@ constexpr Suite kSuites[] = {
     {"mm", page_alloc_free},
     {"sched", kthread_switch},
     {"smp", ap_bringup},
+    {"smp", ipi_wake},
 };
 
 }  // namespace

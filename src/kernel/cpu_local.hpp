@@ -16,6 +16,7 @@ struct CpuLocal {
     uint32_t apic_id;
     volatile bool online;    // set by the CPU itself once it runs kernel code
     uint64_t ticks;          // timer ticks taken on this CPU
+    uint64_t last_tick_ns;   // clock::ns_since_boot() at the latest of them
     KernelStack boot_stack;  // APs: the stack ap_main starts on
     uint64_t interrupt_stack_tops[3];
 };

@@ -23,7 +23,6 @@ constexpr unsigned kIrqKeyboard = 1, kIrqCom1 = 4;
 
 unsigned g_tick_hz = 0;
 uint64_t g_lapic_hz = 0;
-uint64_t g_ticks = 0;
 uint64_t g_spurious = 0;
 TickHook g_tick_hook = nullptr;
 InputHook g_input_hook = nullptr;
@@ -48,16 +47,11 @@ void map_mmio(uint64_t phys, const char* what) {
                        mm::describe(mapped.error()));
 }
 
-uint64_t g_last_tick_ns = 0;
-
 uint64_t on_timer(arch::TrapFrame* frame, void*) {
     CpuLocal& cpu = this_cpu();
-    ++cpu.ticks;
+    __atomic_store_n(&cpu.ticks, cpu.ticks + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&cpu.last_tick_ns, clock::ns_since_boot(), __ATOMIC_RELAXED);
     lapic_eoi();
-    // Only the boot CPU schedules tasks so far; the others count their ticks and stay parked.
-    if (cpu.index != 0) return reinterpret_cast<uint64_t>(frame);
-    ++g_ticks;
-    __atomic_store_n(&g_last_tick_ns, clock::ns_since_boot(), __ATOMIC_RELAXED);
     return g_tick_hook ? g_tick_hook(frame) : reinterpret_cast<uint64_t>(frame);
 }
 
@@ -147,12 +141,14 @@ void init_application_processor() {
 }
 
 unsigned tick_hz() { return g_tick_hz; }
-uint64_t ticks() { return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED); }
-uint64_t last_tick_ns() { return __atomic_load_n(&g_last_tick_ns, __ATOMIC_RELAXED); }
+uint64_t ticks() { return __atomic_load_n(&this_cpu().ticks, __ATOMIC_RELAXED); }
+uint64_t last_tick_ns() { return __atomic_load_n(&this_cpu().last_tick_ns, __ATOMIC_RELAXED); }
 uint64_t lapic_timer_hz() { return g_lapic_hz; }
 uint64_t spurious_count() { return g_spurious; }
 void set_tick_hook(TickHook hook) { g_tick_hook = hook; }
 void set_input_hook(InputHook hook) { g_input_hook = hook; }
+
+bool input_available() { return g_input_tail != __atomic_load_n(&g_input_head, __ATOMIC_ACQUIRE); }
 
 bool read_input(char& out) {
     const size_t tail = g_input_tail;

@@ -20,7 +20,7 @@ void init_application_processor();
 
 unsigned tick_hz();
 uint64_t ticks();                 // timer ticks on this CPU since init
-uint64_t last_tick_ns();          // clock::ns_since_boot() at the most recent tick
+uint64_t last_tick_ns();          // clock::ns_since_boot() at this CPU's most recent tick
 uint64_t lapic_timer_hz();        // measured LAPIC timer input frequency (after divide-by-16)
 uint64_t spurious_count();
 
@@ -30,6 +30,7 @@ void set_tick_hook(TickHook hook);
 
 // Console input filled by the COM1 and keyboard IRQs. Non-blocking: false when empty.
 bool read_input(char& out);
+bool input_available();
 // Called with each input character from IRQ context (the scheduler wakes readers here).
 using InputHook = void (*)();
 void set_input_hook(InputHook hook);

@@ -7,6 +7,7 @@
 #include "kernel/console.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/physical_memory.hpp"
+#include "kernel/tlb.hpp"
 
 namespace kernel {
 namespace {
@@ -30,7 +31,8 @@ public:
         return m_direct_map_live ? phys_to_virt<uint64_t>(table.address())
                                  : reinterpret_cast<uint64_t*>(table.address());
     }
-    void invalidate(uint64_t virt_addr) override { arch::invalidate_tlb_page(virt_addr); }
+    // The one TLB entry point: every CPU drops the entry (a shootdown once APs are online).
+    void invalidate(uint64_t virt_addr) override { tlb::shootdown(virt_addr); }
     bool no_execute_supported() const override { return m_no_execute; }
     bool huge_1g_supported() const override { return m_huge_1g; }
 

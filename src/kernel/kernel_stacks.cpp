@@ -11,10 +11,12 @@ namespace {
 constexpr unsigned kSlots = 4096;  // 256 MiB of virtual space
 uint64_t g_slot_used[kSlots / 64];
 uint64_t g_in_use = 0;
-IrqSpinLock g_lock;
+IrqSpinLock g_lock;    // the slot bitmap
+SpinLock g_map_lock;   // kernel page-table changes: interrupts stay on (unmap shoots down TLBs)
 
 // Frees the frames behind [bottom, bottom + pages) and unmaps them (TLB entries dropped).
 void release_pages(uint64_t bottom, unsigned pages) {
+    LockGuard guard(g_map_lock);
     mm::AddressSpace& space = kernel_address_space();
     for (unsigned i = 0; i < pages; ++i) {
         auto found = space.translate(bottom + i * mm::kPageSize);
@@ -44,10 +46,13 @@ kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages) {
     const uint64_t bottom = slot_top - uint64_t{pages} * mm::kPageSize;
     for (unsigned i = 0; i < pages; ++i) {
         auto frame = physical_memory::allocate(mm::PageState::Stack);
-        const bool mapped = frame && kernel_address_space()
-                                         .map(bottom + i * mm::kPageSize, frame.value().address(), mm::kPageSize,
-                                              mm::kPageWritable)
-                                         .ok();
+        bool mapped = false;
+        if (frame) {
+            LockGuard guard(g_map_lock);
+            mapped = kernel_address_space()
+                         .map(bottom + i * mm::kPageSize, frame.value().address(), mm::kPageSize, mm::kPageWritable)
+                         .ok();
+        }
         if (!mapped) {
             if (frame) physical_memory::free(frame.value());
             release_pages(bottom, i);

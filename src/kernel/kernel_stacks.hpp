@@ -24,6 +24,7 @@ struct KernelStack {
 enum class StackError { OutOfMemory, OutOfSlots, BadSize };
 
 kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages);
+// Unmaps (with a TLB shootdown on SMP) and frees the frames: call with interrupts enabled.
 void free_kernel_stack(const KernelStack& stack);
 uint64_t kernel_stacks_in_use();
 

@@ -181,8 +181,10 @@ extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
     install_cpu_local(*cpu);
     arch::init_cpu_interrupts(cpu->index, cpu->interrupt_stack_tops);
     interrupts::init_application_processor();
+    tasks::init_application_processor();
     cpu->online = true;
     __atomic_fetch_or(&smp_boot::started_bitmap_word(cpu->index), 1ull << (cpu->index % 64), __ATOMIC_RELEASE);
-    // Parked until the scheduler runs tasks on every CPU: the seed's park, woken by each tick.
+    // This context is now the CPU's idle task: the seed's park. Ticks, wake-up IPIs and work
+    // stealing bring tasks here.
     for (;;) asm volatile("sti; hlt" ::: "memory");
 }

@@ -39,3 +39,33 @@ private:
 };
 
 }  // namespace kernel
+
+namespace kernel {
+
+// A spinlock that leaves the interrupt flag alone: for code that may wait a long time for other
+// CPUs (a TLB shootdown waits for their acknowledgements) and so must keep taking interrupts.
+// Never take it in an interrupt handler.
+class SpinLock {
+public:
+    void lock() {
+        while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE))
+            while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
+    }
+    void unlock() { __atomic_store_n(&m_locked, false, __ATOMIC_RELEASE); }
+
+private:
+    bool m_locked = false;
+};
+
+class LockGuard {
+public:
+    explicit LockGuard(SpinLock& lock) : m_lock(lock) { m_lock.lock(); }
+    ~LockGuard() { m_lock.unlock(); }
+    LockGuard(const LockGuard&) = delete;
+    LockGuard& operator=(const LockGuard&) = delete;
+
+private:
+    SpinLock& m_lock;
+};
+
+}  // namespace kernel

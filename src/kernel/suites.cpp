@@ -22,6 +22,7 @@
 namespace selftest {
 void mm_suite(Context& context);     // selftest_mm.cpp
 void sched_suite(Context& context);  // selftest_sched.cpp
+void smp_suite(Context& context);    // selftest_smp.cpp
 }
 
 namespace {
@@ -126,24 +127,6 @@ void serial_input_suite(Context& t) {
     t.expect(done && kstd::StringView(line) == "sable-input-test", "line_received_by_interrupt", "got \"%s\"", line);
 }
 
-// Every CPU the firmware lists is online, on its own tables, and taking its own timer ticks.
-void smp_suite(Context& t) {
-    const unsigned online = kernel::smp_boot::online_count();
-    t.expect(online == kernel::g_cpu_count, "every_cpu_online", "%u of %u CPUs online", online, kernel::g_cpu_count);
-    uint64_t before[kernel::kMaxCpus];
-    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) before[i] = __atomic_load_n(&kernel::g_cpu_locals[i].ticks, __ATOMIC_RELAXED);
-    kernel::tasks::sleep_ms(200);
-    unsigned silent = 0;
-    for (unsigned i = 0; i < kernel::g_cpu_count; ++i)
-        if (kernel::g_cpu_locals[i].online && __atomic_load_n(&kernel::g_cpu_locals[i].ticks, __ATOMIC_RELAXED) == before[i])
-            ++silent;
-    t.expect(silent == 0, "every_cpu_takes_timer_ticks", "%u CPUs took no tick in 200 ms", silent);
-    unsigned distinct = 1;
-    for (unsigned i = 1; i < kernel::g_cpu_count; ++i) distinct += kernel::g_cpu_locals[i].apic_id != kernel::g_cpu_locals[0].apic_id;
-    t.expect(distinct == kernel::g_cpu_count, "distinct_apic_ids", "APIC ids repeat");
-    t.expect(&kernel::this_cpu() == &kernel::g_cpu_locals[0], "gs_base_is_cpu_local", "GS does not point at CPU 0's data");
-}
-
 // Deliberate kernel faults: each must end in a symbolized exception dump and a failure verdict.
 __attribute__((noinline)) void fault_divide_suite(Context&) {
     // Plain C++ would not do: the compiler may rewrite 1/x as compares and never divide.
@@ -180,7 +163,7 @@ constexpr selftest::Suite kSuites[] = {
     {"mm", selftest::mm_suite, true},
     {"irq", irq_suite, true},
     {"sched", selftest::sched_suite, true},
-    {"smp", smp_suite, true},
+    {"smp", selftest::smp_suite, true},
     {"serial_input", serial_input_suite, false},
     {"panic", panic_suite, false},
     {"fault_de", fault_divide_suite, false},

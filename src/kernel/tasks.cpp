@@ -1,14 +1,17 @@
-// Kernel tasks, the task list and the interrupt-driven switch (see tasks.hpp).
+// Kernel tasks, the task list and the interrupt-driven switch, per CPU (see tasks.hpp).
 #include "tasks.hpp"
+
+#include <arch/interrupt_controllers.hpp>
 
 #include "arch/arch.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
+#include "kernel/cpu_local.hpp"
 #include "kernel/interrupts.hpp"
 #include "kernel/kernel_address_space.hpp"
 #include "kernel/kernel_heap.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/spinlock.hpp"
+#include "kernel/tlb.hpp"
 #include "lib/format.hpp"
 
 namespace kernel::tasks {
@@ -17,30 +20,48 @@ namespace {
 constexpr unsigned kEntriesPerChunk = 256;  // one 4 KiB chunk
 constexpr unsigned kMaxChunks = 256;        // up to 65 536 tasks
 constexpr unsigned kTaskStackPages = 4;     // 16 KiB below each guard page
+constexpr unsigned kVectorWake = 0xF0;      // IPI: "work was queued for you"
 
 enum Operation : uint64_t { kYield = 1, kSleep, kBlock, kExit };
 
+struct BlockRequest {
+    WaitQueue* queue;
+    bool (*satisfied)(void* context);  // null: block unconditionally
+    void* context;
+};
+
+// --- the task list (shared; never on the switch path except to read an entry) ----------------
 TaskEntry* g_chunks[kMaxChunks];
 unsigned g_chunk_count = 0;
 uint32_t g_next_unused_slot = 0;
 uint32_t g_free_slot_head = ~0u;  // free slots chain through their saved_rsp field
 uint64_t g_live = 0;
-uint64_t g_switches = 0;
+IrqSpinLock g_list_lock;
 
-sched::CpuScheduler g_scheduler;  // CPU 0; one per CPU with the SMP milestone
-KernelTask* g_current = nullptr;
-KernelTask* g_reap_list[64];      // dead tasks whose stacks are freed on the next switch
-unsigned g_reap_count = 0;
+// --- per CPU --------------------------------------------------------------------------------
+struct CpuTasks {
+    IrqSpinLock lock;                // guards everything below
+    sched::CpuScheduler scheduler;
+    KernelTask* current = nullptr;
+    KernelTask* reap_list[64];       // dead tasks whose stacks are freed on the next switch
+    unsigned reap_count = 0;
+    bool running = false;            // this CPU takes tasks
+    uint64_t ipi_switches = 0;       // switches made by the wake-up IPI (not the tick)
+};
+CpuTasks g_cpus[kMaxCpus];
 KernelTask g_boot_task;
-IrqSpinLock g_lock;               // task list and scheduler state
+uint64_t g_switches = 0, g_steals = 0, g_wake_ipis = 0;
 
-sched::WaitQueue g_input_waiters;
+WaitQueue g_input_waiters;
 
 TaskEntry& entry(uint32_t slot) { return g_chunks[slot / kEntriesPerChunk][slot % kEntriesPerChunk]; }
 KernelTask* from_sched(sched::Task* task) { return reinterpret_cast<KernelTask*>(task); }
 static_assert(__builtin_offsetof(KernelTask, sched) == 0, "sched::Task must be first");
 
-kstd::Result<uint32_t, TaskError> allocate_slot_locked() {
+CpuTasks& this_cpu_tasks() { return g_cpus[this_cpu().index]; }
+
+kstd::Result<uint32_t, TaskError> allocate_slot() {
+    IrqLockGuard guard(g_list_lock);
     if (g_free_slot_head != ~0u) {
         const uint32_t slot = g_free_slot_head;
         g_free_slot_head = static_cast<uint32_t>(entry(slot).saved_rsp);
@@ -55,58 +76,153 @@ kstd::Result<uint32_t, TaskError> allocate_slot_locked() {
     return g_next_unused_slot++;
 }
 
-void free_slot_locked(uint32_t slot) {
+void free_slot(uint32_t slot) {
+    IrqLockGuard guard(g_list_lock);
     entry(slot) = {0, g_free_slot_head};
     g_free_slot_head = slot;
+    --g_live;
 }
 
-void reap_locked() {
-    for (unsigned i = 0; i < g_reap_count; ++i) {
-        KernelTask* task = g_reap_list[i];
-        free_kernel_stack(task->stack);
-        free_slot_locked(task->slot);
-        kfree(task);
-        --g_live;
+// Dead tasks go from a CPU's reap list (filled by the switch, which still runs on the dead
+// task's stack) to one global list, and a reaper task frees them: freeing a stack unmaps it,
+// which shoots down other CPUs' TLB entries and so must not happen inside the switch path with
+// interrupts off and a CPU lock held.
+IrqSpinLock g_dead_lock;
+KernelTask* g_dead_head = nullptr;  // linked through sched.queue_next (a dead task is on no queue)
+
+void reap_locked(CpuTasks& cpu) {
+    if (cpu.reap_count == 0) return;
+    IrqLockGuard guard(g_dead_lock);
+    for (unsigned i = 0; i < cpu.reap_count; ++i) {
+        KernelTask* task = cpu.reap_list[i];
+        task->sched.queue_next = reinterpret_cast<sched::Task*>(g_dead_head);
+        g_dead_head = task;
     }
-    g_reap_count = 0;
+    cpu.reap_count = 0;
+}
+
+void reaper(uint64_t) {
+    for (;;) {
+        KernelTask* dead;
+        {
+            IrqLockGuard guard(g_dead_lock);
+            dead = g_dead_head;
+            g_dead_head = nullptr;
+        }
+        while (dead) {
+            KernelTask* next = reinterpret_cast<KernelTask*>(dead->sched.queue_next);
+            free_kernel_stack(dead->stack);
+            free_slot(dead->slot);
+            kfree(dead);
+            dead = next;
+        }
+        sleep_ms(10);
+    }
 }
 
 // The one switch path: called with the interrupted task's frame, returns the frame to resume.
-uint64_t switch_locked(arch::TrapFrame* frame, sched::Task* next_task) {
-    KernelTask* previous = g_current;
+uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_task) {
+    KernelTask* previous = cpu.current;
     KernelTask* next = from_sched(next_task);
     entry(previous->slot).saved_rsp = reinterpret_cast<uint64_t>(frame);
     if (next == previous) return reinterpret_cast<uint64_t>(frame);
-    ++g_switches;
+    __atomic_fetch_add(&g_switches, 1, __ATOMIC_RELAXED);
     if (previous->sched.state == sched::TaskState::Dead) {
-        if (g_reap_count == sizeof(g_reap_list) / sizeof(g_reap_list[0])) panic("tasks: reap list full");
-        g_reap_list[g_reap_count++] = previous;  // still on its stack until the iretq below
+        if (cpu.reap_count == sizeof(cpu.reap_list) / sizeof(cpu.reap_list[0])) panic("tasks: reap list full");
+        cpu.reap_list[cpu.reap_count++] = previous;  // still on its stack until the iretq
     }
-    g_current = next;
+    cpu.current = next;
     arch::load_address_space(entry(next->slot).pml4_phys);
     return entry(next->slot).saved_rsp;
 }
 
+// Makes `task` ready on the CPU it belongs to, and wakes that CPU at once if it is parked.
+void make_ready_on_its_cpu(sched::Task* task) {
+    const unsigned target = task->cpu;
+    bool parked;
+    {
+        IrqLockGuard guard(g_cpus[target].lock);
+        g_cpus[target].scheduler.make_ready(task);
+        parked = g_cpus[target].scheduler.idle_now();
+    }
+    if (parked) {
+        __atomic_fetch_add(&g_wake_ipis, 1, __ATOMIC_RELAXED);
+        // A self-IPI too: the handler that woke us returns to idle otherwise until the tick.
+        arch::x86::lapic_send_ipi(g_cpu_locals[target].apic_id, kVectorWake);
+    }
+}
+
+// Work stealing, without holding our own lock while holding the victim's (no lock-order cycle):
+// take the last ready task of the CPU with the longest queue, then ready it here.
+void steal_if_idle(unsigned self) {
+    if (!g_cpus[self].scheduler.idle_now() || g_cpus[self].scheduler.ready_count() != 0) return;
+    unsigned victim = self;
+    uint64_t longest = 0;
+    for (unsigned i = 0; i < g_cpu_count; ++i) {
+        const uint64_t length = g_cpus[i].scheduler.ready_count();  // racy read: a hint only
+        if (i != self && g_cpus[i].running && length > longest) {
+            longest = length;
+            victim = i;
+        }
+    }
+    if (victim == self) return;
+    sched::Task* task;
+    {
+        IrqLockGuard guard(g_cpus[victim].lock);
+        task = g_cpus[victim].scheduler.take_for_migration(self);
+    }
+    if (!task) return;
+    __atomic_fetch_add(&g_steals, 1, __ATOMIC_RELAXED);
+    IrqLockGuard guard(g_cpus[self].lock);
+    g_cpus[self].scheduler.make_ready(task);  // sets task->cpu = self
+}
+
 uint64_t on_tick(arch::TrapFrame* frame) {
-    IrqLockGuard guard(g_lock);
-    reap_locked();
-    return switch_locked(frame, g_scheduler.on_tick());
+    const unsigned self = this_cpu().index;
+    CpuTasks& cpu = g_cpus[self];
+    if (!cpu.running) return reinterpret_cast<uint64_t>(frame);
+    steal_if_idle(self);
+    IrqLockGuard guard(cpu.lock);
+    reap_locked(cpu);
+    return switch_locked(cpu, frame, cpu.scheduler.on_tick());
+}
+
+uint64_t on_wake_ipi(arch::TrapFrame* frame, void*) {
+    arch::x86::lapic_eoi();
+    CpuTasks& cpu = this_cpu_tasks();
+    if (!cpu.running) return reinterpret_cast<uint64_t>(frame);
+    IrqLockGuard guard(cpu.lock);
+    if (!cpu.scheduler.idle_now()) return reinterpret_cast<uint64_t>(frame);  // runs at its turn
+    const uint64_t next = switch_locked(cpu, frame, cpu.scheduler.yield());
+    if (next != reinterpret_cast<uint64_t>(frame)) ++cpu.ipi_switches;
+    return next;
 }
 
 uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
-    IrqLockGuard guard(g_lock);
-    reap_locked();
-    sched::Task* next = nullptr;
+    CpuTasks& cpu = this_cpu_tasks();
     const uint64_t operation = arch::scheduler_trap_operation(frame);
     const uint64_t argument = arch::scheduler_trap_argument(frame);
+    if (operation == kBlock) {
+        // Lock order: the wait queue, then this CPU. The waker takes them one at a time.
+        // The condition is checked under the queue lock, which every waker takes too, so a wake
+        // between the caller's check and this block cannot be lost.
+        const auto* request = reinterpret_cast<const BlockRequest*>(argument);
+        IrqLockGuard queue_guard(request->queue->lock);
+        if (request->satisfied && request->satisfied(request->context)) return reinterpret_cast<uint64_t>(frame);
+        IrqLockGuard guard(cpu.lock);
+        reap_locked(cpu);
+        return switch_locked(cpu, frame, cpu.scheduler.block_current(request->queue->waiters));
+    }
+    IrqLockGuard guard(cpu.lock);
+    reap_locked(cpu);
+    sched::Task* next = nullptr;
     switch (operation) {
-    case kYield: next = g_scheduler.yield(); break;
-    case kSleep: next = g_scheduler.sleep_current(argument); break;
-    case kBlock: next = g_scheduler.block_current(*reinterpret_cast<sched::WaitQueue*>(argument)); break;
-    case kExit: next = g_scheduler.exit_current(); break;
+    case kYield: next = cpu.scheduler.yield(); break;
+    case kSleep: next = cpu.scheduler.sleep_current(argument); break;
+    case kExit: next = cpu.scheduler.exit_current(); break;
     default: panic("tasks: unknown scheduler operation %llu", static_cast<unsigned long long>(operation));
     }
-    return switch_locked(frame, next);
+    return switch_locked(cpu, frame, next);
 }
 
 void idle_loop(uint64_t) {
@@ -114,14 +230,14 @@ void idle_loop(uint64_t) {
     for (;;) asm volatile("sti; hlt" ::: "memory");
 }
 
-KernelTask* create_locked(const char* name, void (*entry_point)(uint64_t), uint64_t parameter, TaskError& error) {
+KernelTask* create(const char* name, void (*entry_point)(uint64_t), uint64_t parameter, TaskError& error) {
     auto* task = static_cast<KernelTask*>(kmalloc(sizeof(KernelTask)));
     if (!task) {
         error = TaskError::OutOfMemory;
         return nullptr;
     }
     *task = {};
-    auto slot = allocate_slot_locked();
+    auto slot = allocate_slot();
     if (!slot) {
         kfree(task);
         error = slot.error();
@@ -129,7 +245,11 @@ KernelTask* create_locked(const char* name, void (*entry_point)(uint64_t), uint6
     }
     auto stack = allocate_kernel_stack(kTaskStackPages);
     if (!stack) {
-        free_slot_locked(slot.value());
+        {
+            IrqLockGuard guard(g_list_lock);
+            ++g_live;  // free_slot() counts it down
+        }
+        free_slot(slot.value());
         kfree(task);
         error = TaskError::OutOfMemory;
         return nullptr;
@@ -137,78 +257,143 @@ KernelTask* create_locked(const char* name, void (*entry_point)(uint64_t), uint6
     static uint64_t next_id = 1;
     task->slot = slot.value();
     task->stack = stack.value();
-    task->sched.id = next_id++;
+    task->sched.id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
     kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
     task->sched.name = task->name;
     entry(task->slot) = {kernel_address_space().root().address(),
                          arch::build_kernel_task_frame(task->stack.top, entry_point, parameter)};
+    IrqLockGuard guard(g_list_lock);
+    ++g_live;
+    return task;
+}
+
+// A task list entry and scheduler for the context already running on this CPU (boot code on
+// CPU 0, ap_main on an AP), which becomes task `name`.
+KernelTask* adopt_running_context(KernelTask* task, const char* name) {
+    auto slot = allocate_slot();
+    if (!slot) panic("tasks: no memory for the task list");
+    task->slot = slot.value();
+    kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
+    task->sched.name = task->name;
+    entry(task->slot) = {kernel_address_space().root().address(), 0};
+    IrqLockGuard guard(g_list_lock);
     ++g_live;
     return task;
 }
 
 void on_input() {
-    // IRQ context, interrupts already off: the lock only guards against other CPUs.
-    IrqLockGuard guard(g_lock);
-    g_scheduler.wake_all(g_input_waiters);
+    // IRQ context: wake every reader onto its own CPU.
+    wake_all(g_input_waiters);
 }
 
 }  // namespace
 
 void init() {
-    IrqLockGuard guard(g_lock);
-    auto slot = allocate_slot_locked();
-    if (!slot) panic("tasks: no memory for the task list");
-    g_boot_task.slot = slot.value();
+    CpuTasks& cpu = g_cpus[0];
+    adopt_running_context(&g_boot_task, "main");
     g_boot_task.sched.id = 0;
-    kstd::format_to_buffer(g_boot_task.name, sizeof(g_boot_task.name), "main");
-    g_boot_task.sched.name = g_boot_task.name;
-    entry(g_boot_task.slot) = {kernel_address_space().root().address(), 0};
-    ++g_live;
     TaskError error;
-    KernelTask* idle = create_locked("idle", idle_loop, 0, error);
+    KernelTask* idle = create("idle0", idle_loop, 0, error);
     if (!idle) panic("tasks: cannot create the idle task");
-    g_current = &g_boot_task;
-    g_scheduler.init(0, &idle->sched, &g_boot_task.sched);
+    {
+        IrqLockGuard guard(cpu.lock);
+        cpu.current = &g_boot_task;
+        cpu.scheduler.init(0, &idle->sched, &g_boot_task.sched);
+        cpu.running = true;
+    }
     arch::set_interrupt_handler(0x80, on_scheduler_trap, nullptr);
+    arch::set_interrupt_handler(kVectorWake, on_wake_ipi, nullptr);
     interrupts::set_tick_hook(on_tick);
     interrupts::set_input_hook(on_input);
+    tlb::init();
+    if (!spawn("reaper", reaper, 0, 0, true)) panic("tasks: cannot create the reaper task");
     klog("tasks: task list of 16-byte entries (PML4, RSP) in %u-entry chunks; idle task %llu; main is task 0",
          kEntriesPerChunk, static_cast<unsigned long long>(idle->sched.id));
 }
 
-kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)(uint64_t), uint64_t parameter) {
-    IrqLockGuard guard(g_lock);
+void init_application_processor() {
+    const unsigned index = this_cpu().index;
+    auto* idle = static_cast<KernelTask*>(kmalloc(sizeof(KernelTask)));
+    if (!idle) panic("tasks: no memory for CPU %u's idle task", index);
+    *idle = {};
+    char name[16];
+    kstd::format_to_buffer(name, sizeof(name), "idle%u", index);
+    adopt_running_context(idle, name);
+    idle->stack = this_cpu().boot_stack;
+    idle->sched.affinity[0] = idle->sched.affinity[1] = idle->sched.affinity[2] = idle->sched.affinity[3] = 0;
+    CpuTasks& cpu = g_cpus[index];
+    IrqLockGuard guard(cpu.lock);
+    cpu.current = idle;
+    cpu.scheduler.init(index, &idle->sched, nullptr);
+    __atomic_store_n(&cpu.running, true, __ATOMIC_RELEASE);
+}
+
+kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)(uint64_t), uint64_t parameter,
+                                           unsigned cpu_index, bool pinned) {
+    if (cpu_index == kAnyCpu) {
+        // The online CPU with the shortest run queue (racy reads: a placement hint only).
+        cpu_index = 0;
+        uint64_t shortest = ~0ull;
+        for (unsigned i = 0; i < g_cpu_count; ++i) {
+            if (!__atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE)) continue;
+            const uint64_t load = g_cpus[i].scheduler.ready_count() + (g_cpus[i].scheduler.idle_now() ? 0 : 1);
+            if (load < shortest) {
+                shortest = load;
+                cpu_index = i;
+            }
+        }
+    } else if (cpu_index >= g_cpu_count || !__atomic_load_n(&g_cpus[cpu_index].running, __ATOMIC_ACQUIRE)) {
+        return kstd::fail(TaskError::NoSuchCpu);
+    }
     TaskError error;
-    KernelTask* task = create_locked(name, entry_point, parameter, error);
+    KernelTask* task = create(name, entry_point, parameter, error);
     if (!task) return kstd::fail(error);
-    g_scheduler.make_ready(&task->sched);
+    if (pinned) {
+        for (uint64_t& word : task->sched.affinity) word = 0;
+        task->sched.affinity[cpu_index / 64] = 1ull << (cpu_index % 64);
+    }
+    task->sched.cpu = cpu_index;
+    make_ready_on_its_cpu(&task->sched);
     return task;
 }
 
-KernelTask* current() { return g_current; }
+KernelTask* current() { return this_cpu_tasks().current; }
 
 void yield() { arch::scheduler_trap(kYield, 0); }
 
 void sleep_ms(uint64_t milliseconds) {
-    // Wake at the first tick at or after now + milliseconds. Counting from the last tick (part
-    // of the current tick period is already over) makes the sleep at least `milliseconds` and
+    // Wake at the first tick at or after now + milliseconds. Counting from this CPU's last tick
+    // (part of the current period is already over) makes the sleep at least `milliseconds` and
     // less than one tick longer, instead of a whole tick of slack.
+    const bool were_enabled = arch::save_and_disable_interrupts();  // stay on this CPU's tick
     const uint64_t tick_ns = 1000000000ull / interrupts::tick_hz();
     const uint64_t since_tick_ns = clock::ns_since_boot() - interrupts::last_tick_ns();
     const uint64_t ticks = (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
     arch::scheduler_trap(kSleep, ticks ? ticks : 1);
+    arch::restore_interrupts(were_enabled);
 }
 
-void block_on(sched::WaitQueue& queue) { arch::scheduler_trap(kBlock, reinterpret_cast<uint64_t>(&queue)); }
+void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 
-bool wake_one(sched::WaitQueue& queue) {
-    IrqLockGuard guard(g_lock);
-    return g_scheduler.wake_one(queue) != nullptr;
+void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context) {
+    const BlockRequest request{&queue, satisfied, context};
+    arch::scheduler_trap(kBlock, reinterpret_cast<uint64_t>(&request));
 }
 
-uint64_t wake_all(sched::WaitQueue& queue) {
-    IrqLockGuard guard(g_lock);
-    return g_scheduler.wake_all(queue);
+bool wake_one(WaitQueue& queue) {
+    sched::Task* task;
+    {
+        IrqLockGuard guard(queue.lock);
+        task = queue.waiters.take_oldest();
+    }
+    if (task) make_ready_on_its_cpu(task);
+    return task != nullptr;
+}
+
+uint64_t wake_all(WaitQueue& queue) {
+    uint64_t woken = 0;
+    while (wake_one(queue)) ++woken;
+    return woken;
 }
 
 void exit() {
@@ -217,30 +402,33 @@ void exit() {
 }
 
 uint64_t live_count() {
-    IrqLockGuard guard(g_lock);
+    IrqLockGuard guard(g_list_lock);
     return g_live;
 }
 
 uint64_t task_list_slots() {
-    IrqLockGuard guard(g_lock);
+    IrqLockGuard guard(g_list_lock);
     return g_next_unused_slot;
 }
 
 uint64_t switch_count() { return __atomic_load_n(&g_switches, __ATOMIC_RELAXED); }
+uint64_t steal_count() { return __atomic_load_n(&g_steals, __ATOMIC_RELAXED); }
+uint64_t wake_ipi_count() { return __atomic_load_n(&g_wake_ipis, __ATOMIC_RELAXED); }
+unsigned cpu_of(const KernelTask* task) { return task->sched.cpu; }
+uint64_t ipi_switch_count(unsigned cpu) {
+    return cpu < kMaxCpus ? __atomic_load_n(&g_cpus[cpu].ipi_switches, __ATOMIC_RELAXED) : 0;
+}
+uint64_t ready_count(unsigned cpu) { return cpu < kMaxCpus ? g_cpus[cpu].scheduler.ready_count() : 0; }
 
 size_t read_line(char* buffer, size_t capacity) {
     size_t length = 0;
     for (;;) {
         char c;
-        // Check and block with interrupts off, so an IRQ cannot slip in between and be missed.
-        const bool were_enabled = arch::save_and_disable_interrupts();
-        const bool got = interrupts::read_input(c);
-        if (!got) {
-            block_on(g_input_waiters);  // the trap saves IF=0; the switch back restores it
-            arch::restore_interrupts(were_enabled);
+        if (!interrupts::read_input(c)) {
+            // Re-checked under the queue lock: input that lands in between does not block us.
+            block_unless(g_input_waiters, [](void*) { return interrupts::input_available(); }, nullptr);
             continue;
         }
-        arch::restore_interrupts(were_enabled);
         if (c == '\n') break;
         if (length + 1 < capacity) buffer[length++] = c;
     }

@@ -1,13 +1,19 @@
 // Kernel tasks and the switch path (seed 000's model). The task list holds one 16-byte entry
 // per task — its PML4 and its saved ring-0 RSP — in chunks that are added as tasks are created,
 // so it grows without ever moving an entry. A switch happens only inside an interrupt (the timer,
-// or vector 0x80 for yield/sleep/block/exit): save RSP in the current entry, let the portable
-// scheduler pick, load the next entry's CR3 and RSP, pop its registers, iretq.
+// vector 0x80 for yield/sleep/block/exit, or the wake-up IPI): save RSP in the current entry,
+// let this CPU's portable scheduler pick, load the next entry's CR3 and RSP, pop, iretq.
+//
+// SMP: every CPU has its own scheduler, run queue and lock; the switch path takes only its own
+// CPU's lock. A task keeps its CPU while runnable; a CPU with nothing to run steals a ready task
+// from the busiest other CPU at its tick, and a task made ready on a parked CPU wakes that CPU
+// with an IPI at once instead of at its next tick.
 #pragma once
 
 #include <stdint.h>
 
 #include "kernel/kernel_stacks.hpp"
+#include "kernel/spinlock.hpp"
 #include "lib/result.hpp"
 #include "sched/scheduler.hpp"
 
@@ -26,26 +32,46 @@ struct KernelTask {
     char name[24];
 };
 
-enum class TaskError { OutOfMemory, TooManyTasks };
+enum class TaskError { OutOfMemory, TooManyTasks, NoSuchCpu };
+
+// A wait queue shared by tasks on any CPU, with its own lock.
+struct WaitQueue {
+    sched::WaitQueue waiters;
+    IrqSpinLock lock;
+};
+
+inline constexpr unsigned kAnyCpu = ~0u;
 
 // Turns the running boot code into task "main", creates this CPU's idle task and hooks the
-// scheduler into the timer tick and vector 0x80.
+// scheduler into the timer tick, vector 0x80 and the wake-up IPI.
 void init();
+// An AP: its boot context becomes its idle task; from then on it runs tasks.
+void init_application_processor();
 
-kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry)(uint64_t), uint64_t parameter);
+// On `cpu` (kAnyCpu: the online CPU with the shortest run queue); `pinned` keeps it there.
+kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry)(uint64_t), uint64_t parameter,
+                                           unsigned cpu = kAnyCpu, bool pinned = false);
 KernelTask* current();
 
 void yield();
 void sleep_ms(uint64_t milliseconds);
-void block_on(sched::WaitQueue& queue);
-// Wake waiters; safe from interrupt handlers.
-bool wake_one(sched::WaitQueue& queue);
-uint64_t wake_all(sched::WaitQueue& queue);
+void block_on(WaitQueue& queue);
+// Blocks unless `satisfied(context)` holds when checked under the queue's lock (the condition a
+// waker makes true before it wakes the queue): no lost wake-ups between check and sleep.
+void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context);
+// Wake waiters (each back onto the CPU it blocked on); safe from interrupt handlers.
+bool wake_one(WaitQueue& queue);
+uint64_t wake_all(WaitQueue& queue);
 [[noreturn]] void exit();
 
 uint64_t live_count();        // tasks not yet reaped, idle and main included
 uint64_t task_list_slots();   // entries the task list has grown to
-uint64_t switch_count();      // context switches on this CPU
+uint64_t switch_count();      // context switches, all CPUs
+uint64_t steal_count();       // tasks moved by work stealing
+uint64_t wake_ipi_count();    // wake-up IPIs sent
+unsigned cpu_of(const KernelTask* task);
+uint64_t ready_count(unsigned cpu);
+uint64_t ipi_switch_count(unsigned cpu);  // switches a wake-up IPI made on `cpu`
 
 // Blocking console input: waits (on a wait queue, woken by the COM1/keyboard IRQ) for a line.
 size_t read_line(char* buffer, size_t capacity);

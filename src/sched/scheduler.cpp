@@ -124,6 +124,16 @@ Task* CpuScheduler::exit_current() {
     return switch_away();
 }
 
+Task* CpuScheduler::take_for_migration(unsigned thief_cpu) {
+    // From the back: the front is about to run here with a warm cache; the back waits longest.
+    for (Task* task = m_ready.back(); task; task = task->queue_prev) {
+        if (!task->may_run_on(thief_cpu)) continue;
+        m_ready.remove(task);
+        return task;
+    }
+    return nullptr;
+}
+
 Task* CpuScheduler::wake_one(WaitQueue& queue) {
     Task* task = queue.m_waiters.pop_front();
     if (task) make_ready(task);

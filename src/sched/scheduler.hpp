@@ -15,6 +15,9 @@ class WaitQueue {
 public:
     bool empty() const { return m_waiters.empty(); }
     uint64_t size() const { return m_waiters.size(); }
+    // Removes the oldest waiter without readying it: on SMP the waker hands it to the scheduler
+    // of the CPU it blocked on (Task::cpu), under that CPU's lock.
+    Task* take_oldest() { return m_waiters.pop_front(); }
 
 private:
     friend class CpuScheduler;
@@ -46,6 +49,11 @@ public:
     Task* block_current(WaitQueue& queue);
     // The current task is finished. The caller reaps it once it is no longer running.
     Task* exit_current();
+
+    // Work stealing: removes the ready task that would run last here and may run on
+    // `thief_cpu`, for another CPU to run; nullptr if there is none.
+    Task* take_for_migration(unsigned thief_cpu);
+    bool idle_now() const { return m_current == m_idle; }
 
     // Wakes the oldest waiter (returns it, or nullptr) / every waiter (returns how many).
     // Woken tasks become Ready on this CPU.

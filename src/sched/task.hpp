@@ -27,6 +27,13 @@ struct Task {
     uint64_t runtime_ticks = 0;   // ticks during which it was the running task
     uint64_t switches_in = 0;     // times it was picked to run
     unsigned cpu = 0;             // CPU whose queues hold it
+    // CPUs it may run on: bit n = CPU index n. All ones by default; balancing never moves a
+    // task to a CPU outside its mask.
+    uint64_t affinity[4] = {~0ull, ~0ull, ~0ull, ~0ull};
+
+    bool may_run_on(unsigned cpu_index) const {
+        return cpu_index < 256 && ((affinity[cpu_index / 64] >> (cpu_index % 64)) & 1);
+    }
 };
 
 // Intrusive FIFO of tasks: O(1) push, pop and removal from the middle.
@@ -38,6 +45,7 @@ public:
     Task* pop_front();
     void remove(Task* task);
     Task* front() const { return m_head; }
+    Task* back() const { return m_tail; }
     bool empty() const { return m_head == nullptr; }
     uint64_t size() const { return m_size; }
 

@@ -1,0 +1,17 @@
+// TLB shootdown: a kernel mapping that other CPUs may cache is removed or narrowed, so every
+// online CPU must drop its TLB entry before the frame behind it is reused. The one TLB entry
+// point of the kernel's address space (kernel_address_space.cpp) calls this.
+#pragma once
+
+#include <stdint.h>
+
+namespace kernel::tlb {
+
+// Hooks the shootdown IPI handler. Boot CPU, once.
+void init();
+// Invalidates `virt_addr` here and on every other online CPU, and returns once all have done it.
+// Needs interrupts enabled when other CPUs are online (they may be waiting on us meanwhile).
+void shootdown(uint64_t virt_addr);
+uint64_t shootdown_count();
+
+}  // namespace kernel::tlb
