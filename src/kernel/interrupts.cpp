@@ -130,8 +130,8 @@ void init(unsigned tick_hz) {
     g_tick_hz = tick_hz;
     lapic_timer_periodic(static_cast<uint32_t>(g_lapic_hz / tick_hz));
     arch::x86::enable_interrupts();
-    klog("interrupts: PIC masked, LAPIC id %u timer %llu Hz -> tick %u Hz, IO APIC at 0x%llx (%u pins) COM1 and keyboard",
-         lapic_id(), static_cast<unsigned long long>(g_lapic_hz), tick_hz, static_cast<unsigned long long>(ioapic_base),
+    klog("interrupts: PIC masked, LAPIC id %u (%s) timer %llu Hz -> tick %u Hz, IO APIC at 0x%llx (%u pins) COM1 and keyboard",
+         lapic_id(), lapic_x2apic_mode() ? "x2APIC" : "xAPIC", static_cast<unsigned long long>(g_lapic_hz), tick_hz, static_cast<unsigned long long>(ioapic_base),
          ioapic_pin_count());
 }
 

@@ -6,14 +6,20 @@ namespace arch::x86 {
 namespace {
 
 volatile uint32_t* g_lapic = nullptr;
+bool g_x2apic = false;  // [SDM vol3 §10.12] registers are MSRs 0x800 + offset/16; ICR is one MSR
 volatile uint32_t* g_ioapic = nullptr;
 
 // [SDM vol3 table 10-1] xAPIC register offsets.
 constexpr unsigned kLapicId = 0x20, kLapicEoi = 0xB0, kLapicSpurious = 0xF0, kLapicLvtTimer = 0x320,
                    kLapicTimerInitial = 0x380, kLapicTimerCurrent = 0x390, kLapicTimerDivide = 0x3E0;
 
-uint32_t lapic_read(unsigned reg) { return g_lapic[reg / 4]; }
-void lapic_write(unsigned reg, uint32_t value) { g_lapic[reg / 4] = value; }
+uint32_t lapic_read(unsigned reg) {
+    return g_x2apic ? static_cast<uint32_t>(rdmsr(0x800 + reg / 16)) : g_lapic[reg / 4];
+}
+void lapic_write(unsigned reg, uint32_t value) {
+    if (g_x2apic) wrmsr(0x800 + reg / 16, value);
+    else g_lapic[reg / 4] = value;
+}
 
 // [82093AA §3.1] indirect access: select a register at +0x00, read/write it at +0x10.
 uint32_t ioapic_read(unsigned reg) {
@@ -46,12 +52,18 @@ uint64_t lapic_physical_base() { return rdmsr(0x1B) & 0xFFFFFF000ull; }  // IA32
 
 void lapic_init(uint64_t mmio_virt) {
     g_lapic = reinterpret_cast<volatile uint32_t*>(mmio_virt);
-    // IA32_APIC_BASE bit 11: global enable (firmware normally leaves it set).
-    wrmsr(0x1B, rdmsr(0x1B) | (1u << 11));
+    // IA32_APIC_BASE bit 11: global enable (firmware normally leaves it set); bit 10: x2APIC
+    // mode, used whenever the CPU has it (CPUID.1:ECX[21]) — required for APIC ids above 254.
+    // Every CPU runs this, so all of them agree on the mode.
+    uint64_t base = rdmsr(0x1B) | (1u << 11);
+    g_x2apic = (cpuid(1).ecx >> 21) & 1;
+    if (g_x2apic) base |= 1u << 10;
+    wrmsr(0x1B, base);
     lapic_write(kLapicSpurious, kVectorSpurious | 0x100);  // the seed's enable: SVR | 0x100
 }
 
-uint32_t lapic_id() { return lapic_read(kLapicId) >> 24; }
+uint32_t lapic_id() { return g_x2apic ? lapic_read(kLapicId) : lapic_read(kLapicId) >> 24; }
+bool lapic_x2apic_mode() { return g_x2apic; }
 void lapic_eoi() { lapic_write(kLapicEoi, 0); }
 
 void lapic_timer_periodic(uint32_t initial_count) {
@@ -78,6 +90,11 @@ constexpr unsigned kLapicIcrLow = 0x300, kLapicIcrHigh = 0x310;
 constexpr uint32_t kIcrDeliveryPending = 1u << 12;
 
 void send_icr(uint32_t apic_id, uint32_t low) {
+    if (g_x2apic) {
+        // One 64-bit write, destination in the high half; no delivery-status bit to poll.
+        wrmsr(0x830, (uint64_t{apic_id} << 32) | low);
+        return;
+    }
     for (int i = 0; i < 1000000 && (lapic_read(kLapicIcrLow) & kIcrDeliveryPending); ++i) cpu_relax();
     lapic_write(kLapicIcrHigh, apic_id << 24);
     lapic_write(kLapicIcrLow, low);  // writing the low half sends it

@@ -15,10 +15,12 @@ inline constexpr unsigned kVectorSpurious = 0xFF;
 
 void disable_legacy_pic();
 
-// Local APIC of this CPU (xAPIC, memory-mapped; the MMIO page must be mapped uncached).
+// Local APIC of this CPU: x2APIC (MSRs) when the CPU has it, else xAPIC (memory-mapped; the
+// MMIO page must be mapped uncached).
 uint64_t lapic_physical_base();
 void lapic_init(uint64_t mmio_virt);  // software-enable with the spurious vector
 uint32_t lapic_id();
+bool lapic_x2apic_mode();
 void lapic_eoi();
 // Periodic timer on kVectorTimer; `initial_count` in LAPIC timer ticks (divide by 16).
 void lapic_timer_periodic(uint32_t initial_count);
