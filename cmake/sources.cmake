@@ -46,5 +46,6 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/smp_boot.cpp
     src/kernel/selftest_smp.cpp
     src/kernel/tlb.cpp
+    src/kernel/remote_call.cpp
     src/kernel/selftest_sched.cpp
 )

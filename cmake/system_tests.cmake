@@ -108,7 +108,7 @@ sable_system_test(panic.verdict_fail
 # --- Interrupts: LAPIC tick against the TSC, IO APIC-routed COM1 input ---------------------------
 sable_system_test(irq.pc
     ARGS --machine pc --cmdline "sable.test=irq"
-    EXPECT "^\\[ *[0-9.]+\\] interrupts: PIC masked, LAPIC id 0 timer [0-9]+ Hz -> tick 100 Hz" ${ALL_PASSED})
+    EXPECT "^\\[ *[0-9.]+\\] interrupts: PIC masked, LAPIC id 0 [(]x?APIC[)] timer [0-9]+ Hz -> tick 100 Hz" ${ALL_PASSED})
 sable_system_test(irq.q35_uefi_tick_250
     QEMU_TIMEOUT 120
     ARGS --machine q35 --uefi --cmdline "sable.test=irq sable.tick_hz=250"

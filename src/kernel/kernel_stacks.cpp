@@ -71,6 +71,16 @@ void free_kernel_stack(const KernelStack& stack) {
     --g_in_use;
 }
 
+bool map_kernel_page(uint64_t virt_addr, uint64_t phys_addr, uint32_t flags) {
+    LockGuard guard(g_map_lock);
+    return kernel_address_space().map(virt_addr, phys_addr, mm::kPageSize, flags).ok();
+}
+
+void unmap_kernel_page(uint64_t virt_addr) {
+    LockGuard guard(g_map_lock);
+    kernel_address_space().unmap(virt_addr, mm::kPageSize);
+}
+
 uint64_t kernel_stacks_in_use() {
     IrqLockGuard guard(g_lock);
     return g_in_use;

@@ -28,4 +28,9 @@ kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages);
 void free_kernel_stack(const KernelStack& stack);
 uint64_t kernel_stacks_in_use();
 
+// Maps or unmaps one page in the kernel address space under the same lock the stack code uses
+// (interrupts stay on: an unmap shoots down other CPUs' TLB entries). For tests and drivers.
+bool map_kernel_page(uint64_t virt_addr, uint64_t phys_addr, uint32_t flags);
+void unmap_kernel_page(uint64_t virt_addr);
+
 }  // namespace kernel

@@ -6,6 +6,10 @@
 #include "kernel/console.hpp"
 #include "kernel/cpu_local.hpp"
 #include "kernel/interrupts.hpp"
+#include "kernel/kernel_address_space.hpp"
+#include "kernel/kernel_stacks.hpp"
+#include "kernel/physical_memory.hpp"
+#include "kernel/remote_call.hpp"
 #include "kernel/selftest.hpp"
 #include "kernel/smp_boot.hpp"
 #include "kernel/spinlock.hpp"
@@ -150,6 +154,51 @@ void spinlock_torture(Context& t) {
              static_cast<unsigned long long>(g_counter), static_cast<unsigned long long>(tasks * kIncrements));
 }
 
+// Remote calls reach every other CPU; a TLB shootdown makes every CPU see a remapped page.
+volatile uint64_t g_called_on[kernel::kMaxCpus];
+constexpr uint64_t kShootdownVirt = 0xFFFF8000F0000000ull;  // an unused kernel address
+volatile uint64_t g_seen_on[kernel::kMaxCpus];
+
+void record_call(void*) { g_called_on[kernel::this_cpu().index] = g_called_on[kernel::this_cpu().index] + 1; }
+void read_test_page(void*) {
+    g_seen_on[kernel::this_cpu().index] = *reinterpret_cast<volatile uint64_t*>(kShootdownVirt);
+}
+
+void remote_calls_and_shootdown(Context& t) {
+    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) g_called_on[i] = 0;
+    kernel::remote_call::on_other_cpus(record_call, nullptr);
+    unsigned reached = 0;
+    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) reached += g_called_on[i] == 1;
+    const unsigned self_called = g_called_on[kernel::this_cpu().index];
+    t.expect(reached == kernel::g_cpu_count - 1 && self_called == 0, "remote_call_reaches_every_other_cpu",
+             "%u of %u other CPUs ran it", reached, kernel::g_cpu_count - 1);
+
+    // Page A mapped and read on every CPU (each caches the translation), then the same address
+    // remapped to page B: after the shootdown every CPU must read B.
+    auto page_a = kernel::physical_memory::allocate(mm::PageState::Kernel);
+    auto page_b = kernel::physical_memory::allocate(mm::PageState::Kernel);
+    bool ok = page_a && page_b;
+    if (ok) {
+        *kernel::phys_to_virt<uint64_t>(page_a.value().address()) = 0xAAAA;
+        *kernel::phys_to_virt<uint64_t>(page_b.value().address()) = 0xBBBB;
+        ok = kernel::map_kernel_page(kShootdownVirt, page_a.value().address(), mm::kPageWritable);
+    }
+    if (ok) {
+        read_test_page(nullptr);
+        kernel::remote_call::on_other_cpus(read_test_page, nullptr);
+        kernel::unmap_kernel_page(kShootdownVirt);  // the shootdown happens here
+        ok = kernel::map_kernel_page(kShootdownVirt, page_b.value().address(), mm::kPageWritable);
+        read_test_page(nullptr);
+        kernel::remote_call::on_other_cpus(read_test_page, nullptr);
+        kernel::unmap_kernel_page(kShootdownVirt);
+    }
+    unsigned stale = 0;
+    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) stale += g_seen_on[i] != 0xBBBB;
+    t.expect(ok && stale == 0, "tlb_shootdown_visible_on_all_cpus", "%u CPUs still read the old page", stale);
+    if (page_a) kernel::physical_memory::free(page_a.value());
+    if (page_b) kernel::physical_memory::free(page_b.value());
+}
+
 }  // namespace
 
 namespace selftest {
@@ -158,6 +207,7 @@ void smp_suite(Context& t) {
     spread_over_cpus(t);
     ipi_wake(t);
     spinlock_torture(t);
+    remote_calls_and_shootdown(t);
     t.expect(&kernel::this_cpu() == &kernel::g_cpu_locals[kernel::this_cpu().index], "gs_base_is_cpu_local",
              "GS does not point at this CPU's data");
 }

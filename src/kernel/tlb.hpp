@@ -7,7 +7,7 @@
 
 namespace kernel::tlb {
 
-// Hooks the shootdown IPI handler. Boot CPU, once.
+// Hooks the remote-call IPI the shootdown rides on. Boot CPU, once.
 void init();
 // Invalidates `virt_addr` here and on every other online CPU, and returns once all have done it.
 // Needs interrupts enabled when other CPUs are online (they may be waiting on us meanwhile).

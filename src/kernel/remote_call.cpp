@@ -1,0 +1,55 @@
+// Remote calls over IPIs (see remote_call.hpp).
+#include "remote_call.hpp"
+
+#include <arch/interrupt_controllers.hpp>
+
+#include "arch/arch.hpp"
+#include "kernel/cpu_local.hpp"
+#include "kernel/panic.hpp"
+#include "kernel/spinlock.hpp"
+
+namespace kernel::remote_call {
+namespace {
+
+constexpr unsigned kVectorRemoteCall = 0xF1;
+
+SpinLock g_lock;  // one call at a time; interrupts stay on while we wait
+void (*volatile g_function)(void*) = nullptr;
+void* volatile g_argument = nullptr;
+volatile unsigned g_pending = 0;
+unsigned long long g_count = 0;
+
+uint64_t on_remote_call(arch::TrapFrame* frame, void*) {
+    g_function(g_argument);
+    __atomic_fetch_sub(&g_pending, 1, __ATOMIC_RELEASE);
+    arch::x86::lapic_eoi();
+    return reinterpret_cast<uint64_t>(frame);
+}
+
+}  // namespace
+
+void init() { arch::set_interrupt_handler(kVectorRemoteCall, on_remote_call, nullptr); }
+
+void on_other_cpus(void (*fn)(void* argument), void* argument) {
+    const CpuLocal& self = this_cpu();
+    unsigned others = 0;
+    for (unsigned i = 0; i < g_cpu_count; ++i) others += g_cpu_locals[i].online && &g_cpu_locals[i] != &self;
+    if (others == 0) return;
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    arch::restore_interrupts(were_enabled);
+    if (!were_enabled) panic("remote_call: called with interrupts disabled while other CPUs run");
+
+    LockGuard guard(g_lock);
+    g_function = fn;
+    g_argument = argument;
+    __atomic_store_n(&g_pending, others, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < g_cpu_count; ++i)
+        if (g_cpu_locals[i].online && &g_cpu_locals[i] != &self)
+            arch::x86::lapic_send_ipi(g_cpu_locals[i].apic_id, kVectorRemoteCall);
+    while (__atomic_load_n(&g_pending, __ATOMIC_ACQUIRE) != 0) arch::cpu_relax();
+    ++g_count;
+}
+
+unsigned long long call_count() { return __atomic_load_n(&g_count, __ATOMIC_RELAXED); }
+
+}  // namespace kernel::remote_call

@@ -1,0 +1,16 @@
+// Remote function calls: run a function on every other online CPU, from its IPI handler, and
+// wait until all have run it. TLB shootdown is one user; tests are another.
+#pragma once
+
+namespace kernel::remote_call {
+
+// Hooks the IPI handler. Boot CPU, once.
+void init();
+// Runs fn(argument) on every other online CPU (interrupts off there, in the IPI handler) and
+// returns when all have finished. Needs interrupts enabled here when other CPUs are online:
+// they may be waiting for us in the same way. One call at a time system-wide.
+void on_other_cpus(void (*fn)(void* argument), void* argument);
+// Count of calls made (all CPUs).
+unsigned long long call_count();
+
+}  // namespace kernel::remote_call
