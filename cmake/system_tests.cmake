@@ -137,6 +137,10 @@ foreach(config IN ITEMS "pc;1;1" "pc;2;2" "pc;4,sockets=4;4" "q35;4;4" "q35;8;8"
         ARGS --machine ${machine} --smp ${smp} --cmdline "sable.test=smp"
         EXPECT "^smp: ${cpus}/${cpus} CPUs online via madt in [0-9]+ ms" ${ALL_PASSED})
 endforeach()
+# The MP-table fallback, as on firmware without ACPI: SeaBIOS lists one CPU per socket there.
+sable_system_test(smp.mp_table_fallback_sockets
+    ARGS --machine pc --smp 4,sockets=4 --cmdline "sable.test=smp sable.acpi=off"
+    EXPECT "^smp: 4/4 CPUs online via mp in [0-9]+ ms" "cpu 0: APIC id 0 [(]BSP[)]" ${ALL_PASSED})
 sable_system_test(smp.q35_uefi_smp4
     QEMU_TIMEOUT 120
     ARGS --machine q35 --uefi --smp 4 --cmdline "sable.test=smp"

@@ -170,7 +170,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     init_exceptions();
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
-    kernel::platform::discover(info);
+    kernel::platform::discover(info, cmdline.value("sable.acpi") == "off");
     if (kstd::list_contains(cmdline.value("sable.dump"), "firmware")) kernel::platform::dump_tables();
     // 100 Hz keeps TCG guests responsive; real machines may ask for more (sable.tick_hz=1000).
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);

@@ -110,13 +110,14 @@ void print_hex(const char* name, kstd::Bytes bytes) {
 
 }  // namespace
 
-void discover(const boot::BootInfo& info) {
+void discover(const boot::BootInfo& info, bool ignore_madt) {
     // Both are looked for (the dump wants both); the MADT wins when it is valid, because
     // SeaBIOS's MP table lists one CPU per socket and UEFI machines have none.
     smp::PlatformTopology from_mp;
     const bool have_mp = try_mp_table();
     if (have_mp) from_mp = g_topology;
-    const bool have_madt = try_madt(info);
+    const bool have_madt = !ignore_madt && try_madt(info);
+    if (ignore_madt) klog("smp: sable.acpi=off: ignoring the MADT");
     if (!have_madt && have_mp) g_topology = from_mp;
     g_from_firmware = have_madt || have_mp;
     if (!g_from_firmware) {

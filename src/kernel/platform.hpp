@@ -9,8 +9,9 @@
 namespace kernel::platform {
 
 // Runs once at boot. Never fails: without either table the machine is one CPU with the
-// standard IO APIC, and the log says so.
-void discover(const boot::BootInfo& info);
+// standard IO APIC, and the log says so. `ignore_madt` (sable.acpi=off) forces the MP table, as
+// on firmware without ACPI.
+void discover(const boot::BootInfo& info, bool ignore_madt = false);
 const smp::PlatformTopology& topology();
 bool from_firmware();  // false when neither table was usable
 

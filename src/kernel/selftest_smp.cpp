@@ -165,13 +165,18 @@ void read_test_page(void*) {
 }
 
 void remote_calls_and_shootdown(Context& t) {
+    // Pinned, so "this CPU" and "every other CPU" stay the same sets throughout.
+    const unsigned self = kernel::tasks::pin_current_to_this_cpu();
     for (unsigned i = 0; i < kernel::g_cpu_count; ++i) g_called_on[i] = 0;
     kernel::remote_call::on_other_cpus(record_call, nullptr);
-    unsigned reached = 0;
-    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) reached += g_called_on[i] == 1;
-    const unsigned self_called = g_called_on[kernel::this_cpu().index];
-    t.expect(reached == kernel::g_cpu_count - 1 && self_called == 0, "remote_call_reaches_every_other_cpu",
-             "%u of %u other CPUs ran it", reached, kernel::g_cpu_count - 1);
+    unsigned reached = 0, total = 0;
+    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) {
+        reached += g_called_on[i] == 1;
+        total += static_cast<unsigned>(g_called_on[i]);
+    }
+    t.expect(reached == kernel::g_cpu_count - 1 && total == kernel::g_cpu_count - 1 && g_called_on[self] == 0,
+             "remote_call_reaches_every_other_cpu", "ran %u times, on %u of %u other CPUs", total, reached,
+             kernel::g_cpu_count - 1);
 
     // Page A mapped and read on every CPU (each caches the translation), then the same address
     // remapped to page B: after the shootdown every CPU must read B.
@@ -194,6 +199,7 @@ void remote_calls_and_shootdown(Context& t) {
     }
     unsigned stale = 0;
     for (unsigned i = 0; i < kernel::g_cpu_count; ++i) stale += g_seen_on[i] != 0xBBBB;
+    kernel::tasks::unpin_current();
     t.expect(ok && stale == 0, "tlb_shootdown_visible_on_all_cpus", "%u CPUs still read the old page", stale);
     if (page_a) kernel::physical_memory::free(page_a.value());
     if (page_b) kernel::physical_memory::free(page_b.value());

@@ -359,6 +359,24 @@ kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)
 
 KernelTask* current() { return this_cpu_tasks().current; }
 
+unsigned pin_current_to_this_cpu() {
+    // Under this CPU's lock (stealers read the mask under it) and with interrupts off, so the
+    // CPU cannot change between reading its index and writing the mask.
+    CpuTasks& cpu = this_cpu_tasks();
+    IrqLockGuard guard(cpu.lock);
+    const unsigned index = this_cpu().index;
+    uint64_t* mask = cpu.current->sched.affinity;
+    for (unsigned i = 0; i < 4; ++i) mask[i] = 0;
+    mask[index / 64] = 1ull << (index % 64);
+    return index;
+}
+
+void unpin_current() {
+    CpuTasks& cpu = this_cpu_tasks();
+    IrqLockGuard guard(cpu.lock);
+    for (uint64_t& word : cpu.current->sched.affinity) word = ~0ull;
+}
+
 void yield() { arch::scheduler_trap(kYield, 0); }
 
 void sleep_ms(uint64_t milliseconds) {

@@ -52,6 +52,10 @@ void init_application_processor();
 kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry)(uint64_t), uint64_t parameter,
                                            unsigned cpu = kAnyCpu, bool pinned = false);
 KernelTask* current();
+// Sets the calling task's affinity: to the CPU it runs on now (it will not be moved), or back to
+// every CPU. Returns the CPU index it is pinned to.
+unsigned pin_current_to_this_cpu();
+void unpin_current();
 
 void yield();
 void sleep_ms(uint64_t milliseconds);
