@@ -141,6 +141,10 @@ endforeach()
 sable_system_test(smp.mp_table_fallback_sockets
     ARGS --machine pc --smp 4,sockets=4 --cmdline "sable.test=smp sable.acpi=off"
     EXPECT "^smp: 4/4 CPUs online via mp in [0-9]+ ms" "cpu 0: APIC id 0 [(]BSP[)]" ${ALL_PASSED})
+# An AP that never answers INIT-SIPI-SIPI is reported and left out; the others run on.
+sable_system_test(smp.unanswering_cpu_left_out
+    ARGS --machine q35 --smp 4 --cmdline "sable.test=sched sable.smp_silent=2"
+    EXPECT "CPU 2 [(]APIC id 2[)] did not answer INIT-SIPI-SIPI" "^smp: 3/4 CPUs online via madt" ${ALL_PASSED})
 sable_system_test(smp.q35_uefi_smp4
     QEMU_TIMEOUT 120
     ARGS --machine q35 --uefi --smp 4 --cmdline "sable.test=smp"

@@ -90,8 +90,10 @@ void init_boot_cpu() {
     g_started_bitmap[0] = 1;
 }
 
-void start_application_processors() {
+void start_application_processors(uint32_t silent_apic_id) {
     const smp::PlatformTopology& topology = platform::topology();
+    // Fault injection for the test of an AP that never answers: it gets no INIT and no SIPI.
+    auto reachable = [&](unsigned i) { return g_cpu_locals[i].apic_id != silent_apic_id; };
     const uint32_t bsp_apic_id = g_cpu_locals[0].apic_id;
     unsigned found = 0;
     for (unsigned i = 0; i < topology.cpu_count; ++i) {
@@ -132,13 +134,14 @@ void start_application_processors() {
         // [SDM vol3 §8.4.4.1] INIT, 10 ms, SIPI, 200 µs, SIPI again to any that did not answer.
         // All APs at once: one 10 ms wait in total, not one per CPU.
         const uint64_t start = clock::ns_since_boot();
-        for (unsigned i = 1; i < g_cpu_count; ++i) arch::x86::lapic_send_init(g_cpu_locals[i].apic_id);
+        for (unsigned i = 1; i < g_cpu_count; ++i)
+            if (reachable(i)) arch::x86::lapic_send_init(g_cpu_locals[i].apic_id);
         tasks::sleep_ms(10);
         for (unsigned i = 1; i < g_cpu_count; ++i)
-            arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
+            if (reachable(i)) arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
         wait_ns(200000);
         for (unsigned i = 1; i < g_cpu_count; ++i)
-            if (!started(i)) arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
+            if (!started(i) && reachable(i)) arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
         // Wait for them by the clock (1 s at most: TCG starts CPUs slowly on a loaded host).
         const uint64_t deadline = clock::ns_since_boot() + 1000000000ull;
         for (;;) {

@@ -15,7 +15,9 @@ namespace kernel::smp_boot {
 // Boot CPU: CpuLocal 0 and GS base. Called before interrupts are enabled.
 void init_boot_cpu();
 // Starts every enabled AP the firmware tables list; prints the smp: line (log-format.md).
-void start_application_processors();
+// `silent_apic_id` (sable.smp_silent=<id>, for tests) is never sent INIT/SIPI: it plays a CPU
+// that does not answer.
+void start_application_processors(uint32_t silent_apic_id = ~0u);
 unsigned online_count();
 uint64_t bringup_ns();  // first INIT to the last AP online
 
