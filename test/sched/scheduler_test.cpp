@@ -1029,3 +1029,66 @@ TEST(RandomSimulation, EveryLiveTaskRunsOnceInTheRotationAfterwards) {
 }
 
 }  // namespace
+
+// --- SMP additions: migration for work stealing, and waiters taken without being readied ------
+namespace {
+
+TEST(Migration, TakesTheTaskThatWouldRunLast) {
+    sched::Task idle, boot, a, b, c;
+    sched::CpuScheduler cpu;
+    cpu.init(0, &idle, &boot);
+    cpu.make_ready(&a);
+    cpu.make_ready(&b);
+    cpu.make_ready(&c);
+    // ready: [a b c] -> a thief takes c, the others keep their order
+    EXPECT_EQ(cpu.take_for_migration(1), &c);
+    EXPECT_EQ(cpu.ready_count(), 2u);
+    EXPECT_EQ(cpu.yield(), &a);
+}
+
+TEST(Migration, RespectsTheAffinityMask) {
+    sched::Task idle, boot, pinned, free_task;
+    sched::CpuScheduler cpu;
+    cpu.init(0, &idle, &boot);
+    pinned.affinity[0] = 1;  // CPU 0 only
+    cpu.make_ready(&free_task);
+    cpu.make_ready(&pinned);
+    // ready: [free pinned]: the pinned one is last but may not leave CPU 0
+    EXPECT_EQ(cpu.take_for_migration(1), &free_task);
+    EXPECT_EQ(cpu.take_for_migration(1), nullptr);
+    EXPECT_EQ(cpu.ready_count(), 1u);
+}
+
+TEST(Migration, EmptyQueueGivesNothing) {
+    sched::Task idle, boot;
+    sched::CpuScheduler cpu;
+    cpu.init(0, &idle, &boot);
+    EXPECT_EQ(cpu.take_for_migration(1), nullptr);
+}
+
+TEST(Migration, IdleNowOnlyWhenTheIdleTaskRuns) {
+    sched::Task idle, boot;
+    sched::CpuScheduler cpu;
+    cpu.init(0, &idle, &boot);
+    EXPECT_FALSE(cpu.idle_now());
+    cpu.exit_current();
+    EXPECT_TRUE(cpu.idle_now());
+}
+
+TEST(WaitQueueTake, TakesTheOldestWithoutReadyingIt) {
+    sched::Task idle, boot, a, b;
+    sched::CpuScheduler cpu;
+    cpu.init(0, &idle, &boot);
+    sched::WaitQueue queue;
+    cpu.make_ready(&a);
+    cpu.make_ready(&b);
+    cpu.yield();  // a runs
+    cpu.block_current(queue);  // a waits; b runs
+    EXPECT_EQ(queue.take_oldest(), &a);
+    EXPECT_TRUE(queue.empty());
+    EXPECT_EQ(a.state, sched::TaskState::Blocked);  // the waker's scheduler readies it
+    cpu.make_ready(&a);
+    EXPECT_EQ(a.state, sched::TaskState::Ready);
+}
+
+}  // namespace
