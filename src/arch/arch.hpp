@@ -9,8 +9,7 @@ namespace arch {
 // Stops this CPU for good: interrupts off, hlt in a loop.
 [[noreturn]] void halt_forever();
 
-// Stops every other CPU (panic path). Only the boot CPU runs today, so there is nothing to
-// stop yet; the SMP issue makes this an NMI broadcast.
+// Stops every other CPU (panic path) with an NMI broadcast.
 void stop_other_cpus();
 
 // Ends a QEMU run with a verdict through the isa-debug-exit device. On a machine without that

@@ -3,6 +3,7 @@
 #include "arch/arch.hpp"
 
 #include <arch/cpu.hpp>
+#include <arch/interrupt_controllers.hpp>
 
 namespace arch {
 
@@ -15,7 +16,11 @@ void halt_forever() {
     }
 }
 
-void stop_other_cpus() {}
+void stop_other_cpus() {
+    // An NMI reaches a CPU even with interrupts off; its handler sees a panic under way and
+    // halts (trap.cpp: panic_begin() fails on the second CPU).
+    x86::lapic_send_nmi_to_others();
+}
 
 void exit_emulator(bool passed) {
     // QEMU: -device isa-debug-exit,iobase=0xf4,iosize=0x04 exits with status (value << 1) | 1,

@@ -104,6 +104,11 @@ void send_icr(uint32_t apic_id, uint32_t low) {
 void lapic_send_init(uint32_t apic_id) { send_icr(apic_id, 0x4500); }            // INIT, level assert
 void lapic_send_startup(uint32_t apic_id, uint8_t page) { send_icr(apic_id, 0x4600 | page); }
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector) { send_icr(apic_id, 0x4000 | vector); }
+
+void lapic_send_nmi_to_others() {
+    if (!g_lapic) return;  // before the LAPIC is set up, no other CPU runs either
+    send_icr(0, 0xC0000 | 0x4000 | 0x400);  // shorthand all-excluding-self, assert, NMI
+}
 uint64_t lapic_mmio_base() { return reinterpret_cast<uint64_t>(g_lapic); }
 
 void ioapic_init(uint64_t mmio_virt) {
