@@ -6,7 +6,7 @@ enable_testing()
 set(SABLE_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 add_library(sable_portable STATIC ${SABLE_PORTABLE_SOURCES})
-target_include_directories(sable_portable PUBLIC src test/fake_arch)
+target_include_directories(sable_portable PUBLIC src test/fake_arch test)
 target_compile_options(sable_portable PRIVATE -fno-exceptions -fno-rtti -Wall -Wextra -Werror=return-type)
 target_compile_options(sable_portable PUBLIC ${SABLE_SANITIZERS} -g)
 target_link_options(sable_portable PUBLIC ${SABLE_SANITIZERS})
@@ -38,7 +38,7 @@ target_compile_definitions(firmware_tables_test PRIVATE SABLE_TEST_DATA_DIR="${P
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     set(SABLE_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1)
     add_library(sable_portable_fuzz STATIC ${SABLE_PORTABLE_SOURCES})
-    target_include_directories(sable_portable_fuzz PUBLIC src test/fake_arch)
+    target_include_directories(sable_portable_fuzz PUBLIC src test/fake_arch test)
     target_compile_options(sable_portable_fuzz PRIVATE -fno-exceptions -fno-rtti
                            -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -g -O1)
     foreach(fuzzer IN ITEMS madt mp_table multiboot2)

@@ -77,8 +77,8 @@ bool try_madt(const boot::BootInfo& info) {
 }
 
 bool try_mp_table() {
-    kstd::Bytes low = firmware_bytes(0, kLowMemoryBytes);
-    if (low.empty()) low = {reinterpret_cast<const uint8_t*>(uintptr_t{0}), kLowMemoryBytes};
+    // The first MiB is always mapped (kernel_address_space.cpp maps it below the kernel image).
+    const kstd::Bytes low{reinterpret_cast<const uint8_t*>(uintptr_t{0}), kLowMemoryBytes};
     auto offset = smp::find_mp_floating_pointer(low);
     if (!offset) return false;
     auto pointer = smp::parse_mp_floating_pointer(low.subspan(offset.value()));

@@ -106,28 +106,39 @@ void ipi_waker(uint64_t) {
     kernel::tasks::wake_one(g_wake_queue);
 }
 
+// One sleeper/waker round; true if the parked CPU's switch came from the wake-up IPI handler.
+bool ipi_wake_round(uint64_t& latency_ns) {
+    g_woken_at = 0;
+    g_wake_sent_at = 0;
+    kernel::tasks::spawn("ipi-sleeper", ipi_sleeper, 0, g_wake_target, true);
+    kernel::tasks::spawn("ipi-waker", ipi_waker, 0, 0, true);
+    for (int i = 0; i < 300 && g_woken_at == 0; ++i) kernel::tasks::sleep_ms(10);
+    latency_ns = g_woken_at ? (g_woken_at - g_wake_sent_at) * 1000000000ull / clock::tsc_hz() : ~0ull;
+    return g_woken_at != 0 && kernel::tasks::ipi_switch_count(g_wake_target) > g_ipi_switches_before;
+}
+
 void ipi_wake(Context& t) {
     if (kernel::g_cpu_count < 2) {
         t.expect(true, "parked_cpu_woken_by_ipi", "");
         return;
     }
     g_wake_target = kernel::g_cpu_count - 1;
-    g_woken_at = 0;
-    g_wake_sent_at = 0;
-    kernel::tasks::spawn("ipi-sleeper", ipi_sleeper, 0, g_wake_target, true);
-    kernel::tasks::spawn("ipi-waker", ipi_waker, 0, 0, true);
-    for (int i = 0; i < 300 && g_woken_at == 0; ++i) kernel::tasks::sleep_ms(10);
-    const uint64_t latency_ns =
-        g_woken_at ? (g_woken_at - g_wake_sent_at) * 1000000000ull / clock::tsc_hz() : ~0ull;
+    // The proof is the path, not the clock: the switch on the parked CPU must be made by the
+    // wake-up IPI's handler, not by its timer tick. With more vCPUs than host cores, TCG can
+    // hold a vCPU off the host long enough that its tick is taken first, so a round may lose
+    // that race; a working IPI wins within a few rounds, a broken one never does.
+    constexpr int kRounds = 5;
+    uint64_t latency_ns = 0;
+    int round = 0;
+    bool by_ipi = false;
+    while (round < kRounds && !by_ipi) {
+        ++round;
+        by_ipi = ipi_wake_round(latency_ns);
+    }
     const uint64_t tick_ns = 1000000000ull / kernel::interrupts::tick_hz();
-    klog("smp: woke a task on parked CPU %u in %llu us (tick %llu us)", g_wake_target,
-         static_cast<unsigned long long>(latency_ns / 1000), static_cast<unsigned long long>(tick_ns / 1000));
-    // The proof is the path, not the clock: the switch on the parked CPU was made by the wake-up
-    // IPI's handler, not by its timer tick. (With more vCPUs than host cores, TCG itself can
-    // delay any interrupt by a host time slice; the latency is logged and benchmarked instead.)
-    t.expect(g_woken_at != 0 && kernel::tasks::ipi_switch_count(g_wake_target) > g_ipi_switches_before,
-             "parked_cpu_woken_by_ipi", "woken after %llu us, not by the wake-up IPI",
-             static_cast<unsigned long long>(latency_ns / 1000));
+    klog("smp: woke a task on parked CPU %u in %llu us (tick %llu us, round %d)", g_wake_target,
+         static_cast<unsigned long long>(latency_ns / 1000), static_cast<unsigned long long>(tick_ns / 1000), round);
+    t.expect(by_ipi, "parked_cpu_woken_by_ipi", "in %d rounds the wake-up IPI never switched the task in", kRounds);
 }
 
 // Spinlock torture: every CPU adds to one counter under an IrqSpinLock; the sum must be exact.

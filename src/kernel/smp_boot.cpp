@@ -58,6 +58,12 @@ uint64_t g_bringup_ns = 0;
 
 void (*const ap_main_entry)(uint64_t) = ap_main;
 
+CpuLocal* cpu_for_apic_id(uint32_t apic_id) {
+    for (unsigned i = 0; i < g_cpu_count; ++i)
+        if (g_cpu_locals[i].apic_id == apic_id) return &g_cpu_locals[i];
+    return nullptr;
+}
+
 bool started(unsigned index) {
     return (__atomic_load_n(&g_started_bitmap[index / 64], __ATOMIC_ACQUIRE) >> (index % 64)) & 1;
 }
@@ -164,30 +170,22 @@ void start_application_processors(uint32_t silent_apic_id) {
         if (started(i)) klog("smp:   cpu %u online, APIC id %u", i, g_cpu_locals[i].apic_id);
 }
 
-CpuLocal* cpu_for_apic_id(uint32_t apic_id) {
-    for (unsigned i = 0; i < g_cpu_count; ++i)
-        if (g_cpu_locals[i].apic_id == apic_id) return &g_cpu_locals[i];
-    return nullptr;
-}
-uint64_t& started_bitmap_word(unsigned index) { return g_started_bitmap[index / 64]; }
-
 unsigned online_count() { return g_online; }
 uint64_t bringup_ns() { return g_bringup_ns; }
 
-}  // namespace kernel::smp_boot
-
 // First C++ on an AP, on its own guarded stack, interrupts off.
 extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
-    using namespace kernel;
-    CpuLocal* cpu = smp_boot::cpu_for_apic_id(static_cast<uint32_t>(apic_id));
+    CpuLocal* cpu = cpu_for_apic_id(static_cast<uint32_t>(apic_id));
     if (!cpu) arch::halt_forever();
     install_cpu_local(*cpu);
     arch::init_cpu_interrupts(cpu->index, cpu->interrupt_stack_tops);
     interrupts::init_application_processor();
     tasks::init_application_processor();
     cpu->online = true;
-    __atomic_fetch_or(&smp_boot::started_bitmap_word(cpu->index), 1ull << (cpu->index % 64), __ATOMIC_RELEASE);
+    __atomic_fetch_or(&g_started_bitmap[cpu->index / 64], 1ull << (cpu->index % 64), __ATOMIC_RELEASE);
     // This context is now the CPU's idle task: the seed's park. Ticks, wake-up IPIs and work
     // stealing bring tasks here.
     for (;;) asm volatile("sti; hlt" ::: "memory");
 }
+
+}  // namespace kernel::smp_boot

@@ -6,10 +6,6 @@
 
 #include <stdint.h>
 
-namespace kernel {
-struct CpuLocal;
-}
-
 namespace kernel::smp_boot {
 
 // Boot CPU: CpuLocal 0 and GS base. Called before interrupts are enabled.
@@ -20,9 +16,5 @@ void init_boot_cpu();
 void start_application_processors(uint32_t silent_apic_id = ~0u);
 unsigned online_count();
 uint64_t bringup_ns();  // first INIT to the last AP online
-
-// Used by ap_main: the CpuLocal prepared for an APIC id, and the started-bitmap word of a CPU.
-CpuLocal* cpu_for_apic_id(uint32_t apic_id);
-uint64_t& started_bitmap_word(unsigned index);
 
 }  // namespace kernel::smp_boot

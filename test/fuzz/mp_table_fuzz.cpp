@@ -8,20 +8,13 @@
 #include <vector>
 
 #include "smp/firmware_tables.hpp"
+#include "support/table_bytes.hpp"
 
 namespace {
 
-using Buffer = std::vector<uint8_t>;
+using test_support::Buffer;
+using test_support::fix_checksum;
 
-// Sets b[at] so that the first `length` bytes (clamped to the buffer) sum to zero mod 256.
-void fix_checksum(Buffer& b, size_t at, size_t length) {
-    length = std::min(length, b.size());
-    if (at >= length) return;
-    b[at] = 0;
-    uint8_t sum = 0;
-    for (size_t i = 0; i < length; ++i) sum = static_cast<uint8_t>(sum + b[i]);
-    b[at] = static_cast<uint8_t>(-sum);
-}
 
 void check(bool condition) {
     if (!condition) __builtin_trap();

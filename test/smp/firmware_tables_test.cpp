@@ -3,6 +3,7 @@
 // overrides), and against corrupted and truncated copies, which must fail with the right error
 // and never read outside their (exact-size) buffers.
 #include "smp/firmware_tables.hpp"
+#include "support/table_bytes.hpp"
 
 #include <gtest/gtest.h>
 
@@ -26,7 +27,8 @@ namespace {
 using smp::TableError;
 using smp::TableSource;
 
-using Buffer = std::vector<uint8_t>;
+using test_support::Buffer;
+using test_support::fix_checksum;
 
 kstd::Bytes view(const Buffer& buffer) { return {buffer.data(), buffer.size()}; }
 
@@ -70,15 +72,6 @@ void append64(Buffer& b, uint64_t value) {
 }
 void append_text(Buffer& b, const char* text) { b.insert(b.end(), text, text + strlen(text)); }
 
-// Sets b[at] so that the first `length` bytes (clamped to the buffer) sum to zero mod 256.
-void fix_checksum(Buffer& b, size_t at, size_t length) {
-    length = std::min(length, b.size());
-    if (at >= length) return;
-    b[at] = 0;
-    uint8_t sum = 0;
-    for (size_t i = 0; i < length; ++i) sum = static_cast<uint8_t>(sum + b[i]);
-    b[at] = static_cast<uint8_t>(-sum);
-}
 // [ACPI §5.2.6] SDT header: length at 4, checksum at 9.
 void fix_sdt_checksum(Buffer& b) {
     if (b.size() >= 8) fix_checksum(b, 9, get32(b, 4));
