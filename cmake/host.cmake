@@ -31,6 +31,8 @@ sable_host_test(heap_test test/mm/heap_test.cpp)
 sable_host_test(scheduler_test test/sched/scheduler_test.cpp)
 sable_host_test(firmware_tables_test test/smp/firmware_tables_test.cpp)
 target_compile_definitions(firmware_tables_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
+sable_host_test(elf_test test/lib/elf_test.cpp)
+target_compile_definitions(elf_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
 
 # libFuzzer targets for every parser of untrusted input (clang only). ctest runs each for a short
 # time seeded with the real dumps; run one longer by hand, e.g.
@@ -41,15 +43,21 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     target_include_directories(sable_portable_fuzz PUBLIC src test/fake_arch test)
     target_compile_options(sable_portable_fuzz PRIVATE -fno-exceptions -fno-rtti
                            -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -g -O1)
-    foreach(fuzzer IN ITEMS madt mp_table multiboot2)
+    # Seeds default to the firmware dumps; a fuzzer whose input is something else names its own.
+    set(SABLE_FUZZ_SEEDS_elf ${PROJECT_SOURCE_DIR}/test/fuzz/elf_corpus)
+    foreach(fuzzer IN ITEMS madt mp_table multiboot2 elf)
         add_executable(${fuzzer}_fuzz test/fuzz/${fuzzer}_fuzz.cpp)
         target_compile_options(${fuzzer}_fuzz PRIVATE ${SABLE_FUZZ_FLAGS})
         target_link_options(${fuzzer}_fuzz PRIVATE ${SABLE_FUZZ_FLAGS})
         target_link_libraries(${fuzzer}_fuzz PRIVATE sable_portable_fuzz)
         set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/${fuzzer})
         file(MAKE_DIRECTORY ${corpus})
+        set(seeds ${PROJECT_SOURCE_DIR}/test/smp/data)
+        if(DEFINED SABLE_FUZZ_SEEDS_${fuzzer})
+            set(seeds ${SABLE_FUZZ_SEEDS_${fuzzer}})
+        endif()
         add_test(NAME fuzz.${fuzzer} COMMAND ${fuzzer}_fuzz -max_total_time=10 -print_final_stats=1
-                 -artifact_prefix=${CMAKE_BINARY_DIR}/fuzz-corpus/${fuzzer}- ${corpus} ${PROJECT_SOURCE_DIR}/test/smp/data)
+                 -artifact_prefix=${CMAKE_BINARY_DIR}/fuzz-corpus/${fuzzer}- ${corpus} ${seeds})
         set_tests_properties(fuzz.${fuzzer} PROPERTIES LABELS host TIMEOUT 60)
     endforeach()
 endif()

@@ -10,6 +10,7 @@ set(SABLE_PORTABLE_SOURCES
     src/lib/symbols.cpp
     src/sched/scheduler.cpp
     src/smp/firmware_tables.cpp
+    src/lib/elf.cpp
 )
 
 # Kernel-only sources: hardware, the arch layer and the code that wires it together.
@@ -48,4 +49,11 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/tlb.cpp
     src/kernel/remote_call.cpp
     src/kernel/selftest_sched.cpp
+    src/arch/x86_64/user_entry.S
+    src/arch/x86_64/user_mode.cpp
+    src/kernel/user_memory.cpp
+    src/kernel/programs.cpp
+    src/kernel/files.cpp
+    src/kernel/process.cpp
+    src/kernel/syscalls.cpp
 )

@@ -74,4 +74,67 @@ uint64_t scheduler_trap_operation(const TrapFrame* frame);
 uint64_t scheduler_trap_argument(const TrapFrame* frame);
 void load_address_space(uint64_t pml4_phys);
 
+// ---- user mode (user_mode.cpp, user_entry.S) ----------------------------------------------
+// The per-CPU block the GS base points at must leave its first four words to the entry code
+// (arch/percpu_offsets.h): self pointer, syscall entry stack, user-RSP scratch, switch release.
+
+// This CPU: `syscall` enabled (EFER.SCE), its entry point and flag mask (IF, DF, TF, AC cleared
+// on entry), the user/kernel selectors for SYSRET, SMEP when the CPU has it (the kernel never
+// executes a user page), and x87/SSE off for ring 3 (their state is not saved per task, so a
+// user FPU instruction faults instead of leaking state between processes).
+void init_user_mode(unsigned cpu_index);
+// The ring-0 stack the next entry from ring 3 on this CPU lands on (TSS.RSP0 and the syscall
+// stack): the stack of the user task about to run.
+void set_user_entry_stack(unsigned cpu_index, uint64_t stack_top);
+
+// Initial frame of a user task (seed's table, ring-3 selectors with RPL 3): the first switch
+// to it `iretq`s to `entry` at CPL 3 with RSP = user_rsp, RDI = arg0, RSI = arg1.
+uint64_t build_user_task_frame(uint64_t kernel_stack_top, uint64_t entry, uint64_t user_rsp, uint64_t arg0,
+                               uint64_t arg1);
+// A copy of `frame` (a task's entry frame from ring 3) at the top of another kernel stack, with
+// RAX replaced: fork's child resumes where the parent made the call, seeing `rax`.
+uint64_t build_forked_task_frame(uint64_t kernel_stack_top, const TrapFrame* frame, uint64_t rax);
+
+bool frame_is_user(const TrapFrame* frame);
+uint64_t frame_instruction_pointer(const TrapFrame* frame);
+uint64_t frame_stack_pointer(const TrapFrame* frame);
+// System-call frame: number, arguments 0..5 (rdi, rsi, rdx, r10, r8, r9) and the result.
+uint64_t syscall_number(const TrapFrame* frame);
+uint64_t syscall_argument(const TrapFrame* frame, unsigned index);
+void set_syscall_result(TrapFrame* frame, uint64_t value);
+
+// Copies between kernel and user memory; false if a user page faulted and the fault handler
+// could not resolve it. The caller has checked the range lies in user space.
+bool copy_user(void* destination, const void* source, uint64_t size);
+
+// CPU exceptions. The handler gets every exception from ring 3, and page faults raised by
+// copy_user. It returns true to resume (e.g. a stack page was committed); false means: a user
+// fault the kernel could not resolve — inside copy_user the copy then fails, elsewhere the
+// handler is expected not to return at all (it ends the task).
+enum class FaultKind : uint8_t {
+    DivideError, Debug, Breakpoint, Overflow, BoundRange, InvalidOpcode, DeviceNotAvailable,
+    GeneralProtection, StackSegment, SegmentNotPresent, PageFault, X87Error, AlignmentCheck,
+    SimdError, ControlProtection, Other,
+};
+struct FaultInfo {
+    FaultKind kind;
+    unsigned vector;
+    uint64_t error_code;
+    uint64_t address;      // page faults: the faulting address (CR2)
+    bool not_present;      // page faults: the page was absent (else: a protection violation)
+    bool write;            // page faults: a write access
+    bool from_user;        // raised in ring 3 (else inside copy_user)
+};
+using FaultHandler = bool (*)(TrapFrame* frame, const FaultInfo& fault);
+void set_fault_handler(FaultHandler handler);
+const char* describe(FaultKind kind);  // "divide error", "page fault", ...
+
+// Interrupts on (the kill path of a task that faulted runs like a system call).
+void interrupts_on();
+
 }  // namespace arch
+
+// Provided by the kernel, called by the entry assembly.
+extern "C" void syscall_dispatch(arch::TrapFrame* frame);
+// Before every return to ring 3 through iretq, interrupts off, on the resumed task's stack.
+extern "C" void return_to_user_hook(arch::TrapFrame* frame);

@@ -2,7 +2,10 @@
 // first field points at itself, so `mov %gs:0` yields it without knowing the CPU's index.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <arch/percpu_offsets.h>
 
 #include "kernel/kernel_stacks.hpp"
 
@@ -12,6 +15,10 @@ inline constexpr unsigned kMaxCpus = 256;
 
 struct CpuLocal {
     CpuLocal* self;          // must stay first: read via %gs:0
+    // Read and written by the entry assembly through %gs (arch/percpu_offsets.h).
+    uint64_t user_entry_stack_top;   // ring-0 stack of the user task running here
+    uint64_t user_rsp_scratch;       // syscall entry's place for the user RSP
+    uint32_t* switch_release;        // the task just left: its on_cpu word, cleared off its stack
     unsigned index;          // 0 = the boot CPU; dense, in the firmware table's order
     uint32_t apic_id;
     volatile bool online;    // set by the CPU itself once it runs kernel code
@@ -20,6 +27,11 @@ struct CpuLocal {
     KernelStack boot_stack;  // APs: the stack ap_main starts on
     uint64_t interrupt_stack_tops[3];
 };
+
+static_assert(offsetof(CpuLocal, self) == PERCPU_SELF);
+static_assert(offsetof(CpuLocal, user_entry_stack_top) == PERCPU_ENTRY_RSP);
+static_assert(offsetof(CpuLocal, user_rsp_scratch) == PERCPU_USER_RSP);
+static_assert(offsetof(CpuLocal, switch_release) == PERCPU_SWITCH_RELEASE);
 
 extern CpuLocal g_cpu_locals[kMaxCpus];
 extern unsigned g_cpu_count;  // CPUs that have a CpuLocal (found, enabled)

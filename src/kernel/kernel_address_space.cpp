@@ -135,6 +135,7 @@ void init_kernel_address_space(const boot::BootInfo& info) {
 
     arch::load_page_table_root(g_kernel_space.root().address());
     g_table_memory.set_direct_map_live();
+    physical_memory::use_direct_map();
     klog("mm: kernel page tables loaded: PML4 at 0x%llx, %llu page-table frames, NX %s, 1 GiB pages %s",
          static_cast<unsigned long long>(g_kernel_space.root().address()),
          static_cast<unsigned long long>(physical_memory::count(PageState::PageTable)),

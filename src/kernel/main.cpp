@@ -15,6 +15,7 @@
 #include "kernel/kernel_address_space.hpp"
 #include "kernel/interrupts.hpp"
 #include "kernel/kernel_stacks.hpp"
+#include "kernel/process.hpp"
 #include "kernel/tasks.hpp"
 #include "kernel/symbols.hpp"
 #include "kernel/physical_memory.hpp"
@@ -178,11 +179,15 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     kernel::smp_boot::init_boot_cpu();
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
     kernel::tasks::init();
+    kernel::process::init(info);
     kernel::smp_boot::start_application_processors(static_cast<uint32_t>(cmdline.number("sable.smp_silent", ~0u)));
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 
-    klog("boot complete. There is no init program or shell yet (user mode is a later milestone).");
+    const char* const init_argv[] = {"init"};
+    const int64_t init_pid = kernel::process::spawn_from_kernel("init", init_argv, 1, true);
+    if (init_pid < 0) klog("boot: cannot start init: error %lld", static_cast<long long>(-init_pid));
+    else klog("boot complete: init is pid %lld", static_cast<long long>(init_pid));
     // The boot task has nothing left to do; sleeping leaves the CPU to other tasks and idle.
     for (;;) kernel::tasks::sleep_ms(60 * 1000);
 }

@@ -4,6 +4,7 @@
 #include <arch/boot_layout.hpp>
 
 #include "kernel/console.hpp"
+#include "kernel/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/spinlock.hpp"
 
@@ -14,6 +15,7 @@ using mm::PageState;
 
 mm::PageFrameAllocator g_frames;
 IrqSpinLock g_lock;
+uint64_t g_metadata_phys = 0;
 
 // The boot page tables identity-map 0..4 GiB: the metadata must sit there to be reachable
 // before the kernel's own tables exist.
@@ -72,6 +74,7 @@ void init(const boot::BootInfo& info) {
     if (metadata == 0) panic("mm: no room below 4 GiB for %llu bytes of frame metadata",
                              static_cast<unsigned long long>(metadata_bytes));
     g_frames.init(frames, {reinterpret_cast<uint8_t*>(metadata), metadata_bytes});
+    g_metadata_phys = metadata;
 
     // Highest region first: each push goes to the head, so low frames end up handed out first
     // and the kernel's page tables, built next through the boot map (0..4 GiB), land low.
@@ -92,6 +95,11 @@ void init(const boot::BootInfo& info) {
     }
     klog("mm: %llu frames tracked, metadata %llu KiB at 0x%llx", static_cast<unsigned long long>(frames),
          static_cast<unsigned long long>(metadata_bytes >> 10), static_cast<unsigned long long>(metadata));
+}
+
+void use_direct_map() {
+    IrqLockGuard guard(g_lock);
+    g_frames.relocate_metadata(phys_to_virt<uint8_t>(g_metadata_phys));
 }
 
 kstd::Result<mm::Pfn, mm::AllocError> allocate(PageState purpose) {

@@ -12,6 +12,10 @@ namespace kernel::physical_memory {
 // metadata. Panics only if the metadata finds no home (the machine has almost no memory).
 void init(const boot::BootInfo& info);
 
+// Once the kernel's tables (with the direct map) are loaded: reach the metadata through the
+// direct map, which user address spaces share, instead of the identity map, which they do not.
+void use_direct_map();
+
 kstd::Result<mm::Pfn, mm::AllocError> allocate(mm::PageState purpose);
 kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, mm::PageState purpose,
                                                    uint64_t align_frames = 1);

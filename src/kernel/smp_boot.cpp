@@ -93,6 +93,7 @@ void init_boot_cpu() {
     bsp.apic_id = arch::x86::cpuid(1).ebx >> 24;
     bsp.online = true;
     install_cpu_local(bsp);
+    arch::init_user_mode(0);
     g_started_bitmap[0] = 1;
 }
 
@@ -179,6 +180,7 @@ extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
     if (!cpu) arch::halt_forever();
     install_cpu_local(*cpu);
     arch::init_cpu_interrupts(cpu->index, cpu->interrupt_stack_tops);
+    arch::init_user_mode(cpu->index);
     interrupts::init_application_processor();
     tasks::init_application_processor();
     cpu->online = true;

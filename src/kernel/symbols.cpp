@@ -2,6 +2,7 @@
 #include "symbols.hpp"
 
 #include "kernel/console.hpp"
+#include "kernel/kernel_address_space.hpp"
 
 namespace kernel::symbols {
 namespace {
@@ -12,8 +13,9 @@ void init(const boot::BootInfo& info) {
     for (size_t i = 0; i < info.module_count; ++i) {
         const boot::Module module = info.module(i);
         if (module.name != "sable.sym") continue;
-        // Modules are identity-mapped RAM the frame allocator keeps as firmware-owned.
-        g_table = kstd::SymbolTable({reinterpret_cast<const uint8_t*>(uintptr_t{module.start}), module.end - module.start});
+        // Through the direct map: a panic may have to symbolize while on a process's page
+        // tables, which do not have the identity map above 128 MiB.
+        g_table = kstd::SymbolTable({phys_to_virt<const uint8_t>(module.start), module.end - module.start});
         klog("symbols: %zu code symbols from %.*s", g_table.code_symbol_count(),
              static_cast<int>(module.name.size()), module.name.data());
         return;

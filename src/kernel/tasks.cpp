@@ -22,7 +22,7 @@ constexpr unsigned kMaxChunks = 256;        // up to 65 536 tasks
 constexpr unsigned kTaskStackPages = 4;     // 16 KiB below each guard page
 constexpr unsigned kVectorWake = 0xF0;      // IPI: "work was queued for you"
 
-enum Operation : uint64_t { kYield = 1, kSleep, kBlock, kExit };
+enum Operation : uint64_t { kYield = 1, kSleep, kBlock, kExit, kMigrate };
 
 struct BlockRequest {
     WaitQueue* queue;
@@ -111,6 +111,7 @@ void reaper(uint64_t) {
         }
         while (dead) {
             KernelTask* next = reinterpret_cast<KernelTask*>(dead->sched.queue_next);
+            while (__atomic_load_n(&dead->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
             free_kernel_stack(dead->stack);
             free_slot(dead->slot);
             kfree(dead);
@@ -131,7 +132,13 @@ uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_
         if (cpu.reap_count == sizeof(cpu.reap_list) / sizeof(cpu.reap_list[0])) panic("tasks: reap list full");
         cpu.reap_list[cpu.reap_count++] = previous;  // still on its stack until the iretq
     }
+    // A task that just left another CPU (woken, stolen or migrated) may still have that CPU on
+    // its stack for a few instructions: resume it only once that CPU has let go.
+    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
+    next->on_cpu = 1;
+    this_cpu().switch_release = &previous->on_cpu;  // cleared by isr_common after the stack switch
     cpu.current = next;
+    if (next->process) arch::set_user_entry_stack(this_cpu().index, next->stack.top);
     arch::load_address_space(entry(next->slot).pml4_phys);
     return entry(next->slot).saved_rsp;
 }
@@ -209,9 +216,27 @@ uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
         const auto* request = reinterpret_cast<const BlockRequest*>(argument);
         IrqLockGuard queue_guard(request->queue->lock);
         if (request->satisfied && request->satisfied(request->context)) return reinterpret_cast<uint64_t>(frame);
+        __atomic_store_n(&cpu.current->blocked_queue, request->queue, __ATOMIC_RELEASE);
         IrqLockGuard guard(cpu.lock);
         reap_locked(cpu);
         return switch_locked(cpu, frame, cpu.scheduler.block_current(request->queue->waiters));
+    }
+    if (operation == kMigrate) {
+        // Off this CPU's queues under its lock; onto the target's once our lock is released
+        // (never two CPU locks at once). The target waits for on_cpu before resuming it.
+        KernelTask* leaving = cpu.current;
+        const unsigned target = static_cast<unsigned>(argument);
+        uint64_t resume;
+        {
+            IrqLockGuard guard(cpu.lock);
+            if (leaving->sched.may_run_on(this_cpu().index) || target >= g_cpu_count || !g_cpus[target].running)
+                return reinterpret_cast<uint64_t>(frame);
+            reap_locked(cpu);
+            resume = switch_locked(cpu, frame, cpu.scheduler.migrate_current());
+        }
+        leaving->sched.cpu = target;
+        make_ready_on_its_cpu(&leaving->sched);
+        return resume;
     }
     IrqLockGuard guard(cpu.lock);
     reap_locked(cpu);
@@ -230,7 +255,8 @@ void idle_loop(uint64_t) {
     for (;;) asm volatile("sti; hlt" ::: "memory");
 }
 
-KernelTask* create(const char* name, void (*entry_point)(uint64_t), uint64_t parameter, TaskError& error) {
+KernelTask* create(const char* name, uint64_t pml4_phys, uint64_t (*build_frame)(uint64_t stack_top, void* context),
+                   void* context, TaskError& error) {
     auto* task = static_cast<KernelTask*>(kmalloc(sizeof(KernelTask)));
     if (!task) {
         error = TaskError::OutOfMemory;
@@ -260,8 +286,7 @@ KernelTask* create(const char* name, void (*entry_point)(uint64_t), uint64_t par
     task->sched.id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
     kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
     task->sched.name = task->name;
-    entry(task->slot) = {kernel_address_space().root().address(),
-                         arch::build_kernel_task_frame(task->stack.top, entry_point, parameter)};
+    entry(task->slot) = {pml4_phys, build_frame(task->stack.top, context)};
     IrqLockGuard guard(g_list_lock);
     ++g_live;
     return task;
@@ -276,9 +301,42 @@ KernelTask* adopt_running_context(KernelTask* task, const char* name) {
     kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
     task->sched.name = task->name;
     entry(task->slot) = {kernel_address_space().root().address(), 0};
+    task->on_cpu = 1;  // it is running right now
     IrqLockGuard guard(g_list_lock);
     ++g_live;
     return task;
+}
+
+struct KernelEntry {
+    void (*entry_point)(uint64_t);
+    uint64_t parameter;
+};
+
+uint64_t build_kernel_frame(uint64_t stack_top, void* context) {
+    const auto* kernel_entry = static_cast<const KernelEntry*>(context);
+    return arch::build_kernel_task_frame(stack_top, kernel_entry->entry_point, kernel_entry->parameter);
+}
+
+KernelTask* create_kernel_task(const char* name, void (*entry_point)(uint64_t), uint64_t parameter,
+                               TaskError& error) {
+    KernelEntry kernel_entry{entry_point, parameter};
+    return create(name, kernel_address_space().root().address(), build_kernel_frame, &kernel_entry, error);
+}
+
+// The online CPU with the shortest run queue among those `affinity` allows (racy reads: a
+// placement hint only); kAnyCpu if none.
+unsigned least_loaded_cpu(const sched::Task& affinity) {
+    unsigned best = kAnyCpu;
+    uint64_t shortest = ~0ull;
+    for (unsigned i = 0; i < g_cpu_count; ++i) {
+        if (!__atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE) || !affinity.may_run_on(i)) continue;
+        const uint64_t load = g_cpus[i].scheduler.ready_count() + (g_cpus[i].scheduler.idle_now() ? 0 : 1);
+        if (load < shortest) {
+            shortest = load;
+            best = i;
+        }
+    }
+    return best;
 }
 
 void on_input() {
@@ -293,7 +351,7 @@ void init() {
     adopt_running_context(&g_boot_task, "main");
     g_boot_task.sched.id = 0;
     TaskError error;
-    KernelTask* idle = create("idle0", idle_loop, 0, error);
+    KernelTask* idle = create_kernel_task("idle0", idle_loop, 0, error);
     if (!idle) panic("tasks: cannot create the idle task");
     {
         IrqLockGuard guard(cpu.lock);
@@ -331,22 +389,14 @@ void init_application_processor() {
 kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)(uint64_t), uint64_t parameter,
                                            unsigned cpu_index, bool pinned) {
     if (cpu_index == kAnyCpu) {
-        // The online CPU with the shortest run queue (racy reads: a placement hint only).
-        cpu_index = 0;
-        uint64_t shortest = ~0ull;
-        for (unsigned i = 0; i < g_cpu_count; ++i) {
-            if (!__atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE)) continue;
-            const uint64_t load = g_cpus[i].scheduler.ready_count() + (g_cpus[i].scheduler.idle_now() ? 0 : 1);
-            if (load < shortest) {
-                shortest = load;
-                cpu_index = i;
-            }
-        }
+        const sched::Task any_cpu{};
+        cpu_index = least_loaded_cpu(any_cpu);
+        if (cpu_index == kAnyCpu) cpu_index = 0;
     } else if (cpu_index >= g_cpu_count || !__atomic_load_n(&g_cpus[cpu_index].running, __ATOMIC_ACQUIRE)) {
         return kstd::fail(TaskError::NoSuchCpu);
     }
     TaskError error;
-    KernelTask* task = create(name, entry_point, parameter, error);
+    KernelTask* task = create_kernel_task(name, entry_point, parameter, error);
     if (!task) return kstd::fail(error);
     if (pinned) {
         for (uint64_t& word : task->sched.affinity) word = 0;
@@ -357,7 +407,61 @@ kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)
     return task;
 }
 
-KernelTask* current() { return this_cpu_tasks().current; }
+KernelTask* current() {
+    // With interrupts off: a migration between reading the CPU and its current task would
+    // return another CPU's task.
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    KernelTask* task = this_cpu_tasks().current;
+    arch::restore_interrupts(were_enabled);
+    return task;
+}
+
+kstd::Result<KernelTask*, TaskError> spawn_user(const char* name, uint64_t pml4_phys,
+                                                uint64_t (*build_frame)(uint64_t stack_top, void* context),
+                                                void* context, void* process, const uint64_t (&affinity)[4],
+                                                KernelTask** publish) {
+    sched::Task allowed{};
+    for (unsigned i = 0; i < 4; ++i) allowed.affinity[i] = affinity[i];
+    const unsigned cpu_index = least_loaded_cpu(allowed);
+    if (cpu_index == kAnyCpu) return kstd::fail(TaskError::NoSuchCpu);
+    TaskError error;
+    KernelTask* task = create(name, pml4_phys, build_frame, context, error);
+    if (!task) return kstd::fail(error);
+    task->process = process;
+    for (unsigned i = 0; i < 4; ++i) task->sched.affinity[i] = affinity[i];
+    task->sched.cpu = cpu_index;
+    __atomic_store_n(publish, task, __ATOMIC_RELEASE);
+    make_ready_on_its_cpu(&task->sched);
+    return task;
+}
+
+bool set_current_affinity(const uint64_t (&mask)[4]) {
+    sched::Task allowed{};
+    for (unsigned i = 0; i < 4; ++i) allowed.affinity[i] = mask[i];
+    const unsigned target = least_loaded_cpu(allowed);
+    if (target == kAnyCpu) return false;
+    {
+        CpuTasks& cpu = this_cpu_tasks();
+        IrqLockGuard guard(cpu.lock);
+        for (unsigned i = 0; i < 4; ++i) cpu.current->sched.affinity[i] = mask[i];
+        if (cpu.current->sched.may_run_on(this_cpu().index)) return true;
+    }
+    arch::scheduler_trap(kMigrate, target);
+    return true;
+}
+
+void set_current_address_space(uint64_t pml4_phys) {
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    entry(this_cpu_tasks().current->slot).pml4_phys = pml4_phys;
+    arch::load_address_space(pml4_phys);
+    arch::restore_interrupts(were_enabled);
+}
+
+void interrupt_blocked(KernelTask* task) {
+    IrqLockGuard guard(task->block_lock);
+    WaitQueue* queue = __atomic_load_n(&task->blocked_queue, __ATOMIC_ACQUIRE);
+    if (queue) wake_all(*queue);
+}
 
 unsigned pin_current_to_this_cpu() {
     // Under this CPU's lock (stealers read the mask under it) and with interrupts off, so the
@@ -396,6 +500,11 @@ void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context) {
     const BlockRequest request{&queue, satisfied, context};
     arch::scheduler_trap(kBlock, reinterpret_cast<uint64_t>(&request));
+    KernelTask* self = current();
+    if (__atomic_load_n(&self->blocked_queue, __ATOMIC_RELAXED)) {
+        IrqLockGuard guard(self->block_lock);
+        __atomic_store_n(&self->blocked_queue, nullptr, __ATOMIC_RELEASE);
+    }
 }
 
 bool wake_one(WaitQueue& queue) {
@@ -437,6 +546,9 @@ uint64_t ipi_switch_count(unsigned cpu) {
     return cpu < kMaxCpus ? __atomic_load_n(&g_cpus[cpu].ipi_switches, __ATOMIC_RELAXED) : 0;
 }
 uint64_t ready_count(unsigned cpu) { return cpu < kMaxCpus ? g_cpus[cpu].scheduler.ready_count() : 0; }
+
+void wait_for_input(bool (*stop)(void* context), void* context) { block_unless(g_input_waiters, stop, context); }
+bool idle_now(unsigned cpu) { return cpu < kMaxCpus && g_cpus[cpu].scheduler.idle_now(); }
 
 size_t read_line(char* buffer, size_t capacity) {
     size_t length = 0;

@@ -25,11 +25,21 @@ struct TaskEntry {
 };
 static_assert(sizeof(TaskEntry) == 16, "the seed's task-list entry is 16 bytes");
 
+struct WaitQueue;
+
 struct KernelTask {
     sched::Task sched;  // the scheduler's view (state, queue links, accounting)
     uint32_t slot;      // index of this task's TaskEntry in the task list
     KernelStack stack;  // empty for the boot task, which runs on the boot stack
     char name[24];
+    // 1 while a CPU runs on this task's stack, cleared by that CPU only after it has switched to
+    // another stack (isr_stubs.S): a task woken, stolen or migrated to another CPU is not resumed
+    // there before its previous CPU is off its stack.
+    uint32_t on_cpu;
+    void* process;            // the user process this task runs (nullptr: a kernel task)
+    WaitQueue* blocked_queue; // the queue it sleeps on while Blocked (kill wakes it there)
+    IrqSpinLock block_lock;   // the task clears blocked_queue under it, so a waker using the
+                              // pointer under it never sees the queue freed in between
 };
 
 enum class TaskError { OutOfMemory, TooManyTasks, NoSuchCpu };
@@ -52,6 +62,22 @@ void init_application_processor();
 kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry)(uint64_t), uint64_t parameter,
                                            unsigned cpu = kAnyCpu, bool pinned = false);
 KernelTask* current();
+
+// A user task: `pml4_phys` is its address space, `build_frame(stack_top, context)` writes its
+// initial frame on the new kernel stack and returns the RSP to save (arch::build_user_task_frame
+// or build_forked_task_frame). It starts Ready on the least-loaded CPU its affinity allows;
+// `*publish` is set to the task before it can run (and so before it can exit).
+kstd::Result<KernelTask*, TaskError> spawn_user(const char* name, uint64_t pml4_phys,
+                                                uint64_t (*build_frame)(uint64_t stack_top, void* context),
+                                                void* context, void* process, const uint64_t (&affinity)[4],
+                                                KernelTask** publish);
+// The calling task's CPU mask; moves it at once if it runs outside the new mask. False (nothing
+// changed) if no online CPU is in the mask.
+bool set_current_affinity(const uint64_t (&mask)[4]);
+// The page tables the calling task runs on from now on (a process giving up its own on exit).
+void set_current_address_space(uint64_t pml4_phys);
+// Wakes `task` if it is blocked on a wait queue (it re-checks its condition and sees a kill).
+void interrupt_blocked(KernelTask* task);
 // Sets the calling task's affinity: to the CPU it runs on now (it will not be moved), or back to
 // every CPU. Returns the CPU index it is pinned to.
 unsigned pin_current_to_this_cpu();
@@ -76,6 +102,11 @@ uint64_t wake_ipi_count();    // wake-up IPIs sent
 unsigned cpu_of(const KernelTask* task);
 uint64_t ready_count(unsigned cpu);
 uint64_t ipi_switch_count(unsigned cpu);  // switches a wake-up IPI made on `cpu`
+
+// Blocks until console input is available or `stop(context)` holds (checked without lost
+// wake-ups, like block_unless).
+void wait_for_input(bool (*stop)(void* context), void* context);
+bool idle_now(unsigned cpu);
 
 // Blocking console input: waits (on a wait queue, woken by the COM1/keyboard IRQ) for a line.
 size_t read_line(char* buffer, size_t capacity);

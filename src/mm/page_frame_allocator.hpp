@@ -80,6 +80,13 @@ public:
     // Every frame starts Absent. `metadata` must hold metadata_bytes(frame_count) bytes, 4-aligned.
     bool init(uint64_t frame_count, kstd::Span<uint8_t> metadata);
 
+    // The same metadata bytes, now reached at another virtual address (the kernel moves from
+    // the boot identity map to the direct map, which every address space shares).
+    void relocate_metadata(uint8_t* new_base) {
+        m_links = reinterpret_cast<FreeLinks*>(new_base);
+        m_states = reinterpret_cast<uint8_t*>(m_links + m_frame_count);
+    }
+
     // Absent frames inside `range` (shrunk inward to whole pages) become Free. Frames already in
     // another state are left alone, so overlapping map entries cannot double-insert.
     void add_free_range(PhysRange range);

@@ -124,6 +124,13 @@ Task* CpuScheduler::exit_current() {
     return switch_away();
 }
 
+Task* CpuScheduler::migrate_current() {
+    Task* leaving = m_current;
+    leaving->state = TaskState::Ready;  // not Running: switch_away() must not requeue it here
+    Task* next = switch_away();
+    return next;
+}
+
 Task* CpuScheduler::take_for_migration(unsigned thief_cpu) {
     // From the back: the front is about to run here with a warm cache; the back waits longest.
     for (Task* task = m_ready.back(); task; task = task->queue_prev) {

@@ -49,6 +49,10 @@ public:
     Task* block_current(WaitQueue& queue);
     // The current task is finished. The caller reaps it once it is no longer running.
     Task* exit_current();
+    // The current task leaves this CPU but stays runnable: it is on no queue of ours when this
+    // returns, and the caller hands it to another CPU's make_ready() once it has stopped running
+    // here (its affinity no longer includes this CPU).
+    Task* migrate_current();
 
     // Work stealing: removes the ready task that would run last here and may run on
     // `thief_cpu`, for another CPU to run; nullptr if there is none.

@@ -12,7 +12,14 @@
  * them — with the vector in EDI and the error code in RAX. For vectors where the CPU pushed an
  * error code, `xchg` swaps it with RAX so RAX lands in the error code's slot and the frame has the
  * same shape for every vector.
+ *
+ * User mode: in the kernel the GS base always points at this CPU's per-CPU block; in ring 3 it
+ * is the user's and the kernel's waits in IA32_KERNEL_GS_BASE. So an entry from ring 3 (the
+ * interrupted CS has RPL 3) starts with `swapgs`, and a return to ring 3 ends with one. Only the
+ * CS saved in the frame tells which, which is why both checks read it.
  */
+
+#include <arch/percpu_offsets.h>
 
     .section .text
     .balign 16
@@ -38,7 +45,11 @@ isr_stubs_begin:
     .org isr_stubs_begin + 256 * 16, 0xcc
 
 isr_common:
-    push %rbx
+    /* Here: 0(%rsp) = RDI, 8 = RAX/error code, 16 = RIP, 24 = CS pushed by the CPU. */
+    testb $3, 24(%rsp)
+    jz 1f
+    swapgs
+1:  push %rbx
     push %rcx
     push %rdx
     push %rsi
@@ -57,8 +68,20 @@ isr_common:
     cld                                 /* the ABI expects DF clear; the interrupted code may not */
     call trap_dispatch
     mov %rax, %rsp
+    /* Now on the stack of the task to resume. If this was a switch, the task we left may run
+       on another CPU from now on: its stack is no longer ours (see tasks.cpp, on_cpu). */
+    mov %gs:PERCPU_SWITCH_RELEASE, %rdx
+    test %rdx, %rdx
+    jz isr_return_to_frame
+    movq $0, %gs:PERCPU_SWITCH_RELEASE
+    movl $0, (%rdx)                     /* x86 stores are release-ordered: after every load above */
     .global isr_return_to_frame
 isr_return_to_frame:                    /* also the first "return" of a brand-new task */
+    testb $3, 128(%rsp)                 /* CS in the frame: returning to ring 3? */
+    jz 2f
+    mov %rsp, %rdi
+    call return_to_user_hook            /* kernel: a pending kill ends the task here */
+2:
     pop %r15
     pop %r14
     pop %r13
@@ -74,4 +97,7 @@ isr_return_to_frame:                    /* also the first "return" of a brand-ne
     pop %rbx
     pop %rdi
     pop %rax
-    iretq
+    testb $3, 8(%rsp)                   /* CS of the frame iretq pops */
+    jz 3f
+    swapgs
+3:  iretq

@@ -26,6 +26,32 @@ const char* const kExceptionNames[32] = {
 
 InterruptHandler g_handlers[256];
 void* g_handler_contexts[256];
+FaultHandler g_fault_handler = nullptr;
+
+FaultKind fault_kind(uint64_t vector) {
+    switch (vector) {
+    case 0: return FaultKind::DivideError;
+    case 1: return FaultKind::Debug;
+    case 3: return FaultKind::Breakpoint;
+    case 4: return FaultKind::Overflow;
+    case 5: return FaultKind::BoundRange;
+    case 6: return FaultKind::InvalidOpcode;
+    case 7: return FaultKind::DeviceNotAvailable;
+    case 11: return FaultKind::SegmentNotPresent;
+    case 12: return FaultKind::StackSegment;
+    case 13: return FaultKind::GeneralProtection;
+    case 14: return FaultKind::PageFault;
+    case 16: return FaultKind::X87Error;
+    case 17: return FaultKind::AlignmentCheck;
+    case 19: return FaultKind::SimdError;
+    case 21: return FaultKind::ControlProtection;
+    default: return FaultKind::Other;
+    }
+}
+
+// Exceptions that say something about the code that ran, as opposed to the machine: NMI, #DF
+// and #MC stay fatal even in ring 3.
+bool is_program_fault(uint64_t vector) { return vector != 2 && vector != 8 && vector != 18; }
 
 [[noreturn]] void kernel_exception(TrapFrame& frame, uint64_t vector, uint64_t error_code) {
     if (!kernel::panic_begin()) halt_forever();
@@ -55,6 +81,30 @@ void* g_handler_contexts[256];
 
 }  // namespace
 
+const char* describe(FaultKind kind) {
+    switch (kind) {
+    case FaultKind::DivideError: return "divide error";
+    case FaultKind::Debug: return "debug trap";
+    case FaultKind::Breakpoint: return "breakpoint";
+    case FaultKind::Overflow: return "overflow";
+    case FaultKind::BoundRange: return "bound range exceeded";
+    case FaultKind::InvalidOpcode: return "invalid opcode";
+    case FaultKind::DeviceNotAvailable: return "FPU instruction";
+    case FaultKind::GeneralProtection: return "general protection fault";
+    case FaultKind::StackSegment: return "stack-segment fault";
+    case FaultKind::SegmentNotPresent: return "segment not present";
+    case FaultKind::PageFault: return "page fault";
+    case FaultKind::X87Error: return "x87 error";
+    case FaultKind::AlignmentCheck: return "alignment check";
+    case FaultKind::SimdError: return "SIMD error";
+    case FaultKind::ControlProtection: return "control protection";
+    case FaultKind::Other: return "exception";
+    }
+    return "exception";
+}
+
+void set_fault_handler(FaultHandler handler) { __atomic_store_n(&g_fault_handler, handler, __ATOMIC_RELEASE); }
+
 void set_interrupt_handler(unsigned vector, InterruptHandler handler, void* context) {
     g_handler_contexts[vector] = context;
     __atomic_store_n(&g_handlers[vector], handler, __ATOMIC_RELEASE);
@@ -65,6 +115,8 @@ constexpr unsigned kMaxCpus = 256;
 x86::CpuDescriptorTables g_cpu_tables[kMaxCpus];
 }  // namespace
 
+x86::Tss& x86::cpu_tss(unsigned cpu_index) { return g_cpu_tables[cpu_index].tss; }
+
 void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_tops)[3]) {
     if (cpu_index >= kMaxCpus) panic("cpu index %u beyond the descriptor-table array", cpu_index);
     x86::load_cpu_descriptor_tables(g_cpu_tables[cpu_index], interrupt_stack_tops);
@@ -73,10 +125,29 @@ void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_to
 
 }  // namespace arch
 
+extern "C" char user_copy_fault_begin[], user_copy_fault_end[], user_copy_fault_fixup[];
+
 extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
     if (vector < 32) {
-        // User-mode faults (CS RPL 3) will kill only the task (user-mode milestone); until
-        // then every exception is a kernel one.
+        // A fault in ring 3 is the program's: the kernel's handler resolves it (a stack page to
+        // commit) or ends the task. A page fault inside copy_user is the kernel touching user
+        // memory on the program's behalf: resolved the same way, or the copy fails. Anything
+        // else is a kernel bug.
+        const bool from_user = arch::frame_is_user(frame);
+        const bool in_user_copy = vector == 14 && frame->rip >= reinterpret_cast<uint64_t>(user_copy_fault_begin) &&
+                                  frame->rip < reinterpret_cast<uint64_t>(user_copy_fault_end);
+        const arch::FaultHandler handler = __atomic_load_n(&arch::g_fault_handler, __ATOMIC_ACQUIRE);
+        if (handler && arch::is_program_fault(vector) && (from_user || in_user_copy)) {
+            // [SDM vol3 §4.7] page-fault error code: bit 0 P (protection violation), bit 1 W/R.
+            const arch::FaultInfo fault{arch::fault_kind(vector), static_cast<unsigned>(vector), error_code,
+                                        vector == 14 ? arch::x86::read_cr2() : 0, (error_code & 1) == 0,
+                                        (error_code & 2) != 0, from_user};
+            if (handler(frame, fault)) return reinterpret_cast<uint64_t>(frame);
+            if (in_user_copy) {
+                frame->rip = reinterpret_cast<uint64_t>(user_copy_fault_fixup);
+                return reinterpret_cast<uint64_t>(frame);
+            }
+        }
         arch::kernel_exception(*frame, vector, error_code);
     }
     const arch::InterruptHandler handler = __atomic_load_n(&arch::g_handlers[vector], __ATOMIC_ACQUIRE);

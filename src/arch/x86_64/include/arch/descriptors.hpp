@@ -37,6 +37,8 @@ struct alignas(16) CpuDescriptorTables {
 
 // Fills and loads this CPU's GDT and TSS (`ist_tops[n-1]` = top of IST stack n, 0 if none).
 void load_cpu_descriptor_tables(CpuDescriptorTables& tables, const uint64_t (&ist_tops)[3]);
+// CPU `cpu_index`'s TSS (trap.cpp owns the per-CPU tables).
+Tss& cpu_tss(unsigned cpu_index);
 // Builds the shared IDT once (all gates DPL 0, IST for #DF/NMI/#MC) and loads it on this CPU.
 void load_idt();
 

@@ -1,0 +1,13 @@
+/*
+ * Offsets into the per-CPU block the GS base points at (kernel/cpu_local.hpp, which
+ * static_asserts them) that the entry assembly reads with %gs: prefixes. Shared by C++ and .S.
+ */
+#ifndef SABLE_ARCH_PERCPU_OFFSETS_H
+#define SABLE_ARCH_PERCPU_OFFSETS_H
+
+#define PERCPU_SELF 0             /* the block's own address */
+#define PERCPU_ENTRY_RSP 8        /* top of the running user task's ring-0 stack (syscall entry) */
+#define PERCPU_USER_RSP 16        /* scratch: the user RSP while syscall_entry switches stacks */
+#define PERCPU_SWITCH_RELEASE 24  /* after a switch: the left task's on_cpu word to clear, or 0 */
+
+#endif

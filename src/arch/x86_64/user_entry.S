@@ -1,0 +1,98 @@
+/*
+ * user_entry.S — the system-call entry (`syscall`/`sysret`) and the fault-tolerant user copy.
+ *
+ * Implements: syscall_entry (IA32_LSTAR points here; user_mode.cpp sets the MSRs per CPU)
+ *             extern "C" uint64_t arch_user_copy(void* dst, const void* src, size_t n);
+ *                 returns 0, or 1 if a page fault could not be resolved (trap.cpp moves the
+ *                 faulting RIP from user_copy_fault_begin..end to user_copy_fault_fixup).
+ * Calls:      extern "C" void syscall_dispatch(arch::TrapFrame* frame)   (kernel/syscalls.cpp)
+ * Must match: arch::TrapFrame (the same frame isr_stubs.S builds, so a task that entered by
+ *             `syscall` can be switched away and resumed by the common iretq path), the GDT
+ *             order fixed by SYSRET (descriptors.hpp) and percpu_offsets.h.
+ */
+#include <arch/percpu_offsets.h>
+
+#define USER_DATA_SELECTOR (0x18 | 3)
+#define USER_CODE_SELECTOR (0x20 | 3)
+
+    .section .text
+    .balign 16
+    .global syscall_entry
+syscall_entry:
+    /* [SDM vol2 SYSCALL] the CPU saved RIP in RCX and RFLAGS in R11, loaded the kernel CS/SS and
+       masked RFLAGS with IA32_FMASK (IF, DF, TF, AC off) — but left RSP and the GS base as the
+       user had them. Interrupts are off until the frame is on the kernel stack. */
+    swapgs
+    mov %rsp, %gs:PERCPU_USER_RSP
+    mov %gs:PERCPU_ENTRY_RSP, %rsp
+    /* The same five words an interrupt from ring 3 pushes, then the registers in isr_common's
+       order: the frame is an ordinary arch::TrapFrame. */
+    pushq $USER_DATA_SELECTOR
+    pushq %gs:PERCPU_USER_RSP
+    push %r11                           /* user RFLAGS */
+    pushq $USER_CODE_SELECTOR
+    push %rcx                           /* user RIP */
+    push %rax                           /* call number; the result goes back here */
+    push %rdi
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    xor %ebp, %ebp                      /* backtraces stop at the user boundary */
+    mov %rsp, %rdi
+    sti                                 /* a system call is preemptible like any kernel code */
+    call syscall_dispatch
+    cli
+    /* SYSRET to a non-canonical RIP would fault in ring 0 with the user's RSP [SDM vol2 SYSRET];
+       the iretq path handles any frame, so anything unusual takes it. */
+    mov 120(%rsp), %rcx                 /* RIP */
+    shr $47, %rcx
+    jnz isr_return_to_frame
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rdi
+    pop %rax
+    mov 0(%rsp), %rcx                   /* RIP for SYSRET */
+    mov 16(%rsp), %r11                  /* RFLAGS for SYSRET */
+    mov 24(%rsp), %rsp                  /* the user stack; nothing below reads the kernel one */
+    swapgs
+    sysretq
+
+/* Copies n bytes between kernel and user memory. A fault on a user page first goes to the
+   kernel's fault handler (a stack page may need committing, then `rep movsb` resumes where it
+   stopped: RSI, RDI and RCX say how far it got); an unresolvable one resumes at the fixup. */
+    .balign 16
+    .global arch_user_copy
+    .global user_copy_fault_begin
+    .global user_copy_fault_end
+    .global user_copy_fault_fixup
+arch_user_copy:
+    mov %rdx, %rcx
+user_copy_fault_begin:
+    rep movsb
+user_copy_fault_end:
+    xor %eax, %eax
+    ret
+user_copy_fault_fixup:
+    mov $1, %eax
+    ret

@@ -1,0 +1,103 @@
+// Ring 3 for the arch contract: the SYSCALL MSRs, the entry stack, user task frames and the
+// register conventions of the system-call ABI (src/user/include/sable/abi.h).
+#include <arch/cpu.hpp>
+#include <arch/descriptors.hpp>
+#include <arch/percpu_offsets.h>
+#include <arch/trap_frame.hpp>
+
+#include "arch/arch.hpp"
+
+extern "C" char syscall_entry[];
+extern "C" uint64_t arch_user_copy(void* destination, const void* source, uint64_t size);
+
+namespace arch {
+
+using namespace x86;
+
+namespace {
+// [SDM vol4 table 2-2] architectural MSRs.
+constexpr uint32_t kMsrStar = 0xC0000081;
+constexpr uint32_t kMsrLstar = 0xC0000082;
+constexpr uint32_t kMsrFmask = 0xC0000084;
+constexpr uint32_t kMsrKernelGsBase = 0xC0000102;
+constexpr uint64_t kEferSyscallEnable = 1u << 0;
+
+// RFLAGS bits masked on entry: TF (no single-stepping into the kernel), IF (off until the frame
+// is saved), DF (the ABI wants it clear), NT, AC (no user-granted alignment checks in ring 0).
+constexpr uint64_t kEntryFlagMask = (1u << 8) | (1u << 9) | (1u << 10) | (1u << 14) | (1u << 18);
+
+constexpr uint64_t kCr0Emulation = 1u << 2;      // x87 instructions raise #NM
+constexpr uint64_t kCr0MonitorCoprocessor = 1u << 1;
+constexpr uint64_t kCr4Smep = 1u << 20;
+}  // namespace
+
+void init_user_mode(unsigned cpu_index) {
+    wrmsr(kMsrEfer, rdmsr(kMsrEfer) | kEferSyscallEnable);
+    // [SDM vol2 SYSCALL/SYSRET] STAR[47:32]: kernel CS (SS = +8); STAR[63:48]: base for SYSRET,
+    // which loads SS = base + 8 and CS = base + 16, both with RPL 3 — hence the GDT order.
+    const uint64_t sysret_base = kKernelDataSelector;  // 0x10: SS 0x18|3, CS 0x20|3
+    wrmsr(kMsrStar, (uint64_t{kKernelCodeSelector} << 32) | (sysret_base << 48));
+    wrmsr(kMsrLstar, reinterpret_cast<uint64_t>(syscall_entry));
+    wrmsr(kMsrFmask, kEntryFlagMask);
+    wrmsr(kMsrKernelGsBase, 0);  // what ring 3 sees after the first swapgs
+    if ((cpuid(7).ebx >> 7) & 1) {
+        uint64_t cr4 = read_cr4() | kCr4Smep;
+        asm volatile("mov %0, %%cr4" ::"r"(cr4));
+    }
+    // CR4.OSFXSR stays clear, so SSE instructions raise #UD; CR0.EM makes x87 ones raise #NM.
+    const uint64_t cr0 = (read_cr0() | kCr0Emulation) & ~kCr0MonitorCoprocessor;
+    asm volatile("mov %0, %%cr0" ::"r"(cr0));
+    set_user_entry_stack(cpu_index, 0);
+}
+
+void set_user_entry_stack(unsigned cpu_index, uint64_t stack_top) {
+    cpu_tss(cpu_index).rsp[0] = stack_top;
+    asm volatile("movq %0, %%gs:%c1" ::"r"(stack_top), "i"(PERCPU_ENTRY_RSP) : "memory");
+}
+
+uint64_t build_user_task_frame(uint64_t kernel_stack_top, uint64_t entry, uint64_t user_rsp, uint64_t arg0,
+                               uint64_t arg1) {
+    auto* frame = reinterpret_cast<TrapFrame*>(kernel_stack_top - sizeof(TrapFrame));
+    *frame = {};
+    frame->ss = kUserDataSelector;
+    frame->rsp = user_rsp;
+    frame->rflags = 0x200202;  // the seed's value: ID | IF | bit 1
+    frame->cs = kUserCodeSelector;
+    frame->rip = entry;
+    frame->rdi = arg0;
+    frame->rsi = arg1;
+    return reinterpret_cast<uint64_t>(frame);
+}
+
+uint64_t build_forked_task_frame(uint64_t kernel_stack_top, const TrapFrame* from, uint64_t rax) {
+    auto* frame = reinterpret_cast<TrapFrame*>(kernel_stack_top - sizeof(TrapFrame));
+    *frame = *from;
+    frame->rax = rax;
+    return reinterpret_cast<uint64_t>(frame);
+}
+
+bool frame_is_user(const TrapFrame* frame) { return (frame->cs & 3) == 3; }
+uint64_t frame_instruction_pointer(const TrapFrame* frame) { return frame->rip; }
+uint64_t frame_stack_pointer(const TrapFrame* frame) { return frame->rsp; }
+
+uint64_t syscall_number(const TrapFrame* frame) { return frame->rax; }
+uint64_t syscall_argument(const TrapFrame* frame, unsigned index) {
+    switch (index) {
+    case 0: return frame->rdi;
+    case 1: return frame->rsi;
+    case 2: return frame->rdx;
+    case 3: return frame->r10;  // not RCX: SYSCALL overwrites it with the return address
+    case 4: return frame->r8;
+    case 5: return frame->r9;
+    default: return 0;
+    }
+}
+void set_syscall_result(TrapFrame* frame, uint64_t value) { frame->rax = value; }
+
+bool copy_user(void* destination, const void* source, uint64_t size) {
+    return size == 0 || arch_user_copy(destination, source, size) == 0;
+}
+
+void interrupts_on() { x86::enable_interrupts(); }
+
+}  // namespace arch

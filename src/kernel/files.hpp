@@ -1,0 +1,31 @@
+// Open files of processes: the console and pipes, shared by reference count between the
+// descriptor tables that hold them (fork copies a table, dup2 and spawn's stdio share entries).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace kernel::files {
+
+struct File;
+
+// Every call that blocks also returns when `interrupted(context)` holds (the caller is being
+// killed): -SABLE_EINTR.
+struct Interruption {
+    bool (*interrupted)(void* context);
+    void* context;
+};
+
+File* console();  // a shared reference to the console (descriptors 0, 1, 2 of the first process)
+// A new pipe: both ends, one reference each. False if memory ran out.
+bool create_pipe(File*& read_end, File*& write_end);
+File* retain(File* file);
+void release(File* file);  // drops one reference; the last one closes the end
+
+// Bytes moved (0: end of file), or a negative SABLE_E* code. Buffers are user addresses.
+int64_t read(File* file, uint64_t user_buffer, uint64_t size, const Interruption& interruption);
+int64_t write(File* file, uint64_t user_buffer, uint64_t size, const Interruption& interruption);
+
+uint64_t pipes_open();  // live pipe objects (leak checks)
+
+}  // namespace kernel::files

@@ -1,0 +1,624 @@
+// User processes (see process.hpp and docs/userspace.md).
+#include "process.hpp"
+
+#include "arch/arch.hpp"
+#include "kernel/console.hpp"
+#include "kernel/kernel_address_space.hpp"
+#include "kernel/kernel_heap.hpp"
+#include "kernel/physical_memory.hpp"
+#include "kernel/programs.hpp"
+#include "kernel/spinlock.hpp"
+#include "kernel/user_memory.hpp"
+#include "lib/elf.hpp"
+#include "lib/format.hpp"
+
+namespace kernel::process {
+namespace {
+
+constexpr uint64_t kPageSize = mm::kPageSize;
+constexpr uint64_t kInitialStackBytes = user_memory::kInitialStackPages * kPageSize;
+
+// The process table. Lock order: g_table_lock, then a task's block_lock, a wait queue's lock,
+// a CPU's lock. Wait conditions read only atomics, never this lock.
+IrqSpinLock g_table_lock;
+Process* g_table[kMaxProcesses];
+int32_t g_next_pid = 1;
+uint64_t g_live = 0;
+// Children of the kernel (spawn_from_kernel without auto_reap) report here.
+tasks::WaitQueue g_kernel_child_events;
+uint64_t g_kernel_event_count = 0;
+uint64_t g_child_event_counts[kMaxProcesses];  // per table slot: zombie events of its children
+
+uint64_t align_up(uint64_t value) { return (value + kPageSize - 1) & ~(kPageSize - 1); }
+uint64_t align_down(uint64_t value) { return value & ~(kPageSize - 1); }
+
+int slot_of(const Process* process) {
+    for (unsigned i = 0; i < kMaxProcesses; ++i)
+        if (g_table[i] == process) return static_cast<int>(i);
+    return -1;
+}
+
+// A table slot and pid for a new process, or -EAGAIN at the limit.
+int64_t reserve(Process* process) {
+    IrqLockGuard guard(g_table_lock);
+    for (unsigned i = 0; i < kMaxProcesses; ++i) {
+        if (g_table[i]) continue;
+        g_table[i] = process;
+        g_child_event_counts[i] = 0;
+        process->pid = g_next_pid++;
+        ++g_live;
+        return process->pid;
+    }
+    return -SABLE_EAGAIN;
+}
+
+void unreserve(Process* process) {
+    IrqLockGuard guard(g_table_lock);
+    const int slot = slot_of(process);
+    if (slot >= 0) g_table[slot] = nullptr;
+    --g_live;
+}
+
+Process* new_process(const char* name, Process* parent, bool auto_reap) {
+    auto* process = new (kstd::nothrow) Process{};
+    if (!process) return nullptr;
+    kstd::format_to_buffer(process->name, sizeof(process->name), "%s", name);
+    process->state = State::Alive;
+    process->parent = parent;
+    process->auto_reap = auto_reap;
+    return process;
+}
+
+void release_files(Process& process) {
+    for (files::File*& file : process.fds) {
+        if (file) files::release(file);
+        file = nullptr;
+    }
+}
+
+// Undoes a process that never ran: its memory, descriptors and table slot.
+void discard(Process* process) {
+    user_memory::destroy(process->space);
+    release_files(*process);
+    unreserve(process);
+    delete process;
+}
+
+uint64_t condition_counter(Process* parent) {
+    if (!parent) return __atomic_load_n(&g_kernel_event_count, __ATOMIC_ACQUIRE);
+    const int slot = slot_of(parent);
+    return slot < 0 ? 0 : __atomic_load_n(&g_child_event_counts[slot], __ATOMIC_ACQUIRE);
+}
+
+// --- program loading ------------------------------------------------------------------------
+
+struct Arguments {
+    const char* argv[SABLE_MAX_ARGS];
+    int argc;
+};
+
+// Maps every segment of the ELF image: fresh zeroed pages, the file's bytes copied in.
+int64_t load_image(Process& process, kstd::Span<const uint8_t> file, uint64_t& entry) {
+    auto parsed = elf::parse(file, {user_memory::kUserBase, user_memory::kHeapLimit});
+    if (!parsed) {
+        klog("process: %s: not a loadable program: %s", process.name, elf::describe(parsed.error()));
+        return -SABLE_ENOEXEC;
+    }
+    const elf::Image& image = parsed.value();
+    for (size_t s = 0; s < image.segment_count; ++s) {
+        const elf::Segment& segment = image.segments[s];
+        uint32_t flags = 0;
+        if (segment.writable) flags |= mm::kPageWritable;
+        if (segment.executable) flags |= mm::kPageExecutable;
+        for (uint64_t page = align_down(segment.vaddr); page < segment.vaddr + segment.mem_size; page += kPageSize) {
+            const uint64_t phys = user_memory::map_new_page(process.space, page, flags);
+            if (!phys) return -SABLE_ENOMEM;
+            ++process.user_pages;
+            // The part of [vaddr, vaddr + file_size) inside this page comes from the file.
+            const uint64_t from = page > segment.vaddr ? page : segment.vaddr;
+            const uint64_t file_end = segment.vaddr + segment.file_size;
+            const uint64_t to = page + kPageSize < file_end ? page + kPageSize : file_end;
+            if (from < to)
+                __builtin_memcpy(phys_to_virt<uint8_t>(phys + (from - page)),
+                                 file.data() + segment.file_offset + (from - segment.vaddr), to - from);
+        }
+    }
+    entry = image.entry;
+    process.break_base = process.break_end = image.end;
+    return 0;
+}
+
+// Commits the top of the stack region and lays out argv there: the strings at the very top,
+// below them the NULL-terminated pointer array, and RSP 16-byte aligned just below that.
+int64_t build_stack(Process& process, const Arguments& arguments, uint64_t& user_rsp, uint64_t& user_argv) {
+    auto* top = static_cast<uint8_t*>(kmalloc(kInitialStackBytes));
+    if (!top) return -SABLE_ENOMEM;
+    __builtin_memset(top, 0, kInitialStackBytes);
+    const uint64_t base = user_memory::kStackTop - kInitialStackBytes;  // user address of top[0]
+    uint64_t cursor = kInitialStackBytes;
+    uint64_t pointers[SABLE_MAX_ARGS + 1];
+    for (int i = arguments.argc - 1; i >= 0; --i) {
+        uint64_t length = 0;
+        while (arguments.argv[i][length]) ++length;
+        cursor -= length + 1;
+        __builtin_memcpy(top + cursor, arguments.argv[i], length + 1);
+        pointers[i] = base + cursor;
+    }
+    pointers[arguments.argc] = 0;
+    cursor &= ~uint64_t{15};
+    cursor -= 8 * (arguments.argc + 1);
+    cursor &= ~uint64_t{15};
+    __builtin_memcpy(top + cursor, pointers, 8 * (arguments.argc + 1));
+    user_argv = base + cursor;
+    user_rsp = base + cursor;
+    for (unsigned page = 0; page < user_memory::kInitialStackPages; ++page) {
+        const uint64_t phys = user_memory::map_new_page(process.space, base + page * kPageSize, mm::kPageWritable);
+        if (!phys) {
+            kfree(top);
+            return -SABLE_ENOMEM;
+        }
+        ++process.user_pages;
+        __builtin_memcpy(phys_to_virt<uint8_t>(phys), top + page * kPageSize, kPageSize);
+    }
+    kfree(top);
+    return 0;
+}
+
+struct StartFrame {
+    uint64_t entry, user_rsp, argc, argv;
+};
+
+uint64_t build_start_frame(uint64_t stack_top, void* context) {
+    const auto* start = static_cast<const StartFrame*>(context);
+    return arch::build_user_task_frame(stack_top, start->entry, start->user_rsp, start->argc, start->argv);
+}
+
+uint64_t build_fork_frame(uint64_t stack_top, void* context) {
+    return arch::build_forked_task_frame(stack_top, static_cast<const arch::TrapFrame*>(context), 0);
+}
+
+int64_t error_of(tasks::TaskError error) {
+    return error == tasks::TaskError::TooManyTasks ? -SABLE_EAGAIN : -SABLE_ENOMEM;
+}
+
+// Creates, loads and starts a process running `program`. Takes over the references in `stdio`.
+int64_t start_process(const programs::Program& program, const Arguments& arguments, files::File* (&stdio)[3],
+                      Process* parent, bool auto_reap, const uint64_t (&affinity)[4]) {
+    Process* process = new_process(program.name, parent, auto_reap);
+    if (!process) {
+        for (files::File* file : stdio)
+            if (file) files::release(file);
+        return -SABLE_ENOMEM;
+    }
+    for (unsigned i = 0; i < 3; ++i) process->fds[i] = stdio[i];
+    const int64_t pid = reserve(process);
+    if (pid < 0) {
+        release_files(*process);
+        delete process;
+        return pid;
+    }
+    auto space = user_memory::create();
+    if (!space) {
+        discard(process);
+        return -SABLE_ENOMEM;
+    }
+    process->space = space.value();
+    StartFrame start{};
+    int64_t result = load_image(*process, programs::image(program), start.entry);
+    if (result == 0) result = build_stack(*process, arguments, start.user_rsp, start.argv);
+    if (result < 0) {
+        discard(process);
+        return result;
+    }
+    start.argc = static_cast<uint64_t>(arguments.argc);
+    auto task = tasks::spawn_user(process->name, process->space.root().address(), build_start_frame, &start, process,
+                                  affinity, &process->task);
+    if (!task) {
+        discard(process);
+        return error_of(task.error());
+    }
+    return pid;
+}
+
+// --- faults ----------------------------------------------------------------------------------
+
+bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
+    Process* process = current();
+    if (!process) return false;
+    uint32_t reason;
+    const char* words;
+    char detail[96] = "";
+    if (fault.kind == arch::FaultKind::PageFault) {
+        const uint64_t address = fault.address;
+        const uint64_t user_rsp = fault.from_user ? arch::frame_stack_pointer(frame) : 0;
+        if (fault.not_present && address >= user_memory::kStackBottom && address < user_memory::kStackTop) {
+            // Demand-grown stack: commit a zeroed page and resume the instruction.
+            if (user_memory::map_new_page(process->space, align_down(address), mm::kPageWritable)) {
+                ++process->user_pages;
+                return true;
+            }
+            reason = SABLE_KILL_OUT_OF_MEMORY;
+            words = "out of memory";
+        } else if ((address >= user_memory::kGuardPage && address < user_memory::kStackBottom) ||
+                   (user_rsp && user_rsp < user_memory::kStackBottom && address >= align_up(process->break_end) &&
+                    address < user_memory::kStackBottom)) {
+            reason = SABLE_KILL_STACK_OVERFLOW;
+            words = "stack overflow";
+        } else {
+            reason = SABLE_KILL_PAGE_FAULT;
+            words = "page fault";
+        }
+        kstd::format_to_buffer(detail, sizeof(detail), " (address %p, %s, %s)", reinterpret_cast<void*>(address),
+                               fault.write ? "write" : "read", fault.not_present ? "not present" : "protection");
+    } else {
+        switch (fault.kind) {
+        case arch::FaultKind::DivideError: reason = SABLE_KILL_DIVIDE_ERROR; break;
+        case arch::FaultKind::InvalidOpcode: reason = SABLE_KILL_INVALID_OPCODE; break;
+        case arch::FaultKind::GeneralProtection: reason = SABLE_KILL_GENERAL_PROTECTION; break;
+        default: reason = SABLE_KILL_OTHER_EXCEPTION; break;
+        }
+        words = arch::describe(fault.kind);
+        kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%llx)", fault.vector,
+                               static_cast<unsigned long long>(fault.error_code));
+    }
+    if (!fault.from_user) return false;  // inside copy_user: the copy fails, the call returns -EFAULT
+    arch::interrupts_on();
+    kill_current(reason, words, arch::frame_instruction_pointer(frame), detail);
+}
+
+}  // namespace
+
+void init(const boot::BootInfo& info) {
+    programs::init(info);
+    arch::set_fault_handler(on_fault);
+}
+
+Process* current() {
+    tasks::KernelTask* task = tasks::current();
+    return task ? static_cast<Process*>(task->process) : nullptr;
+}
+
+uint64_t live_count() {
+    IrqLockGuard guard(g_table_lock);
+    return g_live;
+}
+
+bool current_killed() {
+    Process* process = current();
+    return process && __atomic_load_n(&process->kill_reason, __ATOMIC_ACQUIRE) != 0;
+}
+
+files::Interruption interruption() {
+    return {[](void*) { return current_killed(); }, nullptr};
+}
+
+int64_t spawn_from_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap) {
+    const programs::Program* program = programs::find(program_name);
+    if (!program) return -SABLE_ENOENT;
+    Arguments arguments{};
+    if (argc > SABLE_MAX_ARGS) return -SABLE_E2BIG;
+    for (int i = 0; i < argc; ++i) arguments.argv[i] = argv[i];
+    arguments.argc = argc;
+    files::File* stdio[3] = {files::console(), files::console(), files::console()};
+    const uint64_t any_cpu[4] = {~0ull, ~0ull, ~0ull, ~0ull};
+    return start_process(*program, arguments, stdio, nullptr, auto_reap, any_cpu);
+}
+
+int64_t spawn(uint64_t user_program, uint64_t user_argv, uint64_t user_stdio) {
+    Process* self = current();
+    char name[SABLE_MAX_NAME];
+    const int64_t name_length = user_memory::copy_string_from(name, sizeof(name), user_program);
+    if (name_length == -1) return -SABLE_EFAULT;
+    if (name_length < 0) return -SABLE_ENAMETOOLONG;
+
+    Arguments arguments{};
+    auto* strings = static_cast<char*>(kmalloc(SABLE_MAX_ARG_BYTES));
+    if (!strings) return -SABLE_ENOMEM;
+    int64_t result = 0;
+    uint64_t used = 0;
+    if (user_argv == 0) {
+        __builtin_memcpy(strings, name, name_length + 1);
+        arguments.argv[0] = strings;
+        arguments.argc = 1;
+    } else {
+        for (;;) {
+            uint64_t pointer;
+            if (!user_memory::copy_from(&pointer, user_argv + 8 * arguments.argc, 8)) {
+                result = -SABLE_EFAULT;
+                break;
+            }
+            if (pointer == 0) break;
+            if (arguments.argc == SABLE_MAX_ARGS) {
+                result = -SABLE_E2BIG;
+                break;
+            }
+            const int64_t length = user_memory::copy_string_from(strings + used, SABLE_MAX_ARG_BYTES - used, pointer);
+            if (length < 0) {
+                result = length == -1 ? -SABLE_EFAULT : -SABLE_E2BIG;
+                break;
+            }
+            arguments.argv[arguments.argc++] = strings + used;
+            used += length + 1;
+        }
+    }
+    int32_t stdio_fds[3] = {0, 1, 2};
+    if (result == 0 && user_stdio && !user_memory::copy_from(stdio_fds, user_stdio, sizeof(stdio_fds)))
+        result = -SABLE_EFAULT;
+    files::File* stdio[3] = {};
+    for (unsigned i = 0; result == 0 && i < 3; ++i) {
+        const int32_t fd = stdio_fds[i];
+        if (fd < 0 || fd >= SABLE_MAX_FDS || !self->fds[fd]) {
+            // The caller's own 0, 1, 2 may be closed; an explicit bad descriptor is an error.
+            if (user_stdio) result = -SABLE_EBADF;
+            continue;
+        }
+        stdio[i] = files::retain(self->fds[fd]);
+    }
+    const programs::Program* program = result == 0 ? programs::find(name) : nullptr;
+    if (result == 0 && !program) result = -SABLE_ENOENT;
+    if (result < 0) {
+        for (files::File* file : stdio)
+            if (file) files::release(file);
+        kfree(strings);
+        return result;
+    }
+    const uint64_t any_cpu[4] = {~0ull, ~0ull, ~0ull, ~0ull};
+    result = start_process(*program, arguments, stdio, self, false, any_cpu);
+    kfree(strings);
+    return result;
+}
+
+int64_t fork(const arch::TrapFrame* frame) {
+    Process* self = current();
+    Process* child = new_process(self->name, self, false);
+    if (!child) return -SABLE_ENOMEM;
+    const int64_t pid = reserve(child);
+    if (pid < 0) {
+        delete child;
+        return pid;
+    }
+    auto space = user_memory::create();
+    if (!space) {
+        discard(child);
+        return -SABLE_ENOMEM;
+    }
+    child->space = space.value();
+    uint64_t pages = 0;
+    const bool copied = user_memory::copy_all(self->space, child->space, pages);
+    child->user_pages = pages;
+    if (!copied) {
+        discard(child);
+        return -SABLE_ENOMEM;
+    }
+    child->break_base = self->break_base;
+    child->break_end = self->break_end;
+    for (unsigned fd = 0; fd < SABLE_MAX_FDS; ++fd)
+        if (self->fds[fd]) child->fds[fd] = files::retain(self->fds[fd]);
+    const tasks::KernelTask* task = tasks::current();
+    uint64_t affinity[4];
+    for (unsigned i = 0; i < 4; ++i) affinity[i] = task->sched.affinity[i];
+    auto started = tasks::spawn_user(child->name, child->space.root().address(), build_fork_frame,
+                                     const_cast<arch::TrapFrame*>(frame), child, affinity, &child->task);
+    if (!started) {
+        discard(child);
+        return error_of(started.error());
+    }
+    return pid;
+}
+
+void exit_current(int32_t status) {
+    Process* self = current();
+    release_files(*self);
+    // Off the process's page tables before freeing them.
+    tasks::set_current_address_space(kernel_address_space().root().address());
+    user_memory::destroy(self->space);
+    Process* to_free[kMaxProcesses];
+    unsigned free_count = 0;
+    {
+        IrqLockGuard guard(g_table_lock);
+        Process* init = nullptr;
+        for (Process* p : g_table)
+            if (p && p->pid == 1 && p->state == State::Alive && p != self) init = p;
+        const int self_slot = slot_of(self);
+        // Children: zombies are collected now (no one else will); live ones go to init, or, with
+        // no init, free themselves when they exit.
+        for (unsigned i = 0; i < kMaxProcesses; ++i) {
+            Process* child = g_table[i];
+            if (!child || child->parent != self) continue;
+            if (child->state == State::Zombie) {
+                g_table[i] = nullptr;
+                --g_live;
+                to_free[free_count++] = child;
+            } else if (init) {
+                child->parent = init;
+            } else {
+                child->parent = nullptr;
+                child->auto_reap = true;
+            }
+        }
+        self->task = nullptr;
+        self->status = status;
+        if (self->auto_reap) {
+            g_table[self_slot] = nullptr;
+            --g_live;
+            to_free[free_count++] = self;
+        } else {
+            self->state = State::Zombie;
+            Process* parent = self->parent;
+            if (parent) {
+                const int parent_slot = slot_of(parent);
+                __atomic_fetch_add(&g_child_event_counts[parent_slot], 1, __ATOMIC_RELEASE);
+                tasks::wake_all(parent->child_events);
+            } else {
+                __atomic_fetch_add(&g_kernel_event_count, 1, __ATOMIC_RELEASE);
+                tasks::wake_all(g_kernel_child_events);
+            }
+        }
+    }
+    for (unsigned i = 0; i < free_count; ++i) delete to_free[i];
+    tasks::exit();
+}
+
+void kill_current(uint32_t reason, const char* words, uint64_t rip, const char* detail) {
+    Process* self = current();
+    console::print("[pid %d %s] killed: %s at %p%s\n", self->pid, self->name, words, reinterpret_cast<void*>(rip),
+                   detail);
+    exit_current(256 + static_cast<int32_t>(reason));
+}
+
+namespace {
+
+struct WaitCondition {
+    uint64_t seen;
+    Process* parent;
+};
+
+bool child_event(void* context) {
+    auto* condition = static_cast<WaitCondition*>(context);
+    return condition_counter(condition->parent) != condition->seen || current_killed();
+}
+
+// waitpid for `parent` (nullptr: the kernel). Returns the pid reaped, 0 (no_hang and none yet)
+// or a negative SABLE_E* code.
+int64_t wait_for_child(Process* parent, int32_t pid, uint64_t user_status, bool no_hang, int32_t* kernel_status) {
+    if (user_status && !user_memory::range_ok(user_status, sizeof(int32_t))) return -SABLE_EFAULT;
+    tasks::WaitQueue& events = parent ? parent->child_events : g_kernel_child_events;
+    for (;;) {
+        Process* found = nullptr;
+        bool any_child = false;
+        WaitCondition condition{0, parent};
+        {
+            IrqLockGuard guard(g_table_lock);
+            condition.seen = condition_counter(parent);
+            for (Process* p : g_table) {
+                if (!p || p->parent != parent || (pid != -1 && p->pid != pid)) continue;
+                if (!parent && p->auto_reap) continue;
+                any_child = true;
+                if (p->state == State::Zombie) {
+                    found = p;
+                    break;
+                }
+            }
+        }
+        if (!any_child) return -SABLE_ECHILD;
+        if (found) {
+            // Only the parent collects its zombies, so `found` stays until we take it. Report the
+            // status first: a bad pointer leaves the zombie for a retry.
+            const int32_t status = found->status;
+            if (user_status && !user_memory::copy_to(user_status, &status, sizeof(status))) return -SABLE_EFAULT;
+            if (kernel_status) *kernel_status = status;
+            const int32_t reaped = found->pid;
+            {
+                IrqLockGuard guard(g_table_lock);
+                g_table[slot_of(found)] = nullptr;
+                --g_live;
+            }
+            delete found;
+            return reaped;
+        }
+        if (no_hang) return 0;
+        if (current_killed()) return -SABLE_EINTR;
+        tasks::block_unless(events, child_event, &condition);
+    }
+}
+
+}  // namespace
+
+int64_t waitpid(int32_t pid, uint64_t user_status, uint32_t flags) {
+    if (flags & ~uint32_t{SABLE_WNOHANG}) return -SABLE_EINVAL;
+    return wait_for_child(current(), pid, user_status, flags & SABLE_WNOHANG, nullptr);
+}
+
+int32_t kernel_wait(int32_t pid) {
+    int32_t status = -1;
+    if (wait_for_child(nullptr, pid, 0, false, &status) < 0) return -1;
+    return status;
+}
+
+int64_t kill(int32_t pid) {
+    if (pid == 1) return -SABLE_EPERM;
+    IrqLockGuard guard(g_table_lock);
+    for (Process* p : g_table) {
+        if (!p || p->pid != pid) continue;
+        if (p->state != State::Alive) return 0;  // already dead: nothing to do
+        uint32_t none = 0;
+        __atomic_compare_exchange_n(&p->kill_reason, &none, SABLE_KILL_SIGNAL, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
+        if (p->task) tasks::interrupt_blocked(p->task);
+        return 0;
+    }
+    return -SABLE_ESRCH;
+}
+
+int64_t brk(uint64_t new_break) {
+    Process* self = current();
+    if (new_break == 0) return static_cast<int64_t>(self->break_end);
+    if (new_break < self->break_base || new_break > user_memory::kHeapLimit) return -SABLE_ENOMEM;
+    const uint64_t old_top = align_up(self->break_end), new_top = align_up(new_break);
+    for (uint64_t page = old_top; page < new_top; page += kPageSize) {
+        if (!user_memory::map_new_page(self->space, page, mm::kPageWritable)) {
+            self->user_pages -= user_memory::unmap_pages(self->space, old_top, page - old_top);
+            return -SABLE_ENOMEM;
+        }
+        ++self->user_pages;
+    }
+    if (new_top < old_top) self->user_pages -= user_memory::unmap_pages(self->space, new_top, old_top - new_top);
+    self->break_end = new_break;
+    return static_cast<int64_t>(new_break);
+}
+
+int64_t process_list(uint64_t user_out, uint64_t max) {
+    constexpr uint64_t kMaxReported = kMaxProcesses;
+    if (max > kMaxReported) max = kMaxReported;
+    if (max && !user_memory::range_ok(user_out, max * sizeof(sable_process_info))) return -SABLE_EFAULT;
+    auto* infos = static_cast<sable_process_info*>(kmalloc(sizeof(sable_process_info) * kMaxReported));
+    if (!infos) return -SABLE_ENOMEM;
+    uint64_t count = 0;
+    {
+        IrqLockGuard guard(g_table_lock);
+        for (Process* p : g_table) {
+            if (!p) continue;
+            if (count < max) {
+                sable_process_info& info = infos[count];
+                info = {};
+                info.pid = p->pid;
+                info.ppid = p->parent ? p->parent->pid : 0;
+                info.user_pages = p->user_pages;
+                __builtin_memcpy(info.name, p->name, sizeof(info.name));
+                if (p->state == State::Zombie) {
+                    info.state = SABLE_PROC_ZOMBIE;
+                } else if (!p->task) {
+                    info.state = SABLE_PROC_READY;
+                } else {
+                    info.cpu = p->task->sched.cpu;
+                    info.runtime_ticks = p->task->sched.runtime_ticks;
+                    switch (p->task->sched.state) {
+                    case sched::TaskState::Running: info.state = SABLE_PROC_RUNNING; break;
+                    case sched::TaskState::Blocked: info.state = SABLE_PROC_BLOCKED; break;
+                    case sched::TaskState::Sleeping: info.state = SABLE_PROC_SLEEPING; break;
+                    default: info.state = SABLE_PROC_READY; break;
+                    }
+                }
+            }
+            ++count;
+        }
+    }
+    const uint64_t reported = count < max ? count : max;
+    const bool copied = reported == 0 || user_memory::copy_to(user_out, infos, reported * sizeof(sable_process_info));
+    kfree(infos);
+    return copied ? static_cast<int64_t>(count) : -SABLE_EFAULT;
+}
+
+}  // namespace kernel::process
+
+extern "C" void return_to_user_hook(arch::TrapFrame* frame) {
+    using namespace kernel;
+    process::Process* self = process::current();
+    if (!self) return;
+    const uint32_t reason = __atomic_load_n(&self->kill_reason, __ATOMIC_ACQUIRE);
+    if (reason == 0) return;
+    arch::interrupts_on();
+    char words[48];
+    kstd::format_to_buffer(words, sizeof(words), "kill request");
+    process::kill_current(reason, words, arch::frame_instruction_pointer(frame), "");
+}

@@ -1,0 +1,196 @@
+// The system-call table (numbers and semantics: src/user/include/sable/abi.h, docs/syscalls.md).
+// syscall_dispatch runs on the calling task's kernel stack with interrupts on; the arch layer
+// built the frame and returns with SYSRET (or IRETQ) when this returns.
+#include <sable/abi.h>
+
+#include "arch/arch.hpp"
+#include "kernel/clock.hpp"
+#include "kernel/cpu_local.hpp"
+#include "kernel/files.hpp"
+#include "kernel/interrupts.hpp"
+#include "kernel/physical_memory.hpp"
+#include "kernel/process.hpp"
+#include "kernel/programs.hpp"
+#include "kernel/tasks.hpp"
+#include "kernel/user_memory.hpp"
+
+namespace kernel::syscalls {
+namespace {
+
+using process::Process;
+
+files::File* file_of(Process& self, uint64_t fd) {
+    return fd < SABLE_MAX_FDS ? self.fds[fd] : nullptr;
+}
+
+int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
+    files::File* file = file_of(self, fd);
+    if (!file) return -SABLE_EBADF;
+    return files::read(file, buffer, size, process::interruption());
+}
+
+int64_t sys_write(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
+    files::File* file = file_of(self, fd);
+    if (!file) return -SABLE_EBADF;
+    return files::write(file, buffer, size, process::interruption());
+}
+
+int64_t sys_pipe(Process& self, uint64_t user_fds) {
+    if (!user_memory::range_ok(user_fds, 2 * sizeof(int32_t))) return -SABLE_EFAULT;
+    int32_t fds[2] = {-1, -1};
+    for (int32_t fd = 0, found = 0; fd < SABLE_MAX_FDS && found < 2; ++fd)
+        if (!self.fds[fd]) fds[found++] = fd;
+    if (fds[1] < 0) return -SABLE_EMFILE;
+    files::File* read_end;
+    files::File* write_end;
+    if (!files::create_pipe(read_end, write_end)) return -SABLE_ENOMEM;
+    if (!user_memory::copy_to(user_fds, fds, sizeof(fds))) {
+        files::release(read_end);
+        files::release(write_end);
+        return -SABLE_EFAULT;
+    }
+    self.fds[fds[0]] = read_end;
+    self.fds[fds[1]] = write_end;
+    return 0;
+}
+
+int64_t sys_close(Process& self, uint64_t fd) {
+    files::File* file = file_of(self, fd);
+    if (!file) return -SABLE_EBADF;
+    self.fds[fd] = nullptr;
+    files::release(file);
+    return 0;
+}
+
+int64_t sys_dup2(Process& self, uint64_t old_fd, uint64_t new_fd) {
+    files::File* file = file_of(self, old_fd);
+    if (!file || new_fd >= SABLE_MAX_FDS) return -SABLE_EBADF;
+    if (old_fd == new_fd) return static_cast<int64_t>(new_fd);
+    files::File* previous = self.fds[new_fd];
+    self.fds[new_fd] = files::retain(file);
+    if (previous) files::release(previous);
+    return static_cast<int64_t>(new_fd);
+}
+
+int64_t sys_sleep_ms(uint64_t milliseconds) {
+    // In slices, so a kill ends the sleep within one slice.
+    constexpr uint64_t kSliceMs = 50;
+    while (milliseconds > 0) {
+        if (process::current_killed()) return -SABLE_EINTR;
+        const uint64_t slice = milliseconds < kSliceMs ? milliseconds : kSliceMs;
+        tasks::sleep_ms(slice);
+        milliseconds -= slice;
+    }
+    return 0;
+}
+
+int64_t sys_getcpu() {
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    const unsigned index = this_cpu().index;
+    arch::restore_interrupts(were_enabled);
+    return index;
+}
+
+int64_t sys_set_affinity(uint64_t mask) {
+    uint64_t full[4] = {mask, 0, 0, 0};
+    if (mask == 0 || mask == ~0ull) full[0] = full[1] = full[2] = full[3] = ~0ull;
+    return tasks::set_current_affinity(full) ? 0 : -SABLE_EINVAL;
+}
+
+int64_t sys_meminfo(uint64_t user_out) {
+    sable_meminfo info{};
+    info.free = physical_memory::count(mm::PageState::Free);
+    info.kernel = physical_memory::count(mm::PageState::Kernel);
+    info.stack = physical_memory::count(mm::PageState::Stack);
+    info.heap = physical_memory::count(mm::PageState::Heap);
+    info.page_table = physical_memory::count(mm::PageState::PageTable);
+    info.user = physical_memory::count(mm::PageState::User);
+    info.firmware = physical_memory::count(mm::PageState::Firmware);
+    info.absent = physical_memory::count(mm::PageState::Absent);
+    info.page_size = mm::kPageSize;
+    return user_memory::copy_to(user_out, &info, sizeof(info)) ? 0 : -SABLE_EFAULT;
+}
+
+int64_t sys_cpu_info(uint64_t user_out, uint64_t max) {
+    constexpr uint64_t kBatch = 16;
+    if (max && !user_memory::range_ok(user_out, max * sizeof(sable_cpu_info))) return -SABLE_EFAULT;
+    uint64_t online = 0, reported = 0;
+    sable_cpu_info batch[kBatch];
+    unsigned in_batch = 0;
+    for (unsigned i = 0; i < g_cpu_count; ++i) {
+        const CpuLocal& cpu = g_cpu_locals[i];
+        if (!cpu.online) continue;
+        ++online;
+        if (reported + in_batch >= max) continue;
+        batch[in_batch++] = {i, cpu.apic_id, __atomic_load_n(&cpu.ticks, __ATOMIC_RELAXED), tasks::ready_count(i),
+                             tasks::idle_now(i) ? 1ull : 0ull};
+        if (in_batch == kBatch) {
+            if (!user_memory::copy_to(user_out + reported * sizeof(sable_cpu_info), batch, sizeof(batch)))
+                return -SABLE_EFAULT;
+            reported += in_batch;
+            in_batch = 0;
+        }
+    }
+    if (in_batch && !user_memory::copy_to(user_out + reported * sizeof(sable_cpu_info), batch,
+                                          in_batch * sizeof(sable_cpu_info)))
+        return -SABLE_EFAULT;
+    return static_cast<int64_t>(online);
+}
+
+int64_t sys_program_list(uint64_t user_buffer, uint64_t size) {
+    uint64_t written = 0;
+    for (size_t i = 0; i < programs::count(); ++i) {
+        const char* name = programs::at(i).name;
+        uint64_t length = 0;
+        while (name[length]) ++length;
+        if (written + length + 1 > size) return -SABLE_EINVAL;
+        if (!user_memory::copy_to(user_buffer + written, name, length)) return -SABLE_EFAULT;
+        const char newline = '\n';
+        if (!user_memory::copy_to(user_buffer + written + length, &newline, 1)) return -SABLE_EFAULT;
+        written += length + 1;
+    }
+    return static_cast<int64_t>(written);
+}
+
+}  // namespace
+}  // namespace kernel::syscalls
+
+extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
+    using namespace kernel;
+    using namespace kernel::syscalls;
+    process::Process* self = process::current();
+    const uint64_t a0 = arch::syscall_argument(frame, 0), a1 = arch::syscall_argument(frame, 1),
+                   a2 = arch::syscall_argument(frame, 2);
+    int64_t result;
+    switch (arch::syscall_number(frame)) {
+    case SYS_EXIT: process::exit_current(static_cast<int32_t>(a0 & 0xff));
+    case SYS_GETPID: result = self->pid; break;
+    case SYS_GETPPID: result = self->parent ? self->parent->pid : 0; break;
+    case SYS_YIELD: tasks::yield(); result = 0; break;
+    case SYS_FORK: result = process::fork(frame); break;
+    case SYS_WAITPID: result = process::waitpid(static_cast<int32_t>(a0), a1, static_cast<uint32_t>(a2)); break;
+    case SYS_SPAWN: result = process::spawn(a0, a1, a2); break;
+    case SYS_SLEEP_MS: result = sys_sleep_ms(a0); break;
+    case SYS_READ: result = sys_read(*self, a0, a1, a2); break;
+    case SYS_WRITE: result = sys_write(*self, a0, a1, a2); break;
+    case SYS_PIPE: result = sys_pipe(*self, a0); break;
+    case SYS_CLOSE: result = sys_close(*self, a0); break;
+    case SYS_DUP2: result = sys_dup2(*self, a0, a1); break;
+    case SYS_BRK: result = process::brk(a0); break;
+    case SYS_CLOCK_NS: result = static_cast<int64_t>(clock::ns_since_boot()); break;
+    case SYS_GETCPU: result = sys_getcpu(); break;
+    case SYS_SET_AFFINITY: result = sys_set_affinity(a0); break;
+    case SYS_KILL: result = process::kill(static_cast<int32_t>(a0)); break;
+    case SYS_PROCESS_LIST: result = process::process_list(a0, a1); break;
+    case SYS_MEMINFO: result = sys_meminfo(a0); break;
+    case SYS_CPU_INFO: result = sys_cpu_info(a0, a1); break;
+    case SYS_PROGRAM_LIST: result = sys_program_list(a0, a1); break;
+    default: result = -SABLE_ENOSYS; break;
+    }
+    arch::set_syscall_result(frame, static_cast<uint64_t>(result));
+    if (process::current_killed()) {
+        // Killed while in the call: end here rather than return to ring 3 even once.
+        arch::interrupts_on();
+        process::kill_current(self->kill_reason, "kill request", arch::frame_instruction_pointer(frame), "");
+    }
+}

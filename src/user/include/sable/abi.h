@@ -1,0 +1,140 @@
+/*
+ * The Sable system-call ABI: the one header both the kernel and user programs include, so the
+ * numbers, structures and error codes cannot drift apart. docs/syscalls.md explains each call.
+ *
+ * Calling convention (the x86-64 System V kernel convention, as Linux uses it):
+ *   rax = call number; arguments in rdi, rsi, rdx, r10, r8, r9; `syscall`;
+ *   result in rax: >= 0 success, -SABLE_E* on error. rcx and r11 are clobbered (the CPU keeps the
+ *   return address and RFLAGS there); every other register is preserved.
+ * C and C++ compatible, freestanding (stdint.h / stddef.h only).
+ */
+#ifndef SABLE_ABI_H
+#define SABLE_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- call numbers ---------------------------------------------------------------------------- */
+enum sable_syscall {
+    SYS_EXIT = 0,          /* exit(int status) -> does not return                               */
+    SYS_GETPID = 1,        /* getpid() -> pid                                                    */
+    SYS_GETPPID = 2,       /* getppid() -> parent's pid (0: the kernel)                          */
+    SYS_YIELD = 3,         /* yield() -> 0                                                       */
+    SYS_FORK = 4,          /* fork() -> child's pid in the parent, 0 in the child                */
+    SYS_WAITPID = 5,       /* waitpid(int pid (-1: any child), int* status (may be NULL),
+                              int flags) -> pid reaped, 0 (WNOHANG, none yet), -ECHILD           */
+    SYS_SPAWN = 6,         /* spawn(const char* program, const char* const* argv (NULL-ended,
+                              may be NULL), const int* stdio (3 fds for the child's 0,1,2;
+                              NULL: the caller's 0,1,2)) -> child's pid. The child gets only
+                              those three descriptors.                                          */
+    SYS_SLEEP_MS = 7,      /* sleep_ms(uint64_t ms) -> 0                                         */
+    SYS_READ = 8,          /* read(int fd, void* buf, size_t len) -> bytes (0: end of file)      */
+    SYS_WRITE = 9,         /* write(int fd, const void* buf, size_t len) -> bytes                */
+    SYS_PIPE = 10,         /* pipe(int fds[2]) -> 0; fds[0] reads, fds[1] writes                 */
+    SYS_CLOSE = 11,        /* close(int fd) -> 0                                                 */
+    SYS_DUP2 = 12,         /* dup2(int old_fd, int new_fd) -> new_fd                             */
+    SYS_BRK = 13,          /* brk(uintptr_t new_break (0: query)) -> the break now, or -ENOMEM   */
+    SYS_CLOCK_NS = 14,     /* clock_ns() -> nanoseconds since boot                               */
+    SYS_GETCPU = 15,       /* getcpu() -> index of the CPU running the caller                    */
+    SYS_SET_AFFINITY = 16, /* set_affinity(uint64_t cpu_mask (bit n = CPU n, n < 64; 0 or ~0:
+                              any CPU)) -> 0; moves the caller at once if it is on a CPU outside
+                              the mask; -EINVAL if no online CPU is in the mask                  */
+    SYS_KILL = 17,         /* kill(int pid) -> 0; the target dies with reason "killed"          */
+    SYS_PROCESS_LIST = 18, /* process_list(struct sable_process_info* out, size_t max) -> count
+                              of live processes (all of them, even if more than max)             */
+    SYS_MEMINFO = 19,      /* meminfo(struct sable_meminfo* out) -> 0                            */
+    SYS_CPU_INFO = 20,     /* cpu_info(struct sable_cpu_info* out, size_t max) -> CPUs online   */
+    SYS_PROGRAM_LIST = 21, /* program_list(char* buf, size_t len) -> bytes: the names of the
+                              programs in the boot image, each followed by '\n'                  */
+    SYS_COUNT = 22
+};
+
+/* ---- errors (returned negated) --------------------------------------------------------------- */
+enum sable_errno {
+    SABLE_EPERM = 1,    /* not allowed (e.g. kill pid 1)                                         */
+    SABLE_ENOENT = 2,   /* no such program                                                       */
+    SABLE_ESRCH = 3,    /* no such process                                                       */
+    SABLE_EINTR = 4,    /* interrupted: the caller is being killed                               */
+    SABLE_E2BIG = 7,    /* argument list too long                                                */
+    SABLE_ENOEXEC = 8,  /* program image is not a valid Sable ELF                                */
+    SABLE_EBADF = 9,    /* not an open descriptor (or wrong direction)                           */
+    SABLE_ECHILD = 10,  /* no such child                                                         */
+    SABLE_EAGAIN = 11,  /* process limit reached                                                 */
+    SABLE_ENOMEM = 12,  /* out of memory                                                         */
+    SABLE_EFAULT = 14,  /* bad user pointer                                                      */
+    SABLE_EINVAL = 22,  /* bad argument                                                          */
+    SABLE_EMFILE = 24,  /* descriptor table full                                                 */
+    SABLE_EPIPE = 32,   /* write to a pipe with no reader                                        */
+    SABLE_ENAMETOOLONG = 36,
+    SABLE_ENOSYS = 38   /* no such call                                                          */
+};
+
+/* ---- waitpid ----------------------------------------------------------------------------------- */
+#define SABLE_WNOHANG 1
+/* status < 256: exited with exit code status; status >= 256: killed, reason = status - 256. */
+#define SABLE_WIFEXITED(status) ((status) < 256)
+#define SABLE_WEXITSTATUS(status) ((status) & 0xff)
+#define SABLE_WIFKILLED(status) ((status) >= 256)
+#define SABLE_WKILLREASON(status) ((status) - 256)
+
+/* Why the kernel killed a process; the console line says it in words:
+   "[pid <n> <name>] killed: <words> at <rip>". */
+enum sable_kill_reason {
+    SABLE_KILL_DIVIDE_ERROR = 1,       /* "divide error"             #DE */
+    SABLE_KILL_INVALID_OPCODE = 2,     /* "invalid opcode"           #UD */
+    SABLE_KILL_GENERAL_PROTECTION = 3, /* "general protection fault" #GP (privileged instruction,
+                                          int on a kernel vector, non-canonical address)       */
+    SABLE_KILL_PAGE_FAULT = 4,         /* "page fault"               #PF outside the stack region */
+    SABLE_KILL_STACK_OVERFLOW = 5,     /* "stack overflow"           guard page or below it     */
+    SABLE_KILL_SIGNAL = 6,             /* "killed"                   kill() from another process */
+    SABLE_KILL_OUT_OF_MEMORY = 7,      /* "out of memory"            stack page could not commit */
+    SABLE_KILL_OTHER_EXCEPTION = 8     /* "exception <n>"            any other CPU exception     */
+};
+
+/* ---- user address-space layout (docs/userspace.md draws it) ----------------------------------- */
+#define SABLE_USER_BASE 0x08000000ull        /* code starts here (seed 000)                    */
+#define SABLE_USER_TOP 0x40000000ull         /* end of user space (first 1 GiB)                */
+#define SABLE_STACK_REGION_SIZE (20ull << 20)/* 20 MiB, 4 pages committed at start             */
+#define SABLE_STACK_TOP SABLE_USER_TOP
+#define SABLE_STACK_BOTTOM (SABLE_STACK_TOP - SABLE_STACK_REGION_SIZE)
+#define SABLE_GUARD_PAGE (SABLE_STACK_BOTTOM - 4096ull) /* never mapped; heap ends below it     */
+
+#define SABLE_MAX_ARGS 32          /* argv entries spawn accepts                                  */
+#define SABLE_MAX_ARG_BYTES 4096   /* total bytes of argv strings                                 */
+#define SABLE_MAX_NAME 32          /* program names, including the NUL                           */
+#define SABLE_MAX_FDS 16           /* descriptors per process                                    */
+
+/* ---- information calls ------------------------------------------------------------------------- */
+enum sable_process_state {
+    SABLE_PROC_RUNNING = 0,  /* on a CPU now      */
+    SABLE_PROC_READY = 1,    /* waiting for a CPU */
+    SABLE_PROC_BLOCKED = 2,  /* waiting for an event (pipe, child, input) */
+    SABLE_PROC_SLEEPING = 3,
+    SABLE_PROC_ZOMBIE = 4    /* exited, not yet waited for */
+};
+
+struct sable_process_info {
+    int32_t pid;
+    int32_t ppid;
+    uint32_t state;   /* enum sable_process_state */
+    uint32_t cpu;     /* CPU it runs on or last ran on */
+    uint64_t runtime_ticks;
+    uint64_t user_pages;  /* committed user pages */
+    char name[SABLE_MAX_NAME];
+};
+
+/* Frame counts by state (the kernel's allocator states, docs/memory.md). */
+struct sable_meminfo {
+    uint64_t free, kernel, stack, heap, page_table, user, firmware, absent;
+    uint64_t page_size;
+};
+
+struct sable_cpu_info {
+    uint32_t index;
+    uint32_t apic_id;
+    uint64_t ticks;           /* timer ticks taken */
+    uint64_t ready_tasks;     /* run-queue length now */
+    uint64_t idle;            /* 1 if parked in its idle task now */
+};
+
+#endif /* SABLE_ABI_H */
