@@ -12,7 +12,7 @@ set(SABLE_KERNEL_FLAGS
 
 add_executable(sable_kernel ${SABLE_PORTABLE_SOURCES} ${SABLE_KERNEL_SOURCES})
 set_target_properties(sable_kernel PROPERTIES OUTPUT_NAME sable.elf SUFFIX "")
-target_include_directories(sable_kernel PRIVATE src src/arch/x86_64/include)
+target_include_directories(sable_kernel PRIVATE src src/arch/x86_64/include src/user/include)
 target_compile_definitions(sable_kernel PRIVATE SABLE_VERSION="${PROJECT_VERSION}" SABLE_KERNEL=1)
 target_compile_options(sable_kernel PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:${SABLE_KERNEL_FLAGS}>
