@@ -24,6 +24,9 @@ target_link_options(sable_kernel PRIVATE
     -Wl,-T,${SABLE_LINKER_SCRIPT} -Wl,-z,max-page-size=4096 -Wl,--build-id=none)
 set_target_properties(sable_kernel PROPERTIES LINK_DEPENDS ${SABLE_LINKER_SCRIPT})
 
+# User programs and their libc (SABLE_USER_PROGRAM_FILES, SABLE_USER_PROGRAM_TARGETS).
+include(cmake/user.cmake)
+
 # --- ISO -------------------------------------------------------------------------------------
 find_program(SABLE_GRUB_MKRESCUE NAMES grub-mkrescue grub2-mkrescue)
 find_program(SABLE_XORRISO NAMES xorriso)
@@ -58,10 +61,13 @@ add_custom_command(
     COMMAND ${CMAKE_COMMAND} -E copy ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg ${SABLE_ISO_ROOT}/boot/grub/
     COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:sable_kernel> ${SABLE_ISO_ROOT}/boot/sable.elf
     COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_SYMBOLS} ${SABLE_ISO_ROOT}/boot/sable.sym
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${SABLE_ISO_ROOT}/boot/user
+    COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_USER_PROGRAM_FILES} ${SABLE_ISO_ROOT}/boot/user/
     # Write a new file, then rename: a QEMU booting the old ISO never sees a half-written one.
     COMMAND sh -c "'${SABLE_GRUB_MKRESCUE}' -o '${SABLE_ISO}.tmp' '${SABLE_ISO_ROOT}' > '${CMAKE_BINARY_DIR}/grub-mkrescue.log' 2>&1 || { cat '${CMAKE_BINARY_DIR}/grub-mkrescue.log'; exit 1; }"
     COMMAND ${CMAKE_COMMAND} -E rename ${SABLE_ISO}.tmp ${SABLE_ISO}
     DEPENDS sable_kernel ${SABLE_SYMBOLS} ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg
+            ${SABLE_USER_PROGRAM_TARGETS} ${SABLE_USER_PROGRAM_FILES}
     COMMENT "Making the hybrid BIOS/UEFI ISO with grub-mkrescue"
     VERBATIM)
 add_custom_target(sable_iso ALL DEPENDS ${SABLE_ISO})

@@ -56,4 +56,5 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/files.cpp
     src/kernel/process.cpp
     src/kernel/syscalls.cpp
+    src/kernel/selftest_user.cpp
 )

@@ -202,3 +202,44 @@ if(SABLE_GRUB_FILE)
     add_test(NAME system.kernel.is_multiboot2 COMMAND ${SABLE_GRUB_FILE} --is-x86-multiboot2 ${SABLE_KERNEL_ELF})
     set_tests_properties(system.kernel.is_multiboot2 PROPERTIES LABELS system TIMEOUT 30)
 endif()
+
+# --- User mode: processes, system calls, faults, the shell -------------------------------------
+# sable.test=user runs the usertest program case by case (src/kernel/selftest_user.cpp); every
+# deliberate fault must leave the one-line kill report and the kernel serving.
+set(USER_KILL_LINES
+    "^\\[pid [0-9]+ usertest\\] killed: stack overflow at 0x[0-9a-f]+"
+    "^\\[pid [0-9]+ usertest\\] killed: divide error at 0x[0-9a-f]+"
+    "^\\[pid [0-9]+ usertest\\] killed: invalid opcode at 0x[0-9a-f]+"
+    "^\\[pid [0-9]+ usertest\\] killed: general protection fault at 0x[0-9a-f]+"
+    "^\\[pid [0-9]+ usertest\\] killed: page fault at 0x[0-9a-f]+")
+sable_system_test(user.pc_smp1
+    QEMU_TIMEOUT 240
+    ARGS --machine pc --smp 1 --cmdline "sable.test=user"
+    EXPECT "^TEST user.no_leak PASS" ${USER_KILL_LINES} ${ALL_PASSED})
+sable_system_test(user.q35_smp4
+    QEMU_TIMEOUT 240
+    ARGS --machine q35 --smp 4 --mem 1G --cmdline "sable.test=user"
+    EXPECT "^TEST user.no_leak PASS" ${USER_KILL_LINES} ${ALL_PASSED})
+sable_system_test(user.uefi_smp2_64m
+    QEMU_TIMEOUT 240
+    ARGS --machine q35 --uefi --smp 2 --mem 64M --cmdline "sable.test=user"
+    EXPECT "^TEST user.no_leak PASS" ${ALL_PASSED})
+# A normal boot ends at the shell; lines typed over the serial port run a pipeline and builtins.
+sable_system_test(shell.pipeline_over_serial
+    QEMU_TIMEOUT 90
+    ARGS --smp 2 --until-expected --serial-input "echo hello sable world | wc\\n"
+    EXPECT "^1 3 18$")
+sable_system_test(shell.builtins_and_background
+    QEMU_TIMEOUT 90
+    ARGS --smp 2 --until-expected --serial-input "hello | cat\\nspin &\\nps\\nmem\\ncpus\\nhelp\\n"
+    EXPECT "^hello from pid [0-9]+ on cpu [0-9]+" "^ *[0-9]+ +[0-9]+ +running +[0-9]+.* spin"
+           "free=[0-9]+ kernel=[0-9]+" "^ *1 +" "usertest")
+sable_system_test(bench.user_print_bench_lines
+    QEMU_TIMEOUT 240
+    ARGS --smp 2 --cmdline "sable.bench=user"
+    EXPECT "^BENCH syscall_null unit=cycles n=[1-9][0-9]* median=[0-9]+ p99=[0-9]+ min=[0-9]+"
+           "^BENCH yield_switch unit=cycles n=[1-9][0-9]* median=[0-9]+"
+           "^BENCH pipe_pingpong unit=cycles n=[1-9][0-9]* median=[0-9]+"
+           "^BENCH page_fault_grow unit=cycles n=[1-9][0-9]* median=[0-9]+"
+           "^BENCH fork_exit_wait unit=cycles n=[1-9][0-9]* median=[0-9]+"
+           "^BENCH spawn_exit_wait unit=cycles n=[1-9][0-9]* median=[0-9]+")

@@ -7,6 +7,7 @@
 #include "kernel/physical_memory.hpp"
 #include "kernel/cpu_local.hpp"
 #include "kernel/smp_boot.hpp"
+#include "kernel/process.hpp"
 #include "kernel/tasks.hpp"
 #include "lib/cmdline.hpp"
 
@@ -139,6 +140,17 @@ void ipi_wake() {
     report("ipi_wake", g_samples, kIpiSamples, "parked_cpu");
 }
 
+// The user-mode benchmarks are a program (src/user/bench.cpp) that prints its own BENCH lines.
+void user_benchmarks() {
+    const char* argv[] = {"bench"};
+    const int64_t pid = kernel::process::spawn_from_kernel("bench", argv, 1, false);
+    if (pid < 0) {
+        console::print("BENCH user unit=cycles n=0 median=0 p99=0 min=0 note=no_bench_program\n");
+        return;
+    }
+    kernel::process::kernel_wait(static_cast<int32_t>(pid));
+}
+
 struct Suite {
     const char* name;
     void (*run)();
@@ -148,6 +160,7 @@ constexpr Suite kSuites[] = {
     {"sched", kthread_switch},
     {"smp", ap_bringup},
     {"smp", ipi_wake},
+    {"user", user_benchmarks},
 };
 
 }  // namespace

@@ -23,6 +23,7 @@ namespace selftest {
 void mm_suite(Context& context);     // selftest_mm.cpp
 void sched_suite(Context& context);  // selftest_sched.cpp
 void smp_suite(Context& context);    // selftest_smp.cpp
+void user_suite(Context& context);   // selftest_user.cpp
 }
 
 namespace {
@@ -164,6 +165,7 @@ constexpr selftest::Suite kSuites[] = {
     {"irq", irq_suite, true},
     {"sched", selftest::sched_suite, true},
     {"smp", selftest::smp_suite, true},
+    {"user", selftest::user_suite, true},
     {"serial_input", serial_input_suite, false},
     {"panic", panic_suite, false},
     {"fault_de", fault_divide_suite, false},

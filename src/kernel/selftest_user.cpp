@@ -1,0 +1,150 @@
+// Self tests of user mode (sable.test=user): each case runs `usertest <case>` (src/user/usertest)
+// as a child of the kernel and checks how it ended — exit code 0 for the cases that check
+// themselves, the right kill reason for the ones that must die. The kernel must keep serving
+// through all of it, and every frame must come back at the end.
+#include <sable/abi.h>
+
+#include "kernel/console.hpp"
+#include "kernel/cpu_local.hpp"
+#include "kernel/files.hpp"
+#include "kernel/kernel_heap.hpp"
+#include "kernel/kernel_stacks.hpp"
+#include "kernel/physical_memory.hpp"
+#include "kernel/process.hpp"
+#include "kernel/programs.hpp"
+#include "kernel/selftest.hpp"
+#include "kernel/tasks.hpp"
+#include "lib/format.hpp"
+
+namespace selftest {
+namespace {
+
+using namespace kernel;
+
+int32_t run_case(const char* name, const char* extra1 = nullptr, const char* extra2 = nullptr) {
+    const char* argv[4] = {"usertest", name, extra1, extra2};
+    const int argc = extra2 ? 4 : extra1 ? 3 : 2;
+    const int64_t pid = process::spawn_from_kernel("usertest", argv, argc, false);
+    if (pid < 0) return static_cast<int32_t>(pid);
+    return process::kernel_wait(static_cast<int32_t>(pid));
+}
+
+void expect_passes(Context& t, const char* name) {
+    const int32_t status = run_case(name);
+    t.expect(status == 0, name, "usertest %s ended with status %d%s", name, status,
+             status < 0 ? " (could not start)" : status >= 256 ? " (killed)" : "");
+}
+
+void expect_killed(Context& t, const char* name, uint32_t reason) {
+    const int32_t status = run_case(name);
+    t.expect(status >= 256 && SABLE_WKILLREASON(status) == static_cast<int32_t>(reason), name,
+             "usertest %s ended with status %d, expected killed with reason %u", name, status, reason);
+}
+
+uint64_t live_heap_objects() {
+    const mm::HeapStats stats = heap_stats();
+    uint64_t objects = stats.large_allocations;
+    for (uint64_t in_use : stats.objects_in_use) objects += in_use;
+    return objects;
+}
+
+// Waits for exited tasks to be reaped (their kernel stacks return a moment after the exit).
+void settle(uint64_t live_tasks) {
+    for (int i = 0; i < 200 && tasks::live_count() > live_tasks; ++i) tasks::sleep_ms(10);
+    tasks::sleep_ms(30);
+}
+
+}  // namespace
+
+void user_suite(Context& t) {
+    if (!programs::find("usertest")) {
+        t.expect(false, "programs_present", "no usertest program in the boot image");
+        return;
+    }
+    // The fork bomb first, as a warm-up too: the kernel keeps what grows once and is reused
+    // (task-list chunks, kernel-stack page tables, heap slabs), so the leak check's baseline is
+    // taken after the biggest burst and everything after it must give every frame back.
+    const uint64_t live_tasks = tasks::live_count();
+    expect_passes(t, "forkbomb");
+    settle(live_tasks);
+    uint64_t before[mm::kPageStateCount];
+    for (unsigned s = 0; s < mm::kPageStateCount; ++s) before[s] = physical_memory::count(static_cast<mm::PageState>(s));
+    const uint64_t heap_objects_before = live_heap_objects();
+
+    {
+        const int32_t status = run_case("args", "alpha", "beta");
+        t.expect(status == 0, "argv", "usertest args alpha beta ended with status %d", status);
+    }
+    expect_passes(t, "fork");
+    expect_passes(t, "wait");
+    expect_passes(t, "pipe");
+    expect_passes(t, "brk");
+    expect_passes(t, "stack_grow");
+    expect_killed(t, "stack_overflow", SABLE_KILL_STACK_OVERFLOW);
+    expect_passes(t, "efault");
+    expect_passes(t, "spawn");
+    expect_passes(t, "affinity");
+    expect_killed(t, "fault_de", SABLE_KILL_DIVIDE_ERROR);
+    expect_killed(t, "fault_ud", SABLE_KILL_INVALID_OPCODE);
+    expect_killed(t, "fault_gp", SABLE_KILL_GENERAL_PROTECTION);
+    expect_killed(t, "fault_int", SABLE_KILL_GENERAL_PROTECTION);
+    expect_killed(t, "fault_pf", SABLE_KILL_PAGE_FAULT);
+    expect_killed(t, "fault_kernel", SABLE_KILL_PAGE_FAULT);
+    expect_killed(t, "fault_noncanonical", SABLE_KILL_GENERAL_PROTECTION);
+    {
+        const int32_t status = run_case("forkbomb");
+        t.expect(status == 0, "forkbomb_again", "a second fork bomb ended with status %d", status);
+    }
+
+    // A user infinite loop is preempted: while it spins (on every CPU, one copy each), other
+    // programs still run to completion; then kill ends it.
+    {
+        const char* argv[] = {"usertest", "loop"};
+        int64_t spinners[8];
+        unsigned count = 0;
+        for (unsigned i = 0; i < 8 && i < kernel::g_cpu_count; ++i)
+            spinners[count++] = process::spawn_from_kernel("usertest", argv, 2, false);
+        tasks::sleep_ms(100);
+        const int32_t status = run_case("fork");
+        t.expect(status == 0, "loop_preempted", "usertest fork beside %u spinning programs ended with %d", count, status);
+        bool all_killed = true;
+        for (unsigned i = 0; i < count; ++i) {
+            if (spinners[i] < 0 || process::kill(static_cast<int32_t>(spinners[i])) != 0) all_killed = false;
+            const int32_t spin_status = spinners[i] < 0 ? -1 : process::kernel_wait(static_cast<int32_t>(spinners[i]));
+            if (spin_status != 256 + SABLE_KILL_SIGNAL) all_killed = false;
+        }
+        t.expect(all_killed, "kill_spinning", "a spinning program did not end with a kill status");
+    }
+
+    settle(live_tasks);
+    // Every frame back: each state's count as before, except that the heap may keep or return
+    // empty slabs (free + heap is what must match) — and no kernel object may stay allocated.
+    const uint64_t heap_objects_after = live_heap_objects();
+    bool same = heap_objects_after == heap_objects_before;
+    char changes[160] = "";
+    size_t used = kstd::format_to_buffer(changes, sizeof(changes), " heap objects %llu->%llu",
+                                         static_cast<unsigned long long>(heap_objects_before),
+                                         static_cast<unsigned long long>(heap_objects_after));
+    const unsigned free_state = static_cast<unsigned>(mm::PageState::Free), heap_state = static_cast<unsigned>(mm::PageState::Heap);
+    for (unsigned s = 0; s < mm::kPageStateCount; ++s) {
+        uint64_t after = physical_memory::count(static_cast<mm::PageState>(s));
+        uint64_t baseline = before[s];
+        if (s == heap_state) continue;
+        if (s == free_state) {
+            after += physical_memory::count(mm::PageState::Heap);
+            baseline += before[heap_state];
+        }
+        if (after == baseline) continue;
+        same = false;
+        used += kstd::format_to_buffer(changes + used, sizeof(changes) - used, " %s %llu->%llu",
+                                       mm::page_state_name(static_cast<mm::PageState>(s)),
+                                       static_cast<unsigned long long>(baseline), static_cast<unsigned long long>(after));
+        if (used >= sizeof(changes)) break;
+    }
+    t.expect(same && process::live_count() == 0 && files::pipes_open() == 0, "no_leak",
+             "frames changed:%s; processes left %llu, pipes left %llu", changes,
+             static_cast<unsigned long long>(process::live_count()),
+             static_cast<unsigned long long>(files::pipes_open()));
+}
+
+}  // namespace selftest

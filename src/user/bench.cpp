@@ -1,0 +1,236 @@
+// bench [name]: user-space benchmarks, one "BENCH ..." line each in the format of
+// /work/shared/design/bench-format.md (the TSC frequency first, so cycles convert to time).
+// Every operation is timed alone with lfence;rdtsc after a warm-up; the samples are sorted for
+// the median, p99 and minimum. The process (and the children it forks) is pinned to CPU 0 while
+// a benchmark runs, so each result is one CPU's cost (cpus=1).
+#include <errno.h>
+#include <sable/sys.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr size_t kMaxSamples = 20000;
+uint64_t g_samples[kMaxSamples];
+
+// In-place heapsort: O(n log n) with no recursion and no extra memory.
+void sift_down(uint64_t* a, size_t root, size_t n) {
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && a[child + 1] > a[child]) ++child;
+        if (a[root] >= a[child]) return;
+        const uint64_t t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+void sort_samples(uint64_t* a, size_t n) {
+    for (size_t i = n / 2; i-- > 0;) sift_down(a, i, n);
+    for (size_t end = n; end-- > 1;) {
+        const uint64_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
+}
+
+void report(const char* name, uint64_t* samples, size_t n) {
+    sort_samples(samples, n);
+    size_t p99 = n * 99 / 100;
+    if (p99 >= n) p99 = n - 1;
+    printf("BENCH %s unit=cycles n=%zu median=%llu p99=%llu min=%llu cpus=1\n", name, n,
+           static_cast<unsigned long long>(samples[n / 2]),
+           static_cast<unsigned long long>(samples[p99]),
+           static_cast<unsigned long long>(samples[0]));
+}
+
+[[noreturn]] void die(const char* what) {
+    dprintf(2, "bench: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+void pin_to_cpu0() {
+    if (set_affinity(1) != 0) die("set_affinity(cpu 0)");
+}
+
+void unpin() { set_affinity(~uint64_t{0}); }
+
+void wait_child(int pid) {
+    int status;
+    if (waitpid(pid, &status, 0) != pid) die("waitpid");
+}
+
+// TSC ticks over a 100 ms sleep, against the kernel clock.
+void bench_tsc_hz() {
+    const uint64_t start_ns = clock_ns();
+    const uint64_t start_tsc = rdtsc_serialized();
+    sleep_ms(100);
+    const uint64_t end_tsc = rdtsc_serialized();
+    const uint64_t elapsed_ns = clock_ns() - start_ns;
+    const uint64_t ticks = end_tsc - start_tsc;
+    // ticks < 2^34 for any TSC under 100 GHz, so ticks * 10^9 stays below 2^64.
+    const unsigned long long hz = elapsed_ns == 0 ? 0 : ticks * 1'000'000'000ull / elapsed_ns;
+    printf("BENCH tsc_hz unit=hz n=1 median=%llu p99=%llu min=%llu\n", hz, hz, hz);
+}
+
+void bench_syscall_null() {
+    constexpr size_t kWarmup = 1000, kSamples = 20000;
+    for (size_t i = 0; i < kWarmup; ++i) sable_syscall0(SYS_GETPID);
+    for (size_t i = 0; i < kSamples; ++i) {
+        const uint64_t start = rdtsc_serialized();
+        sable_syscall0(SYS_GETPID);
+        g_samples[i] = rdtsc_serialized() - start;
+    }
+    report("syscall_null", g_samples, kSamples);
+}
+
+// Parent and child both pinned to CPU 0 and yielding: every parent yield is two switches
+// (parent -> child -> parent). A sample is one round of kRoundYields parent yields.
+void bench_yield_switch() {
+    constexpr int kRoundYields = 200;
+    constexpr size_t kWarmupRounds = 5, kRounds = 100;
+    constexpr long kChildYields = (kWarmupRounds + kRounds) * kRoundYields + 10000;
+    const int child = fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        set_affinity(1);  // inherited from the parent already; explicit all the same
+        for (long i = 0; i < kChildYields; ++i) sable_syscall0(SYS_YIELD);
+        exit(0);
+    }
+    for (size_t r = 0; r < kWarmupRounds; ++r) {
+        for (int i = 0; i < kRoundYields; ++i) sable_syscall0(SYS_YIELD);
+    }
+    for (size_t r = 0; r < kRounds; ++r) {
+        const uint64_t start = rdtsc_serialized();
+        for (int i = 0; i < kRoundYields; ++i) sable_syscall0(SYS_YIELD);
+        g_samples[r] = (rdtsc_serialized() - start) / (2 * kRoundYields);
+    }
+    kill(child);  // it may still have yields left; ESRCH if it has already exited is fine
+    wait_child(child);
+    report("yield_switch", g_samples, kRounds);
+}
+
+// One byte there and back through two pipes; the child echoes until end of file.
+void bench_pipe_pingpong() {
+    constexpr size_t kWarmup = 100, kSamples = 2000;
+    int to_child[2], to_parent[2];
+    if (pipe(to_child) != 0 || pipe(to_parent) != 0) die("pipe");
+    const int child = fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        char byte;
+        while (read(to_child[0], &byte, 1) == 1) {
+            if (write(to_parent[1], &byte, 1) != 1) exit(1);
+        }
+        exit(0);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    char byte = 'p';
+    for (size_t i = 0; i < kWarmup + kSamples; ++i) {
+        const uint64_t start = rdtsc_serialized();
+        if (write(to_child[1], &byte, 1) != 1 || read(to_parent[0], &byte, 1) != 1)
+            die("ping-pong");
+        const uint64_t cycles = rdtsc_serialized() - start;
+        if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
+    }
+    close(to_child[1]);  // the child reads end of file and exits
+    wait_child(child);
+    close(to_parent[0]);
+    report("pipe_pingpong", g_samples, kSamples);
+}
+
+// First touches of fresh stack pages, deeper and deeper. In a forked child, so the parent's
+// stack stays small; 1 MiB below the current frame nothing has been committed yet (the stack
+// region is 20 MiB and this program never uses more than a few KiB of it).
+void bench_page_fault_grow() {
+    constexpr size_t kWarmup = 8, kSamples = 2000, kPage = 4096;
+    const int child = fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        const uintptr_t frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+        const uintptr_t start = (frame & ~(kPage - 1)) - (1u << 20);
+        for (size_t i = 0; i < kWarmup + kSamples; ++i) {
+            auto page = reinterpret_cast<volatile uint8_t*>(start - i * kPage);
+            const uint64_t t0 = rdtsc_serialized();
+            *page = 1;
+            const uint64_t cycles = rdtsc_serialized() - t0;
+            if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
+        }
+        report("page_fault_grow", g_samples, kSamples);
+        exit(0);
+    }
+    wait_child(child);
+}
+
+void bench_fork_exit_wait() {
+    constexpr size_t kWarmup = 20, kSamples = 300;
+    for (size_t i = 0; i < kWarmup + kSamples; ++i) {
+        const uint64_t start = rdtsc_serialized();
+        const int child = fork();
+        if (child == 0) exit(0);
+        if (child < 0) die("fork");
+        wait_child(child);
+        const uint64_t cycles = rdtsc_serialized() - start;
+        if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
+    }
+    report("fork_exit_wait", g_samples, kSamples);
+}
+
+void bench_spawn_exit_wait() {
+    constexpr size_t kWarmup = 10, kSamples = 300;
+    const char* const argv[] = {"true", nullptr};
+    for (size_t i = 0; i < kWarmup + kSamples; ++i) {
+        const uint64_t start = rdtsc_serialized();
+        const int child = spawn("true", argv, nullptr);
+        if (child < 0) die("spawn(true)");
+        wait_child(child);
+        const uint64_t cycles = rdtsc_serialized() - start;
+        if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
+    }
+    report("spawn_exit_wait", g_samples, kSamples);
+}
+
+struct Benchmark {
+    const char* name;
+    void (*run)();
+};
+
+const Benchmark kBenchmarks[] = {
+    {"syscall_null", bench_syscall_null},
+    {"yield_switch", bench_yield_switch},
+    {"pipe_pingpong", bench_pipe_pingpong},
+    {"page_fault_grow", bench_page_fault_grow},
+    {"fork_exit_wait", bench_fork_exit_wait},
+    {"spawn_exit_wait", bench_spawn_exit_wait},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const char* only = argc >= 2 ? argv[1] : nullptr;
+    bool found = only == nullptr;
+    for (const Benchmark& b : kBenchmarks) found = found || strcmp(only, b.name) == 0;
+    if (!found) {
+        dprintf(2, "usage: bench [name]; names:");
+        for (const Benchmark& b : kBenchmarks) dprintf(2, " %s", b.name);
+        dprintf(2, "\n");
+        return 2;
+    }
+    bench_tsc_hz();
+    for (const Benchmark& b : kBenchmarks) {
+        if (only != nullptr && strcmp(only, b.name) != 0) continue;
+        pin_to_cpu0();
+        b.run();
+        unpin();
+    }
+    printf("bench: done\n");
+    return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * One wrapper per Sable system call (<sable/abi.h> documents each). Every wrapper returns -1 and
+ * sets errno when the kernel returns -SABLE_E*; on success it returns what the kernel returned.
+ */
+#ifndef SABLE_LIBC_UNISTD_H
+#define SABLE_LIBC_UNISTD_H
+
+#include <sable/abi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef long ssize_t;
+
+__attribute__((noreturn)) void exit(int status);
+__attribute__((noreturn)) void _exit(int status);
+int getpid(void);
+int getppid(void);
+int yield(void);
+int fork(void);
+int waitpid(int pid, int* status, int flags);
+int spawn(const char* program, const char* const* argv, const int* stdio);
+int sleep_ms(uint64_t ms);
+ssize_t read(int fd, void* buf, size_t len);
+ssize_t write(int fd, const void* buf, size_t len);
+int pipe(int fds[2]);
+int close(int fd);
+int dup2(int old_fd, int new_fd);
+/* brk: 0 when the break is now exactly `addr`, else -1 (ENOMEM). */
+int brk(void* addr);
+/* sbrk: the break before the change ((void*)-1 on error); sbrk(0) returns the current break. */
+void* sbrk(intptr_t increment);
+uint64_t clock_ns(void);
+int getcpu(void);
+int set_affinity(uint64_t cpu_mask);
+int kill(int pid);
+/* The next four return the kernel's count (see abi.h) or -1. */
+long process_list(struct sable_process_info* out, size_t max);
+int meminfo(struct sable_meminfo* out);
+long cpu_info(struct sable_cpu_info* out, size_t max);
+long program_list(char* buf, size_t len);
+
+/* Words for a SABLE_KILL_* reason, as the kernel's console line says them ("page fault"). */
+const char* sable_kill_reason_string(int reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SABLE_LIBC_UNISTD_H */

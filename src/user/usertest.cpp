@@ -1,0 +1,837 @@
+// usertest <case>: one system test of the user-space ABI per run. The kernel's test suite spawns
+// it once per case and checks the exit status (and, for the fault cases, the kill reason).
+// Success prints "usertest: <case>: ok" and exits 0; a failed check prints
+// "usertest: <case>: FAIL <what>" and exits 1. A fault case that survives its fault exits 1.
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern "C" uint64_t __sable_entry_rsp;  // crt0.S: rsp at the first user instruction
+
+namespace {
+
+const char* g_case = "?";
+
+[[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char* format, ...) {
+    char what[256];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof what, format, args);
+    va_end(args);
+    printf("usertest: %s: FAIL %s\n", g_case, what);
+    exit(1);
+}
+
+#define CHECK(condition, ...)                 \
+    do {                                      \
+        if (!(condition)) fail(__VA_ARGS__);  \
+    } while (0)
+
+// For calls that must fail: `result` is what the wrapper returned (-1 expected), errno the code.
+void expect_error(long result, int expected, const char* what) {
+    const int actual = errno;
+    if (result != -1 || actual != expected)
+        fail("%s: returned %ld errno %d (%s); want -1 errno %d (%s)", what, result, actual,
+             strerror(actual), expected, strerror(expected));
+}
+
+#define EXPECT_ERROR(call, expected)                       \
+    do {                                                   \
+        errno = 0;                                         \
+        expect_error(static_cast<long>(call), expected, #call); \
+    } while (0)
+
+int checked_fork() {
+    int pid = fork();
+    CHECK(pid >= 0, "fork: %s", strerror(errno));
+    return pid;
+}
+
+int checked_pipe(int fds[2]) {
+    int result = pipe(fds);
+    CHECK(result == 0, "pipe: %s", strerror(errno));
+    return result;
+}
+
+// Waits for `pid` and returns its status.
+int wait_for(int pid) {
+    int status = -1;
+    int reaped = waitpid(pid, &status, 0);
+    CHECK(reaped == pid, "waitpid(%d) returned %d (%s)", pid, reaped, strerror(errno));
+    return status;
+}
+
+void expect_exit(int pid, int code, const char* what) {
+    const int status = wait_for(pid);
+    CHECK(SABLE_WIFEXITED(status) && SABLE_WEXITSTATUS(status) == code,
+          "%s (pid %d): status %d, want exit %d", what, pid, status, code);
+}
+
+struct Xorshift64 {
+    uint64_t state;
+    uint64_t next() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    }
+};
+
+// A reproducible stream of pseudo-random bytes: eight per xorshift64 step, low byte first.
+struct ByteStream {
+    Xorshift64 rng;
+    uint64_t word = 0;
+    int left = 0;
+    uint8_t next() {
+        if (left == 0) {
+            word = rng.next();
+            left = 8;
+        }
+        const auto byte = static_cast<uint8_t>(word);
+        word >>= 8;
+        --left;
+        return byte;
+    }
+};
+
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
+constexpr uint64_t kFnvPrime = 0x100000001b3ull;
+uint64_t fnv1a(uint64_t hash, uint8_t byte) { return (hash ^ byte) * kFnvPrime; }
+
+constexpr size_t kMaxProcesses = 512;
+sable_process_info g_processes[kMaxProcesses];
+
+// Looks `pid` up in the process list; false if it is not there.
+bool find_process(int pid, sable_process_info* out) {
+    long count = process_list(g_processes, kMaxProcesses);
+    CHECK(count >= 0, "process_list: %s", strerror(errno));
+    const size_t listed = static_cast<size_t>(count) < kMaxProcesses ? static_cast<size_t>(count)
+                                                                      : kMaxProcesses;
+    for (size_t i = 0; i < listed; ++i) {
+        if (g_processes[i].pid == pid) {
+            *out = g_processes[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+// ---- fork ------------------------------------------------------------------------------------
+
+// abi.h: "rcx and r11 are clobbered ...; every other register is preserved". Makes system call
+// `number` (no arguments used) with a known value in every register the kernel must keep and
+// returns rax; *changed gets a bit per register that came back different (kRegisterNames order).
+// For fork this checks the child's registers too: both processes run the comparison.
+const char* const kRegisterNames[] = {"rdi", "rsi", "rdx", "rbx", "r8", "r9",
+                                      "r10", "r12", "r13", "r14", "r15"};
+
+long syscall_checking_registers(long number, unsigned* changed) {
+    constexpr long kMark = 0x5AB1E00000000000;
+    long rax = number;
+    long rdi = kMark + 0, rsi = kMark + 1, rdx = kMark + 2, rbx = kMark + 3;
+    register long r8 __asm__("r8") = kMark + 4;
+    register long r9 __asm__("r9") = kMark + 5;
+    register long r10 __asm__("r10") = kMark + 6;
+    register long r12 __asm__("r12") = kMark + 7;
+    register long r13 __asm__("r13") = kMark + 8;
+    register long r14 __asm__("r14") = kMark + 9;
+    register long r15 __asm__("r15") = kMark + 10;
+    __asm__ volatile("syscall"
+                     : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+b"(rbx), "+r"(r8), "+r"(r9),
+                       "+r"(r10), "+r"(r12), "+r"(r13), "+r"(r14), "+r"(r15)
+                     :
+                     : "rcx", "r11", "memory");
+    const long after[] = {rdi, rsi, rdx, rbx, r8, r9, r10, r12, r13, r14, r15};
+    *changed = 0;
+    for (unsigned i = 0; i < sizeof after / sizeof after[0]; ++i) {
+        if (after[i] != kMark + static_cast<long>(i)) *changed |= 1u << i;
+    }
+    return rax;
+}
+
+// "rdi r9" for a mask from syscall_checking_registers.
+const char* register_list(unsigned changed) {
+    static char text[64];
+    size_t used = 0;
+    text[0] = '\0';
+    for (unsigned i = 0; i < sizeof kRegisterNames / sizeof kRegisterNames[0]; ++i) {
+        if ((changed & (1u << i)) != 0)
+            used += static_cast<size_t>(snprintf(text + used, sizeof text - used, " %s", kRegisterNames[i]));
+    }
+    return text;
+}
+
+volatile int g_global = 1;
+
+void case_fork() {
+    volatile int stack_value = 2;
+    auto heap = static_cast<volatile int*>(malloc(sizeof(int)));
+    CHECK(heap != nullptr, "malloc: %s", strerror(errno));
+    *heap = 3;
+    const int parent = getpid();
+    int modified[2];
+    checked_pipe(modified);
+
+    unsigned changed = 0;
+    const long own_pid = syscall_checking_registers(SYS_GETPID, &changed);
+    CHECK(own_pid == parent && changed == 0, "getpid returned %ld, changed registers:%s", own_pid,
+          register_list(changed));
+
+    const int pid = static_cast<int>(syscall_checking_registers(SYS_FORK, &changed));
+    CHECK(pid >= 0, "fork: %s", strerror(-pid));
+    if (pid == 0) {
+        g_case = "fork (child)";
+        CHECK(changed == 0, "registers changed in the child of fork:%s", register_list(changed));
+        CHECK(getppid() == parent, "getppid() = %d, want %d", getppid(), parent);
+        CHECK(getpid() != parent, "child's getpid() = %d = parent's", getpid());
+        CHECK(g_global == 1 && stack_value == 2 && *heap == 3,
+              "child sees global %d stack %d heap %d, want 1 2 3", g_global, stack_value, *heap);
+        g_global = 100;
+        stack_value = 200;
+        *heap = 300;
+        CHECK(g_global == 100 && stack_value == 200 && *heap == 300,
+              "child's writes did not stick: %d %d %d", g_global, stack_value, *heap);
+        const char done = 'm';
+        CHECK(write(modified[1], &done, 1) == 1, "write: %s", strerror(errno));
+        exit(42);
+    }
+    CHECK(changed == 0, "registers changed in the parent by fork:%s", register_list(changed));
+    CHECK(pid != parent, "fork returned the parent's own pid %d", pid);
+    close(modified[1]);
+    char done = 0;
+    const ssize_t got = read(modified[0], &done, 1);
+    CHECK(got == 1 && done == 'm', "read from child: %ld (%s)", got, strerror(errno));
+    CHECK(g_global == 1, "global changed by the child: %d", g_global);
+    CHECK(stack_value == 2, "stack variable changed by the child: %d", stack_value);
+    CHECK(*heap == 3, "heap block changed by the child: %d", *heap);
+    close(modified[0]);
+    expect_exit(pid, 42, "child");
+    free(const_cast<int*>(heap));
+}
+
+// ---- forkbomb --------------------------------------------------------------------------------
+
+void case_forkbomb() {
+    constexpr int kSanityLimit = 100000;  // a kernel with no limit at all: stop before the VM dies
+    int hold[2];
+    checked_pipe(hold);
+    int children = 0;
+    int error = 0;
+    for (;;) {
+        const int pid = fork();
+        if (pid == 0) {
+            // Wait, without using a CPU, until the parent closes the last write end.
+            if (close(hold[1]) != 0) exit(2);
+            char byte;
+            exit(read(hold[0], &byte, 1) == 0 ? 0 : 3);
+        }
+        if (pid < 0) {
+            error = errno;
+            break;
+        }
+        if (++children >= kSanityLimit) break;
+    }
+    printf("usertest: forkbomb: %d children, then fork failed: %s\n", children,
+           error != 0 ? strerror(error) : "(never)");
+    close(hold[1]);
+    int bad_status = -1;
+    int bad_pid = 0;
+    for (int i = 0; i < children; ++i) {
+        int status = -1;
+        const int pid = waitpid(-1, &status, 0);
+        CHECK(pid > 0, "waitpid for child %d of %d: %s", i + 1, children, strerror(errno));
+        if (status != 0 && bad_pid == 0) {
+            bad_pid = pid;
+            bad_status = status;
+        }
+    }
+    CHECK(children < kSanityLimit, "fork never failed (%d children)", children);
+    CHECK(error == SABLE_EAGAIN || error == SABLE_ENOMEM, "fork failed with errno %d (%s)", error,
+          strerror(error));
+    CHECK(children >= 10, "only %d children before fork failed", children);
+    CHECK(bad_pid == 0, "child %d ended with status %d", bad_pid, bad_status);
+    int status;
+    EXPECT_ERROR(waitpid(-1, &status, 0), SABLE_ECHILD);
+    close(hold[0]);
+
+    const int pid = checked_fork();  // the system must have recovered
+    if (pid == 0) exit(0);
+    expect_exit(pid, 0, "child forked after the bomb");
+}
+
+// ---- pipe ------------------------------------------------------------------------------------
+
+constexpr size_t kTransferBytes = 4u << 20;
+constexpr size_t kMaxChunk = 9000;
+constexpr uint64_t kStreamSeed = 0x9e3779b97f4a7c15ull;
+uint8_t g_chunk[kMaxChunk];
+
+void pipe_blocking_and_eof() {
+    int p[2];
+    checked_pipe(p);
+    const uint64_t start_ns = clock_ns();
+    const int pid = checked_fork();
+    if (pid == 0) {
+        close(p[0]);
+        sleep_ms(50);
+        exit(write(p[1], "z", 1) == 1 ? 0 : 2);
+    }
+    close(p[1]);  // from here the child holds the only write end
+    char byte = 0;
+    const ssize_t got = read(p[0], &byte, 1);
+    const uint64_t elapsed_ns = clock_ns() - start_ns;
+    CHECK(got == 1 && byte == 'z', "blocking read returned %ld byte %d (%s)", got, byte,
+          strerror(errno));
+    CHECK(elapsed_ns >= 40'000'000, "read returned after %llu ns; the writer slept 50 ms",
+          static_cast<unsigned long long>(elapsed_ns));
+    expect_exit(pid, 0, "sleeping writer");
+    const ssize_t at_end = read(p[0], &byte, 1);
+    CHECK(at_end == 0, "read after the last writer exited returned %ld (%s), want 0", at_end,
+          strerror(errno));
+    close(p[0]);
+}
+
+void pipe_large_transfer() {
+    int p[2];
+    checked_pipe(p);
+    const int pid = checked_fork();
+    if (pid == 0) {
+        close(p[0]);
+        ByteStream stream{Xorshift64{kStreamSeed}};
+        Xorshift64 sizes{12345};
+        size_t sent = 0;
+        while (sent < kTransferBytes) {
+            size_t chunk = 1 + sizes.next() % kMaxChunk;
+            if (chunk > kTransferBytes - sent) chunk = kTransferBytes - sent;
+            for (size_t i = 0; i < chunk; ++i) g_chunk[i] = stream.next();
+            for (size_t done = 0; done < chunk;) {
+                const ssize_t written = write(p[1], g_chunk + done, chunk - done);
+                if (written <= 0) fail("writer: write returned %ld (%s)", written, strerror(errno));
+                done += static_cast<size_t>(written);
+            }
+            sent += chunk;
+        }
+        exit(0);
+    }
+    close(p[1]);
+    ByteStream expected{Xorshift64{kStreamSeed}};
+    Xorshift64 sizes{67890};
+    uint64_t received_hash = kFnvOffset;
+    size_t received = 0;
+    for (;;) {
+        const size_t want = 1 + sizes.next() % kMaxChunk;
+        const ssize_t got = read(p[0], g_chunk, want);
+        CHECK(got >= 0, "read after %zu bytes: %s", received, strerror(errno));
+        if (got == 0) break;
+        CHECK(static_cast<size_t>(got) <= want, "read(%zu) returned %ld", want, got);
+        CHECK(received + static_cast<size_t>(got) <= kTransferBytes,
+              "more than %zu bytes arrived", kTransferBytes);
+        for (ssize_t i = 0; i < got; ++i) {
+            const uint8_t want_byte = expected.next();
+            CHECK(g_chunk[i] == want_byte, "byte %zu is %u, want %u", received + i, g_chunk[i],
+                  want_byte);
+            received_hash = fnv1a(received_hash, g_chunk[i]);
+        }
+        received += static_cast<size_t>(got);
+    }
+    CHECK(received == kTransferBytes, "received %zu bytes, want %zu", received, kTransferBytes);
+    ByteStream reference{Xorshift64{kStreamSeed}};
+    uint64_t reference_hash = kFnvOffset;
+    for (size_t i = 0; i < kTransferBytes; ++i) reference_hash = fnv1a(reference_hash, reference.next());
+    CHECK(received_hash == reference_hash, "FNV-1a %llx, want %llx",
+          static_cast<unsigned long long>(received_hash),
+          static_cast<unsigned long long>(reference_hash));
+    expect_exit(pid, 0, "writer");
+    close(p[0]);
+}
+
+void pipe_no_reader() {
+    int p[2];
+    checked_pipe(p);
+    close(p[0]);
+    EXPECT_ERROR(write(p[1], "x", 1), SABLE_EPIPE);
+    close(p[1]);
+}
+
+void case_pipe() {
+    pipe_blocking_and_eof();
+    pipe_large_transfer();
+    pipe_no_reader();
+}
+
+// ---- wait ------------------------------------------------------------------------------------
+
+void case_wait() {
+    int status = -1;
+    EXPECT_ERROR(waitpid(-1, &status, 0), SABLE_ECHILD);
+
+    const int quick = checked_fork();
+    if (quick == 0) exit(7);
+    sable_process_info info{};
+    bool zombie = false;
+    // 50 ms is plenty on an idle machine; keep looking for a while on a slow one.
+    for (int attempt = 0; attempt < 40 && !zombie; ++attempt) {
+        sleep_ms(50);
+        CHECK(find_process(quick, &info), "exited child %d missing from process_list before wait",
+              quick);
+        zombie = info.state == SABLE_PROC_ZOMBIE;
+    }
+    CHECK(zombie, "child %d state %u after 2 s, want zombie (%d)", quick, info.state,
+          SABLE_PROC_ZOMBIE);
+    CHECK(info.ppid == getpid(), "zombie's ppid %d, want %d", info.ppid, getpid());
+    status = -1;
+    const int reaped = waitpid(quick, &status, 0);
+    CHECK(reaped == quick, "waitpid(%d) returned %d (%s)", quick, reaped, strerror(errno));
+    CHECK(status == 7, "status %d, want 7 (exit 7)", status);
+    CHECK(SABLE_WIFEXITED(status) && SABLE_WEXITSTATUS(status) == 7, "status macros disagree");
+    CHECK(!find_process(quick, &info), "child %d still listed after waitpid (state %u)", quick,
+          info.state);
+
+    const int spinner = checked_fork();
+    if (spinner == 0) {
+        volatile uint64_t spins = 0;
+        for (;;) spins = spins + 1;
+    }
+    status = -1;
+    const int none_yet = waitpid(spinner, &status, SABLE_WNOHANG);
+    CHECK(none_yet == 0, "waitpid(WNOHANG) on a running child returned %d (%s), want 0", none_yet,
+          strerror(errno));
+    CHECK(kill(spinner) == 0, "kill(%d): %s", spinner, strerror(errno));
+    status = wait_for(spinner);
+    CHECK(SABLE_WIFKILLED(status) && SABLE_WKILLREASON(status) == SABLE_KILL_SIGNAL,
+          "killed child's status %d, want %d (killed, reason SABLE_KILL_SIGNAL)", status,
+          256 + SABLE_KILL_SIGNAL);
+
+    EXPECT_ERROR(waitpid(getpid() + 100000, &status, 0), SABLE_ECHILD);
+}
+
+// ---- stack -----------------------------------------------------------------------------------
+
+// A little under 64 KiB, so a frame with its bookkeeping stays within 16 pages.
+constexpr size_t kFrameBytes = 64 * 1024 - 512;
+constexpr size_t kPage = 4096;
+constexpr uintptr_t kGrowBytes = 19u << 20;
+
+// Makes `p` visible to code the compiler cannot see, so a local array keeps its full size in the
+// frame (without this, clang splits a non-escaping array into the few bytes actually touched).
+void escape(const volatile void* p) { __asm__ volatile("" : : "r"(p) : "memory"); }
+
+uint8_t stack_pattern(unsigned depth, size_t offset) {
+    return static_cast<uint8_t>(depth * 31 + offset / kPage * 7 + 1);
+}
+
+// Recurses until the frames reach kGrowBytes below `top`, writing every page of every frame on
+// the way down and checking it on the way back. Returns the lowest address used.
+__attribute__((noinline)) uintptr_t grow_stack(unsigned depth, uintptr_t top) {
+    volatile uint8_t frame[kFrameBytes];
+    escape(frame);
+    for (size_t i = 0; i < kFrameBytes; i += kPage) frame[i] = stack_pattern(depth, i);
+    frame[kFrameBytes - 1] = stack_pattern(depth, kFrameBytes - 1);
+    // Only the number is returned; the empty asm tells the compiler so (no dangling pointer).
+    auto low = reinterpret_cast<uintptr_t>(&frame[0]);
+    __asm__("" : "+r"(low));
+    const uintptr_t deepest = top - low < kGrowBytes ? grow_stack(depth + 1, top) : low;
+    for (size_t i = 0; i < kFrameBytes; i += kPage) {
+        CHECK(frame[i] == stack_pattern(depth, i), "frame %u offset %zu reads %u, wrote %u", depth,
+              i, frame[i], stack_pattern(depth, i));
+    }
+    CHECK(frame[kFrameBytes - 1] == stack_pattern(depth, kFrameBytes - 1),
+          "frame %u last byte changed", depth);
+    return deepest;
+}
+
+void case_stack_grow() {
+    const auto top = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    CHECK(top > SABLE_STACK_BOTTOM && top <= SABLE_STACK_TOP, "stack at %llx is outside the stack region",
+          static_cast<unsigned long long>(top));
+    const uintptr_t deepest = grow_stack(0, top);
+    CHECK(top - deepest >= kGrowBytes, "only %llu bytes of stack used",
+          static_cast<unsigned long long>(top - deepest));
+    CHECK(deepest >= SABLE_STACK_BOTTOM, "stack reached %llx, below the region",
+          static_cast<unsigned long long>(deepest));
+}
+
+// Never returns normally: the frames run into the guard page. The depth bound (64 GiB of stack)
+// only exists so the recursion is not infinite in the compiler's eyes.
+__attribute__((noinline)) uint64_t overflow_stack(uint64_t depth) {
+    volatile uint8_t frame[kFrameBytes];
+    escape(frame);
+    for (size_t i = 0; i < kFrameBytes; i += kPage) frame[i] = static_cast<uint8_t>(depth);
+    if (depth > 1000000) return depth;
+    return overflow_stack(depth + 1) + frame[0];
+}
+
+void case_stack_overflow() {
+    const uint64_t result = overflow_stack(0);
+    fail("survived unbounded recursion (%llu)", static_cast<unsigned long long>(result));
+}
+
+// ---- faults: each must kill the process ------------------------------------------------------
+
+void case_fault_de() {
+    volatile int dividend = 1;
+    volatile int divisor = 0;
+    const int quotient = dividend / divisor;
+    fail("survived an integer divide by zero (quotient %d)", quotient);
+}
+
+void case_fault_ud() {
+    __asm__ volatile("ud2");
+    fail("survived ud2");
+}
+
+void case_fault_gp() {
+    __asm__ volatile("hlt");
+    fail("survived hlt in ring 3");
+}
+
+void case_fault_int() {
+    __asm__ volatile("int $0x80" : : : "memory");
+    fail("survived int $0x80");
+}
+
+void case_fault_pf() {
+    *reinterpret_cast<volatile int*>(uintptr_t{0x1000}) = 1;
+    fail("survived a write to unmapped 0x1000");
+}
+
+void case_fault_kernel() {
+    const int value = *reinterpret_cast<volatile int*>(uintptr_t{0x100000});
+    fail("read kernel memory at 0x100000: %x", value);
+}
+
+void case_fault_noncanonical() {
+    const uint64_t value = *reinterpret_cast<volatile uint64_t*>(uintptr_t{0x8000000000000000ull});
+    fail("read non-canonical 0x8000000000000000: %llx", static_cast<unsigned long long>(value));
+}
+
+// ---- efault: bad pointers fail the call, not the process ------------------------------------
+
+char g_valid[64];
+
+// A fresh pipe with 5 bytes waiting, so a read that wrongly passes the check cannot block.
+void pipe_with_data(int p[2]) {
+    checked_pipe(p);
+    CHECK(write(p[1], "12345", 5) == 5, "write to pipe: %s", strerror(errno));
+}
+
+void case_efault() {
+    const auto kernel = reinterpret_cast<void*>(uintptr_t{0x100000});
+    const auto unmapped_heap = reinterpret_cast<void*>(uintptr_t{0x30000000});
+    CHECK(reinterpret_cast<uintptr_t>(sbrk(0)) < 0x30000000, "break is above 0x30000000");
+
+    EXPECT_ERROR(write(1, reinterpret_cast<void*>(uintptr_t{0x10}), 5), SABLE_EFAULT);
+    EXPECT_ERROR(write(1, kernel, 5), SABLE_EFAULT);
+    EXPECT_ERROR(write(1, reinterpret_cast<void*>(uintptr_t{SABLE_USER_TOP - 2}), 100), SABLE_EFAULT);
+    EXPECT_ERROR(write(1, g_valid, static_cast<size_t>(-1) / 2), SABLE_EFAULT);
+    EXPECT_ERROR(write(1, unmapped_heap, 5), SABLE_EFAULT);
+
+    int p[2];
+    pipe_with_data(p);
+    EXPECT_ERROR(read(p[0], kernel, 5), SABLE_EFAULT);
+    close(p[0]);
+    close(p[1]);
+    pipe_with_data(p);
+    EXPECT_ERROR(read(p[0], unmapped_heap, 5), SABLE_EFAULT);
+    close(p[0]);
+    close(p[1]);
+
+    EXPECT_ERROR(pipe(static_cast<int*>(kernel)), SABLE_EFAULT);
+
+    const int child = checked_fork();
+    if (child == 0) exit(0);
+    EXPECT_ERROR(waitpid(child, reinterpret_cast<int*>(uintptr_t{1}), 0), SABLE_EFAULT);
+    expect_exit(child, 0, "child waited with a bad status pointer first");
+
+    EXPECT_ERROR(spawn(reinterpret_cast<const char*>(uintptr_t{1}), nullptr, nullptr), SABLE_EFAULT);
+    EXPECT_ERROR(spawn("true", reinterpret_cast<const char* const*>(uintptr_t{1}), nullptr),
+                 SABLE_EFAULT);
+    EXPECT_ERROR(process_list(static_cast<sable_process_info*>(kernel), 4), SABLE_EFAULT);
+    EXPECT_ERROR(meminfo(static_cast<sable_meminfo*>(kernel)), SABLE_EFAULT);
+    EXPECT_ERROR(cpu_info(static_cast<sable_cpu_info*>(kernel), 4), SABLE_EFAULT);
+}
+
+// ---- brk -------------------------------------------------------------------------------------
+
+void brk_grow_and_shrink() {
+    constexpr intptr_t kMiB = 1 << 20;
+    auto initial = static_cast<uint8_t*>(sbrk(0));
+    CHECK(initial != reinterpret_cast<void*>(-1), "sbrk(0): %s", strerror(errno));
+    CHECK(sbrk(0) == initial, "sbrk(0) changed between two queries");
+    CHECK(reinterpret_cast<uintptr_t>(initial) >= SABLE_USER_BASE &&
+              reinterpret_cast<uintptr_t>(initial) < SABLE_GUARD_PAGE,
+          "break %p outside the heap area", static_cast<void*>(initial));
+
+    auto grown = static_cast<uint8_t*>(sbrk(kMiB));
+    CHECK(grown == initial, "sbrk(1 MiB) returned %p, want the old break %p",
+          static_cast<void*>(grown), static_cast<void*>(initial));
+    CHECK(sbrk(0) == initial + kMiB, "break after growing is %p, want %p", sbrk(0),
+          static_cast<void*>(initial + kMiB));
+    auto words = reinterpret_cast<volatile uint64_t*>(initial);
+    const size_t word_count = kMiB / sizeof(uint64_t);
+    for (size_t i = 0; i < word_count; ++i) words[i] = i * 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < word_count; ++i)
+        CHECK(words[i] == i * 0x9e3779b97f4a7c15ull, "heap word %zu lost its value", i);
+
+    auto shrunk = static_cast<uint8_t*>(sbrk(-kMiB / 2));
+    CHECK(shrunk == initial + kMiB, "sbrk(-512 KiB) returned %p, want %p",
+          static_cast<void*>(shrunk), static_cast<void*>(initial + kMiB));
+    CHECK(sbrk(0) == initial + kMiB / 2, "break after shrinking is %p, want %p", sbrk(0),
+          static_cast<void*>(initial + kMiB / 2));
+    for (size_t i = 0; i < word_count / 2; ++i)
+        CHECK(words[i] == i * 0x9e3779b97f4a7c15ull, "heap word %zu lost its value after shrink", i);
+
+    EXPECT_ERROR(brk(reinterpret_cast<void*>(uintptr_t{SABLE_GUARD_PAGE + 4096})), SABLE_ENOMEM);
+    EXPECT_ERROR(brk(reinterpret_cast<void*>(uintptr_t{SABLE_STACK_BOTTOM})), SABLE_ENOMEM);
+    EXPECT_ERROR(brk(reinterpret_cast<void*>(uintptr_t{SABLE_GUARD_PAGE + 1})), SABLE_ENOMEM);
+    EXPECT_ERROR(brk(reinterpret_cast<void*>(uintptr_t{SABLE_USER_TOP})), SABLE_ENOMEM);
+    EXPECT_ERROR(reinterpret_cast<intptr_t>(sbrk(static_cast<intptr_t>(SABLE_USER_TOP))),
+                 SABLE_ENOMEM);
+    CHECK(sbrk(0) == initial + kMiB / 2, "a refused brk moved the break to %p", sbrk(0));
+
+    CHECK(brk(initial) == 0, "brk back to %p: %s", static_cast<void*>(initial), strerror(errno));
+    CHECK(sbrk(0) == initial, "break is %p after brk(%p)", sbrk(0), static_cast<void*>(initial));
+}
+
+uint8_t fill_byte(uint32_t tag, size_t offset) { return static_cast<uint8_t>(tag + offset * 13); }
+
+struct Allocation {
+    uint8_t* pointer;
+    size_t size;
+    uint32_t tag;
+};
+
+void check_allocation(const Allocation& a, const char* when) {
+    for (size_t i = 0; i < a.size; ++i)
+        CHECK(a.pointer[i] == fill_byte(a.tag, i), "%s: block %p (%zu bytes) byte %zu is %u, want %u",
+              when, static_cast<void*>(a.pointer), a.size, i, a.pointer[i], fill_byte(a.tag, i));
+}
+
+void fill_allocation(const Allocation& a) {
+    for (size_t i = 0; i < a.size; ++i) a.pointer[i] = fill_byte(a.tag, i);
+}
+
+void malloc_stress() {
+    constexpr int kAllocations = 10000;
+    constexpr size_t kSlots = 128;
+    static Allocation slots[kSlots];
+    Xorshift64 rng{0xC0FFEE};
+    int allocations = 0;
+    uint32_t next_tag = 1;
+    while (allocations < kAllocations) {
+        Allocation& slot = slots[rng.next() % kSlots];
+        const uint64_t action = rng.next() % 8;
+        if (slot.pointer != nullptr && action == 0) {
+            // realloc to a new random size; the common prefix must survive.
+            const size_t new_size = 1 + rng.next() % 3000;
+            auto moved = static_cast<uint8_t*>(realloc(slot.pointer, new_size));
+            CHECK(moved != nullptr, "realloc(%zu): %s", new_size, strerror(errno));
+            CHECK(reinterpret_cast<uintptr_t>(moved) % 16 == 0, "realloc returned %p", static_cast<void*>(moved));
+            Allocation prefix{moved, slot.size < new_size ? slot.size : new_size, slot.tag};
+            check_allocation(prefix, "after realloc");
+            slot = Allocation{moved, new_size, next_tag++};
+            fill_allocation(slot);
+            ++allocations;
+        } else if (slot.pointer != nullptr) {
+            check_allocation(slot, "before free");
+            free(slot.pointer);
+            slot.pointer = nullptr;
+        } else {
+            const size_t size = rng.next() % 16 == 0 ? 1 + rng.next() % 32768 : rng.next() % 1024;
+            const bool zeroed = action == 1;
+            auto p = static_cast<uint8_t*>(zeroed ? calloc(1, size) : malloc(size));
+            CHECK(p != nullptr, "malloc(%zu) #%d: %s", size, allocations, strerror(errno));
+            CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0, "malloc(%zu) returned %p", size,
+                  static_cast<void*>(p));
+            if (zeroed) {
+                for (size_t i = 0; i < size; ++i)
+                    CHECK(p[i] == 0, "calloc(%zu) byte %zu is %u", size, i, p[i]);
+            }
+            slot = Allocation{p, size, next_tag++};
+            fill_allocation(slot);
+            ++allocations;
+        }
+    }
+    for (Allocation& slot : slots) {
+        if (slot.pointer == nullptr) continue;
+        check_allocation(slot, "at the end");
+        free(slot.pointer);
+        slot.pointer = nullptr;
+    }
+    void* a = malloc(0);
+    void* b = malloc(0);
+    CHECK(a != nullptr && b != nullptr && a != b, "malloc(0) twice: %p %p", a, b);
+    free(a);
+    free(b);
+}
+
+void case_brk() {
+    brk_grow_and_shrink();
+    malloc_stress();
+}
+
+// ---- loop ------------------------------------------------------------------------------------
+
+void case_loop() {
+    volatile uint64_t spins = 0;
+    for (;;) spins = spins + 1;
+}
+
+// ---- spawn -----------------------------------------------------------------------------------
+
+void case_spawn() {
+    int p[2];
+    checked_pipe(p);
+    const char* const echo_argv[] = {"echo", "hi", "there", nullptr};
+    const int stdio[3] = {0, p[1], 2};
+    const int echo = spawn("echo", echo_argv, stdio);
+    CHECK(echo > 0, "spawn(echo): %s", strerror(errno));
+    close(p[1]);
+    char text[64];
+    size_t length = 0;
+    for (;;) {
+        const ssize_t got = read(p[0], text + length, sizeof text - 1 - length);
+        CHECK(got >= 0, "read echo's output: %s", strerror(errno));
+        if (got == 0 || length + static_cast<size_t>(got) == sizeof text - 1) {
+            length += static_cast<size_t>(got);
+            break;
+        }
+        length += static_cast<size_t>(got);
+    }
+    text[length] = '\0';
+    close(p[0]);
+    CHECK(strcmp(text, "hi there\n") == 0, "echo wrote \"%s\" (%zu bytes), want \"hi there\\n\"", text,
+          length);
+    expect_exit(echo, 0, "echo");
+
+    const char* const missing_argv[] = {"no_such_program", nullptr};
+    EXPECT_ERROR(spawn("no_such_program", missing_argv, nullptr), SABLE_ENOENT);
+
+    // SABLE_MAX_ARGS entries are accepted; one more is E2BIG.
+    const char* many[SABLE_MAX_ARGS + 2];
+    many[0] = "true";
+    for (int i = 1; i < SABLE_MAX_ARGS + 1; ++i) many[i] = "x";
+    many[SABLE_MAX_ARGS + 1] = nullptr;
+    errno = 0;
+    const int too_many = spawn("true", many, nullptr);
+    if (too_many > 0) wait_for(too_many);
+    expect_error(too_many, SABLE_E2BIG, "spawn with 33 arguments");
+    many[SABLE_MAX_ARGS] = nullptr;
+    const int at_limit = spawn("true", many, nullptr);
+    CHECK(at_limit > 0, "spawn with %d arguments: %s", SABLE_MAX_ARGS, strerror(errno));
+    expect_exit(at_limit, 0, "true with 32 arguments");
+
+    // More argument bytes than SABLE_MAX_ARG_BYTES.
+    static char big[SABLE_MAX_ARG_BYTES / 2 + 100];
+    memset(big, 'a', sizeof big - 1);
+    const char* const big_argv[] = {"true", big, big, nullptr};
+    errno = 0;
+    const int too_big = spawn("true", big_argv, nullptr);
+    if (too_big > 0) wait_for(too_big);
+    expect_error(too_big, SABLE_E2BIG, "spawn with more than SABLE_MAX_ARG_BYTES of arguments");
+}
+
+// ---- affinity --------------------------------------------------------------------------------
+
+void case_affinity() {
+    constexpr size_t kMaxCpus = 64;
+    static sable_cpu_info cpus[kMaxCpus];
+    const long count = cpu_info(cpus, kMaxCpus);
+    CHECK(count >= 1, "cpu_info returned %ld (%s)", count, strerror(errno));
+    const size_t listed = static_cast<size_t>(count) < kMaxCpus ? static_cast<size_t>(count) : kMaxCpus;
+    bool cpu63_online = false;
+    for (size_t k = 0; k < listed; ++k) {
+        const uint32_t cpu = cpus[k].index;
+        CHECK(cpu < 64, "cpu_info lists cpu index %u", cpu);
+        if (cpu == 63) cpu63_online = true;
+        CHECK(set_affinity(uint64_t{1} << cpu) == 0, "set_affinity(cpu %u): %s", cpu, strerror(errno));
+        int now = getcpu();
+        CHECK(now == static_cast<int>(cpu), "pinned to cpu %u, running on %d", cpu, now);
+        for (int i = 0; i < 5; ++i) {
+            yield();
+            now = getcpu();
+            CHECK(now == static_cast<int>(cpu), "pinned to cpu %u, on %d after %d yields", cpu, now,
+                  i + 1);
+        }
+    }
+    if (!cpu63_online) EXPECT_ERROR(set_affinity(uint64_t{1} << 63), SABLE_EINVAL);
+    CHECK(set_affinity(~uint64_t{0}) == 0, "set_affinity(~0): %s", strerror(errno));
+}
+
+// ---- args ------------------------------------------------------------------------------------
+
+int g_argc;
+char** g_argv;
+
+bool on_stack(const void* p) {
+    const auto address = reinterpret_cast<uintptr_t>(p);
+    return address >= SABLE_STACK_BOTTOM && address < SABLE_STACK_TOP;
+}
+
+void case_args() {
+    CHECK(__sable_entry_rsp % 16 == 0, "rsp at _start was %llx, not 16-byte aligned",
+          static_cast<unsigned long long>(__sable_entry_rsp));
+    CHECK(g_argc == 4, "argc %d, want 4 (usertest args alpha beta)", g_argc);
+    CHECK(on_stack(g_argv) && reinterpret_cast<uintptr_t>(g_argv) % 8 == 0,
+          "argv at %p is not an aligned pointer on the user stack", static_cast<void*>(g_argv));
+    for (int i = 0; i < 4; ++i)
+        CHECK(g_argv[i] != nullptr && on_stack(g_argv[i]), "argv[%d] = %p is not on the user stack",
+              i, static_cast<void*>(g_argv[i]));
+    CHECK(strcmp(g_argv[1], "args") == 0, "argv[1] = \"%s\"", g_argv[1]);
+    CHECK(strcmp(g_argv[2], "alpha") == 0, "argv[2] = \"%s\", want \"alpha\"", g_argv[2]);
+    CHECK(strcmp(g_argv[3], "beta") == 0, "argv[3] = \"%s\", want \"beta\"", g_argv[3]);
+    CHECK(g_argv[4] == nullptr, "argv[4] = %p, want NULL", static_cast<void*>(g_argv[4]));
+}
+
+// ---- dispatch --------------------------------------------------------------------------------
+
+struct Case {
+    const char* name;
+    void (*run)();
+};
+
+const Case kCases[] = {
+    {"fork", case_fork},
+    {"forkbomb", case_forkbomb},
+    {"pipe", case_pipe},
+    {"wait", case_wait},
+    {"stack_grow", case_stack_grow},
+    {"stack_overflow", case_stack_overflow},
+    {"fault_de", case_fault_de},
+    {"fault_ud", case_fault_ud},
+    {"fault_gp", case_fault_gp},
+    {"fault_int", case_fault_int},
+    {"fault_pf", case_fault_pf},
+    {"fault_kernel", case_fault_kernel},
+    {"fault_noncanonical", case_fault_noncanonical},
+    {"efault", case_efault},
+    {"brk", case_brk},
+    {"loop", case_loop},
+    {"spawn", case_spawn},
+    {"affinity", case_affinity},
+    {"args", case_args},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    g_argc = argc;
+    g_argv = argv;
+    if (argc >= 2) {
+        for (const Case& c : kCases) {
+            if (strcmp(argv[1], c.name) != 0) continue;
+            g_case = c.name;
+            c.run();
+            printf("usertest: %s: ok\n", c.name);
+            return 0;
+        }
+    }
+    dprintf(2, "usage: usertest <case>; cases:");
+    for (const Case& c : kCases) dprintf(2, " %s", c.name);
+    dprintf(2, "\n");
+    return 2;
+}
