@@ -60,9 +60,17 @@ void pin_to_cpu0() {
 
 void unpin() { set_affinity(~uint64_t{0}); }
 
-void wait_child(int pid) {
+// Waits for `pid`; a child that did not exit 0 is reported (a benchmark child that crashed
+// prints no BENCH line, and the gap would otherwise go unnoticed).
+void wait_child(int pid, const char* name, bool killed_is_expected = false) {
     int status;
     if (waitpid(pid, &status, 0) != pid) die("waitpid");
+    if (status == 0 || (killed_is_expected && SABLE_WIFKILLED(status))) return;
+    if (SABLE_WIFKILLED(status))
+        dprintf(2, "bench: %s: child %d killed (%s)\n", name, pid,
+                sable_kill_reason_string(SABLE_WKILLREASON(status)));
+    else
+        dprintf(2, "bench: %s: child %d exited %d\n", name, pid, SABLE_WEXITSTATUS(status));
 }
 
 // TSC ticks over a 100 ms sleep, against the kernel clock.
@@ -111,7 +119,7 @@ void bench_yield_switch() {
         g_samples[r] = (rdtsc_serialized() - start) / (2 * kRoundYields);
     }
     kill(child);  // it may still have yields left; ESRCH if it has already exited is fine
-    wait_child(child);
+    wait_child(child, "yield_switch", true);
     report("yield_switch", g_samples, kRounds);
 }
 
@@ -142,7 +150,7 @@ void bench_pipe_pingpong() {
         if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
     }
     close(to_child[1]);  // the child reads end of file and exits
-    wait_child(child);
+    wait_child(child, "pipe_pingpong");
     close(to_parent[0]);
     report("pipe_pingpong", g_samples, kSamples);
 }
@@ -167,7 +175,7 @@ void bench_page_fault_grow() {
         report("page_fault_grow", g_samples, kSamples);
         exit(0);
     }
-    wait_child(child);
+    wait_child(child, "page_fault_grow");
 }
 
 void bench_fork_exit_wait() {
@@ -177,7 +185,7 @@ void bench_fork_exit_wait() {
         const int child = fork();
         if (child == 0) exit(0);
         if (child < 0) die("fork");
-        wait_child(child);
+        wait_child(child, "fork_exit_wait");
         const uint64_t cycles = rdtsc_serialized() - start;
         if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
     }
@@ -191,7 +199,7 @@ void bench_spawn_exit_wait() {
         const uint64_t start = rdtsc_serialized();
         const int child = spawn("true", argv, nullptr);
         if (child < 0) die("spawn(true)");
-        wait_child(child);
+        wait_child(child, "spawn_exit_wait");
         const uint64_t cycles = rdtsc_serialized() - start;
         if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
     }

@@ -117,6 +117,7 @@ void builtin_help() {
         return;
     }
     if (static_cast<size_t>(length) > sizeof names - 1) length = sizeof names - 1;
+    while (length > 0 && names[length - 1] == '\n') --length;
     names[length] = '\0';
     for (long i = 0; i < length; ++i) {
         if (names[i] == '\n') names[i] = ' ';

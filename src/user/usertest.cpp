@@ -159,7 +159,7 @@ const char* register_list(unsigned changed) {
     size_t used = 0;
     text[0] = '\0';
     for (unsigned i = 0; i < sizeof kRegisterNames / sizeof kRegisterNames[0]; ++i) {
-        if ((changed & (1u << i)) != 0)
+        if ((changed & (1u << i)) != 0 && used < sizeof text)
             used += static_cast<size_t>(snprintf(text + used, sizeof text - used, " %s", kRegisterNames[i]));
     }
     return text;

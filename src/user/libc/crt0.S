@@ -13,6 +13,7 @@ _start:
     .cfi_startproc
     .cfi_undefined rip              /* the outermost frame: unwinders stop here */
     xorl %ebp, %ebp                 /* frame-pointer chains end with a zero rbp */
+    cld                             /* the psABI wants DF clear at every call */
     movq %rsp, __sable_entry_rsp(%rip)  /* kept so `usertest args` can check the alignment */
     /* The psABI wants rsp % 16 == 0 at a call; realign in case the kernel handed us less. */
     andq $-16, %rsp
