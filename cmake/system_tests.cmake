@@ -243,3 +243,9 @@ sable_system_test(bench.user_print_bench_lines
            "^BENCH page_fault_grow unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH fork_exit_wait unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH spawn_exit_wait unit=cycles n=[1-9][0-9]* median=[0-9]+")
+# With the process limit raised, a fork bomb in 64 MiB runs out of memory first: fork must fail
+# with ENOMEM, and the leak check after it proves the failed forks left nothing behind.
+sable_system_test(user.fork_until_out_of_memory
+    QEMU_TIMEOUT 240
+    ARGS --smp 2 --mem 64M --cmdline "sable.test=user sable.max_procs=1024"
+    EXPECT "forkbomb: [0-9]+ children, then fork failed: out of memory" "^TEST user.no_leak PASS" ${ALL_PASSED})

@@ -179,7 +179,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     kernel::smp_boot::init_boot_cpu();
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
     kernel::tasks::init();
-    kernel::process::init(info);
+    kernel::process::init(info, static_cast<unsigned>(cmdline.number("sable.max_procs", kernel::process::kDefaultProcessLimit)));
     kernel::smp_boot::start_application_processors(static_cast<uint32_t>(cmdline.number("sable.smp_silent", ~0u)));
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));

@@ -21,29 +21,28 @@ constexpr uint64_t kInitialStackBytes = user_memory::kInitialStackPages * kPageS
 // The process table. Lock order: g_table_lock, then a task's block_lock, a wait queue's lock,
 // a CPU's lock. Wait conditions read only atomics, never this lock.
 IrqSpinLock g_table_lock;
-Process* g_table[kMaxProcesses];
+unsigned g_limit = kDefaultProcessLimit;
+Process* g_table[kProcessTableSize];
 int32_t g_next_pid = 1;
 uint64_t g_live = 0;
 // Children of the kernel (spawn_from_kernel without auto_reap) report here.
 tasks::WaitQueue g_kernel_child_events;
 uint64_t g_kernel_event_count = 0;
-uint64_t g_child_event_counts[kMaxProcesses];  // per table slot: zombie events of its children
+uint64_t g_child_event_counts[kProcessTableSize];  // per table slot: zombie events of its children
 
 uint64_t align_up(uint64_t value) { return (value + kPageSize - 1) & ~(kPageSize - 1); }
 uint64_t align_down(uint64_t value) { return value & ~(kPageSize - 1); }
 
-int slot_of(const Process* process) {
-    for (unsigned i = 0; i < kMaxProcesses; ++i)
-        if (g_table[i] == process) return static_cast<int>(i);
-    return -1;
-}
+int slot_of(const Process* process) { return static_cast<int>(process->slot); }
 
 // A table slot and pid for a new process, or -EAGAIN at the limit.
 int64_t reserve(Process* process) {
     IrqLockGuard guard(g_table_lock);
-    for (unsigned i = 0; i < kMaxProcesses; ++i) {
+    if (g_live >= g_limit) return -SABLE_EAGAIN;
+    for (unsigned i = 0; i < kProcessTableSize; ++i) {
         if (g_table[i]) continue;
         g_table[i] = process;
+        process->slot = i;
         g_child_event_counts[i] = 0;
         process->pid = g_next_pid++;
         ++g_live;
@@ -54,8 +53,7 @@ int64_t reserve(Process* process) {
 
 void unreserve(Process* process) {
     IrqLockGuard guard(g_table_lock);
-    const int slot = slot_of(process);
-    if (slot >= 0) g_table[slot] = nullptr;
+    g_table[process->slot] = nullptr;
     --g_live;
 }
 
@@ -86,8 +84,7 @@ void discard(Process* process) {
 
 uint64_t condition_counter(Process* parent) {
     if (!parent) return __atomic_load_n(&g_kernel_event_count, __ATOMIC_ACQUIRE);
-    const int slot = slot_of(parent);
-    return slot < 0 ? 0 : __atomic_load_n(&g_child_event_counts[slot], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&g_child_event_counts[parent->slot], __ATOMIC_ACQUIRE);
 }
 
 // --- program loading ------------------------------------------------------------------------
@@ -268,7 +265,9 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
 
 }  // namespace
 
-void init(const boot::BootInfo& info) {
+void init(const boot::BootInfo& info, unsigned process_limit) {
+    g_limit = process_limit == 0 ? 1 : process_limit > kProcessTableSize ? kProcessTableSize : process_limit;
+    klog("process: limit %u processes", g_limit);
     programs::init(info);
     arch::set_fault_handler(on_fault);
 }
@@ -412,8 +411,7 @@ void exit_current(int32_t status) {
     // Off the process's page tables before freeing them.
     tasks::set_current_address_space(kernel_address_space().root().address());
     user_memory::destroy(self->space);
-    Process* to_free[kMaxProcesses];
-    unsigned free_count = 0;
+    Process* to_free = nullptr;
     {
         IrqLockGuard guard(g_table_lock);
         Process* init = nullptr;
@@ -422,13 +420,14 @@ void exit_current(int32_t status) {
         const int self_slot = slot_of(self);
         // Children: zombies are collected now (no one else will); live ones go to init, or, with
         // no init, free themselves when they exit.
-        for (unsigned i = 0; i < kMaxProcesses; ++i) {
+        for (unsigned i = 0; i < kProcessTableSize; ++i) {
             Process* child = g_table[i];
             if (!child || child->parent != self) continue;
             if (child->state == State::Zombie) {
                 g_table[i] = nullptr;
                 --g_live;
-                to_free[free_count++] = child;
+                child->free_next = to_free;
+                to_free = child;
             } else if (init) {
                 child->parent = init;
             } else {
@@ -441,7 +440,8 @@ void exit_current(int32_t status) {
         if (self->auto_reap) {
             g_table[self_slot] = nullptr;
             --g_live;
-            to_free[free_count++] = self;
+            self->free_next = to_free;
+            to_free = self;
         } else {
             self->state = State::Zombie;
             Process* parent = self->parent;
@@ -455,7 +455,11 @@ void exit_current(int32_t status) {
             }
         }
     }
-    for (unsigned i = 0; i < free_count; ++i) delete to_free[i];
+    while (to_free) {
+        Process* next = to_free->free_next;
+        delete to_free;
+        to_free = next;
+    }
     tasks::exit();
 }
 
@@ -568,7 +572,7 @@ int64_t brk(uint64_t new_break) {
 }
 
 int64_t process_list(uint64_t user_out, uint64_t max) {
-    constexpr uint64_t kMaxReported = kMaxProcesses;
+    constexpr uint64_t kMaxReported = kProcessTableSize;
     if (max > kMaxReported) max = kMaxReported;
     if (max && !user_memory::range_ok(user_out, max * sizeof(sable_process_info))) return -SABLE_EFAULT;
     auto* infos = static_cast<sable_process_info*>(kmalloc(sizeof(sable_process_info) * kMaxReported));

@@ -15,13 +15,16 @@
 
 namespace kernel::process {
 
-// Processes alive or zombie at once; fork and spawn fail with -EAGAIN beyond it.
-inline constexpr unsigned kMaxProcesses = 128;
+// Processes alive or zombie at once: fork and spawn fail with -EAGAIN beyond the limit
+// (default kDefaultProcessLimit, `sable.max_procs=<n>` up to kProcessTableSize).
+inline constexpr unsigned kProcessTableSize = 1024;
+inline constexpr unsigned kDefaultProcessLimit = 128;
 
 enum class State : uint8_t { Alive, Zombie };
 
 struct Process {
     int32_t pid;
+    uint32_t slot;         // its index in the process table
     char name[SABLE_MAX_NAME];
     State state;
     Process* parent;       // nullptr: the kernel (kernel_wait collects it) or nobody (auto_reap)
@@ -36,10 +39,11 @@ struct Process {
     uint32_t kill_reason;  // != 0: the task dies at its next return to ring 3
     uint32_t zombie_children;      // how many of its children are zombies (waitpid's condition)
     tasks::WaitQueue child_events; // a child became a zombie, or this process is being killed
+    Process* free_next;    // exit: links the processes it frees after dropping the table lock
 };
 
-// Reads the boot image's program list and hooks the fault handler; call once.
-void init(const boot::BootInfo& info);
+// Reads the boot image's program list, sets the process limit and hooks the fault handler.
+void init(const boot::BootInfo& info, unsigned process_limit);
 
 // Starts `program` with `argv` (argv[0] is the name by convention) as a child of the kernel;
 // its descriptors 0, 1, 2 are the console. Returns the pid, or a negative SABLE_E* code.

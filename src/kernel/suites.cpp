@@ -14,6 +14,8 @@
 #include "kernel/tasks.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/process.hpp"
+#include "kernel/programs.hpp"
 #include "kernel/selftest.hpp"
 #include "lib/cmdline.hpp"
 #include "lib/format.hpp"
@@ -32,6 +34,18 @@ using selftest::Context;
 
 void boot_suite(Context& t) {
     selftest::report_boot_stages(t);
+
+    // The last stage of a boot: init and the shell are in the image, and a program reaches ring 3
+    // and exits cleanly (`true` is init's path without the shell: load, enter, exit, reap).
+    const bool have_init = kernel::programs::find("init") && kernel::programs::find("sh");
+    t.expect(have_init, "init_and_shell_in_image", "the boot image lacks init or sh");
+    {
+        const char* const argv[] = {"true"};
+        const int64_t pid = kernel::process::spawn_from_kernel("true", argv, 1, false);
+        const int32_t status = pid < 0 ? -1 : kernel::process::kernel_wait(static_cast<int32_t>(pid));
+        t.expect(pid > 0 && status == 0, "user_program_runs", "spawn returned %lld, status %d",
+                 static_cast<long long>(pid), status);
+    }
 
     const uint64_t efer = arch::x86::rdmsr(arch::x86::kMsrEfer);
     t.expect(efer & arch::x86::kEferLongModeActive, "long_mode_active", "EFER.LMA clear (efer=%llx)",

@@ -113,6 +113,7 @@ int64_t sys_meminfo(uint64_t user_out) {
 
 int64_t sys_cpu_info(uint64_t user_out, uint64_t max) {
     constexpr uint64_t kBatch = 16;
+    if (max > kMaxCpus) max = kMaxCpus;  // also keeps max * size from wrapping
     if (max && !user_memory::range_ok(user_out, max * sizeof(sable_cpu_info))) return -SABLE_EFAULT;
     uint64_t online = 0, reported = 0;
     sable_cpu_info batch[kBatch];

@@ -1092,3 +1092,35 @@ TEST(WaitQueueTake, TakesTheOldestWithoutReadyingIt) {
 }
 
 }  // namespace
+
+// set_affinity moves a running task: it leaves this CPU's queues entirely (no requeue here),
+// the next ready task runs, and another CPU's scheduler adopts it as Ready.
+TEST(Migration, TheCurrentTaskLeavesAndAnotherCpuAdoptsIt) {
+    sched::Task idle0, idle1, boot, a, b;
+    sched::CpuScheduler cpu0, cpu1;
+    cpu0.init(0, &idle0, &boot);
+    cpu1.init(1, &idle1, nullptr);
+    cpu0.make_ready(&a);
+    cpu0.make_ready(&b);
+    EXPECT_EQ(cpu0.yield(), &a);  // boot goes to the back
+    EXPECT_EQ(cpu0.migrate_current(), &b);
+    EXPECT_EQ(a.state, sched::TaskState::Ready);
+    EXPECT_EQ(cpu0.ready_count(), 1u);  // only boot: a is not requeued here
+    cpu1.make_ready(&a);
+    EXPECT_EQ(a.cpu, 1u);
+    EXPECT_EQ(cpu1.yield(), &a);
+    EXPECT_EQ(a.state, sched::TaskState::Running);
+    // Nothing else was queued on CPU 0 since: it never picks a again.
+    EXPECT_EQ(cpu0.yield(), &boot);
+    EXPECT_EQ(cpu0.yield(), &b);
+}
+
+TEST(Migration, TheLastRunnableTaskLeavingParksTheCpu) {
+    sched::Task idle, boot;
+    sched::CpuScheduler cpu;
+    cpu.init(0, &idle, &boot);
+    EXPECT_EQ(cpu.migrate_current(), &idle);
+    EXPECT_TRUE(cpu.idle_now());
+    EXPECT_EQ(boot.state, sched::TaskState::Ready);
+    EXPECT_EQ(cpu.ready_count(), 0u);
+}
