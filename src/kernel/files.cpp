@@ -89,7 +89,9 @@ int64_t read_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, const Interru
         }
         if (taken > 0) {
             tasks::wake_all(pipe.writable);
-            if (!user_memory::copy_to(user_buffer + done, bounce, taken)) return -SABLE_EFAULT;
+            // A fault here loses this piece (it has left the pipe); what arrived before counts.
+            if (!user_memory::copy_to(user_buffer + done, bounce, taken))
+                return done ? static_cast<int64_t>(done) : -SABLE_EFAULT;
             done += taken;
             if (done == size || pipe.buffered() == 0) return static_cast<int64_t>(done);
             continue;  // more is buffered: keep going without blocking

@@ -184,8 +184,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 
-    const char* const init_argv[] = {"init"};
-    const int64_t init_pid = kernel::process::spawn_from_kernel("init", init_argv, 1, true);
+    const int64_t init_pid = kernel::process::spawn_init("init");
     if (init_pid < 0) klog("boot: cannot start init: error %lld", static_cast<long long>(-init_pid));
     else klog("boot complete: init is pid %lld", static_cast<long long>(init_pid));
     // The boot task has nothing left to do; sleeping leaves the CPU to other tasks and idle.

@@ -180,8 +180,9 @@ int64_t error_of(tasks::TaskError error) {
 
 // Creates, loads and starts a process running `program`. Takes over the references in `stdio`.
 int64_t start_process(const programs::Program& program, const Arguments& arguments, files::File* (&stdio)[3],
-                      Process* parent, bool auto_reap, const uint64_t (&affinity)[4]) {
+                      Process* parent, bool auto_reap, const uint64_t (&affinity)[4], bool is_init = false) {
     Process* process = new_process(program.name, parent, auto_reap);
+    if (process) process->is_init = is_init;
     if (!process) {
         for (files::File* file : stdio)
             if (file) files::release(file);
@@ -291,16 +292,33 @@ files::Interruption interruption() {
     return {[](void*) { return current_killed(); }, nullptr};
 }
 
-int64_t spawn_from_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap) {
+namespace {
+int64_t spawn_for_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap, bool is_init) {
     const programs::Program* program = programs::find(program_name);
     if (!program) return -SABLE_ENOENT;
     Arguments arguments{};
     if (argc > SABLE_MAX_ARGS) return -SABLE_E2BIG;
-    for (int i = 0; i < argc; ++i) arguments.argv[i] = argv[i];
+    uint64_t bytes = 0;
+    for (int i = 0; i < argc; ++i) {
+        arguments.argv[i] = argv[i];
+        for (const char* c = argv[i]; *c; ++c) ++bytes;
+        ++bytes;
+    }
+    if (bytes > SABLE_MAX_ARG_BYTES) return -SABLE_E2BIG;  // the same limit spawn() applies
     arguments.argc = argc;
     files::File* stdio[3] = {files::console(), files::console(), files::console()};
     const uint64_t any_cpu[4] = {~0ull, ~0ull, ~0ull, ~0ull};
-    return start_process(*program, arguments, stdio, nullptr, auto_reap, any_cpu);
+    return start_process(*program, arguments, stdio, nullptr, auto_reap, any_cpu, is_init);
+}
+}  // namespace
+
+int64_t spawn_from_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap) {
+    return spawn_for_kernel(program_name, argv, argc, auto_reap, false);
+}
+
+int64_t spawn_init(const char* program_name) {
+    const char* const argv[] = {program_name};
+    return spawn_for_kernel(program_name, argv, 1, true, true);
 }
 
 int64_t spawn(uint64_t user_program, uint64_t user_argv, uint64_t user_stdio) {
@@ -416,7 +434,7 @@ void exit_current(int32_t status) {
         IrqLockGuard guard(g_table_lock);
         Process* init = nullptr;
         for (Process* p : g_table)
-            if (p && p->pid == 1 && p->state == State::Alive && p != self) init = p;
+            if (p && p->is_init && p->state == State::Alive && p != self) init = p;
         const int self_slot = slot_of(self);
         // Children: zombies are collected now (no one else will); live ones go to init, or, with
         // no init, free themselves when they exit.
@@ -540,10 +558,10 @@ int32_t kernel_wait(int32_t pid) {
 }
 
 int64_t kill(int32_t pid) {
-    if (pid == 1) return -SABLE_EPERM;
     IrqLockGuard guard(g_table_lock);
     for (Process* p : g_table) {
         if (!p || p->pid != pid) continue;
+        if (p->is_init) return -SABLE_EPERM;
         if (p->state != State::Alive) return 0;  // already dead: nothing to do
         uint32_t none = 0;
         __atomic_compare_exchange_n(&p->kill_reason, &none, SABLE_KILL_SIGNAL, false, __ATOMIC_ACQ_REL,

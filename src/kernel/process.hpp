@@ -29,6 +29,7 @@ struct Process {
     State state;
     Process* parent;       // nullptr: the kernel (kernel_wait collects it) or nobody (auto_reap)
     bool auto_reap;        // no one will wait: freed at exit instead of becoming a zombie
+    bool is_init;          // adopts orphans; cannot be killed
     tasks::KernelTask* task;  // nullptr once it has exited
     mm::AddressSpace space;
     uint64_t break_base;   // end of the program image: the heap starts here
@@ -48,6 +49,8 @@ void init(const boot::BootInfo& info, unsigned process_limit);
 // Starts `program` with `argv` (argv[0] is the name by convention) as a child of the kernel;
 // its descriptors 0, 1, 2 are the console. Returns the pid, or a negative SABLE_E* code.
 int64_t spawn_from_kernel(const char* program, const char* const* argv, int argc, bool auto_reap);
+// Starts the init program: like spawn_from_kernel (auto-reaped), and it adopts orphans.
+int64_t spawn_init(const char* program);
 // Waits for a process spawn_from_kernel started (auto_reap false) and returns its wait status.
 int32_t kernel_wait(int32_t pid);
 

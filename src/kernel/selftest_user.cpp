@@ -84,6 +84,7 @@ void user_suite(Context& t) {
     expect_passes(t, "efault");
     expect_passes(t, "spawn");
     expect_passes(t, "affinity");
+    expect_passes(t, "sleep");
     expect_killed(t, "fault_de", SABLE_KILL_DIVIDE_ERROR);
     expect_killed(t, "fault_ud", SABLE_KILL_INVALID_OPCODE);
     expect_killed(t, "fault_gp", SABLE_KILL_GENERAL_PROTECTION);

@@ -73,13 +73,15 @@ int64_t sys_dup2(Process& self, uint64_t old_fd, uint64_t new_fd) {
 }
 
 int64_t sys_sleep_ms(uint64_t milliseconds) {
-    // In slices, so a kill ends the sleep within one slice.
-    constexpr uint64_t kSliceMs = 50;
-    while (milliseconds > 0) {
+    // In slices, so a kill ends the sleep within one slice; each slice is measured against one
+    // deadline, so only the last one's rounding up to a tick makes the sleep longer.
+    constexpr uint64_t kSliceNs = 50 * 1000000ull;
+    if (milliseconds > ~0ull / 1000000 - 1) milliseconds = ~0ull / 1000000 - 1;
+    const uint64_t deadline = clock::ns_since_boot() + milliseconds * 1000000;
+    for (uint64_t now = clock::ns_since_boot(); now < deadline; now = clock::ns_since_boot()) {
         if (process::current_killed()) return -SABLE_EINTR;
-        const uint64_t slice = milliseconds < kSliceMs ? milliseconds : kSliceMs;
-        tasks::sleep_ms(slice);
-        milliseconds -= slice;
+        const uint64_t slice_ns = deadline - now < kSliceNs ? deadline - now : kSliceNs;
+        tasks::sleep_ms((slice_ns + 999999) / 1000000);
     }
     return 0;
 }

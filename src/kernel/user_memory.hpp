@@ -2,6 +2,9 @@
 // copied page by page: the process's PML4 borrows the kernel's entries 1..511, its own PDPT
 // borrows the kernel's PDPT entries 1..511 (RAM above 1 GiB, MMIO, the direct map), and its own
 // page directory borrows the kernel's entries 0..63 (the seed's first 128 MiB, all supervisor-only).
+// The borrowed entries are copied when the process is created: a kernel mapping added later in a
+// then-empty slot of those tables would not reach existing processes. Every kernel mapping
+// there (identity, direct map, MMIO) is made at boot, before the first process.
 // Page-directory entries 64..511 — 0x08000000 up to 1 GiB — are the process's alone:
 //
 //   0x08000000  program image (ELF segments), then the heap growing up from the image's end

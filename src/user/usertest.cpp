@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sable/sys.h>
+
 extern "C" uint64_t __sable_entry_rsp;  // crt0.S: rsp at the first user instruction
 
 namespace {
@@ -762,6 +764,22 @@ void case_affinity() {
     CHECK(set_affinity(~uint64_t{0}) == 0, "set_affinity(~0): %s", strerror(errno));
 }
 
+// ---- sleep and unknown calls ------------------------------------------------------------------
+
+// A sleep is never early and, however it is sliced inside the kernel, late by about one tick
+// only (10 ms at the default 100 Hz). The bound is loose because the host may stall the guest;
+// it still catches lateness that adds up per slice (~200 ms over a 1 s sleep).
+void case_sleep() {
+    const uint64_t start = clock_ns();
+    CHECK(sleep_ms(1000) == 0, "sleep_ms(1000): %s", strerror(errno));
+    const uint64_t slept_ms = (clock_ns() - start) / 1000000;
+    CHECK(slept_ms >= 1000, "sleep_ms(1000) returned after %llu ms", static_cast<unsigned long long>(slept_ms));
+    CHECK(slept_ms < 1150, "sleep_ms(1000) took %llu ms", static_cast<unsigned long long>(slept_ms));
+    printf("usertest: sleep: 1000 ms took %llu ms\n", static_cast<unsigned long long>(slept_ms));
+    const long unknown = sable_syscall6(999, 0, 0, 0, 0, 0, 0);
+    CHECK(unknown == -SABLE_ENOSYS, "call 999 returned %ld, want -ENOSYS", unknown);
+}
+
 // ---- args ------------------------------------------------------------------------------------
 
 int g_argc;
@@ -814,6 +832,7 @@ const Case kCases[] = {
     {"spawn", case_spawn},
     {"affinity", case_affinity},
     {"args", case_args},
+    {"sleep", case_sleep},
 };
 
 }  // namespace

@@ -119,7 +119,7 @@ const char* sable_kill_reason_string(int reason) {
     case SABLE_KILL_GENERAL_PROTECTION: return "general protection fault";
     case SABLE_KILL_PAGE_FAULT: return "page fault";
     case SABLE_KILL_STACK_OVERFLOW: return "stack overflow";
-    case SABLE_KILL_SIGNAL: return "killed";
+    case SABLE_KILL_SIGNAL: return "kill request";
     case SABLE_KILL_OUT_OF_MEMORY: return "out of memory";
     case SABLE_KILL_OTHER_EXCEPTION: return "exception";
     default: return "unknown reason";

@@ -39,13 +39,15 @@ enum sable_syscall {
     SYS_SET_AFFINITY = 16, /* set_affinity(uint64_t cpu_mask (bit n = CPU n, n < 64; 0 or ~0:
                               any CPU)) -> 0; moves the caller at once if it is on a CPU outside
                               the mask; -EINVAL if no online CPU is in the mask                  */
-    SYS_KILL = 17,         /* kill(int pid) -> 0; the target dies with reason "killed"          */
+    SYS_KILL = 17,         /* kill(int pid) -> 0; the target dies with reason "kill request";
+                              -EPERM for init, -ESRCH if there is no such process                */
     SYS_PROCESS_LIST = 18, /* process_list(struct sable_process_info* out, size_t max) -> count
                               of live processes (all of them, even if more than max)             */
     SYS_MEMINFO = 19,      /* meminfo(struct sable_meminfo* out) -> 0                            */
     SYS_CPU_INFO = 20,     /* cpu_info(struct sable_cpu_info* out, size_t max) -> CPUs online   */
     SYS_PROGRAM_LIST = 21, /* program_list(char* buf, size_t len) -> bytes: the names of the
-                              programs in the boot image, each followed by '\n'                  */
+                              programs in the boot image, each followed by '\n'; -EINVAL if
+                              they do not all fit (the buffer's contents are then undefined)     */
     SYS_COUNT = 22
 };
 
@@ -54,7 +56,8 @@ enum sable_errno {
     SABLE_EPERM = 1,    /* not allowed (e.g. kill pid 1)                                         */
     SABLE_ENOENT = 2,   /* no such program                                                       */
     SABLE_ESRCH = 3,    /* no such process                                                       */
-    SABLE_EINTR = 4,    /* interrupted: the caller is being killed                               */
+    SABLE_EINTR = 4,    /* interrupted: the caller is being killed (it dies before it could see
+                           this; kept for the kernel's own blocking paths)                       */
     SABLE_E2BIG = 7,    /* argument list too long                                                */
     SABLE_ENOEXEC = 8,  /* program image is not a valid Sable ELF                                */
     SABLE_EBADF = 9,    /* not an open descriptor (or wrong direction)                           */
@@ -86,9 +89,10 @@ enum sable_kill_reason {
                                           int on a kernel vector, non-canonical address)       */
     SABLE_KILL_PAGE_FAULT = 4,         /* "page fault"               #PF outside the stack region */
     SABLE_KILL_STACK_OVERFLOW = 5,     /* "stack overflow"           guard page or below it     */
-    SABLE_KILL_SIGNAL = 6,             /* "killed"                   kill() from another process */
+    SABLE_KILL_SIGNAL = 6,             /* "kill request"             kill() from a process or the kernel */
     SABLE_KILL_OUT_OF_MEMORY = 7,      /* "out of memory"            stack page could not commit */
-    SABLE_KILL_OTHER_EXCEPTION = 8     /* "exception <n>"            any other CPU exception     */
+    SABLE_KILL_OTHER_EXCEPTION = 8     /* the exception's name       any other CPU exception (e.g.
+                                          "FPU instruction", "debug trap"); the line adds the vector */
 };
 
 /* ---- user address-space layout (docs/userspace.md draws it) ----------------------------------- */
