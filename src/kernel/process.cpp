@@ -33,8 +33,6 @@ uint64_t g_child_event_counts[kProcessTableSize];  // per table slot: zombie eve
 uint64_t align_up(uint64_t value) { return (value + kPageSize - 1) & ~(kPageSize - 1); }
 uint64_t align_down(uint64_t value) { return value & ~(kPageSize - 1); }
 
-int slot_of(const Process* process) { return static_cast<int>(process->slot); }
-
 // A table slot and pid for a new process, or -EAGAIN at the limit.
 int64_t reserve(Process* process) {
     IrqLockGuard guard(g_table_lock);
@@ -237,6 +235,8 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
             }
             reason = SABLE_KILL_OUT_OF_MEMORY;
             words = "out of memory";
+        } else if (!fault.from_user) {
+            return false;  // inside copy_user: the copy fails, the call returns -EFAULT
         } else if ((address >= user_memory::kGuardPage && address < user_memory::kStackBottom) ||
                    (user_rsp && user_rsp < user_memory::kStackBottom && address >= align_up(process->break_end) &&
                     address < user_memory::kStackBottom)) {
@@ -259,7 +259,7 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
         kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%llx)", fault.vector,
                                static_cast<unsigned long long>(fault.error_code));
     }
-    if (!fault.from_user) return false;  // inside copy_user: the copy fails, the call returns -EFAULT
+    if (!fault.from_user) return false;  // out of memory inside copy_user: -EFAULT too
     arch::interrupts_on();
     kill_current(reason, words, arch::frame_instruction_pointer(frame), detail);
 }
@@ -435,8 +435,7 @@ void exit_current(int32_t status) {
         Process* init = nullptr;
         for (Process* p : g_table)
             if (p && p->is_init && p->state == State::Alive && p != self) init = p;
-        const int self_slot = slot_of(self);
-        // Children: zombies are collected now (no one else will); live ones go to init, or, with
+                // Children: zombies are collected now (no one else will); live ones go to init, or, with
         // no init, free themselves when they exit.
         for (unsigned i = 0; i < kProcessTableSize; ++i) {
             Process* child = g_table[i];
@@ -456,7 +455,7 @@ void exit_current(int32_t status) {
         self->task = nullptr;
         self->status = status;
         if (self->auto_reap) {
-            g_table[self_slot] = nullptr;
+            g_table[self->slot] = nullptr;
             --g_live;
             self->free_next = to_free;
             to_free = self;
@@ -464,8 +463,7 @@ void exit_current(int32_t status) {
             self->state = State::Zombie;
             Process* parent = self->parent;
             if (parent) {
-                const int parent_slot = slot_of(parent);
-                __atomic_fetch_add(&g_child_event_counts[parent_slot], 1, __ATOMIC_RELEASE);
+                __atomic_fetch_add(&g_child_event_counts[parent->slot], 1, __ATOMIC_RELEASE);
                 tasks::wake_all(parent->child_events);
             } else {
                 __atomic_fetch_add(&g_kernel_event_count, 1, __ATOMIC_RELEASE);
@@ -532,7 +530,7 @@ int64_t wait_for_child(Process* parent, int32_t pid, uint64_t user_status, bool 
             const int32_t reaped = found->pid;
             {
                 IrqLockGuard guard(g_table_lock);
-                g_table[slot_of(found)] = nullptr;
+                g_table[found->slot] = nullptr;
                 --g_live;
             }
             delete found;
@@ -639,8 +637,6 @@ extern "C" void return_to_user_hook(arch::TrapFrame* frame) {
     if (!self) return;
     const uint32_t reason = __atomic_load_n(&self->kill_reason, __ATOMIC_ACQUIRE);
     if (reason == 0) return;
-    arch::interrupts_on();
-    char words[48];
-    kstd::format_to_buffer(words, sizeof(words), "kill request");
-    process::kill_current(reason, words, arch::frame_instruction_pointer(frame), "");
+    arch::interrupts_on();  // the exit runs like a system call
+    process::kill_current(reason, "kill request", arch::frame_instruction_pointer(frame), "");
 }

@@ -191,9 +191,6 @@ extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
     default: result = -SABLE_ENOSYS; break;
     }
     arch::set_syscall_result(frame, static_cast<uint64_t>(result));
-    if (process::current_killed()) {
-        // Killed while in the call: end here rather than return to ring 3 even once.
-        arch::interrupts_on();
-        process::kill_current(self->kill_reason, "kill request", arch::frame_instruction_pointer(frame), "");
-    }
+    // SYSRET skips isr_return_to_frame: the same check for a kill that arrived during the call.
+    return_to_user_hook(frame);
 }

@@ -20,6 +20,7 @@
  */
 
 #include <arch/percpu_offsets.h>
+#include <arch/trap_frame_asm.h>
 
     .section .text
     .balign 16
@@ -49,19 +50,8 @@ isr_common:
     testb $3, 24(%rsp)
     jz 1f
     swapgs
-1:  push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+1:
+    PUSH_FRAME_REGISTERS
     mov %edi, %esi                      /* vector */
     mov %rax, %rdx                      /* error code */
     mov %rsp, %rdi                      /* frame; 5 CPU + 15 pushed qwords keep RSP 16-aligned */
@@ -82,21 +72,7 @@ isr_return_to_frame:                    /* also the first "return" of a brand-ne
     mov %rsp, %rdi
     call return_to_user_hook            /* kernel: a pending kill ends the task here */
 2:
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rdi
-    pop %rax
+    POP_FRAME_REGISTERS
     testb $3, 8(%rsp)                   /* CS of the frame iretq pops */
     jz 3f
     swapgs

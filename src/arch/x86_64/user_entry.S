@@ -11,6 +11,7 @@
  *             order fixed by SYSRET (descriptors.hpp) and percpu_offsets.h.
  */
 #include <arch/percpu_offsets.h>
+#include <arch/trap_frame_asm.h>
 
 #define USER_DATA_SELECTOR (0x18 | 3)
 #define USER_CODE_SELECTOR (0x20 | 3)
@@ -34,19 +35,7 @@ syscall_entry:
     push %rcx                           /* user RIP */
     push %rax                           /* call number; the result goes back here */
     push %rdi
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    PUSH_FRAME_REGISTERS
     xor %ebp, %ebp                      /* backtraces stop at the user boundary */
     mov %rsp, %rdi
     sti                                 /* a system call is preemptible like any kernel code */
@@ -57,21 +46,7 @@ syscall_entry:
     mov 120(%rsp), %rcx                 /* RIP */
     shr $47, %rcx
     jnz isr_return_to_frame
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rdi
-    pop %rax
+    POP_FRAME_REGISTERS
     mov 0(%rsp), %rcx                   /* RIP for SYSRET */
     mov 16(%rsp), %r11                  /* RFLAGS for SYSRET */
     mov 24(%rsp), %rsp                  /* the user stack; nothing below reads the kernel one */
