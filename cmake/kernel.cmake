@@ -19,9 +19,8 @@ target_compile_options(sable_kernel PRIVATE
     $<$<COMPILE_LANGUAGE:C>:${SABLE_KERNEL_FLAGS}>
     $<$<COMPILE_LANGUAGE:ASM>:-fno-pic>)
 set(SABLE_LINKER_SCRIPT ${PROJECT_SOURCE_DIR}/src/arch/x86_64/linker.ld)
-target_link_options(sable_kernel PRIVATE
-    -nostdlib -static -fuse-ld=lld
-    -Wl,-T,${SABLE_LINKER_SCRIPT} -Wl,-z,max-page-size=4096 -Wl,--build-id=none)
+target_link_options(sable_kernel PRIVATE   # ld.lld's own options (see the toolchain file)
+    -static -T ${SABLE_LINKER_SCRIPT} -z max-page-size=4096 --build-id=none)
 set_target_properties(sable_kernel PROPERTIES LINK_DEPENDS ${SABLE_LINKER_SCRIPT})
 
 # User programs and their libc (SABLE_USER_PROGRAM_FILES, SABLE_USER_PROGRAM_TARGETS).

@@ -18,4 +18,14 @@ set(CMAKE_ASM_COMPILER_TARGET x86_64-unknown-none-elf)
 # A bare-metal target cannot link a test executable during compiler checks.
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 
+# Executables are linked by LLD itself, not through the compiler driver: for a bare-metal ELF
+# target Clang's driver hands the link to the GCC driver, which a machine with only Clang and LLD
+# does not have. Link options are therefore LLD's own (no -Wl,), and compile flags never reach
+# the link line.
+set(CMAKE_LINKER ${SABLE_LLD})
+foreach(language C CXX ASM)
+    set(CMAKE_${language}_LINK_EXECUTABLE
+        "<CMAKE_LINKER> <LINK_FLAGS> <OBJECTS> -o <TARGET> <LINK_LIBRARIES>")
+endforeach()
+
 set(SABLE_KERNEL_BUILD ON)

@@ -57,10 +57,8 @@ foreach(program IN LISTS SABLE_USER_PROGRAMS)
     set(target user_${program})
     add_executable(${target} src/user/${program}.cpp)
     target_link_libraries(${target} PRIVATE sable_user_crt0 sable_libc)
-    target_link_options(${target} PRIVATE
-        -nostdlib -static -fuse-ld=lld
-        -Wl,-T,${SABLE_USER_LINKER_SCRIPT} -Wl,-z,max-page-size=4096 -Wl,--build-id=none
-        -Wl,--gc-sections)
+    target_link_options(${target} PRIVATE   # ld.lld's own options (see the toolchain file)
+        -static -T ${SABLE_USER_LINKER_SCRIPT} -z max-page-size=4096 --build-id=none --gc-sections)
     set_target_properties(${target} PROPERTIES
         OUTPUT_NAME ${program} SUFFIX ""
         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/user
