@@ -51,13 +51,21 @@ add_custom_command(
     COMMENT "Extracting kernel symbols"
     VERBATIM)
 
+# grub.cfg with one module2 line per user program, from the one list in user.cmake.
+set(SABLE_USER_MODULE_LINES "")
+foreach(program IN LISTS SABLE_USER_PROGRAMS)
+    string(APPEND SABLE_USER_MODULE_LINES "    module2 /boot/user/${program} ${program}\n")
+endforeach()
+set(SABLE_GRUB_CFG ${CMAKE_BINARY_DIR}/grub.cfg)
+configure_file(${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg.in ${SABLE_GRUB_CFG} @ONLY)
+
 set(SABLE_ISO_ROOT ${CMAKE_BINARY_DIR}/isoroot)
 set(SABLE_ISO ${CMAKE_BINARY_DIR}/sable.iso)
 add_custom_command(
     OUTPUT ${SABLE_ISO}
     COMMAND ${CMAKE_COMMAND} -E rm -rf ${SABLE_ISO_ROOT}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${SABLE_ISO_ROOT}/boot/grub
-    COMMAND ${CMAKE_COMMAND} -E copy ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg ${SABLE_ISO_ROOT}/boot/grub/
+    COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_GRUB_CFG} ${SABLE_ISO_ROOT}/boot/grub/grub.cfg
     COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:sable_kernel> ${SABLE_ISO_ROOT}/boot/sable.elf
     COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_SYMBOLS} ${SABLE_ISO_ROOT}/boot/sable.sym
     COMMAND ${CMAKE_COMMAND} -E make_directory ${SABLE_ISO_ROOT}/boot/user
@@ -65,7 +73,7 @@ add_custom_command(
     # Write a new file, then rename: a QEMU booting the old ISO never sees a half-written one.
     COMMAND sh -c "'${SABLE_GRUB_MKRESCUE}' -o '${SABLE_ISO}.tmp' '${SABLE_ISO_ROOT}' > '${CMAKE_BINARY_DIR}/grub-mkrescue.log' 2>&1 || { cat '${CMAKE_BINARY_DIR}/grub-mkrescue.log'; exit 1; }"
     COMMAND ${CMAKE_COMMAND} -E rename ${SABLE_ISO}.tmp ${SABLE_ISO}
-    DEPENDS sable_kernel ${SABLE_SYMBOLS} ${PROJECT_SOURCE_DIR}/iso/boot/grub/grub.cfg
+    DEPENDS sable_kernel ${SABLE_SYMBOLS} ${SABLE_GRUB_CFG}
             ${SABLE_USER_PROGRAM_TARGETS} ${SABLE_USER_PROGRAM_FILES}
     COMMENT "Making the hybrid BIOS/UEFI ISO with grub-mkrescue"
     VERBATIM)

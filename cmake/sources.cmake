@@ -57,4 +57,5 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/process.cpp
     src/kernel/syscalls.cpp
     src/kernel/selftest_user.cpp
+    src/kernel/selftest_console.cpp
 )

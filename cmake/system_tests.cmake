@@ -7,10 +7,11 @@ set(SABLE_SYSTEM_LOG_DIR ${CMAKE_BINARY_DIR}/system-logs)
 file(MAKE_DIRECTORY ${SABLE_SYSTEM_LOG_DIR})
 
 # sable_system_test(<name> QEMU_TIMEOUT <s> OUTCOME pass|fail|timeout ARGS <run-qemu args...>
-#                   EXPECT <regex...>)
-# Regexes are Python `re` in MULTILINE mode; avoid ';' (CMake list separator).
+#                   EXPECT <regex...> CHECK <program...>)
+# Regexes are Python `re` in MULTILINE mode; avoid ';' (CMake list separator). Each CHECK program
+# reads the serial log on stdin after the run and must exit 0.
 function(sable_system_test name)
-    cmake_parse_arguments(ARG "" "QEMU_TIMEOUT;OUTCOME" "ARGS;EXPECT" ${ARGN})
+    cmake_parse_arguments(ARG "" "QEMU_TIMEOUT;OUTCOME" "ARGS;EXPECT;CHECK" ${ARGN})
     if(NOT ARG_QEMU_TIMEOUT)
         set(ARG_QEMU_TIMEOUT 60)
     endif()
@@ -21,6 +22,9 @@ function(sable_system_test name)
         --log ${SABLE_SYSTEM_LOG_DIR}/${name}.log --expect-exit ${ARG_OUTCOME} ${ARG_ARGS})
     foreach(pattern IN LISTS ARG_EXPECT)
         list(APPEND command --expect ${pattern})
+    endforeach()
+    foreach(program IN LISTS ARG_CHECK)
+        list(APPEND command --check ${program})
     endforeach()
     add_test(NAME system.${name} COMMAND ${command})
     # ctest's own timeout is a backstop above run-qemu's, which kills QEMU first.
@@ -149,6 +153,23 @@ sable_system_test(smp.q35_uefi_smp4
     QEMU_TIMEOUT 120
     ARGS --machine q35 --uefi --smp 4 --cmdline "sable.test=smp"
     EXPECT "^smp: 4/4 CPUs online via madt in [0-9]+ ms" ${ALL_PASSED})
+
+# Console lines stay whole with every CPU printing at once, from kernel tasks and user processes:
+# the kernel checks the VGA screen, tools/check-console-lines the serial log (none missing).
+foreach(config IN ITEMS "pc;1" "q35;4" "q35;8")
+    list(GET config 0 machine)
+    list(GET config 1 smp)
+    sable_system_test(console.lines_whole_${machine}_smp${smp}
+        QEMU_TIMEOUT 120
+        ARGS --machine ${machine} --smp ${smp} --cmdline "sable.test=console"
+        EXPECT "^TEST console[.]vga_rows_whole PASS" ${ALL_PASSED}
+        CHECK ${PROJECT_SOURCE_DIR}/tools/check-console-lines)
+endforeach()
+sable_system_test(console.lines_whole_uefi_smp2
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --smp 2 --cmdline "sable.test=console"
+    EXPECT "^TEST console[.]vga_rows_whole SKIP" ${ALL_PASSED}
+    CHECK ${PROJECT_SOURCE_DIR}/tools/check-console-lines)
 
 # Every suite that belongs in "all", on two machine types.
 sable_system_test(all.pc_smp2

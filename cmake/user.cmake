@@ -1,9 +1,9 @@
 # User programs (src/user): a small static libc built once, and one static ELF64 executable per
 # program, linked at SABLE_USER_BASE by src/user/user.ld. kernel.cmake copies SABLE_USER_PROGRAM_FILES
-# into the ISO as boot/user/<name>; iso/boot/grub/grub.cfg loads each as a Multiboot2 module
+# into the ISO as boot/user/<name>; the generated grub.cfg (iso/boot/grub/grub.cfg.in) loads each as a Multiboot2 module
 # whose command line is the program name.
 
-set(SABLE_USER_PROGRAMS init sh echo cat wc true spin hello usertest bench)
+set(SABLE_USER_PROGRAMS init sh echo cat wc true spin hello usertest bench lines)
 
 # Ring-3 code: no FPU/SSE (the kernel does not save that state and leaves SSE off), stack probes
 # so a large frame touches the stack page by page and hits the guard page instead of jumping it

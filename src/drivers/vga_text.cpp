@@ -15,12 +15,19 @@ uint32_t g_rows = 0;
 uint32_t g_column = 0;
 uint32_t g_row = 0;
 
+// CRT controller: an index register and a data register; indices 0x0E/0x0F hold the cursor
+// position's high and low bytes.
+constexpr uint16_t kCrtcIndex = 0x3D4, kCrtcData = 0x3D5;
+constexpr uint8_t kCursorHigh = 0x0E, kCursorLow = 0x0F;
+
+uint16_t cursor_position() { return static_cast<uint16_t>(g_row * g_columns + g_column); }
+
 void move_cursor() {
-    const uint16_t position = static_cast<uint16_t>(g_row * g_columns + g_column);
-    arch::x86::outb(0x3D4, 0x0F);
-    arch::x86::outb(0x3D5, position & 0xFF);
-    arch::x86::outb(0x3D4, 0x0E);
-    arch::x86::outb(0x3D5, position >> 8);
+    const uint16_t position = cursor_position();
+    arch::x86::outb(kCrtcIndex, kCursorLow);
+    arch::x86::outb(kCrtcData, position & 0xFF);
+    arch::x86::outb(kCrtcIndex, kCursorHigh);
+    arch::x86::outb(kCrtcData, position >> 8);
 }
 
 void new_line() {
@@ -62,6 +69,27 @@ void write(const char* text, size_t length) {
         }
     }
     move_cursor();
+}
+
+uint32_t rows() { return g_cells ? g_rows : 0; }
+
+void row_text(uint32_t row, char* out, size_t capacity) {
+    if (capacity == 0) return;
+    size_t length = 0;
+    if (g_cells && row < g_rows)
+        for (uint32_t column = 0; column < g_columns && length + 1 < capacity; ++column)
+            out[length++] = static_cast<char>(g_cells[row * g_columns + column] & 0xFF);
+    while (length > 0 && out[length - 1] == ' ') --length;
+    out[length] = '\0';
+}
+
+bool hardware_cursor_matches() {
+    if (!g_cells) return false;
+    arch::x86::outb(kCrtcIndex, kCursorHigh);
+    uint16_t position = static_cast<uint16_t>(arch::x86::inb(kCrtcData) << 8);
+    arch::x86::outb(kCrtcIndex, kCursorLow);
+    position |= arch::x86::inb(kCrtcData);
+    return position == cursor_position();
 }
 
 }  // namespace drivers::vga_text

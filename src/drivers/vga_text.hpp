@@ -8,6 +8,14 @@ namespace drivers::vga_text {
 
 void init(uint64_t buffer_phys, uint32_t columns, uint32_t rows);
 bool active();
+// Callers serialise these (the console lock): the cells and the cursor are one state.
 void write(const char* text, size_t length);
+
+// Reading the screen back, for the console self test.
+uint32_t rows();
+// Copies the characters of `row` (at most `capacity` - 1, trailing blanks dropped), NUL-ended.
+void row_text(uint32_t row, char* out, size_t capacity);
+// True if the CRT controller's cursor is where the driver believes it writes next.
+bool hardware_cursor_matches();
 
 }  // namespace drivers::vga_text

@@ -1,17 +1,48 @@
-// Console fan-out to the serial port and the VGA text screen, and the time-stamped klog.
+// Console fan-out to the serial port and the VGA text screen under one per-CPU-owned lock, and
+// the time-stamped klog (see console.hpp).
 #include "console.hpp"
 
+#include "arch/arch.hpp"
 #include "drivers/uart16550.hpp"
 #include "drivers/vga_text.hpp"
 #include "kernel/clock.hpp"
+#include "kernel/cpu_local.hpp"
 #include "lib/format.hpp"
 
 namespace console {
 namespace {
 
-// Buffers a line so each device gets one write call per line rather than per character.
-class ConsoleSink final : public kstd::FormatSink {
+// The console lock. `g_owner` is the holding CPU's index + 1 (0: free); `g_depth` counts that
+// CPU's nested holds and is touched only by the owner.
+unsigned g_owner = 0;
+unsigned g_depth = 0;
+
+unsigned this_cpu_token() { return kernel::this_cpu().index + 1; }
+
+// Interrupts must already be off: the owner never changes CPU and no handler on this CPU can
+// spin on a lock its own CPU holds.
+void acquire(unsigned me) {
+    if (__atomic_load_n(&g_owner, __ATOMIC_RELAXED) == me) {
+        ++g_depth;
+        return;
+    }
+    for (;;) {
+        unsigned expected = 0;
+        if (__atomic_compare_exchange_n(&g_owner, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) break;
+        while (__atomic_load_n(&g_owner, __ATOMIC_RELAXED) != 0) arch::cpu_relax();
+    }
+    g_depth = 1;
+}
+
+void release() {
+    if (--g_depth == 0) __atomic_store_n(&g_owner, 0u, __ATOMIC_RELEASE);
+}
+
+// Collects output so each device gets one call per line (or per full buffer) rather than one
+// per character; the console is held around it.
+class DeviceSink final : public kstd::FormatSink {
 public:
+    ~DeviceSink() { flush(); }
     void put(char c) override {
         m_buffer[m_used++] = c;
         if (c == '\n' || m_used == sizeof(m_buffer)) flush();
@@ -29,15 +60,45 @@ private:
 
 }  // namespace
 
+Hold::Hold() : m_interrupts_were_enabled(arch::save_and_disable_interrupts()) { acquire(this_cpu_token()); }
+
+Hold::~Hold() {
+    release();
+    arch::restore_interrupts(m_interrupts_were_enabled);
+}
+
+bool seize_for_panic() {
+    arch::save_and_disable_interrupts();  // never restored: the panic path ends in a halt
+    const unsigned me = this_cpu_token();
+    if (__atomic_load_n(&g_owner, __ATOMIC_RELAXED) == me) return false;  // nested in our own hold
+    // About a second by the TSC once it is calibrated (far longer than any line takes), a fixed
+    // spin count before that.
+    const uint64_t tsc_hz = clock::tsc_hz();
+    const uint64_t start = arch::timestamp();
+    for (uint64_t spins = 0;; ++spins) {
+        unsigned expected = 0;
+        if (__atomic_compare_exchange_n(&g_owner, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            g_depth = 1;
+            return false;
+        }
+        if (tsc_hz ? arch::timestamp() - start > tsc_hz : spins > 100000000) break;
+        arch::cpu_relax();
+    }
+    __atomic_store_n(&g_owner, me, __ATOMIC_RELEASE);
+    g_depth = 1;
+    return true;
+}
+
 void write(const char* text, size_t length) {
+    Hold hold;
     drivers::uart16550::write(text, length);
     drivers::vga_text::write(text, length);
 }
 
 void vprint(const char* format, va_list args) {
-    ConsoleSink sink;
+    Hold hold;
+    DeviceSink sink;
     kstd::vformat(sink, format, args);
-    sink.flush();
 }
 
 void print(const char* format, ...) {
@@ -51,6 +112,7 @@ void print(const char* format, ...) {
 
 void klog(const char* format, ...) {
     const uint64_t ns = clock::ns_since_boot();
+    console::Hold hold;
     console::print("[%5llu.%06llu] ", static_cast<unsigned long long>(ns / 1000000000),
                    static_cast<unsigned long long>(ns / 1000 % 1000000));
     va_list args;

@@ -1,7 +1,13 @@
 // The kernel console: every output device (serial, VGA text) behind one print call, plus the
-// time-stamped log used for free-form lines. Fixed-shape lines that tools grep
-// (../shared/design/log-format.md: banner, boot:, TEST, PANIC, ...) use console::print so they
-// start at column 0; everything else uses klog, which prefixes seconds since boot.
+// time-stamped log used for free-form lines. Fixed-shape lines that tools grep (banner, boot:,
+// TEST, PANIC, ...; docs/testing.md) use console::print so they start at column 0; everything
+// else uses klog, which prefixes seconds since boot.
+//
+// One lock orders all output: a print call, a klog line or a user write reaches every device
+// whole, and the VGA cursor is only ever moved under it. The lock belongs to a CPU, not a call,
+// so code that holds the console (a console::Hold around a report that takes several calls)
+// may go on calling print. Interrupts stay off on the holding CPU: an interrupt handler that
+// prints cannot deadlock against the code it interrupted.
 #pragma once
 
 #include <stdarg.h>
@@ -13,8 +19,26 @@ void write(const char* text, size_t length);
 void print(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void vprint(const char* format, va_list args);
 
+// Holds the console on this CPU for its lifetime, so several print calls form one block that no
+// other CPU's output splits.
+class Hold {
+public:
+    Hold();
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+private:
+    bool m_interrupts_were_enabled;
+};
+
+// For the panic path, which never gives the console back: waits a bounded time for whoever holds
+// it (another CPU may have died holding it, or this CPU faulted inside a print), then takes it
+// by force. Returns true if it had to force it.
+bool seize_for_panic();
+
 }  // namespace console
 
 // "[    1.234567] message\n" — the time stamp is TSC-based once the clock is calibrated and
-// reads 0 before that. Appends the newline itself.
+// reads 0 before that. Appends the newline itself; the line reaches each device whole.
 void klog(const char* format, ...) __attribute__((format(printf, 1, 2)));

@@ -11,6 +11,7 @@
 #include "kernel/boot_context.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
+#include "kernel/cpu_local.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/kernel_address_space.hpp"
 #include "kernel/interrupts.hpp"
@@ -104,6 +105,9 @@ BootContext g_boot;
 
 extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     clock::mark_boot();
+    // The console lock knows CPUs by their per-CPU data: the boot CPU's is in place before the
+    // first line is printed.
+    kernel::install_cpu_local(kernel::g_cpu_locals[0]);
     const bool serial_ok = drivers::uart16550::init();
     console::print("Sable " SABLE_VERSION "\n");
     selftest::record_boot_stage("serial", serial_ok, "no UART answered the loopback test");
@@ -184,9 +188,10 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 
+    // Logged before init can run, so the shell's prompt is the last thing on the console.
+    klog("boot complete: starting init");
     const int64_t init_pid = kernel::process::spawn_init("init");
     if (init_pid < 0) klog("boot: cannot start init: error %lld", static_cast<long long>(-init_pid));
-    else klog("boot complete: init is pid %lld", static_cast<long long>(init_pid));
     // The boot task has nothing left to do; sleeping leaves the CPU to other tasks and idle.
     for (;;) kernel::tasks::sleep_ms(60 * 1000);
 }

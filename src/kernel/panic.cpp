@@ -1,5 +1,5 @@
-// Kernel panic path (see panic.hpp). Kept free of anything that could itself fail: no heap, no
-// locks that might be held by the code that panicked.
+// Kernel panic path (see panic.hpp). Kept free of anything that could itself fail: no heap, and
+// the one lock it needs, the console's, is taken by force if its holder does not let go.
 #include "panic.hpp"
 
 #include <stdarg.h>
@@ -25,9 +25,11 @@ void print_frame(uint64_t return_address, void* ctx) {
 }  // namespace
 
 bool panic_begin() {
-    if (g_panicking) return false;
-    g_panicking = true;
+    // Two CPUs may panic at once: exactly one reports, the other halts.
+    if (__atomic_exchange_n(&g_panicking, true, __ATOMIC_ACQ_REL)) return false;
     arch::stop_other_cpus();
+    // A CPU stopped in the middle of a line leaves it unfinished: start the report on a fresh one.
+    if (console::seize_for_panic()) console::write("\n", 1);
     return true;
 }
 
@@ -50,7 +52,8 @@ void print_backtrace(uint64_t rip, uint64_t rbp) {
 
 void panic_end() {
     if (selftest::test_mode()) {
-        console::print("TESTS %u passed, %u failed\n", selftest::passed_count(), selftest::failed_count() + 1);
+        console::print("TESTS %u passed, %u failed, %u skipped\n", selftest::passed_count(), selftest::failed_count() + 1,
+                       selftest::skipped_count());
         arch::exit_emulator(false);
     }
     console::print("System halted.\n");

@@ -153,6 +153,7 @@ void print_meminfo() {
     constexpr PageState kOrder[] = {PageState::Free,      PageState::Kernel, PageState::Stack,
                                     PageState::Heap,      PageState::PageTable, PageState::User,
                                     PageState::Firmware,  PageState::Absent};
+    console::Hold one_line;
     console::print("mm: frames");
     for (PageState s : kOrder)
         console::print(" %s=%llu", mm::page_state_name(s), static_cast<unsigned long long>(counts[static_cast<unsigned>(s)]));

@@ -103,6 +103,7 @@ bool try_mp_table() {
 
 void print_hex(const char* name, kstd::Bytes bytes) {
     if (bytes.empty()) return;
+    console::Hold one_line;
     console::print("FWDUMP %s ", name);
     for (uint8_t b : bytes) console::print("%02x", b);
     console::print("\n");

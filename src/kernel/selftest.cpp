@@ -4,7 +4,9 @@
 #include <stdarg.h>
 
 #include "arch/arch.hpp"
+#include "kernel/clock.hpp"
 #include "kernel/console.hpp"
+#include "kernel/tasks.hpp"
 #include "lib/cmdline.hpp"
 #include "lib/format.hpp"
 
@@ -14,6 +16,7 @@ namespace {
 bool g_test_mode = false;
 unsigned g_passed = 0;
 unsigned g_failed = 0;
+unsigned g_skipped = 0;
 
 struct BootStage {
     const char* name;
@@ -48,6 +51,25 @@ bool Context::expect(bool ok, const char* name, const char* reason_format, ...) 
     return ok;
 }
 
+void Context::skip(const char* name, const char* reason) {
+    ++g_skipped;
+    console::print("TEST %s.%s SKIP %s\n", m_suite, name, reason);
+}
+
+bool wait_for(bool (*done)(void* context), void* context, uint64_t timeout_ms) {
+    const uint64_t deadline = clock::ns_since_boot() + timeout_ms * 1000000;
+    while (!done(context)) {
+        if (clock::ns_since_boot() > deadline) return false;
+        kernel::tasks::sleep_ms(1);
+    }
+    return true;
+}
+
+bool wait_until_reaped(uint64_t live_tasks, uint64_t timeout_ms) {
+    auto reaped = [live_tasks] { return kernel::tasks::live_count() <= live_tasks; };
+    return wait_for(reaped, timeout_ms);
+}
+
 void record_boot_stage(const char* stage, bool ok, const char* reason) {
     if (g_boot_stage_count < kMaxBootStages) g_boot_stages[g_boot_stage_count++] = {stage, ok, reason};
     if (!ok) klog("boot stage %s failed: %s", stage, reason);
@@ -63,6 +85,7 @@ void report_boot_stages(Context& context) {
 bool test_mode() { return g_test_mode; }
 unsigned passed_count() { return g_passed; }
 unsigned failed_count() { return g_failed; }
+unsigned skipped_count() { return g_skipped; }
 
 void run(kstd::StringView requested) {
     g_test_mode = true;
@@ -91,7 +114,7 @@ void run(kstd::StringView requested) {
     }
 
     if (g_passed + g_failed == 0) print_result("selftest", "ran_something", false, "no tests ran");
-    console::print("TESTS %u passed, %u failed\n", g_passed, g_failed);
+    console::print("TESTS %u passed, %u failed, %u skipped\n", g_passed, g_failed, g_skipped);
     arch::exit_emulator(g_failed == 0);
     console::print("(no QEMU exit device; halting)\n");
     arch::halt_forever();

@@ -1,6 +1,7 @@
 // sable.test=sched: preemption, fairness, sleeping, blocking and reaping with real kernel tasks
-// on the timer tick (the policy itself is host-tested in test/sched/). The tasks are pinned to
-// CPU 0, where main runs, so the results do not depend on how many CPUs the machine has.
+// on the timer tick (the policy itself is host-tested in test/sched/). Main pins itself to the
+// CPU it runs on and the tasks are pinned there too, so the results do not depend on how many
+// CPUs the machine has.
 #include "arch/arch.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
@@ -15,6 +16,8 @@ namespace {
 using kernel::tasks::KernelTask;
 using selftest::Context;
 
+unsigned g_cpu = 0;  // the CPU main is pinned to for the suite
+
 constexpr unsigned kSpinners = 100;
 volatile bool g_stop = false;
 volatile uint64_t g_progress[kSpinners];
@@ -25,10 +28,6 @@ void spinner(uint64_t index) {
     while (!g_stop) g_progress[index] = g_progress[index] + 1;
 }
 
-void wait_for_live_count(uint64_t count) {
-    for (int i = 0; i < 500 && kernel::tasks::live_count() > count; ++i) kernel::tasks::sleep_ms(10);
-}
-
 void fairness(Context& t) {
     const uint64_t live_before = kernel::tasks::live_count();
     const uint64_t stacks_before = kernel::kernel_stacks_in_use();
@@ -37,9 +36,9 @@ void fairness(Context& t) {
     unsigned spawned = 0;
     for (unsigned i = 0; i < kSpinners; ++i) {
         g_progress[i] = 0;
-        // Pinned to CPU 0 with main: this checks one run queue's policy exactly (the smp suite
+        // Pinned to main's CPU: this checks one run queue's policy exactly (the smp suite
         // checks spreading over CPUs).
-        auto task = kernel::tasks::spawn("spinner", spinner, i, 0, true);
+        auto task = kernel::tasks::spawn("spinner", spinner, i, g_cpu, true);
         if (!task) break;
         g_spinner_tasks[spawned++] = task.value();
     }
@@ -66,8 +65,7 @@ void fairness(Context& t) {
              "only %llu switches", static_cast<unsigned long long>(kernel::tasks::switch_count() - switches_before));
 
     g_stop = true;
-    wait_for_live_count(live_before);
-    t.expect(kernel::tasks::live_count() == live_before, "tasks_exit_and_are_reaped", "%llu tasks left",
+    t.expect(selftest::wait_until_reaped(live_before), "tasks_exit_and_are_reaped", "%llu tasks left",
              static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
     t.expect(kernel::kernel_stacks_in_use() == stacks_before, "stacks_returned", "%llu stacks leaked",
              static_cast<unsigned long long>(kernel::kernel_stacks_in_use() - stacks_before));
@@ -110,32 +108,42 @@ void sleep_accuracy(Context& t) {
 }
 
 kernel::tasks::WaitQueue g_queue;
-volatile uint64_t g_wake_order[3];
-volatile unsigned g_woken = 0;
-volatile uint64_t g_blocked_progress = 0;
+uint64_t g_wake_order[3];
+unsigned g_woken = 0;
 
 void waiter(uint64_t id) {
     kernel::tasks::block_on(g_queue);
-    g_wake_order[__atomic_fetch_add(&g_woken, 1, __ATOMIC_RELAXED)] = id;
-    g_blocked_progress = g_blocked_progress + 1;
+    g_wake_order[__atomic_fetch_add(&g_woken, 1, __ATOMIC_ACQ_REL)] = id;
 }
+
+unsigned woken() { return __atomic_load_n(&g_woken, __ATOMIC_ACQUIRE); }
 
 void blocking(Context& t) {
     const uint64_t live_before = kernel::tasks::live_count();
     g_woken = 0;
-    for (uint64_t id = 1; id <= 3; ++id) kernel::tasks::spawn("waiter", waiter, id, 0, true);
-    kernel::tasks::sleep_ms(100);  // all three run and block
-    t.expect(g_queue.waiters.size() == 3 && g_woken == 0, "blocked_tasks_never_run",
-             "%llu waiting, %u ran past block", static_cast<unsigned long long>(g_queue.waiters.size()), g_woken);
+    // The waiters block in a known order: each one is on the queue before the next starts.
+    uint64_t queued = 0;
+    for (uint64_t id = 1; id <= 3; ++id) {
+        if (!kernel::tasks::spawn("waiter", waiter, id, g_cpu, true)) break;
+        auto blocked = [id] { return kernel::tasks::waiting_count(g_queue) == id; };
+        if (!selftest::wait_for(blocked, 5000)) break;
+        queued = id;
+    }
+    t.expect(queued == 3 && woken() == 0, "blocked_tasks_never_run", "%llu of 3 waiters queued, %u ran past block",
+             static_cast<unsigned long long>(queued), woken());
+    if (queued != 3) return;
+
     kernel::tasks::wake_one(g_queue);
-    kernel::tasks::sleep_ms(50);
-    t.expect(g_woken == 1 && g_wake_order[0] == 1, "wake_one_wakes_the_oldest", "woken %u, first %llu", g_woken,
-             static_cast<unsigned long long>(g_wake_order[0]));
+    auto first_ran = [] { return woken() >= 1; };
+    const bool ran = selftest::wait_for(first_ran, 5000);
+    t.expect(ran && woken() == 1 && g_wake_order[0] == 1 && kernel::tasks::waiting_count(g_queue) == 2,
+             "wake_one_wakes_the_oldest", "woken %u, first %llu", woken(), static_cast<unsigned long long>(g_wake_order[0]));
     kernel::tasks::wake_all(g_queue);
-    kernel::tasks::sleep_ms(50);
-    t.expect(g_woken == 3 && g_queue.waiters.empty(), "wake_all_wakes_the_rest", "woken %u", g_woken);
-    wait_for_live_count(live_before);
-    t.expect(kernel::tasks::live_count() == live_before, "waiters_reaped", "tasks left behind");
+    auto all_ran = [] { return woken() == 3; };
+    t.expect(selftest::wait_for(all_ran, 5000) && kernel::tasks::waiting_count(g_queue) == 0, "wake_all_wakes_the_rest",
+             "woken %u", woken());
+    t.expect(selftest::wait_until_reaped(live_before), "waiters_reaped", "%llu tasks left",
+             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
 }
 
 kernel::tasks::WaitQueue g_burst_queue;
@@ -147,45 +155,63 @@ void task_list_growth(Context& t) {
     unsigned spawned = 0;
     for (unsigned i = 0; i < 300; ++i)
         if (kernel::tasks::spawn("burst", [](uint64_t) { kernel::tasks::block_on(g_burst_queue); }, i)) ++spawned;
-    kernel::tasks::sleep_ms(200);
-    t.expect(spawned == 300 && g_burst_queue.waiters.size() == 300 && kernel::tasks::task_list_slots() > 256, "task_list_grows",
-             "spawned %u, %llu waiting, %llu slots", spawned, static_cast<unsigned long long>(g_burst_queue.waiters.size()),
+    auto all_blocked = [spawned] { return kernel::tasks::waiting_count(g_burst_queue) == spawned; };
+    selftest::wait_for(all_blocked, 10000);
+    const uint64_t waiting = kernel::tasks::waiting_count(g_burst_queue);
+    t.expect(spawned == 300 && waiting == 300 && kernel::tasks::task_list_slots() > 256, "task_list_grows",
+             "spawned %u, %llu waiting, %llu slots", spawned, static_cast<unsigned long long>(waiting),
              static_cast<unsigned long long>(kernel::tasks::task_list_slots()));
     kernel::tasks::wake_all(g_burst_queue);
-    wait_for_live_count(live_before);
-    t.expect(kernel::tasks::live_count() == live_before, "burst_reaped", "%llu tasks left",
+    t.expect(selftest::wait_until_reaped(live_before), "burst_reaped", "%llu tasks left",
              static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
 }
 
 volatile bool g_spin_forever_stop = false;
+volatile uint64_t g_spin_forever_progress = 0;
 void spin_forever(uint64_t) {
-    while (!g_spin_forever_stop) {
-    }
+    while (!g_spin_forever_stop) g_spin_forever_progress = g_spin_forever_progress + 1;
 }
 
 void spinner_does_not_starve(Context& t) {
-    // Seed 002: one task spinning forever, and main (which sleeps and yields) still runs.
+    // One task that never yields shares main's CPU with it, which sleeps one tick per round: with
+    // a one-tick quantum main gets the CPU back within a tick or two each round, and the spinner
+    // runs in between. Both are measured in ticks of that CPU's timer, not in host time.
+    const uint64_t live_before = kernel::tasks::live_count();
     g_spin_forever_stop = false;
-    kernel::tasks::spawn("spin", spin_forever, 0, 0, true);
-    uint64_t rounds = 0;
-    for (int i = 0; i < 20; ++i) {
-        kernel::tasks::yield();
-        kernel::tasks::sleep_ms(5);
-        ++rounds;
+    g_spin_forever_progress = 0;
+    if (!kernel::tasks::spawn("spin", spin_forever, 0, g_cpu, true)) {
+        t.expect(false, "spinning_task_does_not_starve_others", "cannot spawn the spinner");
+        return;
     }
+    constexpr uint64_t kRounds = 20;
+    unsigned spinner_ran_rounds = 0;
+    const uint64_t start_tick = kernel::interrupts::ticks();
+    for (uint64_t round = 0; round < kRounds; ++round) {
+        const uint64_t progress = g_spin_forever_progress;
+        kernel::tasks::sleep_ms(1);
+        spinner_ran_rounds += g_spin_forever_progress != progress;
+    }
+    const uint64_t ticks = kernel::interrupts::ticks() - start_tick;
     g_spin_forever_stop = true;
-    t.expect(rounds == 20, "spinning_task_does_not_starve_others", "main completed %llu rounds",
-             static_cast<unsigned long long>(rounds));
+    // Sleeping one tick wakes at the next tick or the one after; the spinner's quantum may add one.
+    t.expect(ticks <= kRounds * 3, "spinning_task_does_not_starve_others", "%llu rounds took %llu ticks",
+             static_cast<unsigned long long>(kRounds), static_cast<unsigned long long>(ticks));
+    t.expect(spinner_ran_rounds == kRounds, "spinner_runs_while_main_sleeps", "the spinner ran in %u of %llu rounds",
+             spinner_ran_rounds, static_cast<unsigned long long>(kRounds));
+    t.expect(selftest::wait_until_reaped(live_before), "spinner_reaped", "%llu tasks left",
+             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
 }
 
 }  // namespace
 
 namespace selftest {
 void sched_suite(Context& t) {
+    g_cpu = kernel::tasks::pin_current_to_this_cpu();
     fairness(t);
     sleep_accuracy(t);
     blocking(t);
     task_list_growth(t);
     spinner_does_not_starve(t);
+    kernel::tasks::unpin_current();
 }
 }  // namespace selftest

@@ -26,6 +26,7 @@ void mm_suite(Context& context);     // selftest_mm.cpp
 void sched_suite(Context& context);  // selftest_sched.cpp
 void smp_suite(Context& context);    // selftest_smp.cpp
 void user_suite(Context& context);   // selftest_user.cpp
+void console_suite(Context& context);  // selftest_console.cpp
 }
 
 namespace {
@@ -184,6 +185,7 @@ constexpr selftest::Suite kSuites[] = {
     {"sched", selftest::sched_suite, true},
     {"smp", selftest::smp_suite, true},
     {"user", selftest::user_suite, true},
+    {"console", selftest::console_suite, true},
     {"serial_input", serial_input_suite, false},
     {"panic", panic_suite, false},
     {"fault_de", fault_divide_suite, false},

@@ -523,6 +523,28 @@ uint64_t wake_all(WaitQueue& queue) {
     return woken;
 }
 
+uint64_t waiting_count(WaitQueue& queue) {
+    IrqLockGuard guard(queue.lock);
+    return queue.waiters.size();
+}
+
+void Completion::signal() {
+    __atomic_fetch_add(&m_count, 1, __ATOMIC_RELEASE);
+    wake_all(m_queue);
+}
+
+void Completion::wait_until(uint64_t count) {
+    struct Target {
+        const Completion* completion;
+        uint64_t count;
+    } target{this, count};
+    while (this->count() < count)
+        block_unless(m_queue, [](void* context) {
+            const auto* t = static_cast<const Target*>(context);
+            return t->completion->count() >= t->count;
+        }, &target);
+}
+
 void exit() {
     arch::scheduler_trap(kExit, 0);
     panic("tasks: a dead task was scheduled again");

@@ -50,6 +50,21 @@ struct WaitQueue {
     IrqSpinLock lock;
 };
 
+// Counts events and lets tasks wait until a number of them have happened: a join for a group of
+// tasks, each signalling as its last act. signal() is safe from any CPU and from interrupt
+// handlers; a wait never misses a signal (the count is re-checked under the queue's lock).
+class Completion {
+public:
+    void signal();
+    void wait_until(uint64_t count);
+    uint64_t count() const { return __atomic_load_n(&m_count, __ATOMIC_ACQUIRE); }
+    void reset() { __atomic_store_n(&m_count, 0, __ATOMIC_RELEASE); }
+
+private:
+    WaitQueue m_queue;
+    uint64_t m_count = 0;
+};
+
 inline constexpr unsigned kAnyCpu = ~0u;
 
 // Turns the running boot code into task "main", creates this CPU's idle task and hooks the
@@ -92,6 +107,8 @@ void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* cont
 // Wake waiters (each back onto the CPU it blocked on); safe from interrupt handlers.
 bool wake_one(WaitQueue& queue);
 uint64_t wake_all(WaitQueue& queue);
+// Tasks blocked on `queue` right now.
+uint64_t waiting_count(WaitQueue& queue);
 [[noreturn]] void exit();
 
 uint64_t live_count();        // tasks not yet reaped, idle and main included
