@@ -66,6 +66,7 @@ void page_alloc_free() {
 // Timestamps are taken by the tasks themselves: the cost of a round trip divided by two.
 constexpr size_t kSwitchRounds = kSamples;
 volatile bool g_ping_done = false;
+kernel::tasks::Completion g_bench_tasks_done;  // each benchmark task signals as its last act
 
 void ping(uint64_t) {
     kernel::tasks::yield();  // let pong start
@@ -76,18 +77,26 @@ void ping(uint64_t) {
         g_samples[i] = (arch::timestamp() - start) / 2;
     }
     g_ping_done = true;
+    g_bench_tasks_done.signal();
 }
 
 void pong(uint64_t) {
     while (!g_ping_done) kernel::tasks::yield();
+    g_bench_tasks_done.signal();
 }
 
 void kthread_switch() {
     g_ping_done = false;
-    // Main sleeps so ping and pong are the only runnable tasks (idle is never queued).
-    kernel::tasks::spawn("ping", ping, 0, 0, true);  // both on CPU 0: a same-CPU switch
-    kernel::tasks::spawn("pong", pong, 0, 0, true);
-    while (!g_ping_done) kernel::tasks::sleep_ms(20);
+    g_bench_tasks_done.reset();
+    // Main blocks so ping and pong are the only runnable tasks (idle is never queued).
+    const bool started = kernel::tasks::spawn("ping", ping, 0, 0, true) &&  // both on CPU 0:
+                         kernel::tasks::spawn("pong", pong, 0, 0, true);     // a same-CPU switch
+    if (!started) {
+        console::print("BENCH kthread_switch unit=cycles n=0 median=0 p99=0 min=0 note=cannot_spawn\n");
+        g_ping_done = true;  // a ping that did start ends with its pong missing; let it finish
+        return;
+    }
+    g_bench_tasks_done.wait_until(2);
     report("kthread_switch", g_samples, kSwitchRounds, "yield_int80");
 }
 
@@ -106,25 +115,32 @@ void ap_bringup() {
 constexpr size_t kIpiSamples = 100;
 kernel::tasks::WaitQueue g_ipi_queue;
 volatile uint64_t g_ipi_sent = 0, g_ipi_seen = 0;
-volatile size_t g_ipi_round = 0;
+
+kernel::tasks::Completion g_ipi_rounds_seen;  // the sleeper signals once per round it ran
+volatile bool g_ipi_abort = false;
 
 void ipi_sleeper(uint64_t) {
     for (size_t round = 0; round < kIpiSamples; ++round) {
         kernel::tasks::block_on(g_ipi_queue);
+        if (g_ipi_abort) break;
         g_ipi_seen = arch::timestamp();
-        __atomic_store_n(&g_ipi_round, round + 1, __ATOMIC_RELEASE);
+        g_ipi_rounds_seen.signal();
     }
+    g_bench_tasks_done.signal();
 }
 
 void ipi_waker(uint64_t) {
+    const unsigned target = kernel::g_cpu_count - 1;
     for (size_t round = 0; round < kIpiSamples; ++round) {
-        while (g_ipi_queue.waiters.empty()) kernel::tasks::sleep_ms(1);
-        kernel::tasks::sleep_ms(2);  // let the target CPU park
+        // Wake only once the sleeper has blocked and its CPU has parked in its idle task.
+        while (kernel::tasks::waiting_count(g_ipi_queue) == 0 || !kernel::tasks::idle_now(target))
+            kernel::tasks::yield();
         g_ipi_sent = arch::timestamp();
         kernel::tasks::wake_one(g_ipi_queue);
-        while (__atomic_load_n(&g_ipi_round, __ATOMIC_ACQUIRE) <= round) kernel::tasks::sleep_ms(1);
+        g_ipi_rounds_seen.wait_until(round + 1);
         g_samples[round] = g_ipi_seen - g_ipi_sent;
     }
+    g_bench_tasks_done.signal();
 }
 
 void ipi_wake() {
@@ -132,11 +148,23 @@ void ipi_wake() {
         console::print("BENCH ipi_wake unit=cycles n=0 median=0 p99=0 min=0 note=needs_2_cpus\n");
         return;
     }
-    g_ipi_round = 0;
-    kernel::tasks::spawn("ipi-sleeper", ipi_sleeper, 0, kernel::g_cpu_count - 1, true);
-    kernel::tasks::spawn("ipi-waker", ipi_waker, 0, 0, true);
-    while (__atomic_load_n(&g_ipi_round, __ATOMIC_ACQUIRE) < kIpiSamples) kernel::tasks::sleep_ms(20);
-    kernel::tasks::sleep_ms(20);  // the waker stores the last sample after the sleeper's round
+    g_ipi_rounds_seen.reset();
+    g_bench_tasks_done.reset();
+    if (!kernel::tasks::spawn("ipi-sleeper", ipi_sleeper, 0, kernel::g_cpu_count - 1, true)) {
+        console::print("BENCH ipi_wake unit=cycles n=0 median=0 p99=0 min=0 note=cannot_spawn\n");
+        return;
+    }
+    if (!kernel::tasks::spawn("ipi-waker", ipi_waker, 0, 0, true)) {
+        console::print("BENCH ipi_wake unit=cycles n=0 median=0 p99=0 min=0 note=cannot_spawn\n");
+        g_ipi_abort = true;  // the sleeper ends at its next wake-up
+        while (g_bench_tasks_done.count() == 0) {
+            kernel::tasks::wake_all(g_ipi_queue);  // it may not have blocked yet
+            kernel::tasks::yield();
+        }
+        g_ipi_abort = false;
+        return;
+    }
+    g_bench_tasks_done.wait_until(2);  // the join: the waker has stored its last sample
     report("ipi_wake", g_samples, kIpiSamples, "parked_cpu");
 }
 

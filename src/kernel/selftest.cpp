@@ -107,10 +107,16 @@ void run(kstd::StringView requested) {
         start = end + 1;
     }
 
+    // Every suite starts from the same quiet system: the tasks an earlier suite started have
+    // exited and been reaped (leak checks count every frame and stack from their own start).
+    const uint64_t boot_tasks = kernel::tasks::live_count();
     for (const Suite& suite : suites()) {
         if (everything ? !suite.in_all : !kstd::list_contains(requested, suite.name)) continue;
         Context context(suite.name);
         suite.run(context);
+        if (!wait_until_reaped(boot_tasks))
+            context.expect(false, "tasks_reaped_after_suite", "%llu of its tasks still live",
+                           static_cast<unsigned long long>(kernel::tasks::live_count() - boot_tasks));
     }
 
     if (g_passed + g_failed == 0) print_result("selftest", "ran_something", false, "no tests ran");

@@ -19,21 +19,20 @@ namespace {
 
 using selftest::Context;
 
-void wait_for_live_count(uint64_t count) {
-    for (int i = 0; i < 500 && kernel::tasks::live_count() > count; ++i) kernel::tasks::sleep_ms(10);
-}
-
 void cpus_online(Context& t) {
     const unsigned online = kernel::smp_boot::online_count();
     t.expect(online == kernel::g_cpu_count, "every_cpu_online", "%u of %u CPUs online", online, kernel::g_cpu_count);
-    uint64_t before[kernel::kMaxCpus];
+    static uint64_t before[kernel::kMaxCpus];
     for (unsigned i = 0; i < kernel::g_cpu_count; ++i) before[i] = __atomic_load_n(&kernel::g_cpu_locals[i].ticks, __ATOMIC_RELAXED);
-    kernel::tasks::sleep_ms(200);
-    unsigned silent = 0;
-    for (unsigned i = 0; i < kernel::g_cpu_count; ++i)
-        if (kernel::g_cpu_locals[i].online && __atomic_load_n(&kernel::g_cpu_locals[i].ticks, __ATOMIC_RELAXED) == before[i])
-            ++silent;
-    t.expect(silent == 0, "every_cpu_takes_timer_ticks", "%u CPUs took no tick in 200 ms", silent);
+    auto silent_cpus = [] {
+        unsigned silent = 0;
+        for (unsigned i = 0; i < kernel::g_cpu_count; ++i)
+            silent += kernel::g_cpu_locals[i].online && __atomic_load_n(&kernel::g_cpu_locals[i].ticks, __ATOMIC_RELAXED) == before[i];
+        return silent;
+    };
+    auto all_ticked = [&] { return silent_cpus() == 0; };
+    selftest::wait_for(all_ticked, 5000);
+    t.expect(silent_cpus() == 0, "every_cpu_takes_timer_ticks", "%u CPUs took no tick in 5 s", silent_cpus());
     unsigned distinct = 1;
     for (unsigned i = 1; i < kernel::g_cpu_count; ++i) distinct += kernel::g_cpu_locals[i].apic_id != kernel::g_cpu_locals[0].apic_id;
     t.expect(distinct == kernel::g_cpu_count, "distinct_apic_ids", "APIC ids repeat");
@@ -64,16 +63,30 @@ void spread_over_cpus(Context& t) {
     const uint64_t steals_before = kernel::tasks::steal_count();
     g_stop = false;
     for (uint64_t& word : g_cpus_used) word = 0;
+    unsigned spawned = 0;
     for (unsigned i = 0; i < kWorkers; ++i) {
         g_progress[i] = 0;
-        kernel::tasks::spawn("worker", worker, i);
+        if (kernel::tasks::spawn("worker", worker, i)) ++spawned;
     }
-    kernel::tasks::sleep_ms(1000);
+    t.expect(spawned == kWorkers, "workers_spawned", "%u of %u spawned", spawned, kWorkers);
+    auto cpus_used = [] {
+        unsigned used = 0;
+        for (unsigned i = 0; i < kernel::g_cpu_count; ++i) used += (__atomic_load_n(&g_cpus_used[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
+        return used;
+    };
+    auto workers_stalled = [] {
+        unsigned stalled = 0;
+        for (unsigned i = 0; i < kWorkers; ++i) stalled += g_progress[i] == 0;
+        return stalled;
+    };
+    // Until every CPU has run a worker and every worker has run (bounded), then a little longer
+    // for preemption and stealing to move workers around while they are checked.
+    auto spread = [&] { return cpus_used() == kernel::g_cpu_count && workers_stalled() == 0; };
+    selftest::wait_for(spread, 20000);
+    kernel::tasks::sleep_ms(200);
     g_stop = true;
-    wait_for_live_count(live_before);
-    unsigned used = 0, stalled = 0;
-    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) used += (g_cpus_used[i / 64] >> (i % 64)) & 1;
-    for (unsigned i = 0; i < kWorkers; ++i) stalled += g_progress[i] == 0;
+    const bool reaped = selftest::wait_until_reaped(live_before);
+    const unsigned used = cpus_used(), stalled = workers_stalled();
     klog("smp: %u workers ran on %u CPUs, %llu steals, %llu wake IPIs", kWorkers, used,
          static_cast<unsigned long long>(kernel::tasks::steal_count() - steals_before),
          static_cast<unsigned long long>(kernel::tasks::wake_ipi_count()));
@@ -81,7 +94,7 @@ void spread_over_cpus(Context& t) {
     t.expect(stalled == 0, "no_task_lost", "%u workers never ran", stalled);
     t.expect(g_double_runs == 0, "no_task_run_twice_at_once", "%llu overlapping runs",
              static_cast<unsigned long long>(g_double_runs));
-    t.expect(kernel::tasks::live_count() == live_before, "workers_reaped", "%llu tasks left",
+    t.expect(reaped, "workers_reaped", "%llu tasks left",
              static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
 }
 
@@ -93,33 +106,45 @@ volatile uint64_t g_wake_sent_at = 0;
 volatile uint64_t g_ipi_switches_before = 0;
 volatile unsigned g_wake_target = 0;
 
+kernel::tasks::Completion g_round_done;  // sleeper and waker each signal once per round
+
 void ipi_sleeper(uint64_t) {
     kernel::tasks::block_on(g_wake_queue);
     g_woken_at = arch::timestamp();
+    g_round_done.signal();
 }
 
 void ipi_waker(uint64_t) {
-    while (g_wake_queue.waiters.empty()) kernel::tasks::sleep_ms(10);
-    kernel::tasks::sleep_ms(30);  // the target CPU is parked in its idle task by now
+    // The sleeper is blocked and its CPU has nothing else to run: it is parked in its idle task.
+    auto target_parked = [] {
+        return kernel::tasks::waiting_count(g_wake_queue) == 1 && kernel::tasks::idle_now(g_wake_target);
+    };
+    selftest::wait_for(target_parked, 10000);
     g_ipi_switches_before = kernel::tasks::ipi_switch_count(g_wake_target);
     g_wake_sent_at = arch::timestamp();
     kernel::tasks::wake_one(g_wake_queue);
+    g_round_done.signal();
 }
 
 // One sleeper/waker round; true if the parked CPU's switch came from the wake-up IPI handler.
 bool ipi_wake_round(uint64_t& latency_ns) {
     g_woken_at = 0;
     g_wake_sent_at = 0;
-    kernel::tasks::spawn("ipi-sleeper", ipi_sleeper, 0, g_wake_target, true);
-    kernel::tasks::spawn("ipi-waker", ipi_waker, 0, 0, true);
-    for (int i = 0; i < 300 && g_woken_at == 0; ++i) kernel::tasks::sleep_ms(10);
-    latency_ns = g_woken_at ? (g_woken_at - g_wake_sent_at) * 1000000000ull / clock::tsc_hz() : ~0ull;
-    return g_woken_at != 0 && kernel::tasks::ipi_switch_count(g_wake_target) > g_ipi_switches_before;
+    g_round_done.reset();
+    if (!kernel::tasks::spawn("ipi-sleeper", ipi_sleeper, 0, g_wake_target, true)) return false;
+    if (!kernel::tasks::spawn("ipi-waker", ipi_waker, 0, 0, true)) {
+        kernel::tasks::wake_all(g_wake_queue);
+        g_round_done.wait_until(1);
+        return false;
+    }
+    g_round_done.wait_until(2);  // the join: both have done their part
+    latency_ns = (g_woken_at - g_wake_sent_at) * 1000000000ull / clock::tsc_hz();
+    return kernel::tasks::ipi_switch_count(g_wake_target) > g_ipi_switches_before;
 }
 
 void ipi_wake(Context& t) {
     if (kernel::g_cpu_count < 2) {
-        t.expect(true, "parked_cpu_woken_by_ipi", "");
+        t.skip("parked_cpu_woken_by_ipi", "one CPU: no other CPU to park");
         return;
     }
     g_wake_target = kernel::g_cpu_count - 1;
@@ -144,7 +169,7 @@ void ipi_wake(Context& t) {
 // Spinlock torture: every CPU adds to one counter under an IrqSpinLock; the sum must be exact.
 kernel::IrqSpinLock g_counter_lock;
 volatile uint64_t g_counter = 0;
-volatile unsigned g_torture_done = 0;
+kernel::tasks::Completion g_torture_done;
 constexpr uint64_t kIncrements = 20000;
 
 void torturer(uint64_t) {
@@ -152,16 +177,17 @@ void torturer(uint64_t) {
         kernel::IrqLockGuard guard(g_counter_lock);
         g_counter = g_counter + 1;  // a plain read-modify-write: only the lock makes it safe
     }
-    __atomic_fetch_add(&g_torture_done, 1, __ATOMIC_RELEASE);
+    g_torture_done.signal();
 }
 
 void spinlock_torture(Context& t) {
     g_counter = 0;
-    g_torture_done = 0;
-    const unsigned tasks = kernel::g_cpu_count * 2;
-    for (unsigned i = 0; i < tasks; ++i) kernel::tasks::spawn("torture", torturer, 0, i % kernel::g_cpu_count, true);
-    for (int i = 0; i < 1000 && __atomic_load_n(&g_torture_done, __ATOMIC_ACQUIRE) < tasks; ++i) kernel::tasks::sleep_ms(10);
-    t.expect(g_counter == tasks * kIncrements, "spinlock_counter_exact", "counter %llu, expected %llu",
+    g_torture_done.reset();
+    unsigned tasks = 0;
+    for (unsigned i = 0; i < kernel::g_cpu_count * 2; ++i)
+        if (kernel::tasks::spawn("torture", torturer, 0, i % kernel::g_cpu_count, true)) ++tasks;
+    g_torture_done.wait_until(tasks);
+    t.expect(tasks == kernel::g_cpu_count * 2 && g_counter == tasks * kIncrements, "spinlock_counter_exact", "counter %llu, expected %llu",
              static_cast<unsigned long long>(g_counter), static_cast<unsigned long long>(tasks * kIncrements));
 }
 

@@ -48,11 +48,6 @@ uint64_t live_heap_objects() {
     return objects;
 }
 
-// Waits for exited tasks to be reaped (their kernel stacks return a moment after the exit).
-void settle(uint64_t live_tasks) {
-    for (int i = 0; i < 200 && tasks::live_count() > live_tasks; ++i) tasks::sleep_ms(10);
-    tasks::sleep_ms(30);
-}
 
 }  // namespace
 
@@ -66,7 +61,9 @@ void user_suite(Context& t) {
     // taken after the biggest burst and everything after it must give every frame back.
     const uint64_t live_tasks = tasks::live_count();
     expect_passes(t, "forkbomb");
-    settle(live_tasks);
+    // Exited tasks' kernel stacks return when the reaper gets to them.
+    t.expect(wait_until_reaped(live_tasks), "forkbomb_reaped", "%llu tasks left",
+             static_cast<unsigned long long>(tasks::live_count() - live_tasks));
     uint64_t before[mm::kPageStateCount];
     for (unsigned s = 0; s < mm::kPageStateCount; ++s) before[s] = physical_memory::count(static_cast<mm::PageState>(s));
     const uint64_t heap_objects_before = live_heap_objects();
@@ -117,7 +114,8 @@ void user_suite(Context& t) {
         t.expect(all_killed, "kill_spinning", "a spinning program did not end with a kill status");
     }
 
-    settle(live_tasks);
+    t.expect(wait_until_reaped(live_tasks), "all_reaped", "%llu tasks left",
+             static_cast<unsigned long long>(tasks::live_count() - live_tasks));
     // Every frame back: each state's count as before, except that the heap may keep or return
     // empty slabs (free + heap is what must match) — and no kernel object may stay allocated.
     const uint64_t heap_objects_after = live_heap_objects();

@@ -112,9 +112,10 @@ void reaper(uint64_t) {
         while (dead) {
             KernelTask* next = reinterpret_cast<KernelTask*>(dead->sched.queue_next);
             while (__atomic_load_n(&dead->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
+            const uint32_t slot = dead->slot;
             free_kernel_stack(dead->stack);
-            free_slot(dead->slot);
             kfree(dead);
+            free_slot(slot);  // last: once live_count() drops, everything the task held is back
             dead = next;
         }
         sleep_ms(10);

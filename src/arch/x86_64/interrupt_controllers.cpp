@@ -78,6 +78,7 @@ void lapic_timer_stop() {
 }
 
 uint32_t lapic_timer_current() { return lapic_read(kLapicTimerCurrent); }
+uint32_t lapic_timer_initial() { return lapic_read(kLapicTimerInitial); }
 
 void lapic_timer_start_oneshot_max() {
     lapic_write(kLapicTimerDivide, 0x3);

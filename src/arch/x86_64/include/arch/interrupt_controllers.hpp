@@ -26,6 +26,7 @@ void lapic_eoi();
 void lapic_timer_periodic(uint32_t initial_count);
 void lapic_timer_stop();
 uint32_t lapic_timer_current();
+uint32_t lapic_timer_initial();  // the periodic reload value
 void lapic_timer_start_oneshot_max();  // for calibration: count down from 0xFFFFFFFF
 
 // Inter-processor interrupts [SDM vol3 §10.6.1]: INIT (assert, level), STARTUP with the
