@@ -127,7 +127,6 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     auto parsed = boot::parse_multiboot2({info_bytes, span_size});
     if (!parsed) panic("multiboot2: boot information rejected: %s", boot::describe(parsed.error()));
     const boot::BootInfo& info = parsed.value();
-    selftest::record_boot_stage("boot_info_parsed", true, "");
 
     const bool text_mode = !info.booted_by_uefi &&
                            (!info.has_framebuffer || info.framebuffer.type == boot::FramebufferType::EgaText);

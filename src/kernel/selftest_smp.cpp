@@ -1,6 +1,8 @@
 // sable.test=smp: every CPU online and ticking, kernel tasks spread over all CPUs and never run
 // twice at once, a parked CPU woken by an IPI well before its next tick, and a spinlock-guarded
 // counter hammered from every CPU.
+#include <arch/interrupt_controllers.hpp>
+
 #include "arch/arch.hpp"
 #include "kernel/clock.hpp"
 #include "kernel/console.hpp"
@@ -242,6 +244,12 @@ void remote_calls_and_shootdown(Context& t) {
     if (page_b) kernel::physical_memory::free(page_b.value());
 }
 
+volatile uint8_t g_gs_mismatch[kernel::kMaxCpus];
+void record_gs_match(void*) {
+    const kernel::CpuLocal& self = kernel::this_cpu();
+    g_gs_mismatch[self.index] = self.apic_id != arch::x86::lapic_id();
+}
+
 }  // namespace
 
 namespace selftest {
@@ -251,7 +259,13 @@ void smp_suite(Context& t) {
     ipi_wake(t);
     spinlock_torture(t);
     remote_calls_and_shootdown(t);
-    t.expect(&kernel::this_cpu() == &kernel::g_cpu_locals[kernel::this_cpu().index], "gs_base_is_cpu_local",
-             "GS does not point at this CPU's data");
+    // Each CPU's GS base leads to its own CpuLocal: the APIC id recorded there is the one its
+    // local APIC reports.
+    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) g_gs_mismatch[i] = 1;
+    record_gs_match(nullptr);
+    kernel::remote_call::on_other_cpus(record_gs_match, nullptr);
+    unsigned wrong = 0;
+    for (unsigned i = 0; i < kernel::g_cpu_count; ++i) wrong += kernel::g_cpu_locals[i].online && g_gs_mismatch[i] != 0;
+    t.expect(wrong == 0, "gs_base_is_cpu_local", "%u CPUs' GS base leads to another CPU's data", wrong);
 }
 }  // namespace selftest

@@ -102,9 +102,17 @@ void user_suite(Context& t) {
         unsigned count = 0;
         for (unsigned i = 0; i < 8 && i < kernel::g_cpu_count; ++i)
             spinners[count++] = process::spawn_from_kernel("usertest", argv, 2, false);
-        tasks::sleep_ms(100);
+        // The spinners are on the CPUs (placement and stealing spread them) before the check.
+        auto spinning = [count] {
+            unsigned busy = 0;
+            for (unsigned cpu = 0; cpu < kernel::g_cpu_count; ++cpu) busy += !tasks::idle_now(cpu);
+            return busy >= count;
+        };
+        const bool all_spinning = wait_for(spinning, 10000);
         const int32_t status = run_case("fork");
-        t.expect(status == 0, "loop_preempted", "usertest fork beside %u spinning programs ended with %d", count, status);
+        t.expect(all_spinning && status == 0, "loop_preempted",
+                 "usertest fork beside %u spinning programs (%s) ended with %d", count,
+                 all_spinning ? "all running" : "not all running", status);
         bool all_killed = true;
         for (unsigned i = 0; i < count; ++i) {
             if (spinners[i] < 0 || process::kill(static_cast<int32_t>(spinners[i])) != 0) all_killed = false;

@@ -54,8 +54,6 @@ void boot_suite(Context& t) {
     }
 
     const uint64_t efer = arch::x86::rdmsr(arch::x86::kMsrEfer);
-    t.expect(efer & arch::x86::kEferLongModeActive, "long_mode_active", "EFER.LMA clear (efer=%llx)",
-             static_cast<unsigned long long>(efer));
     t.expect(!arch::x86::cpu_has_nx() || (efer & arch::x86::kEferNoExecuteEnable), "nx_enabled",
              "CPU has NX but EFER.NXE is clear");
 
@@ -88,9 +86,6 @@ void boot_suite(Context& t) {
     const uint64_t start_tsc = arch::timestamp();
     while (arch::timestamp() - start_tsc < hz / 1000) arch::x86::cpu_relax();
     t.expect(clock::ns_since_boot() > before, "clock_advances", "ns_since_boot did not move");
-
-    t.expect(!kernel::g_boot.command_line.value("sable.test").empty(), "cmdline_seen",
-             "sable.test has no value on the command line");
 }
 
 // The formatter and command-line parser are host-tested; these few cases prove the freestanding
@@ -157,7 +152,6 @@ void irq_suite(Context& t) {
     t.expect(selftest::wait_for(ticked, 5000), "ticks_arrive", "%llu ticks in 5 s",
              static_cast<unsigned long long>(kernel::interrupts::ticks() - start_ticks));
     kernel::tasks::unpin_current();
-    t.expect(arch::x86::read_rflags() & (1u << 9), "interrupts_enabled", "RFLAGS.IF is clear");
 }
 
 // Needs the harness to type a line: tools/run-qemu --serial-input "sable-input-test\n".
