@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+namespace kstd {
+class FormatSink;
+}
+
 namespace arch {
 
 // Stops this CPU for good: interrupts off, hlt in a loop.
@@ -128,6 +132,19 @@ struct FaultInfo {
 using FaultHandler = bool (*)(TrapFrame* frame, const FaultInfo& fault);
 void set_fault_handler(FaultHandler handler);
 const char* describe(FaultKind kind);  // "divide error", "page fault", ...
+
+// Exceptions nothing can resolve: a fault in kernel code outside copy_user, and NMI, #DF and #MC
+// from anywhere (the panic path's NMI to stop other CPUs arrives here too). The handler reports
+// and stops; it never returns. Arch code knows nothing of the kernel's console or panic path:
+// until a handler is registered, such an exception just halts the CPU.
+using KernelExceptionHandler = void (*)(const TrapFrame* frame, unsigned vector, uint64_t error_code);
+void set_kernel_exception_handler(KernelExceptionHandler handler);
+// "#PF page fault", "#DF double fault", ... for vectors 0..31.
+const char* exception_name(unsigned vector);
+// The rest of an exception report, one line each: "  error=0x.." (with CR2 decoded for #PF, and
+// a note for #DF), the general registers, RIP/CS/RFLAGS/SS and the control registers.
+void describe_exception(kstd::FormatSink& out, const TrapFrame* frame, unsigned vector, uint64_t error_code);
+uint64_t frame_base_pointer(const TrapFrame* frame);  // RBP, where a backtrace starts
 
 // Interrupts on (the kill path of a task that faulted runs like a system call).
 void interrupts_on();

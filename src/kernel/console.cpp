@@ -38,26 +38,6 @@ void release() {
     if (--g_depth == 0) __atomic_store_n(&g_owner, 0u, __ATOMIC_RELEASE);
 }
 
-// Collects output so each device gets one call per line (or per full buffer) rather than one
-// per character; the console is held around it.
-class DeviceSink final : public kstd::FormatSink {
-public:
-    ~DeviceSink() { flush(); }
-    void put(char c) override {
-        m_buffer[m_used++] = c;
-        if (c == '\n' || m_used == sizeof(m_buffer)) flush();
-    }
-    void flush() {
-        if (m_used == 0) return;
-        console::write(m_buffer, m_used);  // not FormatSink::write, which calls put()
-        m_used = 0;
-    }
-
-private:
-    char m_buffer[256];
-    size_t m_used = 0;
-};
-
 }  // namespace
 
 Hold::Hold() : m_interrupts_were_enabled(arch::save_and_disable_interrupts()) { acquire(this_cpu_token()); }
@@ -65,6 +45,12 @@ Hold::Hold() : m_interrupts_were_enabled(arch::save_and_disable_interrupts()) { 
 Hold::~Hold() {
     release();
     arch::restore_interrupts(m_interrupts_were_enabled);
+}
+
+void Sink::flush() {
+    if (m_used == 0) return;
+    console::write(m_buffer, m_used);  // not FormatSink::write, which calls put()
+    m_used = 0;
 }
 
 bool seize_for_panic() {
@@ -96,8 +82,7 @@ void write(const char* text, size_t length) {
 }
 
 void vprint(const char* format, va_list args) {
-    Hold hold;
-    DeviceSink sink;
+    Sink sink;
     kstd::vformat(sink, format, args);
 }
 

@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "lib/format.hpp"
+
 namespace console {
 
 void write(const char* text, size_t length);
@@ -30,6 +32,23 @@ public:
 
 private:
     bool m_interrupts_were_enabled;
+};
+
+// A format sink onto the console that hands each device one call per line (or per full buffer)
+// instead of one per character; it holds the console for its lifetime.
+class Sink final : public kstd::FormatSink {
+public:
+    ~Sink() { flush(); }
+    void put(char c) override {
+        m_buffer[m_used++] = c;
+        if (c == '\n' || m_used == sizeof(m_buffer)) flush();
+    }
+    void flush();
+
+private:
+    Hold m_hold;
+    char m_buffer[256];
+    size_t m_used = 0;
 };
 
 // For the panic path, which never gives the console back: waits a bounded time for whoever holds

@@ -87,6 +87,7 @@ void log_memory_map(const boot::BootInfo& info) {
 // #DF, NMI and #MC run on their own guarded stacks, so even a kernel stack overflow (which leaves
 // no room to push a #PF frame) ends in a clean double-fault report.
 void init_exceptions() {
+    kernel::init_panic_on_exceptions();
     uint64_t tops[3];
     for (uint64_t& top : tops) {
         auto stack = kernel::allocate_kernel_stack(4);

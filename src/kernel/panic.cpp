@@ -1,5 +1,6 @@
-// Kernel panic path (see panic.hpp). Kept free of anything that could itself fail: no heap, and
-// the one lock it needs, the console's, is taken by force if its holder does not let go.
+// Kernel panic path (see panic.hpp): panic() and the report of an exception nothing can resolve.
+// Kept free of anything that could itself fail: no heap, and the one lock it needs, the
+// console's, is taken by force if its holder does not let go.
 #include "panic.hpp"
 
 #include <stdarg.h>
@@ -22,16 +23,42 @@ void print_frame(uint64_t return_address, void* ctx) {
     console::print("\n");
 }
 
-}  // namespace
-
+// Returns false if a panic is already under way (this is a CPU stopped by the panicking one's
+// NMI, or a second CPU panicking at once): the caller must just halt.
 bool panic_begin() {
-    // Two CPUs may panic at once: exactly one reports, the other halts.
     if (__atomic_exchange_n(&g_panicking, true, __ATOMIC_ACQ_REL)) return false;
     arch::stop_other_cpus();
     // A CPU stopped in the middle of a line leaves it unfinished: start the report on a fresh one.
     if (console::seize_for_panic()) console::write("\n", 1);
     return true;
 }
+
+[[noreturn]] void panic_end() {
+    if (selftest::test_mode()) {
+        console::print("TESTS %u passed, %u failed, %u skipped\n", selftest::passed_count(), selftest::failed_count() + 1,
+                       selftest::skipped_count());
+        arch::exit_emulator(false);
+    }
+    console::print("System halted.\n");
+    arch::halt_forever();
+}
+
+[[noreturn]] void report_kernel_exception(const arch::TrapFrame* frame, unsigned vector, uint64_t error_code) {
+    if (!panic_begin()) arch::halt_forever();
+    console::print("PANIC: %s in kernel mode at ", arch::exception_name(vector));
+    print_symbolized(arch::frame_instruction_pointer(frame));
+    console::print("\n");
+    {
+        console::Sink out;
+        arch::describe_exception(out, frame, vector, error_code);
+    }
+    print_backtrace(arch::frame_instruction_pointer(frame), arch::frame_base_pointer(frame));
+    panic_end();
+}
+
+}  // namespace
+
+void init_panic_on_exceptions() { arch::set_kernel_exception_handler(report_kernel_exception); }
 
 void print_symbolized(uint64_t address) {
     console::print("%p", reinterpret_cast<void*>(address));
@@ -48,16 +75,6 @@ void print_backtrace(uint64_t rip, uint64_t rbp) {
     print_symbolized(rip);
     console::print("\n");
     arch::walk_stack(rbp, 32, print_frame, &depth);
-}
-
-void panic_end() {
-    if (selftest::test_mode()) {
-        console::print("TESTS %u passed, %u failed, %u skipped\n", selftest::passed_count(), selftest::failed_count() + 1,
-                       selftest::skipped_count());
-        arch::exit_emulator(false);
-    }
-    console::print("System halted.\n");
-    arch::halt_forever();
 }
 
 }  // namespace kernel

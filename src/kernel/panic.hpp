@@ -8,14 +8,13 @@
 
 namespace kernel {
 
-// Pieces of panic() shared with the CPU-exception path (arch/x86_64/trap.cpp), which prints its
-// own register dump between them.
-// Returns false if a panic is already under way: the caller must just halt.
-bool panic_begin();
+// Registers the report for exceptions nothing can resolve (arch::set_kernel_exception_handler):
+// "PANIC: <exception> in kernel mode at <rip symbol>", the arch's register dump and a
+// symbolized backtrace, then the end of panic(). Called before the IDT is loaded.
+void init_panic_on_exceptions();
 // "  #n 0x... symbol+0x..": the faulting RIP first, then the saved frame pointers from `rbp`.
 void print_backtrace(uint64_t rip, uint64_t rbp);
 // Prints "<address> <symbol+offset>" for one address (no newline).
 void print_symbolized(uint64_t address);
-[[noreturn]] void panic_end();
 
 }  // namespace kernel

@@ -1,13 +1,13 @@
 // CPU exceptions and interrupt dispatch: trap_dispatch() is called by isr_stubs.S for every
-// vector. Kernel-mode exceptions are fatal: a full register dump, the error code, CR2 for #PF,
-// the faulting RIP with its symbol and a symbolized backtrace, then panic.
+// vector. A program's fault goes to the registered fault handler; a kernel-mode exception goes
+// to the registered kernel-exception handler (the kernel's panic report), which this file helps
+// with describe_exception() but never calls into the kernel itself.
 #include <arch/cpu.hpp>
 #include <arch/descriptors.hpp>
 #include <arch/trap_frame.hpp>
 
 #include "arch/arch.hpp"
-#include "kernel/console.hpp"
-#include "kernel/panic.hpp"
+#include "lib/format.hpp"
 
 namespace arch {
 namespace {
@@ -53,30 +53,12 @@ FaultKind fault_kind(uint64_t vector) {
 // and #MC stay fatal even in ring 3.
 bool is_program_fault(uint64_t vector) { return vector != 2 && vector != 8 && vector != 18; }
 
-[[noreturn]] void kernel_exception(TrapFrame& frame, uint64_t vector, uint64_t error_code) {
-    if (!kernel::panic_begin()) halt_forever();
-    console::print("PANIC: %s in kernel mode at ", kExceptionNames[vector]);
-    kernel::print_symbolized(frame.rip);
-    console::print("\n  error=0x%llx", static_cast<unsigned long long>(error_code));
-    if (vector == 14) {
-        const uint64_t cr2 = x86::read_cr2();
-        // [SDM vol3 §4.7] error code bits: P, W/R, U/S, RSVD, I/D.
-        console::print(" cr2=%p (%s, %s%s)", reinterpret_cast<void*>(cr2),
-                       error_code & 1 ? "protection violation" : "page not present",
-                       error_code & 2 ? "write" : error_code & 16 ? "instruction fetch" : "read",
-                       error_code & 8 ? ", reserved bit set" : "");
-    }
-    if (vector == 8) console::print(" (on the IST stack: a kernel stack overflow ends here)");
-    console::print("\n");
-    console::print("  rax=%p rbx=%p rcx=%p rdx=%p\n", (void*)frame.rax, (void*)frame.rbx, (void*)frame.rcx, (void*)frame.rdx);
-    console::print("  rsi=%p rdi=%p rbp=%p rsp=%p\n", (void*)frame.rsi, (void*)frame.rdi, (void*)frame.rbp, (void*)frame.rsp);
-    console::print("  r8 =%p r9 =%p r10=%p r11=%p\n", (void*)frame.r8, (void*)frame.r9, (void*)frame.r10, (void*)frame.r11);
-    console::print("  r12=%p r13=%p r14=%p r15=%p\n", (void*)frame.r12, (void*)frame.r13, (void*)frame.r14, (void*)frame.r15);
-    console::print("  rip=%p cs=0x%llx rflags=%p ss=0x%llx\n", (void*)frame.rip, static_cast<unsigned long long>(frame.cs),
-                   (void*)frame.rflags, static_cast<unsigned long long>(frame.ss));
-    console::print("  cr0=%p cr3=%p cr4=%p\n", (void*)x86::read_cr0(), (void*)x86::read_cr3(), (void*)x86::read_cr4());
-    kernel::print_backtrace(frame.rip, frame.rbp);
-    kernel::panic_end();
+KernelExceptionHandler g_kernel_exception_handler = nullptr;
+
+[[noreturn]] void kernel_exception(const TrapFrame& frame, uint64_t vector, uint64_t error_code) {
+    const KernelExceptionHandler handler = __atomic_load_n(&g_kernel_exception_handler, __ATOMIC_ACQUIRE);
+    if (handler) handler(&frame, static_cast<unsigned>(vector), error_code);
+    halt_forever();
 }
 
 }  // namespace
@@ -103,6 +85,35 @@ const char* describe(FaultKind kind) {
     return "exception";
 }
 
+const char* exception_name(unsigned vector) { return vector < 32 ? kExceptionNames[vector] : "interrupt"; }
+
+void describe_exception(kstd::FormatSink& out, const TrapFrame* frame, unsigned vector, uint64_t error_code) {
+    kstd::format(out, "  error=0x%llx", static_cast<unsigned long long>(error_code));
+    if (vector == 14) {
+        const uint64_t cr2 = x86::read_cr2();
+        // [SDM vol3 §4.7] error code bits: P, W/R, U/S, RSVD, I/D.
+        kstd::format(out, " cr2=%p (%s, %s%s)", reinterpret_cast<void*>(cr2),
+                     error_code & 1 ? "protection violation" : "page not present",
+                     error_code & 2 ? "write" : error_code & 16 ? "instruction fetch" : "read",
+                     error_code & 8 ? ", reserved bit set" : "");
+    }
+    if (vector == 8) kstd::format(out, " (on the IST stack: a kernel stack overflow ends here)");
+    const TrapFrame& f = *frame;
+    kstd::format(out, "\n  rax=%p rbx=%p rcx=%p rdx=%p\n", (void*)f.rax, (void*)f.rbx, (void*)f.rcx, (void*)f.rdx);
+    kstd::format(out, "  rsi=%p rdi=%p rbp=%p rsp=%p\n", (void*)f.rsi, (void*)f.rdi, (void*)f.rbp, (void*)f.rsp);
+    kstd::format(out, "  r8 =%p r9 =%p r10=%p r11=%p\n", (void*)f.r8, (void*)f.r9, (void*)f.r10, (void*)f.r11);
+    kstd::format(out, "  r12=%p r13=%p r14=%p r15=%p\n", (void*)f.r12, (void*)f.r13, (void*)f.r14, (void*)f.r15);
+    kstd::format(out, "  rip=%p cs=0x%llx rflags=%p ss=0x%llx\n", (void*)f.rip, static_cast<unsigned long long>(f.cs),
+                 (void*)f.rflags, static_cast<unsigned long long>(f.ss));
+    kstd::format(out, "  cr0=%p cr3=%p cr4=%p\n", (void*)x86::read_cr0(), (void*)x86::read_cr3(), (void*)x86::read_cr4());
+}
+
+uint64_t frame_base_pointer(const TrapFrame* frame) { return frame->rbp; }
+
+void set_kernel_exception_handler(KernelExceptionHandler handler) {
+    __atomic_store_n(&g_kernel_exception_handler, handler, __ATOMIC_RELEASE);
+}
+
 void set_fault_handler(FaultHandler handler) { __atomic_store_n(&g_fault_handler, handler, __ATOMIC_RELEASE); }
 
 void set_interrupt_handler(unsigned vector, InterruptHandler handler, void* context) {
@@ -118,7 +129,7 @@ x86::CpuDescriptorTables g_cpu_tables[kMaxCpus];
 x86::Tss& x86::cpu_tss(unsigned cpu_index) { return g_cpu_tables[cpu_index].tss; }
 
 void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_tops)[3]) {
-    if (cpu_index >= kMaxCpus) panic("cpu index %u beyond the descriptor-table array", cpu_index);
+    if (cpu_index >= kMaxCpus) halt_forever();  // the kernel caps CPU indices below kMaxCpus
     x86::load_cpu_descriptor_tables(g_cpu_tables[cpu_index], interrupt_stack_tops);
     x86::load_idt();
 }
