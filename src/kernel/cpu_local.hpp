@@ -8,10 +8,11 @@
 #include <arch/percpu_offsets.h>
 
 #include "kernel/kernel_stacks.hpp"
+#include "lib/cpu_mask.hpp"
 
 namespace kernel {
 
-inline constexpr unsigned kMaxCpus = 256;
+using kstd::kMaxCpus;  // lib/cpu_mask.hpp: the one limit on CPU indices
 
 struct CpuLocal {
     CpuLocal* self;          // must stay first: read via %gs:0

@@ -178,7 +178,7 @@ int64_t error_of(tasks::TaskError error) {
 
 // Creates, loads and starts a process running `program`. Takes over the references in `stdio`.
 int64_t start_process(const programs::Program& program, const Arguments& arguments, files::File* (&stdio)[3],
-                      Process* parent, bool auto_reap, const uint64_t (&affinity)[4], bool is_init = false) {
+                      Process* parent, bool auto_reap, const kstd::CpuMask& affinity, bool is_init = false) {
     Process* process = new_process(program.name, parent, auto_reap);
     if (process) process->is_init = is_init;
     if (!process) {
@@ -307,8 +307,7 @@ int64_t spawn_for_kernel(const char* program_name, const char* const* argv, int 
     if (bytes > SABLE_MAX_ARG_BYTES) return -SABLE_E2BIG;  // the same limit spawn() applies
     arguments.argc = argc;
     files::File* stdio[3] = {files::console(), files::console(), files::console()};
-    const uint64_t any_cpu[4] = {~0ull, ~0ull, ~0ull, ~0ull};
-    return start_process(*program, arguments, stdio, nullptr, auto_reap, any_cpu, is_init);
+    return start_process(*program, arguments, stdio, nullptr, auto_reap, kstd::CpuMask::all(), is_init);
 }
 }  // namespace
 
@@ -379,8 +378,7 @@ int64_t spawn(uint64_t user_program, uint64_t user_argv, uint64_t user_stdio) {
         kfree(strings);
         return result;
     }
-    const uint64_t any_cpu[4] = {~0ull, ~0ull, ~0ull, ~0ull};
-    result = start_process(*program, arguments, stdio, self, false, any_cpu);
+    result = start_process(*program, arguments, stdio, self, false, kstd::CpuMask::all());
     kfree(strings);
     return result;
 }
@@ -412,10 +410,8 @@ int64_t fork(const arch::TrapFrame* frame) {
     for (unsigned fd = 0; fd < SABLE_MAX_FDS; ++fd)
         if (self->fds[fd]) child->fds[fd] = files::retain(self->fds[fd]);
     const tasks::KernelTask* task = tasks::current();
-    uint64_t affinity[4];
-    for (unsigned i = 0; i < 4; ++i) affinity[i] = task->sched.affinity[i];
     auto started = tasks::spawn_user(child->name, child->space.root().address(), build_fork_frame,
-                                     const_cast<arch::TrapFrame*>(frame), child, affinity, &child->task);
+                                     const_cast<arch::TrapFrame*>(frame), child, task->sched.affinity, &child->task);
     if (!started) {
         discard(child);
         return error_of(started.error());
@@ -564,7 +560,7 @@ int64_t kill(int32_t pid) {
         uint32_t none = 0;
         __atomic_compare_exchange_n(&p->kill_reason, &none, SABLE_KILL_SIGNAL, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_RELAXED);
-        if (p->task) tasks::interrupt_blocked(p->task);
+        if (p->task) tasks::interrupt_wait(p->task);
         return 0;
     }
     return -SABLE_ESRCH;

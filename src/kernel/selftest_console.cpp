@@ -24,7 +24,7 @@ constexpr unsigned kLinesPerWriter = 200;
 constexpr unsigned kMaxKernelWriters = 2 * kMaxCpus;
 
 tasks::Completion g_writers_done;
-uint64_t g_writer_cpus[kMaxCpus / 64];  // CPUs that printed a line, one bit each
+kstd::CpuMask g_writer_cpus;  // CPUs that printed a line
 
 void kernel_writer(uint64_t writer) {
     char filler[SABLE_LINE_FILLER + 1];
@@ -33,7 +33,7 @@ void kernel_writer(uint64_t writer) {
         if (seq % 2) console::print("LINE k%llu %u %s end\n", static_cast<unsigned long long>(writer), seq, filler);
         else klog("LINE k%llu %u %s end", static_cast<unsigned long long>(writer), seq, filler);
         const unsigned cpu = tasks::cpu_of(tasks::current());
-        __atomic_fetch_or(&g_writer_cpus[cpu / 64], 1ull << (cpu % 64), __ATOMIC_RELAXED);
+        g_writer_cpus.add_concurrently(cpu);
     }
     g_writers_done.signal();
 }
@@ -111,7 +111,7 @@ void console_suite(Context& t) {
     // tools/check-console-lines reads the counts from this line.
     console::print("console: writers kernel=%u user=%u lines=%u\n", kernel_writers, user_writers, kLinesPerWriter);
     g_writers_done.reset();
-    for (uint64_t& word : g_writer_cpus) word = 0;
+    g_writer_cpus = {};
 
     int64_t pids[kMaxCpus];
     unsigned users_started = 0;
@@ -141,8 +141,7 @@ void console_suite(Context& t) {
     t.expect(kernel_started == kernel_writers, "kernel_writers_started", "%u of %u spawned", kernel_started, kernel_writers);
     t.expect(users_started == user_writers && users_ok == user_writers, "user_writers_exit_0",
              "%u of %u started, %u exited 0 (last status %d)", users_started, user_writers, users_ok, bad_status);
-    unsigned writer_cpus = 0;
-    for (uint64_t word : g_writer_cpus) writer_cpus += __builtin_popcountll(word);
+    const unsigned writer_cpus = g_writer_cpus.load_concurrently().count();
     if (cpus > 1)
         t.expect(writer_cpus > 1, "writers_on_several_cpus", "kernel writers ran on %u CPU(s) of %u", writer_cpus, cpus);
     else

@@ -46,7 +46,7 @@ constexpr unsigned kWorkers = 64;
 volatile bool g_stop = false;
 volatile uint32_t g_in_flight[kWorkers];
 volatile uint64_t g_progress[kWorkers];
-uint64_t g_cpus_used[kernel::kMaxCpus / 64];
+kstd::CpuMask g_cpus_used;  // CPUs that ran a worker
 volatile uint64_t g_double_runs = 0;
 
 void worker(uint64_t index) {
@@ -54,7 +54,7 @@ void worker(uint64_t index) {
         if (__atomic_exchange_n(&g_in_flight[index], 1u, __ATOMIC_ACQ_REL) != 0)
             __atomic_fetch_add(&g_double_runs, 1, __ATOMIC_RELAXED);
         const unsigned cpu = kernel::this_cpu().index;
-        __atomic_fetch_or(&g_cpus_used[cpu / 64], 1ull << (cpu % 64), __ATOMIC_RELAXED);
+        g_cpus_used.add_concurrently(cpu);
         g_progress[index] = g_progress[index] + 1;
         __atomic_store_n(&g_in_flight[index], 0u, __ATOMIC_RELEASE);
     }
@@ -64,18 +64,14 @@ void spread_over_cpus(Context& t) {
     const uint64_t live_before = kernel::tasks::live_count();
     const uint64_t steals_before = kernel::tasks::steal_count();
     g_stop = false;
-    for (uint64_t& word : g_cpus_used) word = 0;
+    g_cpus_used = {};
     unsigned spawned = 0;
     for (unsigned i = 0; i < kWorkers; ++i) {
         g_progress[i] = 0;
         if (kernel::tasks::spawn("worker", worker, i)) ++spawned;
     }
     t.expect(spawned == kWorkers, "workers_spawned", "%u of %u spawned", spawned, kWorkers);
-    auto cpus_used = [] {
-        unsigned used = 0;
-        for (unsigned i = 0; i < kernel::g_cpu_count; ++i) used += (__atomic_load_n(&g_cpus_used[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
-        return used;
-    };
+    auto cpus_used = [] { return g_cpus_used.load_concurrently().count(); };
     auto workers_stalled = [] {
         unsigned stalled = 0;
         for (unsigned i = 0; i < kWorkers; ++i) stalled += g_progress[i] == 0;

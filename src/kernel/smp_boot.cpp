@@ -52,7 +52,7 @@ struct ApTrampolineData {
 static_assert(sizeof(ApTrampolineData) == 24, "ap_trampoline.S reserves 24 bytes");
 
 uint64_t g_stack_by_apic_id[256];
-uint64_t g_started_bitmap[kMaxCpus / 64];  // bit = CpuLocal index, set by the AP itself
+kstd::CpuMask g_started;  // by CpuLocal index, each AP adds itself
 unsigned g_online = 1;
 uint64_t g_bringup_ns = 0;
 
@@ -65,7 +65,7 @@ CpuLocal* cpu_for_apic_id(uint32_t apic_id) {
 }
 
 bool started(unsigned index) {
-    return (__atomic_load_n(&g_started_bitmap[index / 64], __ATOMIC_ACQUIRE) >> (index % 64)) & 1;
+    return g_started.contains_concurrently(index);
 }
 
 void wait_ns(uint64_t ns) {
@@ -94,7 +94,7 @@ void init_boot_cpu() {
     bsp.online = true;
     install_cpu_local(bsp);
     arch::init_user_mode(0);
-    g_started_bitmap[0] = 1;
+    g_started.add_concurrently(0);
 }
 
 void start_application_processors(uint32_t silent_apic_id) {
@@ -184,7 +184,7 @@ extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
     interrupts::init_application_processor();
     tasks::init_application_processor();
     cpu->online = true;
-    __atomic_fetch_or(&g_started_bitmap[cpu->index / 64], 1ull << (cpu->index % 64), __ATOMIC_RELEASE);
+    g_started.add_concurrently(cpu->index);
     // This context is now the CPU's idle task: the seed's park. Ticks, wake-up IPIs and work
     // stealing bring tasks here.
     for (;;) asm volatile("sti; hlt" ::: "memory");

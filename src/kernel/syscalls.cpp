@@ -73,17 +73,16 @@ int64_t sys_dup2(Process& self, uint64_t old_fd, uint64_t new_fd) {
 }
 
 int64_t sys_sleep_ms(uint64_t milliseconds) {
-    // In slices, so a kill ends the sleep within one slice; each slice is measured against one
-    // deadline, so only the last one's rounding up to a tick makes the sleep longer.
-    constexpr uint64_t kSliceNs = 50 * 1000000ull;
+    // One sleep, ended early by a kill (process::kill wakes the sleeper); measured against one
+    // deadline so a wake-up that is not a kill sleeps only the rest.
     if (milliseconds > ~0ull / 1000000 - 1) milliseconds = ~0ull / 1000000 - 1;
     const uint64_t deadline = clock::ns_since_boot() + milliseconds * 1000000;
     for (uint64_t now = clock::ns_since_boot(); now < deadline; now = clock::ns_since_boot()) {
-        if (process::current_killed()) return -SABLE_EINTR;
-        const uint64_t slice_ns = deadline - now < kSliceNs ? deadline - now : kSliceNs;
-        tasks::sleep_ms((slice_ns + 999999) / 1000000);
+        const uint64_t rest_ms = (deadline - now + 999999) / 1000000;
+        if (tasks::sleep_ms_unless(rest_ms, [](void*) { return process::current_killed(); }, nullptr))
+            return -SABLE_EINTR;
     }
-    return 0;
+    return process::current_killed() ? -SABLE_EINTR : 0;
 }
 
 int64_t sys_getcpu() {
@@ -94,9 +93,10 @@ int64_t sys_getcpu() {
 }
 
 int64_t sys_set_affinity(uint64_t mask) {
-    uint64_t full[4] = {mask, 0, 0, 0};
-    if (mask == 0 || mask == ~0ull) full[0] = full[1] = full[2] = full[3] = ~0ull;
-    return tasks::set_current_affinity(full) ? 0 : -SABLE_EINVAL;
+    // The ABI's mask covers CPUs 0..63; 0 and all ones mean every CPU.
+    const uint64_t words[kstd::CpuMask::kWords] = {mask};
+    const kstd::CpuMask cpus = mask == 0 || mask == ~0ull ? kstd::CpuMask::all() : kstd::CpuMask::from_words(words);
+    return tasks::set_current_affinity(cpus) ? 0 : -SABLE_EINVAL;
 }
 
 int64_t sys_meminfo(uint64_t user_out) {

@@ -30,6 +30,12 @@ struct BlockRequest {
     void* context;
 };
 
+struct SleepRequest {
+    uint64_t ticks;
+    bool (*stop)(void* context);  // checked under this CPU's lock; null: sleep unconditionally
+    void* context;
+};
+
 // --- the task list (shared; never on the switch path except to read an entry) ----------------
 TaskEntry* g_chunks[kMaxChunks];
 unsigned g_chunk_count = 0;
@@ -43,8 +49,8 @@ struct CpuTasks {
     IrqSpinLock lock;                // guards everything below
     sched::CpuScheduler scheduler;
     KernelTask* current = nullptr;
-    KernelTask* reap_list[64];       // dead tasks whose stacks are freed on the next switch
-    unsigned reap_count = 0;
+    KernelTask* reap_head = nullptr; // dead tasks left by the switch (linked through
+                                     // sched.queue_next: a dead task is on no queue)
     bool running = false;            // this CPU takes tasks
     uint64_t ipi_switches = 0;       // switches made by the wake-up IPI (not the tick)
 };
@@ -91,14 +97,13 @@ IrqSpinLock g_dead_lock;
 KernelTask* g_dead_head = nullptr;  // linked through sched.queue_next (a dead task is on no queue)
 
 void reap_locked(CpuTasks& cpu) {
-    if (cpu.reap_count == 0) return;
+    if (!cpu.reap_head) return;
     IrqLockGuard guard(g_dead_lock);
-    for (unsigned i = 0; i < cpu.reap_count; ++i) {
-        KernelTask* task = cpu.reap_list[i];
+    while (KernelTask* task = cpu.reap_head) {
+        cpu.reap_head = reinterpret_cast<KernelTask*>(task->sched.queue_next);
         task->sched.queue_next = reinterpret_cast<sched::Task*>(g_dead_head);
         g_dead_head = task;
     }
-    cpu.reap_count = 0;
 }
 
 void reaper(uint64_t) {
@@ -130,8 +135,9 @@ uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_
     if (next == previous) return reinterpret_cast<uint64_t>(frame);
     __atomic_fetch_add(&g_switches, 1, __ATOMIC_RELAXED);
     if (previous->sched.state == sched::TaskState::Dead) {
-        if (cpu.reap_count == sizeof(cpu.reap_list) / sizeof(cpu.reap_list[0])) panic("tasks: reap list full");
-        cpu.reap_list[cpu.reap_count++] = previous;  // still on its stack until the iretq
+        // Still on its stack until the iretq: the reaper frees it once on_cpu is clear.
+        previous->sched.queue_next = reinterpret_cast<sched::Task*>(cpu.reap_head);
+        cpu.reap_head = previous;
     }
     // A task that just left another CPU (woken, stolen or migrated) may still have that CPU on
     // its stack for a few instructions: resume it only once that CPU has let go.
@@ -167,8 +173,9 @@ void steal_if_idle(unsigned self) {
     unsigned victim = self;
     uint64_t longest = 0;
     for (unsigned i = 0; i < g_cpu_count; ++i) {
-        const uint64_t length = g_cpus[i].scheduler.ready_count();  // racy read: a hint only
-        if (i != self && g_cpus[i].running && length > longest) {
+        // Read without the victim's lock: a hint only; take_for_migration decides under it.
+        const uint64_t length = g_cpus[i].scheduler.ready_count();
+        if (i != self && __atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE) && length > longest) {
             longest = length;
             victim = i;
         }
@@ -230,12 +237,13 @@ uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
         uint64_t resume;
         {
             IrqLockGuard guard(cpu.lock);
-            if (leaving->sched.may_run_on(this_cpu().index) || target >= g_cpu_count || !g_cpus[target].running)
+            if (leaving->sched.may_run_on(this_cpu().index) || target >= g_cpu_count ||
+                !__atomic_load_n(&g_cpus[target].running, __ATOMIC_ACQUIRE))
                 return reinterpret_cast<uint64_t>(frame);
             reap_locked(cpu);
             resume = switch_locked(cpu, frame, cpu.scheduler.migrate_current());
         }
-        leaving->sched.cpu = target;
+        __atomic_store_n(&leaving->sched.cpu, target, __ATOMIC_RELAXED);
         make_ready_on_its_cpu(&leaving->sched);
         return resume;
     }
@@ -244,7 +252,14 @@ uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
     sched::Task* next = nullptr;
     switch (operation) {
     case kYield: next = cpu.scheduler.yield(); break;
-    case kSleep: next = cpu.scheduler.sleep_current(argument); break;
+    case kSleep: {
+        // The stop condition is checked under this CPU's lock, which interrupt_wait() takes to
+        // end a sleep early: a kill between the caller's check and this sleep is not lost.
+        const auto* request = reinterpret_cast<const SleepRequest*>(argument);
+        if (request->stop && request->stop(request->context)) return reinterpret_cast<uint64_t>(frame);
+        next = cpu.scheduler.sleep_current(request->ticks);
+        break;
+    }
     case kExit: next = cpu.scheduler.exit_current(); break;
     default: panic("tasks: unknown scheduler operation %llu", static_cast<unsigned long long>(operation));
     }
@@ -324,13 +339,13 @@ KernelTask* create_kernel_task(const char* name, void (*entry_point)(uint64_t), 
     return create(name, kernel_address_space().root().address(), build_kernel_frame, &kernel_entry, error);
 }
 
-// The online CPU with the shortest run queue among those `affinity` allows (racy reads: a
-// placement hint only); kAnyCpu if none.
-unsigned least_loaded_cpu(const sched::Task& affinity) {
+// The online CPU with the shortest run queue among those `allowed` (racy reads: a placement hint
+// only); kAnyCpu if none.
+unsigned least_loaded_cpu(const kstd::CpuMask& allowed) {
     unsigned best = kAnyCpu;
     uint64_t shortest = ~0ull;
     for (unsigned i = 0; i < g_cpu_count; ++i) {
-        if (!__atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE) || !affinity.may_run_on(i)) continue;
+        if (!__atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE) || !allowed.contains(i)) continue;
         const uint64_t load = g_cpus[i].scheduler.ready_count() + (g_cpus[i].scheduler.idle_now() ? 0 : 1);
         if (load < shortest) {
             shortest = load;
@@ -379,7 +394,7 @@ void init_application_processor() {
     kstd::format_to_buffer(name, sizeof(name), "idle%u", index);
     adopt_running_context(idle, name);
     idle->stack = this_cpu().boot_stack;
-    idle->sched.affinity[0] = idle->sched.affinity[1] = idle->sched.affinity[2] = idle->sched.affinity[3] = 0;
+    idle->sched.affinity = kstd::CpuMask{};  // never moved, never stolen
     CpuTasks& cpu = g_cpus[index];
     IrqLockGuard guard(cpu.lock);
     cpu.current = idle;
@@ -390,8 +405,7 @@ void init_application_processor() {
 kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)(uint64_t), uint64_t parameter,
                                            unsigned cpu_index, bool pinned) {
     if (cpu_index == kAnyCpu) {
-        const sched::Task any_cpu{};
-        cpu_index = least_loaded_cpu(any_cpu);
+        cpu_index = least_loaded_cpu(kstd::CpuMask::all());
         if (cpu_index == kAnyCpu) cpu_index = 0;
     } else if (cpu_index >= g_cpu_count || !__atomic_load_n(&g_cpus[cpu_index].running, __ATOMIC_ACQUIRE)) {
         return kstd::fail(TaskError::NoSuchCpu);
@@ -399,10 +413,7 @@ kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)
     TaskError error;
     KernelTask* task = create_kernel_task(name, entry_point, parameter, error);
     if (!task) return kstd::fail(error);
-    if (pinned) {
-        for (uint64_t& word : task->sched.affinity) word = 0;
-        task->sched.affinity[cpu_index / 64] = 1ull << (cpu_index % 64);
-    }
+    if (pinned) task->sched.affinity = kstd::CpuMask::only(cpu_index);
     task->sched.cpu = cpu_index;
     make_ready_on_its_cpu(&task->sched);
     return task;
@@ -419,32 +430,28 @@ KernelTask* current() {
 
 kstd::Result<KernelTask*, TaskError> spawn_user(const char* name, uint64_t pml4_phys,
                                                 uint64_t (*build_frame)(uint64_t stack_top, void* context),
-                                                void* context, void* process, const uint64_t (&affinity)[4],
+                                                void* context, void* process, const kstd::CpuMask& affinity,
                                                 KernelTask** publish) {
-    sched::Task allowed{};
-    for (unsigned i = 0; i < 4; ++i) allowed.affinity[i] = affinity[i];
-    const unsigned cpu_index = least_loaded_cpu(allowed);
+    const unsigned cpu_index = least_loaded_cpu(affinity);
     if (cpu_index == kAnyCpu) return kstd::fail(TaskError::NoSuchCpu);
     TaskError error;
     KernelTask* task = create(name, pml4_phys, build_frame, context, error);
     if (!task) return kstd::fail(error);
     task->process = process;
-    for (unsigned i = 0; i < 4; ++i) task->sched.affinity[i] = affinity[i];
+    task->sched.affinity = affinity;
     task->sched.cpu = cpu_index;
     __atomic_store_n(publish, task, __ATOMIC_RELEASE);
     make_ready_on_its_cpu(&task->sched);
     return task;
 }
 
-bool set_current_affinity(const uint64_t (&mask)[4]) {
-    sched::Task allowed{};
-    for (unsigned i = 0; i < 4; ++i) allowed.affinity[i] = mask[i];
-    const unsigned target = least_loaded_cpu(allowed);
+bool set_current_affinity(const kstd::CpuMask& cpus) {
+    const unsigned target = least_loaded_cpu(cpus);
     if (target == kAnyCpu) return false;
     {
         CpuTasks& cpu = this_cpu_tasks();
         IrqLockGuard guard(cpu.lock);
-        for (unsigned i = 0; i < 4; ++i) cpu.current->sched.affinity[i] = mask[i];
+        cpu.current->sched.affinity = cpus;
         if (cpu.current->sched.may_run_on(this_cpu().index)) return true;
     }
     arch::scheduler_trap(kMigrate, target);
@@ -458,10 +465,21 @@ void set_current_address_space(uint64_t pml4_phys) {
     arch::restore_interrupts(were_enabled);
 }
 
-void interrupt_blocked(KernelTask* task) {
-    IrqLockGuard guard(task->block_lock);
-    WaitQueue* queue = __atomic_load_n(&task->blocked_queue, __ATOMIC_ACQUIRE);
-    if (queue) wake_all(*queue);
+void interrupt_wait(KernelTask* task) {
+    {
+        IrqLockGuard guard(task->block_lock);
+        WaitQueue* queue = __atomic_load_n(&task->blocked_queue, __ATOMIC_ACQUIRE);
+        if (queue) wake_all(*queue);
+    }
+    // A sleeping task stays on its CPU's timer queue; a ready one may move, so the CPU is
+    // checked again under its lock.
+    for (;;) {
+        const unsigned cpu = __atomic_load_n(&task->sched.cpu, __ATOMIC_ACQUIRE);
+        IrqLockGuard guard(g_cpus[cpu].lock);
+        if (__atomic_load_n(&task->sched.cpu, __ATOMIC_ACQUIRE) != cpu) continue;
+        g_cpus[cpu].scheduler.wake_sleeper(&task->sched);
+        return;
+    }
 }
 
 unsigned pin_current_to_this_cpu() {
@@ -470,21 +488,21 @@ unsigned pin_current_to_this_cpu() {
     CpuTasks& cpu = this_cpu_tasks();
     IrqLockGuard guard(cpu.lock);
     const unsigned index = this_cpu().index;
-    uint64_t* mask = cpu.current->sched.affinity;
-    for (unsigned i = 0; i < 4; ++i) mask[i] = 0;
-    mask[index / 64] = 1ull << (index % 64);
+    cpu.current->sched.affinity = kstd::CpuMask::only(index);
     return index;
 }
 
 void unpin_current() {
     CpuTasks& cpu = this_cpu_tasks();
     IrqLockGuard guard(cpu.lock);
-    for (uint64_t& word : cpu.current->sched.affinity) word = ~0ull;
+    cpu.current->sched.affinity = kstd::CpuMask::all();
 }
 
 void yield() { arch::scheduler_trap(kYield, 0); }
 
-void sleep_ms(uint64_t milliseconds) {
+void sleep_ms(uint64_t milliseconds) { sleep_ms_unless(milliseconds, nullptr, nullptr); }
+
+bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* context) {
     // Wake at the first tick at or after now + milliseconds. Counting from this CPU's last tick
     // (part of the current period is already over) makes the sleep at least `milliseconds` and
     // less than one tick longer, instead of a whole tick of slack.
@@ -492,8 +510,10 @@ void sleep_ms(uint64_t milliseconds) {
     const uint64_t tick_ns = 1000000000ull / interrupts::tick_hz();
     const uint64_t since_tick_ns = clock::ns_since_boot() - interrupts::last_tick_ns();
     const uint64_t ticks = (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
-    arch::scheduler_trap(kSleep, ticks ? ticks : 1);
+    const SleepRequest request{ticks ? ticks : 1, stop, context};
+    arch::scheduler_trap(kSleep, reinterpret_cast<uint64_t>(&request));
     arch::restore_interrupts(were_enabled);
+    return stop && stop(context);
 }
 
 void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }

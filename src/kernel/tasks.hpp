@@ -84,15 +84,16 @@ KernelTask* current();
 // `*publish` is set to the task before it can run (and so before it can exit).
 kstd::Result<KernelTask*, TaskError> spawn_user(const char* name, uint64_t pml4_phys,
                                                 uint64_t (*build_frame)(uint64_t stack_top, void* context),
-                                                void* context, void* process, const uint64_t (&affinity)[4],
+                                                void* context, void* process, const kstd::CpuMask& affinity,
                                                 KernelTask** publish);
 // The calling task's CPU mask; moves it at once if it runs outside the new mask. False (nothing
 // changed) if no online CPU is in the mask.
-bool set_current_affinity(const uint64_t (&mask)[4]);
+bool set_current_affinity(const kstd::CpuMask& cpus);
 // The page tables the calling task runs on from now on (a process giving up its own on exit).
 void set_current_address_space(uint64_t pml4_phys);
-// Wakes `task` if it is blocked on a wait queue (it re-checks its condition and sees a kill).
-void interrupt_blocked(KernelTask* task);
+// Ends `task`'s wait early, on a wait queue or in a sleep: it re-checks its condition (and sees
+// that it is being killed).
+void interrupt_wait(KernelTask* task);
 // Sets the calling task's affinity: to the CPU it runs on now (it will not be moved), or back to
 // every CPU. Returns the CPU index it is pinned to.
 unsigned pin_current_to_this_cpu();
@@ -100,6 +101,9 @@ void unpin_current();
 
 void yield();
 void sleep_ms(uint64_t milliseconds);
+// Sleeps unless `stop(context)` holds, checked without lost wake-ups against interrupt_wait()
+// (which ends the sleep early). Returns stop(context) after waking.
+bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* context);
 void block_on(WaitQueue& queue);
 // Blocks unless `satisfied(context)` holds when checked under the queue's lock (the condition a
 // waker makes true before it wakes the queue): no lost wake-ups between check and sleep.

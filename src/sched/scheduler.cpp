@@ -20,7 +20,7 @@ void TaskQueue::push_back(Task* task) {
     if (m_tail) m_tail->queue_next = task;
     else m_head = task;
     m_tail = task;
-    ++m_size;
+    set_size(m_size + 1);
 }
 
 void TaskQueue::insert_before(Task* position, Task* task) {
@@ -33,7 +33,7 @@ void TaskQueue::insert_before(Task* position, Task* task) {
     if (position->queue_prev) position->queue_prev->queue_next = task;
     else m_head = task;
     position->queue_prev = task;
-    ++m_size;
+    set_size(m_size + 1);
 }
 
 Task* TaskQueue::pop_front() {
@@ -48,7 +48,7 @@ void TaskQueue::remove(Task* task) {
     if (task->queue_next) task->queue_next->queue_prev = task->queue_prev;
     else m_tail = task->queue_prev;
     task->queue_next = task->queue_prev = nullptr;
-    --m_size;
+    set_size(m_size - 1);
 }
 
 void CpuScheduler::init(unsigned cpu, Task* idle, Task* current) {
@@ -56,7 +56,7 @@ void CpuScheduler::init(unsigned cpu, Task* idle, Task* current) {
     m_idle = idle;
     m_idle->is_idle = true;
     m_idle->cpu = cpu;
-    m_current = current ? current : idle;
+    set_current(current ? current : idle);
     m_current->state = TaskState::Running;
     m_current->cpu = cpu;
     if (m_current != m_idle) m_idle->state = TaskState::Ready;  // parked, never queued
@@ -64,7 +64,7 @@ void CpuScheduler::init(unsigned cpu, Task* idle, Task* current) {
 
 void CpuScheduler::make_ready(Task* task) {
     task->state = TaskState::Ready;
-    task->cpu = m_cpu;
+    __atomic_store_n(&task->cpu, m_cpu, __ATOMIC_RELAXED);  // read lock-free by interrupt_wait()
     m_ready.push_back(task);
 }
 
@@ -73,13 +73,13 @@ Task* CpuScheduler::switch_away() {
     if (m_ready.empty()) {
         // Nothing else to run: keep a still-running task (no switch at all), else park.
         if (previous->state == TaskState::Running) return previous;
-        m_current = m_idle;
+        set_current(m_idle);
     } else {
         if (previous->state == TaskState::Running && !previous->is_idle) {
             previous->state = TaskState::Ready;
             m_ready.push_back(previous);
         }
-        m_current = m_ready.pop_front();
+        set_current(m_ready.pop_front());
     }
     if (previous->is_idle && previous != m_current) previous->state = TaskState::Ready;
     m_current->state = TaskState::Running;
@@ -111,6 +111,13 @@ Task* CpuScheduler::sleep_current(uint64_t ticks) {
     task->wake_tick = ticks > ~0ull - m_tick ? ~0ull : m_tick + ticks;
     insert_sleeper(task);
     return switch_away();
+}
+
+bool CpuScheduler::wake_sleeper(Task* task) {
+    if (task->state != TaskState::Sleeping || task->cpu != m_cpu) return false;
+    m_sleepers.remove(task);
+    make_ready(task);
+    return true;
 }
 
 Task* CpuScheduler::block_current(WaitQueue& queue) {

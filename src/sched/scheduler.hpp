@@ -31,7 +31,7 @@ public:
 
     Task* current() const { return m_current; }
     Task* idle() const { return m_idle; }
-    uint64_t ready_count() const { return m_ready.size(); }
+    uint64_t ready_count() const { return m_ready.size(); }  // lock-free read: a hint
     uint64_t sleeping_count() const { return m_sleepers.size(); }
     uint64_t now() const { return m_tick; }
 
@@ -45,6 +45,9 @@ public:
     Task* yield();
     // The current task sleeps until now() + ticks (at least one tick).
     Task* sleep_current(uint64_t ticks);
+    // Ends `task`'s sleep early (a kill must not wait out a long sleep): it becomes Ready here.
+    // False, and nothing changes, if it is not sleeping on this CPU.
+    bool wake_sleeper(Task* task);
     // The current task waits on `queue` until woken.
     Task* block_current(WaitQueue& queue);
     // The current task is finished. The caller reaps it once it is no longer running.
@@ -57,7 +60,8 @@ public:
     // Work stealing: removes the ready task that would run last here and may run on
     // `thief_cpu`, for another CPU to run; nullptr if there is none.
     Task* take_for_migration(unsigned thief_cpu);
-    bool idle_now() const { return m_current == m_idle; }
+    // May be read without this CPU's lock (is that CPU parked?): a hint, like ready_count().
+    bool idle_now() const { return __atomic_load_n(&m_current, __ATOMIC_RELAXED) == m_idle; }
 
     // Wakes the oldest waiter (returns it, or nullptr) / every waiter (returns how many).
     // Woken tasks become Ready on this CPU.
@@ -68,6 +72,7 @@ private:
     // Chooses the next task; the current one, if still Running, goes to the back of the queue.
     Task* switch_away();
     void insert_sleeper(Task* task);
+    void set_current(Task* task) { __atomic_store_n(&m_current, task, __ATOMIC_RELAXED); }
 
     unsigned m_cpu = 0;
     Task* m_current = nullptr;

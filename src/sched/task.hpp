@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "lib/cpu_mask.hpp"
+
 namespace sched {
 
 enum class TaskState : uint8_t {
@@ -27,13 +29,10 @@ struct Task {
     uint64_t runtime_ticks = 0;   // ticks during which it was the running task
     uint64_t switches_in = 0;     // times it was picked to run
     unsigned cpu = 0;             // CPU whose queues hold it
-    // CPUs it may run on: bit n = CPU index n. All ones by default; balancing never moves a
-    // task to a CPU outside its mask.
-    uint64_t affinity[4] = {~0ull, ~0ull, ~0ull, ~0ull};
+    // CPUs it may run on: every one by default; balancing never moves a task outside it.
+    kstd::CpuMask affinity = kstd::CpuMask::all();
 
-    bool may_run_on(unsigned cpu_index) const {
-        return cpu_index < 256 && ((affinity[cpu_index / 64] >> (cpu_index % 64)) & 1);
-    }
+    bool may_run_on(unsigned cpu_index) const { return affinity.contains(cpu_index); }
 };
 
 // Intrusive FIFO of tasks: O(1) push, pop and removal from the middle.
@@ -47,9 +46,13 @@ public:
     Task* front() const { return m_head; }
     Task* back() const { return m_tail; }
     bool empty() const { return m_head == nullptr; }
-    uint64_t size() const { return m_size; }
+    // May be read without the lock that guards the queue (another CPU choosing where to place or
+    // steal work): a hint that is at once out of date, but never a torn or undefined read.
+    uint64_t size() const { return __atomic_load_n(&m_size, __ATOMIC_RELAXED); }
 
 private:
+    void set_size(uint64_t size) { __atomic_store_n(&m_size, size, __ATOMIC_RELAXED); }
+
     Task* m_head = nullptr;
     Task* m_tail = nullptr;
     uint64_t m_size = 0;

@@ -177,15 +177,15 @@ void builtin_mem() {
 }
 
 void builtin_cpus() {
-    constexpr size_t kMaxCpus = 64;
-    static sable_cpu_info cpus[kMaxCpus];
-    long count = cpu_info(cpus, kMaxCpus);
+    constexpr size_t kMaxCpusListed = 64;
+    static sable_cpu_info cpus[kMaxCpusListed];
+    long count = cpu_info(cpus, kMaxCpusListed);
     if (count < 0) {
         dprintf(2, "sh: cpus: %s\n", strerror(errno));
         return;
     }
-    const size_t shown = static_cast<size_t>(count) < kMaxCpus ? static_cast<size_t>(count)
-                                                                : kMaxCpus;
+    const size_t shown = static_cast<size_t>(count) < kMaxCpusListed ? static_cast<size_t>(count)
+                                                                : kMaxCpusListed;
     for (size_t i = 0; i < shown; ++i) {
         printf("cpu %u: apic=%u ticks=%llu ready=%llu %s\n", cpus[i].index, cpus[i].apic_id,
                static_cast<unsigned long long>(cpus[i].ticks),

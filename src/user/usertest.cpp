@@ -740,11 +740,11 @@ void case_spawn() {
 // ---- affinity --------------------------------------------------------------------------------
 
 void case_affinity() {
-    constexpr size_t kMaxCpus = 64;
-    static sable_cpu_info cpus[kMaxCpus];
-    const long count = cpu_info(cpus, kMaxCpus);
+    constexpr size_t kMaxCpusListed = 64;
+    static sable_cpu_info cpus[kMaxCpusListed];
+    const long count = cpu_info(cpus, kMaxCpusListed);
     CHECK(count >= 1, "cpu_info returned %ld (%s)", count, strerror(errno));
-    const size_t listed = static_cast<size_t>(count) < kMaxCpus ? static_cast<size_t>(count) : kMaxCpus;
+    const size_t listed = static_cast<size_t>(count) < kMaxCpusListed ? static_cast<size_t>(count) : kMaxCpusListed;
     bool cpu63_online = false;
     for (size_t k = 0; k < listed; ++k) {
         const uint32_t cpu = cpus[k].index;
@@ -778,6 +778,22 @@ void case_sleep() {
     printf("usertest: sleep: 1000 ms took %llu ms\n", static_cast<unsigned long long>(slept_ms));
     const long unknown = sable_syscall6(999, 0, 0, 0, 0, 0, 0);
     CHECK(unknown == -SABLE_ENOSYS, "call 999 returned %ld, want -ENOSYS", unknown);
+
+    // A kill ends a long sleep at once instead of at its end (or at the next slice of it).
+    const int sleeper = checked_fork();
+    if (sleeper == 0) exit(sleep_ms(60000) == -1 && errno == SABLE_EINTR ? 0 : 3);
+    sable_process_info info{};
+    while (find_process(sleeper, &info) && info.state != SABLE_PROC_SLEEPING) yield();
+    CHECK(info.state == SABLE_PROC_SLEEPING, "child %d never slept (state %u)", sleeper, info.state);
+    const uint64_t kill_ns = clock_ns();
+    CHECK(kill(sleeper) == 0, "kill(%d): %s", sleeper, strerror(errno));
+    const int status = wait_for(sleeper);
+    const uint64_t ended_ms = (clock_ns() - kill_ns) / 1000000;
+    CHECK(SABLE_WIFKILLED(status) && SABLE_WKILLREASON(status) == SABLE_KILL_SIGNAL,
+          "killed sleeper's status %d, want killed", status);
+    // Far below the 60 s sleep: only a kernel that waits out the sleep gets near it.
+    CHECK(ended_ms < 10000, "the killed sleeper ended %llu ms after the kill", static_cast<unsigned long long>(ended_ms));
+    printf("usertest: sleep: a killed 60 s sleeper ended %llu ms after the kill\n", static_cast<unsigned long long>(ended_ms));
 }
 
 // ---- args ------------------------------------------------------------------------------------

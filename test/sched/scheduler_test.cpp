@@ -482,6 +482,27 @@ TEST(Sleep, ASleeperNeverRunsBeforeItsWakeTick) {
     EXPECT_EQ(a->runtime_ticks, 1u);
 }
 
+TEST(Sleep, AWokenSleeperIsReadyAtOnceAndOffTheTimerQueue) {
+    FakeCpu cpu;
+    cpu.spawn("A");
+    Task* sleeper = cpu.boot();
+    cpu.sleep(1000);
+    EXPECT_EQ(cpu.sched.sleeping_count(), 1u);
+    EXPECT_TRUE(cpu.sched.wake_sleeper(sleeper));
+    EXPECT_EQ(sleeper->state, TaskState::Ready);
+    EXPECT_EQ(cpu.sched.sleeping_count(), 0u);
+    EXPECT_EQ(cpu.run_ticks(2), "AM");  // A finishes its quantum, then M runs: not at tick 1000
+}
+
+TEST(Sleep, WakeSleeperLeavesOtherTasksAlone) {
+    FakeCpu cpu;
+    Task* a = cpu.spawn("A");
+    EXPECT_FALSE(cpu.sched.wake_sleeper(a));  // Ready, not sleeping
+    EXPECT_EQ(a->state, TaskState::Ready);
+    EXPECT_FALSE(cpu.sched.wake_sleeper(cpu.running()));  // Running
+    EXPECT_EQ(cpu.sched.ready_count(), 1u);
+}
+
 TEST(Sleep, SleepZeroSleepsOneTick) {
     FakeCpu cpu;
     cpu.spawn("A");
@@ -1050,7 +1071,7 @@ TEST(Migration, RespectsTheAffinityMask) {
     sched::Task idle, boot, pinned, free_task;
     sched::CpuScheduler cpu;
     cpu.init(0, &idle, &boot);
-    pinned.affinity[0] = 1;  // CPU 0 only
+    pinned.affinity = kstd::CpuMask::only(0);
     cpu.make_ready(&free_task);
     cpu.make_ready(&pinned);
     // ready: [free pinned]: the pinned one is last but may not leave CPU 0

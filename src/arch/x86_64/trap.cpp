@@ -7,6 +7,7 @@
 #include <arch/trap_frame.hpp>
 
 #include "arch/arch.hpp"
+#include "lib/cpu_mask.hpp"
 #include "lib/format.hpp"
 
 namespace arch {
@@ -122,14 +123,13 @@ void set_interrupt_handler(unsigned vector, InterruptHandler handler, void* cont
 }
 
 namespace {
-constexpr unsigned kMaxCpus = 256;
-x86::CpuDescriptorTables g_cpu_tables[kMaxCpus];
+x86::CpuDescriptorTables g_cpu_tables[kstd::kMaxCpus];
 }  // namespace
 
 x86::Tss& x86::cpu_tss(unsigned cpu_index) { return g_cpu_tables[cpu_index].tss; }
 
 void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_tops)[3]) {
-    if (cpu_index >= kMaxCpus) halt_forever();  // the kernel caps CPU indices below kMaxCpus
+    if (cpu_index >= kstd::kMaxCpus) halt_forever();  // the kernel caps CPU indices below kMaxCpus
     x86::load_cpu_descriptor_tables(g_cpu_tables[cpu_index], interrupt_stack_tops);
     x86::load_idt();
 }
