@@ -29,33 +29,33 @@ set(SABLE_KERNEL_SOURCES
     src/drivers/qemu_fw_cfg.cpp
     src/kernel/main.cpp
     src/kernel/console.cpp
-    src/kernel/clock.cpp
+    src/lib/clock.cpp
     src/kernel/panic.cpp
-    src/kernel/selftest.cpp
-    src/kernel/suites.cpp
+    src/kernel/selftest/selftest.cpp
+    src/kernel/selftest/suites.cpp
     src/kernel/runtime.cpp
-    src/kernel/physical_memory.cpp
-    src/kernel/kernel_address_space.cpp
-    src/kernel/kernel_heap.cpp
-    src/kernel/bench.cpp
-    src/kernel/selftest_mm.cpp
-    src/kernel/kernel_stacks.cpp
+    src/mm/physical_memory.cpp
+    src/mm/kernel_address_space.cpp
+    src/mm/kernel_heap.cpp
+    src/kernel/selftest/bench.cpp
+    src/kernel/selftest/mm_suite.cpp
+    src/mm/kernel_stacks.cpp
     src/kernel/symbols.cpp
     src/kernel/interrupts.cpp
-    src/kernel/tasks.cpp
-    src/kernel/platform.cpp
-    src/kernel/smp_boot.cpp
-    src/kernel/selftest_smp.cpp
-    src/kernel/tlb.cpp
-    src/kernel/remote_call.cpp
-    src/kernel/selftest_sched.cpp
+    src/sched/tasks.cpp
+    src/smp/discovery.cpp
+    src/smp/bring_up.cpp
+    src/kernel/selftest/smp_suite.cpp
+    src/smp/tlb.cpp
+    src/smp/remote_call.cpp
+    src/kernel/selftest/sched_suite.cpp
     src/arch/x86_64/user_entry.S
     src/arch/x86_64/user_mode.cpp
-    src/kernel/user_memory.cpp
-    src/kernel/programs.cpp
-    src/kernel/files.cpp
-    src/kernel/process.cpp
-    src/kernel/syscalls.cpp
-    src/kernel/selftest_user.cpp
-    src/kernel/selftest_console.cpp
+    src/mm/user_memory.cpp
+    src/proc/programs.cpp
+    src/proc/files.cpp
+    src/proc/process.cpp
+    src/proc/syscalls.cpp
+    src/kernel/selftest/user_suite.cpp
+    src/kernel/selftest/console_suite.cpp
 )

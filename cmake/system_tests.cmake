@@ -225,7 +225,7 @@ if(SABLE_GRUB_FILE)
 endif()
 
 # --- User mode: processes, system calls, faults, the shell -------------------------------------
-# sable.test=user runs the usertest program case by case (src/kernel/selftest_user.cpp); every
+# sable.test=user runs the usertest program case by case (src/kernel/selftest/user_suite.cpp); every
 # deliberate fault must leave the one-line kill report and the kernel serving.
 set(USER_KILL_LINES
     # Stack probes (-fstack-clash-protection) touch every page, so a 64 KiB frame past the

@@ -1,6 +1,6 @@
 // Multiboot2 boot information parser (see multiboot2.hpp). Validation happens in one pass over
 // the tags; accessors used afterwards (module(), memory_map[]) rely on that pass.
-#include "multiboot2.hpp"
+#include "boot/multiboot2.hpp"
 
 #include "lib/bytes.hpp"
 

@@ -1,7 +1,7 @@
 // fw_cfg over I/O ports [QEMU docs/specs/fw_cfg.rst]: write a 16-bit selector to 0x510, read the
 // item byte by byte from 0x511. Item 0 holds the signature "QEMU"; item 0x19 is the file
 // directory: a big-endian count, then 64-byte entries {be32 size, be16 select, u16, char[56]}.
-#include "qemu_fw_cfg.hpp"
+#include "drivers/qemu_fw_cfg.hpp"
 
 #include <arch/cpu.hpp>
 

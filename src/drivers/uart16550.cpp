@@ -1,7 +1,7 @@
 // 16550 UART driver, polled output (interrupt-driven input arrives with the interrupts issue).
 // Register map from the PC16550D datasheet: base+0 data/divisor-low, +1 IER/divisor-high,
 // +2 FCR, +3 LCR, +4 MCR, +5 LSR.
-#include "uart16550.hpp"
+#include "drivers/uart16550.hpp"
 
 #include <arch/cpu.hpp>
 

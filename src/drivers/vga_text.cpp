@@ -1,6 +1,6 @@
 // VGA text console: writes characters with a light-grey attribute, scrolls at the bottom and
 // moves the hardware cursor through the CRT controller (ports 0x3D4/0x3D5).
-#include "vga_text.hpp"
+#include "drivers/vga_text.hpp"
 
 #include <arch/cpu.hpp>
 

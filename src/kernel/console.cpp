@@ -1,12 +1,12 @@
 // Console fan-out to the serial port and the VGA text screen under one per-CPU-owned lock, and
 // the time-stamped klog (see console.hpp).
-#include "console.hpp"
+#include "lib/console.hpp"
 
 #include "arch/arch.hpp"
 #include "drivers/uart16550.hpp"
 #include "drivers/vga_text.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/cpu_local.hpp"
+#include "lib/clock.hpp"
+#include "sched/cpu_local.hpp"
 #include "lib/format.hpp"
 
 namespace console {

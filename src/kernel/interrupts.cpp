@@ -1,17 +1,17 @@
 // Interrupt controllers, the periodic tick and console input IRQs (see interrupts.hpp).
-#include "interrupts.hpp"
+#include "kernel/interrupts.hpp"
 
 #include <arch/cpu.hpp>
 #include <arch/interrupt_controllers.hpp>
 #include <arch/trap_frame.hpp>
 
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/console.hpp"
-#include "kernel/cpu_local.hpp"
-#include "kernel/kernel_address_space.hpp"
+#include "lib/clock.hpp"
+#include "lib/console.hpp"
+#include "sched/cpu_local.hpp"
+#include "mm/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/platform.hpp"
+#include "smp/discovery.hpp"
 
 namespace kernel::interrupts {
 namespace {

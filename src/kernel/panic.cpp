@@ -1,13 +1,13 @@
 // Kernel panic path (see panic.hpp): panic() and the report of an exception nothing can resolve.
 // Kept free of anything that could itself fail: no heap, and the one lock it needs, the
 // console's, is taken by force if its holder does not let go.
-#include "panic.hpp"
+#include "kernel/panic.hpp"
 
 #include <stdarg.h>
 
 #include "arch/arch.hpp"
-#include "kernel/console.hpp"
-#include "kernel/selftest.hpp"
+#include "lib/console.hpp"
+#include "kernel/selftest/selftest.hpp"
 #include "kernel/symbols.hpp"
 
 namespace kernel {

@@ -1,8 +1,8 @@
 // Symbol module lookup (see symbols.hpp).
-#include "symbols.hpp"
+#include "kernel/symbols.hpp"
 
-#include "kernel/console.hpp"
-#include "kernel/kernel_address_space.hpp"
+#include "lib/console.hpp"
+#include "mm/kernel_address_space.hpp"
 
 namespace kernel::symbols {
 namespace {

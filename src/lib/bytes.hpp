@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "span.hpp"
+#include "lib/span.hpp"
 
 namespace kstd {
 

@@ -1,5 +1,5 @@
 // Kernel command-line lookups (see cmdline.hpp).
-#include "cmdline.hpp"
+#include "lib/cmdline.hpp"
 
 namespace kstd {
 

@@ -2,7 +2,7 @@
 // spaces. Later words win, so a word appended by the test harness overrides GRUB's default.
 #pragma once
 
-#include "string_view.hpp"
+#include "lib/string_view.hpp"
 
 namespace kstd {
 

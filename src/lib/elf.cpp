@@ -1,6 +1,6 @@
 // ELF64 program-header parser (see elf.hpp). One pass over the program headers; every range is
 // checked with subtraction rather than addition, so no 64-bit sum from the file can wrap.
-#include "elf.hpp"
+#include "lib/elf.hpp"
 
 #include "lib/bytes.hpp"
 

@@ -1,5 +1,5 @@
 // printf-style formatter shared by the kernel console and the host tests (see format.hpp).
-#include "format.hpp"
+#include "lib/format.hpp"
 
 #include <stdint.h>
 

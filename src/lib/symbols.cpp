@@ -1,5 +1,5 @@
 // Symbol-file parser (see symbols.hpp).
-#include "symbols.hpp"
+#include "lib/symbols.hpp"
 
 namespace kstd {
 namespace {

@@ -1,5 +1,5 @@
 // Address-space operations over 4-level page tables (see address_space.hpp).
-#include "address_space.hpp"
+#include "mm/address_space.hpp"
 
 namespace mm {
 namespace {

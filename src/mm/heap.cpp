@@ -1,5 +1,5 @@
 // Slab/page kernel heap (design in heap.hpp).
-#include "heap.hpp"
+#include "mm/heap.hpp"
 
 namespace mm {
 

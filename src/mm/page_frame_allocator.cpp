@@ -1,5 +1,5 @@
 // Physical page-frame allocator (design in page_frame_allocator.hpp).
-#include "page_frame_allocator.hpp"
+#include "mm/page_frame_allocator.hpp"
 
 namespace mm {
 

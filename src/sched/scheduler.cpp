@@ -1,5 +1,5 @@
 // Scheduling policy (see scheduler.hpp).
-#include "scheduler.hpp"
+#include "sched/scheduler.hpp"
 
 namespace sched {
 

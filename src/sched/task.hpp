@@ -1,5 +1,5 @@
 // The scheduler's view of a task: state, queue links and accounting. Portable: the kernel's
-// task (src/kernel/tasks.hpp) embeds this next to the seed's task-list entry (PML4 + saved RSP).
+// task (src/sched/tasks.hpp) embeds this next to the seed's task-list entry (PML4 + saved RSP).
 #pragma once
 
 #include <stdint.h>

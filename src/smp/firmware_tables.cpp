@@ -1,5 +1,5 @@
 // ACPI and MP-table parsers (see firmware_tables.hpp).
-#include "firmware_tables.hpp"
+#include "smp/firmware_tables.hpp"
 
 #include "lib/bytes.hpp"
 

@@ -33,7 +33,7 @@ using sched::TaskQueue;
 using sched::TaskState;
 using sched::WaitQueue;
 
-// One CPU on the host. It owns the tasks, drives a CpuScheduler the way src/kernel/tasks.cpp
+// One CPU on the host. It owns the tasks, drives a CpuScheduler the way src/sched/tasks.cpp
 // does, and records what the kernel would do instead of doing it: the task it switches to and
 // which task ran each tick. Every call checks the kernel's contract: the task the scheduler
 // returns is its current task, Running, and never one that has exited.

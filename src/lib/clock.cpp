@@ -1,5 +1,5 @@
 // TSC-based monotonic clock (see clock.hpp).
-#include "clock.hpp"
+#include "lib/clock.hpp"
 
 #include "arch/arch.hpp"
 

@@ -4,16 +4,16 @@
 // through all of it, and every frame must come back at the end.
 #include <sable/abi.h>
 
-#include "kernel/console.hpp"
-#include "kernel/cpu_local.hpp"
-#include "kernel/files.hpp"
-#include "kernel/kernel_heap.hpp"
-#include "kernel/kernel_stacks.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/process.hpp"
-#include "kernel/programs.hpp"
-#include "kernel/selftest.hpp"
-#include "kernel/tasks.hpp"
+#include "lib/console.hpp"
+#include "sched/cpu_local.hpp"
+#include "proc/files.hpp"
+#include "mm/kernel_heap.hpp"
+#include "mm/kernel_stacks.hpp"
+#include "mm/physical_memory.hpp"
+#include "proc/process.hpp"
+#include "proc/programs.hpp"
+#include "kernel/selftest/selftest.hpp"
+#include "sched/tasks.hpp"
 #include "lib/format.hpp"
 
 namespace selftest {

@@ -1,12 +1,12 @@
 // Self-test runner and result reporting (see selftest.hpp).
-#include "selftest.hpp"
+#include "kernel/selftest/selftest.hpp"
 
 #include <stdarg.h>
 
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/console.hpp"
-#include "kernel/tasks.hpp"
+#include "lib/clock.hpp"
+#include "lib/console.hpp"
+#include "sched/tasks.hpp"
 #include "lib/cmdline.hpp"
 #include "lib/format.hpp"
 

@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-#include "kernel/kernel_stacks.hpp"
-#include "kernel/spinlock.hpp"
+#include "mm/kernel_stacks.hpp"
+#include "lib/spinlock.hpp"
 #include "lib/result.hpp"
 #include "sched/scheduler.hpp"
 

@@ -4,18 +4,18 @@
 #include <arch/interrupt_controllers.hpp>
 
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/console.hpp"
-#include "kernel/cpu_local.hpp"
+#include "lib/clock.hpp"
+#include "lib/console.hpp"
+#include "sched/cpu_local.hpp"
 #include "kernel/interrupts.hpp"
-#include "kernel/kernel_address_space.hpp"
-#include "kernel/kernel_stacks.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/remote_call.hpp"
-#include "kernel/selftest.hpp"
-#include "kernel/smp_boot.hpp"
-#include "kernel/spinlock.hpp"
-#include "kernel/tasks.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/kernel_stacks.hpp"
+#include "mm/physical_memory.hpp"
+#include "smp/remote_call.hpp"
+#include "kernel/selftest/selftest.hpp"
+#include "smp/bring_up.hpp"
+#include "lib/spinlock.hpp"
+#include "sched/tasks.hpp"
 
 namespace {
 

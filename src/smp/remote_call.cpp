@@ -1,12 +1,12 @@
 // Remote calls over IPIs (see remote_call.hpp).
-#include "remote_call.hpp"
+#include "smp/remote_call.hpp"
 
 #include <arch/interrupt_controllers.hpp>
 
 #include "arch/arch.hpp"
-#include "kernel/cpu_local.hpp"
+#include "sched/cpu_local.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/spinlock.hpp"
+#include "lib/spinlock.hpp"
 
 namespace kernel::remote_call {
 namespace {

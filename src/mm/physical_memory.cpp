@@ -1,12 +1,12 @@
 // Kernel glue around mm::PageFrameAllocator (see physical_memory.hpp).
-#include "physical_memory.hpp"
+#include "mm/physical_memory.hpp"
 
 #include <arch/boot_layout.hpp>
 
-#include "kernel/console.hpp"
-#include "kernel/kernel_address_space.hpp"
+#include "lib/console.hpp"
+#include "mm/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/spinlock.hpp"
+#include "lib/spinlock.hpp"
 
 namespace kernel::physical_memory {
 namespace {

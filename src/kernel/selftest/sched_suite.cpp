@@ -3,13 +3,13 @@
 // CPU it runs on and the tasks are pinned there too, so the results do not depend on how many
 // CPUs the machine has.
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/console.hpp"
+#include "lib/clock.hpp"
+#include "lib/console.hpp"
 #include "kernel/interrupts.hpp"
-#include "kernel/kernel_stacks.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/selftest.hpp"
-#include "kernel/tasks.hpp"
+#include "mm/kernel_stacks.hpp"
+#include "mm/physical_memory.hpp"
+#include "kernel/selftest/selftest.hpp"
+#include "sched/tasks.hpp"
 
 namespace {
 

@@ -1,14 +1,14 @@
 // User processes (see process.hpp and docs/userspace.md).
-#include "process.hpp"
+#include "proc/process.hpp"
 
 #include "arch/arch.hpp"
-#include "kernel/console.hpp"
-#include "kernel/kernel_address_space.hpp"
-#include "kernel/kernel_heap.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/programs.hpp"
-#include "kernel/spinlock.hpp"
-#include "kernel/user_memory.hpp"
+#include "lib/console.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/kernel_heap.hpp"
+#include "mm/physical_memory.hpp"
+#include "proc/programs.hpp"
+#include "lib/spinlock.hpp"
+#include "mm/user_memory.hpp"
 #include "lib/elf.hpp"
 #include "lib/format.hpp"
 

@@ -1,14 +1,14 @@
 // Console and pipe files (see files.hpp).
-#include "files.hpp"
+#include "proc/files.hpp"
 
 #include <sable/abi.h>
 
-#include "kernel/console.hpp"
+#include "lib/console.hpp"
 #include "kernel/interrupts.hpp"
-#include "kernel/kernel_heap.hpp"
-#include "kernel/spinlock.hpp"
-#include "kernel/tasks.hpp"
-#include "kernel/user_memory.hpp"
+#include "mm/kernel_heap.hpp"
+#include "lib/spinlock.hpp"
+#include "sched/tasks.hpp"
+#include "mm/user_memory.hpp"
 
 namespace kernel::files {
 

@@ -1,13 +1,13 @@
 // Builds and loads the kernel page tables (layout in kernel_address_space.hpp).
-#include "kernel_address_space.hpp"
+#include "mm/kernel_address_space.hpp"
 
 #include <arch/boot_layout.hpp>
 
 #include "arch/arch.hpp"
-#include "kernel/console.hpp"
+#include "lib/console.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/tlb.hpp"
+#include "mm/physical_memory.hpp"
+#include "smp/tlb.hpp"
 
 namespace kernel {
 namespace {

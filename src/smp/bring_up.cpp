@@ -1,18 +1,18 @@
 // AP bring-up (see smp_boot.hpp).
-#include "smp_boot.hpp"
+#include "smp/bring_up.hpp"
 
 #include <arch/cpu.hpp>
 #include <arch/interrupt_controllers.hpp>
 
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/console.hpp"
-#include "kernel/cpu_local.hpp"
+#include "lib/clock.hpp"
+#include "lib/console.hpp"
+#include "sched/cpu_local.hpp"
 #include "kernel/interrupts.hpp"
-#include "kernel/kernel_address_space.hpp"
+#include "mm/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/platform.hpp"
-#include "kernel/tasks.hpp"
+#include "smp/discovery.hpp"
+#include "sched/tasks.hpp"
 
 extern "C" char ap_trampoline_begin[], ap_trampoline_end[], ap_trampoline_data[];
 extern "C" [[noreturn]] void ap_main(uint64_t apic_id);

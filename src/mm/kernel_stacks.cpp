@@ -1,9 +1,9 @@
 // Guarded kernel stacks (see kernel_stacks.hpp).
-#include "kernel_stacks.hpp"
+#include "mm/kernel_stacks.hpp"
 
-#include "kernel/kernel_address_space.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/spinlock.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/physical_memory.hpp"
+#include "lib/spinlock.hpp"
 
 namespace kernel {
 namespace {

@@ -1,14 +1,14 @@
 // Benchmark runner and statistics (see bench.hpp).
-#include "bench.hpp"
+#include "kernel/selftest/bench.hpp"
 
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/console.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/cpu_local.hpp"
-#include "kernel/smp_boot.hpp"
-#include "kernel/process.hpp"
-#include "kernel/tasks.hpp"
+#include "lib/clock.hpp"
+#include "lib/console.hpp"
+#include "mm/physical_memory.hpp"
+#include "sched/cpu_local.hpp"
+#include "smp/bring_up.hpp"
+#include "proc/process.hpp"
+#include "sched/tasks.hpp"
 #include "lib/cmdline.hpp"
 
 namespace bench {

@@ -6,12 +6,12 @@
 #include <sable/console_lines.h>
 
 #include "drivers/vga_text.hpp"
-#include "kernel/console.hpp"
-#include "kernel/cpu_local.hpp"
-#include "kernel/process.hpp"
-#include "kernel/selftest.hpp"
-#include "kernel/smp_boot.hpp"
-#include "kernel/tasks.hpp"
+#include "lib/console.hpp"
+#include "sched/cpu_local.hpp"
+#include "proc/process.hpp"
+#include "kernel/selftest/selftest.hpp"
+#include "smp/bring_up.hpp"
+#include "sched/tasks.hpp"
 #include "lib/format.hpp"
 #include "lib/string_view.hpp"
 

@@ -1,9 +1,9 @@
 // Process address spaces and safe access to user memory (see user_memory.hpp).
-#include "user_memory.hpp"
+#include "mm/user_memory.hpp"
 
 #include "arch/arch.hpp"
-#include "kernel/kernel_address_space.hpp"
-#include "kernel/physical_memory.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/physical_memory.hpp"
 
 namespace kernel::user_memory {
 namespace {

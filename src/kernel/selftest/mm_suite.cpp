@@ -3,10 +3,10 @@
 #include <arch/boot_layout.hpp>
 
 #include "kernel/boot_context.hpp"
-#include "kernel/kernel_address_space.hpp"
-#include "kernel/kernel_heap.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/selftest.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/kernel_heap.hpp"
+#include "mm/physical_memory.hpp"
+#include "kernel/selftest/selftest.hpp"
 
 namespace {
 

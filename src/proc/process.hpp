@@ -9,8 +9,8 @@
 #include <sable/abi.h>
 
 #include "boot/multiboot2.hpp"
-#include "kernel/files.hpp"
-#include "kernel/tasks.hpp"
+#include "proc/files.hpp"
+#include "sched/tasks.hpp"
 #include "mm/address_space.hpp"
 
 namespace kernel::process {

@@ -1,17 +1,17 @@
 // Kernel tasks, the task list and the interrupt-driven switch, per CPU (see tasks.hpp).
-#include "tasks.hpp"
+#include "sched/tasks.hpp"
 
 #include <arch/interrupt_controllers.hpp>
 
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/console.hpp"
-#include "kernel/cpu_local.hpp"
+#include "lib/clock.hpp"
+#include "lib/console.hpp"
+#include "sched/cpu_local.hpp"
 #include "kernel/interrupts.hpp"
-#include "kernel/kernel_address_space.hpp"
-#include "kernel/kernel_heap.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/kernel_heap.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/tlb.hpp"
+#include "smp/tlb.hpp"
 #include "lib/format.hpp"
 
 namespace kernel::tasks {

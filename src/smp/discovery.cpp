@@ -1,8 +1,8 @@
 // Firmware table discovery (see platform.hpp).
-#include "platform.hpp"
+#include "smp/discovery.hpp"
 
-#include "kernel/console.hpp"
-#include "kernel/kernel_address_space.hpp"
+#include "lib/console.hpp"
+#include "mm/kernel_address_space.hpp"
 #include "lib/bytes.hpp"
 
 namespace kernel::platform {

@@ -1,8 +1,8 @@
 // Boot-image programs (see programs.hpp).
-#include "programs.hpp"
+#include "proc/programs.hpp"
 
-#include "kernel/console.hpp"
-#include "kernel/kernel_address_space.hpp"
+#include "lib/console.hpp"
+#include "mm/kernel_address_space.hpp"
 #include "lib/format.hpp"
 
 namespace kernel::programs {

@@ -7,7 +7,7 @@
 
 #include <arch/percpu_offsets.h>
 
-#include "kernel/kernel_stacks.hpp"
+#include "mm/kernel_stacks.hpp"
 #include "lib/cpu_mask.hpp"
 
 namespace kernel {

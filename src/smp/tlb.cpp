@@ -1,8 +1,8 @@
 // TLB shootdown as a remote call (see tlb.hpp).
-#include "tlb.hpp"
+#include "smp/tlb.hpp"
 
 #include "arch/arch.hpp"
-#include "kernel/remote_call.hpp"
+#include "smp/remote_call.hpp"
 
 namespace kernel::tlb {
 namespace {

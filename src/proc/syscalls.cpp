@@ -4,15 +4,15 @@
 #include <sable/abi.h>
 
 #include "arch/arch.hpp"
-#include "kernel/clock.hpp"
-#include "kernel/cpu_local.hpp"
-#include "kernel/files.hpp"
+#include "lib/clock.hpp"
+#include "sched/cpu_local.hpp"
+#include "proc/files.hpp"
 #include "kernel/interrupts.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/process.hpp"
-#include "kernel/programs.hpp"
-#include "kernel/tasks.hpp"
-#include "kernel/user_memory.hpp"
+#include "mm/physical_memory.hpp"
+#include "proc/process.hpp"
+#include "proc/programs.hpp"
+#include "sched/tasks.hpp"
+#include "mm/user_memory.hpp"
 
 namespace kernel::syscalls {
 namespace {

@@ -1,11 +1,11 @@
 // Kernel heap glue (see kernel_heap.hpp).
-#include "kernel_heap.hpp"
+#include "mm/kernel_heap.hpp"
 
-#include "kernel/console.hpp"
-#include "kernel/kernel_address_space.hpp"
+#include "lib/console.hpp"
+#include "mm/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/physical_memory.hpp"
-#include "kernel/spinlock.hpp"
+#include "mm/physical_memory.hpp"
+#include "lib/spinlock.hpp"
 
 namespace kernel {
 namespace {
