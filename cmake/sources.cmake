@@ -24,9 +24,12 @@ set(SABLE_KERNEL_SOURCES
     src/arch/x86_64/task_entry.S
     src/arch/x86_64/task_frame.cpp
     src/arch/x86_64/ap_trampoline.S
+    src/arch/x86_64/smp_startup.cpp
     src/drivers/uart16550.cpp
     src/drivers/vga_text.cpp
     src/drivers/qemu_fw_cfg.cpp
+    src/drivers/console_input.cpp
+    src/drivers/ps2_keyboard.cpp
     src/kernel/main.cpp
     src/kernel/console.cpp
     src/lib/clock.cpp
@@ -43,6 +46,7 @@ set(SABLE_KERNEL_SOURCES
     src/kernel/symbols.cpp
     src/kernel/interrupts.cpp
     src/sched/tasks.cpp
+    src/sched/cpu_local.cpp
     src/smp/discovery.cpp
     src/smp/bring_up.cpp
     src/kernel/selftest/smp_suite.cpp

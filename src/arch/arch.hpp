@@ -25,6 +25,14 @@ bool save_and_disable_interrupts();
 void restore_interrupts(bool were_enabled);
 // Spin-wait hint (x86 `pause`): lets a hyperthread sibling run and saves power while spinning.
 void cpu_relax();
+// The idle loop's wait: turns interrupts on and halts until one arrives, as one step (no
+// interrupt can slip in between and leave the CPU halted with work queued).
+void wait_for_interrupt();
+
+// Legacy I/O ports (the PC's port space: COM1, the VGA CRT controller, QEMU's fw_cfg).
+uint8_t port_read8(uint16_t port);
+void port_write8(uint16_t port, uint8_t value);
+void port_write16(uint16_t port, uint16_t value);
 
 // Raw timestamp counter, and its frequency measured against the PIT (0 until calibrated).
 uint64_t timestamp();
@@ -149,7 +157,34 @@ uint64_t frame_base_pointer(const TrapFrame* frame);  // RBP, where a backtrace 
 // Interrupts on (the kill path of a task that faulted runs like a system call).
 void interrupts_on();
 
+// ---- CPUs: per-CPU data, inter-processor interrupts, start-up (cpu.cpp, smp_startup.cpp) ----
+// Points this CPU's per-CPU base (GS) at `block`, whose first words the entry assembly reads
+// (<arch/percpu_offsets.h>: the block's own address first); cpu_local_base() reads it back.
+void set_cpu_local_base(void* block);
+void* cpu_local_base();
+// This CPU's local APIC id, as the firmware tables list it.
+uint32_t this_cpu_apic_id();
+// A fixed-vector interrupt to the CPU with `apic_id` (a wake-up, a remote call).
+void send_ipi(uint32_t apic_id, uint8_t vector);
+// Acknowledges the interrupt being handled to this CPU's interrupt controller.
+void end_of_interrupt();
+// AP start-up [SDM vol3 §8.4.4.1]: copies the real-mode trampoline to its page below 1 MiB and
+// fills in what it needs — the root page table (below 4 GiB: the trampoline loads it in 32-bit
+// mode), a table of stack tops indexed by APIC id, and the 64-bit entry, called with the APIC
+// id. False if the root table lies above 4 GiB. The page stays in use until every AP is up.
+bool install_ap_trampoline(uint64_t root_table_phys, const uint64_t* stack_top_by_apic_id,
+                           void (*entry)(uint64_t apic_id));
+uint64_t ap_trampoline_phys();
+// The start-up signals, to one CPU: INIT, then STARTUP at the installed trampoline.
+void send_init(uint32_t apic_id);
+void send_startup(uint32_t apic_id);
+
 }  // namespace arch
+
+// The data side of the contract: page-table encoding, the per-CPU block's entry offsets and the
+// kernel image's extent, in the kernel from src/arch/x86_64/include, on the host from
+// test/fake_arch.
+#include <arch/impl.hpp>
 
 // Provided by the kernel, called by the entry assembly.
 extern "C" void syscall_dispatch(arch::TrapFrame* frame);

@@ -3,7 +3,7 @@
 // directory: a big-endian count, then 64-byte entries {be32 size, be16 select, u16, char[56]}.
 #include "drivers/qemu_fw_cfg.hpp"
 
-#include <arch/cpu.hpp>
+#include "arch/arch.hpp"
 
 #include "arch/arch.hpp"
 #include "lib/string_view.hpp"
@@ -11,8 +11,8 @@
 namespace drivers::qemu_fw_cfg {
 namespace {
 
-using arch::x86::inb;
-using arch::x86::outw;
+uint8_t inb(uint16_t port) { return arch::port_read8(port); }
+void outw(uint16_t port, uint16_t value) { arch::port_write16(port, value); }
 
 constexpr uint16_t kSelectorPort = 0x510;
 constexpr uint16_t kDataPort = 0x511;

@@ -1,20 +1,22 @@
-// 16550 UART driver, polled output (interrupt-driven input arrives with the interrupts issue).
+// 16550 UART driver: polled output, interrupt-driven input into the console input ring.
 // Register map from the PC16550D datasheet: base+0 data/divisor-low, +1 IER/divisor-high,
 // +2 FCR, +3 LCR, +4 MCR, +5 LSR.
 #include "drivers/uart16550.hpp"
 
-#include <arch/cpu.hpp>
+#include "arch/arch.hpp"
+#include "drivers/console_input.hpp"
 
 namespace drivers::uart16550 {
 namespace {
 
-using arch::x86::inb;
-using arch::x86::outb;
+uint8_t inb(uint16_t port) { return arch::port_read8(port); }
+void outb(uint16_t port, uint8_t value) { arch::port_write8(port, value); }
 
 constexpr uint16_t kCom1 = 0x3F8;
 constexpr uint16_t kData = kCom1 + 0, kIer = kCom1 + 1, kFcr = kCom1 + 2, kLcr = kCom1 + 3,
                    kMcr = kCom1 + 4, kLsr = kCom1 + 5;
-constexpr uint8_t kLsrTransmitEmpty = 0x20;
+constexpr uint8_t kLsrDataReady = 0x01, kLsrTransmitEmpty = 0x20;
+constexpr uint8_t kIerReceivedData = 0x01;
 
 bool g_present = false;
 
@@ -49,6 +51,17 @@ void write(const char* text, size_t length) {
     for (size_t i = 0; i < length; ++i) {
         if (text[i] == '\n') put_raw('\r');  // terminals expect CR LF
         put_raw(text[i]);
+    }
+}
+
+void enable_receive_interrupt() {
+    if (g_present) outb(kIer, kIerReceivedData);
+}
+
+void on_interrupt() {
+    while (inb(kLsr) & kLsrDataReady) {
+        const char c = static_cast<char>(inb(kData));
+        console_input::push(c == '\r' ? '\n' : c);  // terminals send CR for Enter
     }
 }
 

@@ -10,5 +10,9 @@ namespace drivers::uart16550 {
 bool init();
 bool present();
 void write(const char* text, size_t length);
+// Receive interrupts on (IRQ 4): called once the IRQ is routed.
+void enable_receive_interrupt();
+// The IRQ 4 handler's work: queues every received byte as console input (CR as LF).
+void on_interrupt();
 
 }  // namespace drivers::uart16550

@@ -2,7 +2,7 @@
 // moves the hardware cursor through the CRT controller (ports 0x3D4/0x3D5).
 #include "drivers/vga_text.hpp"
 
-#include <arch/cpu.hpp>
+#include "arch/arch.hpp"
 
 namespace drivers::vga_text {
 namespace {
@@ -24,10 +24,10 @@ uint16_t cursor_position() { return static_cast<uint16_t>(g_row * g_columns + g_
 
 void move_cursor() {
     const uint16_t position = cursor_position();
-    arch::x86::outb(kCrtcIndex, kCursorLow);
-    arch::x86::outb(kCrtcData, position & 0xFF);
-    arch::x86::outb(kCrtcIndex, kCursorHigh);
-    arch::x86::outb(kCrtcData, position >> 8);
+    arch::port_write8(kCrtcIndex, kCursorLow);
+    arch::port_write8(kCrtcData, position & 0xFF);
+    arch::port_write8(kCrtcIndex, kCursorHigh);
+    arch::port_write8(kCrtcData, position >> 8);
 }
 
 void new_line() {
@@ -85,10 +85,10 @@ void row_text(uint32_t row, char* out, size_t capacity) {
 
 bool hardware_cursor_matches() {
     if (!g_cells) return false;
-    arch::x86::outb(kCrtcIndex, kCursorHigh);
-    uint16_t position = static_cast<uint16_t>(arch::x86::inb(kCrtcData) << 8);
-    arch::x86::outb(kCrtcIndex, kCursorLow);
-    position |= arch::x86::inb(kCrtcData);
+    arch::port_write8(kCrtcIndex, kCursorHigh);
+    uint16_t position = static_cast<uint16_t>(arch::port_read8(kCrtcData) << 8);
+    arch::port_write8(kCrtcIndex, kCursorLow);
+    position |= arch::port_read8(kCrtcData);
     return position == cursor_position();
 }
 

@@ -1,4 +1,4 @@
-// Interrupt controllers, the periodic tick and console input IRQs (see interrupts.hpp).
+// Interrupt controllers, the periodic tick and the console input IRQs (see interrupts.hpp).
 #include "kernel/interrupts.hpp"
 
 #include <arch/cpu.hpp>
@@ -6,6 +6,8 @@
 #include <arch/trap_frame.hpp>
 
 #include "arch/arch.hpp"
+#include "drivers/ps2_keyboard.hpp"
+#include "drivers/uart16550.hpp"
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
 #include "sched/cpu_local.hpp"
@@ -25,20 +27,6 @@ unsigned g_tick_hz = 0;
 uint64_t g_lapic_hz = 0;
 uint64_t g_spurious = 0;
 TickHook g_tick_hook = nullptr;
-InputHook g_input_hook = nullptr;
-
-// Single-producer (IRQ) / single-consumer ring; indices only grow, wrap by masking.
-constexpr size_t kInputBytes = 1024;
-char g_input[kInputBytes];
-volatile size_t g_input_head = 0, g_input_tail = 0;
-
-void push_input(char c) {
-    if (g_input_head - g_input_tail >= kInputBytes) return;  // full: drop, never block an IRQ
-    g_input[g_input_head % kInputBytes] = c;
-    __atomic_store_n(&g_input_head, g_input_head + 1, __ATOMIC_RELEASE);
-    if (g_input_hook) g_input_hook();
-}
-
 void map_mmio(uint64_t phys, const char* what) {
     auto& space = kernel_address_space();
     if (space.translate(phys)) return;
@@ -61,28 +49,13 @@ uint64_t on_spurious(arch::TrapFrame* frame, void*) {
 }
 
 uint64_t on_com1(arch::TrapFrame* frame, void*) {
-    while (inb(0x3FD) & 1) {  // LSR data ready
-        const char c = static_cast<char>(inb(0x3F8));
-        push_input(c == '\r' ? '\n' : c);
-    }
+    drivers::uart16550::on_interrupt();
     lapic_eoi();
     return reinterpret_cast<uint64_t>(frame);
 }
 
-// PS/2 set-1 scancodes for the main block, unshifted and shifted.
-constexpr char kKeymap[] = "\0\0331234567890-=\b\tqwertyuiop[]\n\0asdfghjkl;'`\0\\zxcvbnm,./\0*\0 ";
-constexpr char kKeymapShift[] = "\0\033!@#$%^&*()_+\b\tQWERTYUIOP{}\n\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
-bool g_shift = false;
-
 uint64_t on_keyboard(arch::TrapFrame* frame, void*) {
-    const uint8_t scancode = inb(0x60);
-    const bool released = scancode & 0x80;
-    const uint8_t key = scancode & 0x7F;
-    if (key == 0x2A || key == 0x36) g_shift = !released;
-    else if (!released && key < sizeof(kKeymap) - 1) {
-        const char c = (g_shift ? kKeymapShift : kKeymap)[key];
-        if (c) push_input(c);
-    }
+    drivers::ps2_keyboard::on_interrupt();
     lapic_eoi();
     return reinterpret_cast<uint64_t>(frame);
 }
@@ -122,8 +95,8 @@ void init(unsigned tick_hz) {
     arch::set_interrupt_handler(kVectorIrqBase + kIrqKeyboard, on_keyboard, nullptr);
     ioapic_route(topology.gsi_for_isa_irq(kIrqCom1), kVectorIrqBase + kIrqCom1, lapic_id());
     ioapic_route(topology.gsi_for_isa_irq(kIrqKeyboard), kVectorIrqBase + kIrqKeyboard, lapic_id());
-    outb(0x3F9, 0x01);  // UART IER: interrupt on received data
-    while (inb(0x64) & 1) inb(0x60);  // drain the PS/2 output buffer so the first key raises an IRQ
+    drivers::uart16550::enable_receive_interrupt();
+    drivers::ps2_keyboard::init();
 
     g_lapic_hz = calibrate_lapic_timer();
     if (g_lapic_hz == 0) panic("interrupts: LAPIC timer calibration failed");
@@ -146,16 +119,5 @@ uint64_t last_tick_ns() { return __atomic_load_n(&this_cpu().last_tick_ns, __ATO
 uint64_t lapic_timer_hz() { return g_lapic_hz; }
 uint64_t spurious_count() { return g_spurious; }
 void set_tick_hook(TickHook hook) { g_tick_hook = hook; }
-void set_input_hook(InputHook hook) { g_input_hook = hook; }
-
-bool input_available() { return g_input_tail != __atomic_load_n(&g_input_head, __ATOMIC_ACQUIRE); }
-
-bool read_input(char& out) {
-    const size_t tail = g_input_tail;
-    if (tail == __atomic_load_n(&g_input_head, __ATOMIC_ACQUIRE)) return false;
-    out = g_input[tail % kInputBytes];
-    g_input_tail = tail + 1;
-    return true;
-}
 
 }  // namespace kernel::interrupts

@@ -1,6 +1,6 @@
 // Interrupt controllers and time on x86 PCs: legacy PIC masked, local APIC enabled and its timer
 // calibrated against the TSC and ticking periodically, device IRQs (COM1 and the PS/2 keyboard)
-// routed through the IO APIC. Also the console input ring those IRQs fill.
+// routed through the IO APIC to their drivers.
 #pragma once
 
 #include <stddef.h>
@@ -27,12 +27,5 @@ uint64_t spurious_count();
 // Called on every tick after the EOI; returns the stack to resume (the scheduler's hook).
 using TickHook = uint64_t (*)(arch::TrapFrame* frame);
 void set_tick_hook(TickHook hook);
-
-// Console input filled by the COM1 and keyboard IRQs. Non-blocking: false when empty.
-bool read_input(char& out);
-bool input_available();
-// Called with each input character from IRQ context (the scheduler wakes readers here).
-using InputHook = void (*)();
-void set_input_hook(InputHook hook);
 
 }  // namespace kernel::interrupts

@@ -16,7 +16,9 @@
 #include "mm/kernel_address_space.hpp"
 #include "kernel/interrupts.hpp"
 #include "mm/kernel_stacks.hpp"
+#include "proc/files.hpp"
 #include "proc/process.hpp"
+#include "smp/tlb.hpp"
 #include "sched/tasks.hpp"
 #include "kernel/symbols.hpp"
 #include "mm/physical_memory.hpp"
@@ -182,9 +184,13 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;
     kernel::smp_boot::init_boot_cpu();
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
-    kernel::tasks::init();
+    kernel::tasks::init(static_cast<unsigned>(tick_hz));
+    kernel::interrupts::set_tick_hook(kernel::tasks::on_timer_tick);
+    kernel::tlb::init();
+    kernel::files::init();
     kernel::process::init(info, static_cast<unsigned>(cmdline.number("sable.max_procs", kernel::process::kDefaultProcessLimit)));
-    kernel::smp_boot::start_application_processors(static_cast<uint32_t>(cmdline.number("sable.smp_silent", ~0u)));
+    kernel::smp_boot::start_application_processors(kernel::interrupts::init_application_processor,
+                                                   static_cast<uint32_t>(cmdline.number("sable.smp_silent", ~0u)));
     if (cmdline.has("sable.test")) selftest::run(cmdline.value("sable.test"));
     if (cmdline.has("sable.bench")) bench::run(cmdline.value("sable.bench"));
 

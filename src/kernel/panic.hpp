@@ -1,10 +1,10 @@
-// panic(): the kernel cannot go on. Prints "PANIC: <message>", the registers it can see and a
-// symbolized backtrace, stops every CPU, and in test mode ends QEMU with a failure verdict.
+// The kernel's side of panic() (declared in lib/panic.hpp): the report of an exception nothing
+// can resolve, and the backtrace both print. In test mode a panic ends QEMU with a failure.
 #pragma once
 
 #include <stdint.h>
 
-[[noreturn]] void panic(const char* format, ...) __attribute__((format(printf, 1, 2)));
+#include "lib/panic.hpp"
 
 namespace kernel {
 

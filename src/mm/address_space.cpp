@@ -15,7 +15,8 @@ bool valid_range(uint64_t virt, uint64_t size) {
     if (size == 0) return false;
     const uint64_t last = virt + (size - 1);
     if (last < virt) return false;
-    return pte::is_canonical(virt) && pte::is_canonical(last) && (virt >> 47) == (last >> 47);
+    return pte::is_canonical(virt) && pte::is_canonical(last) &&
+           (virt >> (pte::kVirtualAddressBits - 1)) == (last >> (pte::kVirtualAddressBits - 1));
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include <arch/pte.hpp>  // the arch's entry encoding: x86-64 in the kernel and on the host
+#include "arch/arch.hpp"  // arch::pte, the entry encoding (the contract's data side)
 
 #include "lib/result.hpp"
 #include "mm/page_frame_allocator.hpp"
@@ -104,8 +104,7 @@ void AddressSpace::visit_table(Pfn table, unsigned level, uint64_t base, Visitor
     const uint64_t* e = entries(table);
     for (unsigned i = 0; i < arch::pte::kEntriesPerTable; ++i) {
         if (!arch::pte::is_present(e[i])) continue;
-        uint64_t virt = base + (uint64_t{i} << arch::pte::level_shift(level));
-        if (level == arch::pte::kLevels - 1 && (virt >> 47) & 1) virt |= 0xFFFF000000000000ull;
+        const uint64_t virt = arch::pte::canonical(base + (uint64_t{i} << arch::pte::level_shift(level)));
         if (arch::pte::is_leaf(e[i], level)) visit(virt, e[i], level);
         else visit_table(Pfn::from_address(arch::pte::next_table(e[i])), level - 1, virt, visit);
     }

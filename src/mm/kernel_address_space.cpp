@@ -1,13 +1,10 @@
 // Builds and loads the kernel page tables (layout in kernel_address_space.hpp).
 #include "mm/kernel_address_space.hpp"
 
-#include <arch/boot_layout.hpp>
-
 #include "arch/arch.hpp"
 #include "lib/console.hpp"
-#include "kernel/panic.hpp"
+#include "lib/panic.hpp"
 #include "mm/physical_memory.hpp"
-#include "smp/tlb.hpp"
 
 namespace kernel {
 namespace {
@@ -17,6 +14,8 @@ constexpr uint64_t kBootIdentityLimit = 4ull << 30;
 
 // Page-table frames come from the physical allocator. Until the new tables are loaded they are
 // reached through the boot identity map (0..4 GiB), afterwards through the direct map.
+void (*g_invalidate)(uint64_t virt_addr) = arch::invalidate_tlb_page;
+
 class KernelPageTableMemory final : public mm::PageTableMemory {
 public:
     kstd::Result<mm::Pfn, mm::AllocError> allocate_table() override {
@@ -32,7 +31,7 @@ public:
                                  : reinterpret_cast<uint64_t*>(table.address());
     }
     // The one TLB entry point: every CPU drops the entry (a shootdown once APs are online).
-    void invalidate(uint64_t virt_addr) override { tlb::shootdown(virt_addr); }
+    void invalidate(uint64_t virt_addr) override { __atomic_load_n(&g_invalidate, __ATOMIC_ACQUIRE)(virt_addr); }
     bool no_execute_supported() const override { return m_no_execute; }
     bool huge_1g_supported() const override { return m_huge_1g; }
 
@@ -77,6 +76,10 @@ bool is_mapped_ram(boot::MemoryType type) {
 
 mm::AddressSpace& kernel_address_space() { return g_kernel_space; }
 mm::PageTableMemory& kernel_page_table_memory() { return g_table_memory; }
+
+void set_tlb_invalidator(void (*invalidate)(uint64_t virt_addr)) {
+    __atomic_store_n(&g_invalidate, invalidate, __ATOMIC_RELEASE);
+}
 
 void init_kernel_address_space(const boot::BootInfo& info) {
     g_table_memory.detect_cpu();

@@ -25,5 +25,8 @@ inline T* phys_to_virt(uint64_t phys_addr) {
 void init_kernel_address_space(const boot::BootInfo& info);
 mm::AddressSpace& kernel_address_space();
 mm::PageTableMemory& kernel_page_table_memory();
+// How a kernel mapping's stale TLB entries are dropped: on this CPU only until the SMP layer
+// installs its shootdown (every online CPU) here.
+void set_tlb_invalidator(void (*invalidate)(uint64_t virt_addr));
 
 }  // namespace kernel

@@ -3,7 +3,7 @@
 
 #include "lib/console.hpp"
 #include "mm/kernel_address_space.hpp"
-#include "kernel/panic.hpp"
+#include "lib/panic.hpp"
 #include "mm/physical_memory.hpp"
 #include "lib/spinlock.hpp"
 

@@ -1,11 +1,9 @@
 // Kernel glue around mm::PageFrameAllocator (see physical_memory.hpp).
 #include "mm/physical_memory.hpp"
 
-#include <arch/boot_layout.hpp>
-
 #include "lib/console.hpp"
 #include "mm/kernel_address_space.hpp"
-#include "kernel/panic.hpp"
+#include "lib/panic.hpp"
 #include "lib/spinlock.hpp"
 
 namespace kernel::physical_memory {

@@ -4,7 +4,7 @@
 #include <sable/abi.h>
 
 #include "lib/console.hpp"
-#include "kernel/interrupts.hpp"
+#include "drivers/console_input.hpp"
 #include "mm/kernel_heap.hpp"
 #include "lib/spinlock.hpp"
 #include "sched/tasks.hpp"
@@ -157,9 +157,12 @@ bool reader_free(void* context) {
     return __atomic_load_n(&g_reader_busy, __ATOMIC_ACQUIRE) == 0 || interruption->interrupted(interruption->context);
 }
 
+// Readers waiting for console input; the input IRQ wakes them all (each onto its own CPU).
+tasks::WaitQueue g_input_waiters;
+
 bool input_or_interrupted(void* context) {
     auto* interruption = static_cast<const Interruption*>(context);
-    return interrupts::input_available() || interruption->interrupted(interruption->context);
+    return drivers::console_input::available() || interruption->interrupted(interruption->context);
 }
 
 // Reads keys until a full line (or a Ctrl-D at its start); false if interrupted first.
@@ -168,9 +171,10 @@ bool edit_line(const Interruption& interruption) {
     g_line_end_of_file = false;
     for (;;) {
         char c;
-        if (!interrupts::read_input(c)) {
+        if (!drivers::console_input::read(c)) {
             if (interruption.interrupted(interruption.context)) return false;
-            tasks::wait_for_input(input_or_interrupted, const_cast<Interruption*>(&interruption));
+            // Re-checked under the queue's lock: input that lands in between does not block us.
+            tasks::block_unless(g_input_waiters, input_or_interrupted, const_cast<Interruption*>(&interruption));
             continue;
         }
         if (c == '\r') c = '\n';
@@ -240,6 +244,25 @@ int64_t write_console(uint64_t user_buffer, uint64_t size) {
 }
 
 }  // namespace
+
+void init() {
+    drivers::console_input::set_hook([] { tasks::wake_all(g_input_waiters); });
+}
+
+size_t read_kernel_line(char* buffer, size_t capacity) {
+    size_t length = 0;
+    for (;;) {
+        char c;
+        if (!drivers::console_input::read(c)) {
+            tasks::block_unless(g_input_waiters, [](void*) { return drivers::console_input::available(); }, nullptr);
+            continue;
+        }
+        if (c == '\n') break;
+        if (length + 1 < capacity) buffer[length++] = c;
+    }
+    if (capacity) buffer[length] = '\0';
+    return length;
+}
 
 File* console() { return retain(&g_console); }
 

@@ -16,6 +16,12 @@ struct Interruption {
     void* context;
 };
 
+// Hooks the console's readers to the input interrupts. Before the first read.
+void init();
+// A line of console input for kernel code (the serial-input self test): blocks until a newline,
+// which is not stored; no echo. Returns the line's length.
+size_t read_kernel_line(char* buffer, size_t capacity);
+
 File* console();  // a shared reference to the console (descriptors 0, 1, 2 of the first process)
 // A new pipe: both ends, one reference each. False if memory ran out.
 bool create_pipe(File*& read_end, File*& write_end);

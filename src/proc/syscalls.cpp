@@ -7,7 +7,6 @@
 #include "lib/clock.hpp"
 #include "sched/cpu_local.hpp"
 #include "proc/files.hpp"
-#include "kernel/interrupts.hpp"
 #include "mm/physical_memory.hpp"
 #include "proc/process.hpp"
 #include "proc/programs.hpp"

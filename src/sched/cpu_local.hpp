@@ -5,8 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <arch/percpu_offsets.h>
-
+#include "arch/arch.hpp"  // <arch/percpu_offsets.h> through the contract
 #include "mm/kernel_stacks.hpp"
 #include "lib/cpu_mask.hpp"
 

@@ -1,17 +1,13 @@
 // Kernel tasks, the task list and the interrupt-driven switch, per CPU (see tasks.hpp).
 #include "sched/tasks.hpp"
 
-#include <arch/interrupt_controllers.hpp>
-
 #include "arch/arch.hpp"
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
 #include "sched/cpu_local.hpp"
-#include "kernel/interrupts.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/kernel_heap.hpp"
-#include "kernel/panic.hpp"
-#include "smp/tlb.hpp"
+#include "lib/panic.hpp"
 #include "lib/format.hpp"
 
 namespace kernel::tasks {
@@ -58,7 +54,7 @@ CpuTasks g_cpus[kMaxCpus];
 KernelTask g_boot_task;
 uint64_t g_switches = 0, g_steals = 0, g_wake_ipis = 0;
 
-WaitQueue g_input_waiters;
+unsigned g_tick_hz = 0;  // the timer's rate, for turning sleeps into ticks
 
 TaskEntry& entry(uint32_t slot) { return g_chunks[slot / kEntriesPerChunk][slot % kEntriesPerChunk]; }
 KernelTask* from_sched(sched::Task* task) { return reinterpret_cast<KernelTask*>(task); }
@@ -162,7 +158,7 @@ void make_ready_on_its_cpu(sched::Task* task) {
     if (parked) {
         __atomic_fetch_add(&g_wake_ipis, 1, __ATOMIC_RELAXED);
         // A self-IPI too: the handler that woke us returns to idle otherwise until the tick.
-        arch::x86::lapic_send_ipi(g_cpu_locals[target].apic_id, kVectorWake);
+        arch::send_ipi(g_cpu_locals[target].apic_id, kVectorWake);
     }
 }
 
@@ -192,7 +188,9 @@ void steal_if_idle(unsigned self) {
     g_cpus[self].scheduler.make_ready(task);  // sets task->cpu = self
 }
 
-uint64_t on_tick(arch::TrapFrame* frame) {
+}  // namespace
+
+uint64_t on_timer_tick(arch::TrapFrame* frame) {
     const unsigned self = this_cpu().index;
     CpuTasks& cpu = g_cpus[self];
     if (!cpu.running) return reinterpret_cast<uint64_t>(frame);
@@ -202,8 +200,10 @@ uint64_t on_tick(arch::TrapFrame* frame) {
     return switch_locked(cpu, frame, cpu.scheduler.on_tick());
 }
 
+namespace {
+
 uint64_t on_wake_ipi(arch::TrapFrame* frame, void*) {
-    arch::x86::lapic_eoi();
+    arch::end_of_interrupt();
     CpuTasks& cpu = this_cpu_tasks();
     if (!cpu.running) return reinterpret_cast<uint64_t>(frame);
     IrqLockGuard guard(cpu.lock);
@@ -268,7 +268,7 @@ uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
 
 void idle_loop(uint64_t) {
     // The seed's park: nothing to run, so wait for the next interrupt with interrupts on.
-    for (;;) asm volatile("sti; hlt" ::: "memory");
+    for (;;) arch::wait_for_interrupt();
 }
 
 KernelTask* create(const char* name, uint64_t pml4_phys, uint64_t (*build_frame)(uint64_t stack_top, void* context),
@@ -355,14 +355,10 @@ unsigned least_loaded_cpu(const kstd::CpuMask& allowed) {
     return best;
 }
 
-void on_input() {
-    // IRQ context: wake every reader onto its own CPU.
-    wake_all(g_input_waiters);
-}
-
 }  // namespace
 
-void init() {
+void init(unsigned tick_hz) {
+    g_tick_hz = tick_hz;
     CpuTasks& cpu = g_cpus[0];
     adopt_running_context(&g_boot_task, "main");
     g_boot_task.sched.id = 0;
@@ -377,9 +373,6 @@ void init() {
     }
     arch::set_interrupt_handler(0x80, on_scheduler_trap, nullptr);
     arch::set_interrupt_handler(kVectorWake, on_wake_ipi, nullptr);
-    interrupts::set_tick_hook(on_tick);
-    interrupts::set_input_hook(on_input);
-    tlb::init();
     if (!spawn("reaper", reaper, 0, 0, true)) panic("tasks: cannot create the reaper task");
     klog("tasks: task list of 16-byte entries (PML4, RSP) in %u-entry chunks; idle task %llu; main is task 0",
          kEntriesPerChunk, static_cast<unsigned long long>(idle->sched.id));
@@ -507,8 +500,8 @@ bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* c
     // (part of the current period is already over) makes the sleep at least `milliseconds` and
     // less than one tick longer, instead of a whole tick of slack.
     const bool were_enabled = arch::save_and_disable_interrupts();  // stay on this CPU's tick
-    const uint64_t tick_ns = 1000000000ull / interrupts::tick_hz();
-    const uint64_t since_tick_ns = clock::ns_since_boot() - interrupts::last_tick_ns();
+    const uint64_t tick_ns = 1000000000ull / g_tick_hz;
+    const uint64_t since_tick_ns = clock::ns_since_boot() - __atomic_load_n(&this_cpu().last_tick_ns, __ATOMIC_RELAXED);
     const uint64_t ticks = (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
     const SleepRequest request{ticks ? ticks : 1, stop, context};
     arch::scheduler_trap(kSleep, reinterpret_cast<uint64_t>(&request));
@@ -590,24 +583,7 @@ uint64_t ipi_switch_count(unsigned cpu) {
 }
 uint64_t ready_count(unsigned cpu) { return cpu < kMaxCpus ? g_cpus[cpu].scheduler.ready_count() : 0; }
 
-void wait_for_input(bool (*stop)(void* context), void* context) { block_unless(g_input_waiters, stop, context); }
 bool idle_now(unsigned cpu) { return cpu < kMaxCpus && g_cpus[cpu].scheduler.idle_now(); }
-
-size_t read_line(char* buffer, size_t capacity) {
-    size_t length = 0;
-    for (;;) {
-        char c;
-        if (!interrupts::read_input(c)) {
-            // Re-checked under the queue lock: input that lands in between does not block us.
-            block_unless(g_input_waiters, [](void*) { return interrupts::input_available(); }, nullptr);
-            continue;
-        }
-        if (c == '\n') break;
-        if (length + 1 < capacity) buffer[length++] = c;
-    }
-    if (capacity) buffer[length] = '\0';
-    return length;
-}
 
 }  // namespace kernel::tasks
 

@@ -68,8 +68,11 @@ private:
 inline constexpr unsigned kAnyCpu = ~0u;
 
 // Turns the running boot code into task "main", creates this CPU's idle task and hooks the
-// scheduler into the timer tick, vector 0x80 and the wake-up IPI.
-void init();
+// scheduler into vector 0x80 and the wake-up IPI. `tick_hz`: the rate on_timer_tick is called at.
+void init(unsigned tick_hz);
+// The timer interrupt's work after its EOI (the kernel's tick hook): steal if idle, account the
+// tick, switch if the quantum is over. Returns the stack to resume.
+uint64_t on_timer_tick(arch::TrapFrame* frame);
 // An AP: its boot context becomes its idle task; from then on it runs tasks.
 void init_application_processor();
 
@@ -124,12 +127,6 @@ unsigned cpu_of(const KernelTask* task);
 uint64_t ready_count(unsigned cpu);
 uint64_t ipi_switch_count(unsigned cpu);  // switches a wake-up IPI made on `cpu`
 
-// Blocks until console input is available or `stop(context)` holds (checked without lost
-// wake-ups, like block_unless).
-void wait_for_input(bool (*stop)(void* context), void* context);
 bool idle_now(unsigned cpu);
-
-// Blocking console input: waits (on a wait queue, woken by the COM1/keyboard IRQ) for a line.
-size_t read_line(char* buffer, size_t capacity);
 
 }  // namespace kernel::tasks

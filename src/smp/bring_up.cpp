@@ -1,62 +1,26 @@
 // AP bring-up (see smp_boot.hpp).
 #include "smp/bring_up.hpp"
 
-#include <arch/cpu.hpp>
-#include <arch/interrupt_controllers.hpp>
-
 #include "arch/arch.hpp"
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
-#include "sched/cpu_local.hpp"
-#include "kernel/interrupts.hpp"
+#include "lib/panic.hpp"
 #include "mm/kernel_address_space.hpp"
-#include "kernel/panic.hpp"
-#include "smp/discovery.hpp"
+#include "sched/cpu_local.hpp"
 #include "sched/tasks.hpp"
+#include "smp/discovery.hpp"
 
-extern "C" char ap_trampoline_begin[], ap_trampoline_end[], ap_trampoline_data[];
 extern "C" [[noreturn]] void ap_main(uint64_t apic_id);
-
-namespace kernel {
-
-CpuLocal g_cpu_locals[kMaxCpus];
-unsigned g_cpu_count = 1;
-
-void install_cpu_local(CpuLocal& cpu) {
-    cpu.self = &cpu;
-    arch::x86::wrmsr(0xC0000101, reinterpret_cast<uint64_t>(&cpu));  // IA32_GS_BASE
-}
-
-CpuLocal& this_cpu() {
-    CpuLocal* self;
-    asm volatile("mov %%gs:0, %0" : "=r"(self));
-    return *self;
-}
-
-}  // namespace kernel
 
 namespace kernel::smp_boot {
 namespace {
-
-// Below 1 MiB and 4 KiB-aligned, as SIPI requires [SDM vol3 §8.4.4.1]; inside the first MiB the
-// frame allocator keeps for firmware, so nothing else lives there.
-constexpr uint64_t kTrampolinePhys = 0x8000;
-static_assert(kTrampolinePhys % 4096 == 0 && kTrampolinePhys < (1 << 20));
-
-struct ApTrampolineData {
-    uint32_t pml4;
-    uint32_t efer_low;
-    uint64_t stacks;
-    uint64_t entry;
-};
-static_assert(sizeof(ApTrampolineData) == 24, "ap_trampoline.S reserves 24 bytes");
 
 uint64_t g_stack_by_apic_id[256];
 kstd::CpuMask g_started;  // by CpuLocal index, each AP adds itself
 unsigned g_online = 1;
 uint64_t g_bringup_ns = 0;
 
-void (*const ap_main_entry)(uint64_t) = ap_main;
+void (*g_ap_init)() = nullptr;  // the kernel's per-AP set-up (its timer), run before it joins
 
 CpuLocal* cpu_for_apic_id(uint32_t apic_id) {
     for (unsigned i = 0; i < g_cpu_count; ++i)
@@ -90,14 +54,15 @@ bool allocate_stacks(CpuLocal& cpu) {
 void init_boot_cpu() {
     CpuLocal& bsp = g_cpu_locals[0];
     bsp.index = 0;
-    bsp.apic_id = arch::x86::cpuid(1).ebx >> 24;
+    bsp.apic_id = arch::this_cpu_apic_id();
     bsp.online = true;
     install_cpu_local(bsp);
     arch::init_user_mode(0);
     g_started.add_concurrently(0);
 }
 
-void start_application_processors(uint32_t silent_apic_id) {
+void start_application_processors(void (*ap_init)(), uint32_t silent_apic_id) {
+    g_ap_init = ap_init;
     const smp::PlatformTopology& topology = platform::topology();
     // Fault injection for the test of an AP that never answers: it gets no INIT and no SIPI.
     auto reachable = [&](unsigned i) { return g_cpu_locals[i].apic_id != silent_apic_id; };
@@ -128,27 +93,21 @@ void start_application_processors(uint32_t silent_apic_id) {
     if (g_cpu_count > 1) {
         // The trampoline runs from its identity-mapped page after paging is on: make that page
         // executable for the bring-up only.
-        const size_t trampoline_bytes = static_cast<size_t>(ap_trampoline_end - ap_trampoline_begin);
-        __builtin_memcpy(reinterpret_cast<void*>(kTrampolinePhys), ap_trampoline_begin, trampoline_bytes);
-        auto* data = reinterpret_cast<ApTrampolineData*>(kTrampolinePhys + (ap_trampoline_data - ap_trampoline_begin));
-        const uint64_t pml4 = kernel_address_space().root().address();
-        if (pml4 >= (1ull << 32)) panic("smp: kernel PML4 above 4 GiB cannot be loaded by the 32-bit trampoline");
-        *data = {static_cast<uint32_t>(pml4),
-                 static_cast<uint32_t>(arch::x86::rdmsr(arch::x86::kMsrEfer) & ((1u << 8) | (1u << 11))),
-                 reinterpret_cast<uint64_t>(g_stack_by_apic_id), reinterpret_cast<uint64_t>(ap_main_entry)};
-        kernel_address_space().protect(kTrampolinePhys, 4096, mm::kPageWritable | mm::kPageExecutable);
+        if (!arch::install_ap_trampoline(kernel_address_space().root().address(), g_stack_by_apic_id, ap_main))
+            panic("smp: the AP trampoline cannot start CPUs on this kernel PML4 (above 4 GiB?)");
+        kernel_address_space().protect(arch::ap_trampoline_phys(), mm::kPageSize, mm::kPageWritable | mm::kPageExecutable);
 
         // [SDM vol3 §8.4.4.1] INIT, 10 ms, SIPI, 200 µs, SIPI again to any that did not answer.
         // All APs at once: one 10 ms wait in total, not one per CPU.
         const uint64_t start = clock::ns_since_boot();
         for (unsigned i = 1; i < g_cpu_count; ++i)
-            if (reachable(i)) arch::x86::lapic_send_init(g_cpu_locals[i].apic_id);
+            if (reachable(i)) arch::send_init(g_cpu_locals[i].apic_id);
         tasks::sleep_ms(10);
         for (unsigned i = 1; i < g_cpu_count; ++i)
-            if (reachable(i)) arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
+            if (reachable(i)) arch::send_startup(g_cpu_locals[i].apic_id);
         wait_ns(200000);
         for (unsigned i = 1; i < g_cpu_count; ++i)
-            if (!started(i) && reachable(i)) arch::x86::lapic_send_startup(g_cpu_locals[i].apic_id, kTrampolinePhys >> 12);
+            if (!started(i) && reachable(i)) arch::send_startup(g_cpu_locals[i].apic_id);
         // Wait for them by the clock (1 s at most: TCG starts CPUs slowly on a loaded host).
         const uint64_t deadline = clock::ns_since_boot() + 1000000000ull;
         for (;;) {
@@ -158,7 +117,7 @@ void start_application_processors(uint32_t silent_apic_id) {
             arch::cpu_relax();
         }
         g_bringup_ns = clock::ns_since_boot() - start;
-        kernel_address_space().protect(kTrampolinePhys, 4096, mm::kPageWritable);
+        kernel_address_space().protect(arch::ap_trampoline_phys(), mm::kPageSize, mm::kPageWritable);
         for (unsigned i = 1; i < g_cpu_count; ++i) {
             if (started(i)) ++g_online;
             else klog("smp: CPU %u (APIC id %u) did not answer INIT-SIPI-SIPI; running without it", i,
@@ -181,13 +140,13 @@ extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
     install_cpu_local(*cpu);
     arch::init_cpu_interrupts(cpu->index, cpu->interrupt_stack_tops);
     arch::init_user_mode(cpu->index);
-    interrupts::init_application_processor();
+    if (g_ap_init) g_ap_init();
     tasks::init_application_processor();
     cpu->online = true;
     g_started.add_concurrently(cpu->index);
     // This context is now the CPU's idle task: the seed's park. Ticks, wake-up IPIs and work
     // stealing bring tasks here.
-    for (;;) asm volatile("sti; hlt" ::: "memory");
+    for (;;) arch::wait_for_interrupt();
 }
 
 }  // namespace kernel::smp_boot

@@ -1,7 +1,8 @@
-// Starting the application processors (seed 000's INIT-SIPI-SIPI, in parallel, with delays from
-// the calibrated clock). Each AP goes through ap_trampoline.S to ap_main(), loads its own GDT,
-// TSS (with its own IST stacks) and the IDT, enables its local APIC and timer, sets its bit in
-// the started-CPUs bitmap and parks. A CPU that never answers is reported and left out.
+// Starting the application processors: INIT-SIPI-SIPI to all of them at once, with the delays
+// measured by the calibrated clock. Each AP goes through the arch's trampoline to ap_main(),
+// loads its own GDT, TSS (with its own IST stacks) and the IDT, runs the kernel's per-AP set-up
+// (its local APIC timer), adds itself to the started CPUs and parks in its idle task. A CPU that
+// never answers is reported and left out.
 #pragma once
 
 #include <stdint.h>
@@ -13,7 +14,8 @@ void init_boot_cpu();
 // Starts every enabled AP the firmware tables list; prints the smp: line (log-format.md).
 // `silent_apic_id` (sable.smp_silent=<id>, for tests) is never sent INIT/SIPI: it plays a CPU
 // that does not answer.
-void start_application_processors(uint32_t silent_apic_id = ~0u);
+// `ap_init` runs on each AP before it takes tasks.
+void start_application_processors(void (*ap_init)(), uint32_t silent_apic_id = ~0u);
 unsigned online_count();
 uint64_t bringup_ns();  // first INIT to the last AP online
 

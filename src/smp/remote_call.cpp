@@ -1,11 +1,9 @@
 // Remote calls over IPIs (see remote_call.hpp).
 #include "smp/remote_call.hpp"
 
-#include <arch/interrupt_controllers.hpp>
-
 #include "arch/arch.hpp"
 #include "sched/cpu_local.hpp"
-#include "kernel/panic.hpp"
+#include "lib/panic.hpp"
 #include "lib/spinlock.hpp"
 
 namespace kernel::remote_call {
@@ -22,7 +20,7 @@ unsigned long long g_count = 0;
 uint64_t on_remote_call(arch::TrapFrame* frame, void*) {
     g_function(g_argument);
     __atomic_fetch_sub(&g_pending, 1, __ATOMIC_RELEASE);
-    arch::x86::lapic_eoi();
+    arch::end_of_interrupt();
     return reinterpret_cast<uint64_t>(frame);
 }
 
@@ -45,7 +43,7 @@ void on_other_cpus(void (*fn)(void* argument), void* argument) {
     __atomic_store_n(&g_pending, others, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < g_cpu_count; ++i)
         if (g_cpu_locals[i].online && &g_cpu_locals[i] != &self)
-            arch::x86::lapic_send_ipi(g_cpu_locals[i].apic_id, kVectorRemoteCall);
+            arch::send_ipi(g_cpu_locals[i].apic_id, kVectorRemoteCall);
     while (__atomic_load_n(&g_pending, __ATOMIC_ACQUIRE) != 0) arch::cpu_relax();
     ++g_count;
 }

@@ -2,6 +2,7 @@
 #include "smp/tlb.hpp"
 
 #include "arch/arch.hpp"
+#include "mm/kernel_address_space.hpp"
 #include "smp/remote_call.hpp"
 
 namespace kernel::tlb {
@@ -11,7 +12,10 @@ uint64_t g_count = 0;
 void invalidate_here(void* virt_addr) { arch::invalidate_tlb_page(reinterpret_cast<uint64_t>(virt_addr)); }
 }  // namespace
 
-void init() { remote_call::init(); }
+void init() {
+    remote_call::init();
+    set_tlb_invalidator(shootdown);
+}
 
 void shootdown(uint64_t virt_addr) {
     arch::invalidate_tlb_page(virt_addr);

@@ -2,20 +2,18 @@
  * ap_trampoline.S — where application processors start: 16-bit real mode → 32-bit protected
  * mode → 64-bit long mode on the kernel's page tables, then C++.
  *
- * Implements: the code the BSP copies to kApTrampolinePhys (0x8000, 4 KiB-aligned, below 1 MiB)
- *             and points SIPI at (vector 0x08). Position-dependent: every address below is
- *             computed as TRAMPOLINE_BASE + (label - ap_trampoline_begin).
- * Calls:      extern "C" [[noreturn]] void ap_main(uint64_t apic_id);   (smp_boot.cpp)
- * Must match: smp_boot.cpp's ApTrampolineData, which fills the block at ap_trampoline_data:
- *               +0  u32 pml4         kernel PML4 (physical, below 4 GiB)
- *               +4  u32 efer_low     EFER bits to set (LME, and NXE when the BSP uses it)
- *               +8  u64 stacks       address of u64[256]: stack top by initial APIC id
- *               +16 u64 entry        ap_main
+ * Implements: the code arch::install_ap_trampoline (smp_startup.cpp) copies to AP_TRAMPOLINE_BASE
+ *             (<arch/ap_trampoline.h>: 4 KiB-aligned, below 1 MiB) and STARTUP points at.
+ *             Position-dependent: every address below is AP_TRAMPOLINE_BASE + (label -
+ *             ap_trampoline_begin).
+ * Calls:      the entry in the data block: ap_main(uint64_t apic_id) (src/smp/bring_up.cpp).
+ * Must match: the data block's offsets in <arch/ap_trampoline.h> (AP_DATA_*), which
+ *             smp_startup.cpp fills and static_asserts against its struct.
  * All APs run this at once: each picks its own stack by its APIC id, nothing else is shared
  * but read-only data.
  */
-#define TRAMPOLINE_BASE 0x8000
-#define ABS(label) (TRAMPOLINE_BASE + (label) - ap_trampoline_begin)
+#include <arch/ap_trampoline.h>
+#define ABS(label) (AP_TRAMPOLINE_BASE + (label) - ap_trampoline_begin)
 
     .section .rodata
     .balign 16
@@ -41,11 +39,11 @@ ap_protected_mode:
     mov %cr4, %eax
     or $(1 << 5), %eax                  /* CR4.PAE */
     mov %eax, %cr4
-    mov ABS(ap_trampoline_data), %eax   /* pml4 */
+    mov ABS(ap_trampoline_data) + AP_DATA_ROOT_TABLE, %eax
     mov %eax, %cr3
     mov $0xC0000080, %ecx               /* EFER: LME (+NXE: the tables use NX bits) */
     rdmsr
-    or ABS(ap_trampoline_data) + 4, %eax
+    or ABS(ap_trampoline_data) + AP_DATA_EFER_BITS, %eax
     wrmsr
     mov %cr0, %eax
     or $((1 << 31) | (1 << 16)), %eax   /* CR0.PG | CR0.WP */
@@ -61,11 +59,11 @@ ap_long_mode:
     mov $1, %eax                        /* CPUID.1:EBX[31:24] = initial APIC id */
     cpuid
     shr $24, %ebx
-    mov ABS(ap_trampoline_data) + 8, %rax
+    mov ABS(ap_trampoline_data) + AP_DATA_STACKS, %rax
     mov (%rax, %rbx, 8), %rsp           /* this AP's own stack (guard page below it) */
     mov %rbx, %rdi
     xor %ebp, %ebp
-    mov ABS(ap_trampoline_data) + 16, %rax
+    mov ABS(ap_trampoline_data) + AP_DATA_ENTRY, %rax
     call *%rax                          /* ap_main(apic_id): never returns */
 1:  cli
     hlt
@@ -84,5 +82,5 @@ ap_gdt_pointer:
 
     .balign 8
 ap_trampoline_data:
-    .skip 24
+    .skip AP_DATA_BYTES
 ap_trampoline_end:

@@ -41,6 +41,20 @@ void restore_interrupts(bool were_enabled) {
 
 void cpu_relax() { x86::cpu_relax(); }
 
+void wait_for_interrupt() { asm volatile("sti; hlt" ::: "memory"); }  // sti's shadow covers hlt
+
+uint8_t port_read8(uint16_t port) { return inb(port); }
+void port_write8(uint16_t port, uint8_t value) { outb(port, value); }
+void port_write16(uint16_t port, uint16_t value) { outw(port, value); }
+
+void set_cpu_local_base(void* block) { wrmsr(kMsrGsBase, reinterpret_cast<uint64_t>(block)); }
+
+void* cpu_local_base() {
+    void* self;
+    asm volatile("mov %%gs:0, %0" : "=r"(self));  // the block's first word is its own address
+    return self;
+}
+
 uint64_t timestamp() { return rdtsc_ordered(); }
 
 bool running_under_hypervisor() { return cpu_has_hypervisor(); }

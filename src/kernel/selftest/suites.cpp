@@ -15,6 +15,7 @@
 #include "sched/tasks.hpp"
 #include "lib/clock.hpp"
 #include "kernel/panic.hpp"
+#include "proc/files.hpp"
 #include "proc/process.hpp"
 #include "proc/programs.hpp"
 #include "kernel/selftest/selftest.hpp"
@@ -161,7 +162,7 @@ void serial_input_suite(Context& t) {
     static char line[64];
     static kernel::tasks::Completion read;
     const bool spawned = static_cast<bool>(kernel::tasks::spawn("reader", [](uint64_t) {
-        kernel::tasks::read_line(line, sizeof(line));
+        kernel::files::read_kernel_line(line, sizeof(line));
         read.signal();
     }, 0));
     if (spawned) read.wait_until(1);  // until the harness types the line

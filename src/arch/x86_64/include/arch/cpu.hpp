@@ -85,6 +85,8 @@ inline void enable_interrupts() { asm volatile("sti" ::: "memory"); }
 inline void halt() { asm volatile("hlt" ::: "memory"); }
 
 inline constexpr uint32_t kMsrEfer = 0xC0000080;
+inline constexpr uint32_t kMsrGsBase = 0xC0000101;
+inline constexpr uint64_t kEferLongModeEnable = 1u << 8;
 inline constexpr uint64_t kEferLongModeActive = 1u << 10;
 inline constexpr uint64_t kEferNoExecuteEnable = 1u << 11;
 inline constexpr uint64_t kCr0Paging = 1ull << 31;

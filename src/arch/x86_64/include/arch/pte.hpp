@@ -27,10 +27,15 @@ constexpr unsigned index(uint64_t virt_addr, unsigned level) {
     return static_cast<unsigned>((virt_addr >> level_shift(level)) & (kEntriesPerTable - 1));
 }
 
-// Canonical addresses: bits 63..47 all equal bit 47.
+// Four levels translate 48-bit addresses; a canonical address has bits 63..47 all equal.
+inline constexpr unsigned kVirtualAddressBits = 48;
 constexpr bool is_canonical(uint64_t virt_addr) {
-    const uint64_t top = virt_addr >> 47;
-    return top == 0 || top == 0x1FFFF;
+    const uint64_t top = virt_addr >> (kVirtualAddressBits - 1);
+    return top == 0 || top == (~0ull >> (kVirtualAddressBits - 1));
+}
+// The canonical form of an address built from table indices (upper half: sign-extended).
+constexpr uint64_t canonical(uint64_t virt_addr) {
+    return (virt_addr >> (kVirtualAddressBits - 1)) & 1 ? virt_addr | (~0ull << kVirtualAddressBits) : virt_addr;
 }
 
 constexpr bool is_present(uint64_t entry) { return entry & kPresent; }

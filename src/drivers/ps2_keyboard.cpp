@@ -1,0 +1,40 @@
+// PS/2 keyboard (see ps2_keyboard.hpp).
+#include "drivers/ps2_keyboard.hpp"
+
+#include <stdint.h>
+
+#include "arch/arch.hpp"
+#include "drivers/console_input.hpp"
+
+namespace drivers::ps2_keyboard {
+namespace {
+
+constexpr uint16_t kDataPort = 0x60, kStatusPort = 0x64;
+constexpr uint8_t kStatusOutputFull = 0x01;
+constexpr uint8_t kReleased = 0x80;
+constexpr uint8_t kLeftShift = 0x2A, kRightShift = 0x36;
+
+// Set-1 make codes of the main block, unshifted and shifted.
+constexpr char kKeymap[] = "\0\0331234567890-=\b\tqwertyuiop[]\n\0asdfghjkl;'`\0\\zxcvbnm,./\0*\0 ";
+constexpr char kKeymapShift[] = "\0\033!@#$%^&*()_+\b\tQWERTYUIOP{}\n\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
+bool g_shift = false;  // touched only by the IRQ handler, which runs on one CPU at a time
+
+}  // namespace
+
+void init() {
+    while (arch::port_read8(kStatusPort) & kStatusOutputFull) arch::port_read8(kDataPort);
+}
+
+void on_interrupt() {
+    const uint8_t scancode = arch::port_read8(kDataPort);
+    const bool released = scancode & kReleased;
+    const uint8_t key = scancode & ~kReleased;
+    if (key == kLeftShift || key == kRightShift) {
+        g_shift = !released;
+    } else if (!released && key < sizeof(kKeymap) - 1) {
+        const char c = (g_shift ? kKeymapShift : kKeymap)[key];
+        if (c) console_input::push(c);
+    }
+}
+
+}  // namespace drivers::ps2_keyboard
