@@ -5,11 +5,54 @@ enable_testing()
 
 set(SABLE_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
-add_library(sable_portable STATIC ${SABLE_PORTABLE_SOURCES})
-target_include_directories(sable_portable PUBLIC src test/fake_arch test)
-target_compile_options(sable_portable PRIVATE -fno-exceptions -fno-rtti -Wall -Wextra -Werror=return-type)
-target_compile_options(sable_portable PUBLIC ${SABLE_SANITIZERS} -g)
-target_link_options(sable_portable PUBLIC ${SABLE_SANITIZERS})
+# The same module boundaries as the kernel (cmake/modules.cmake), with the host's arch contract:
+# arch.hpp, the fake's impl.hpp (test/fake_arch) and the real x86-64 page-table encoding, which is
+# pure arithmetic.
+include(cmake/modules.cmake)
+set(SABLE_HOST_CONTRACT_FILES
+    ${PROJECT_SOURCE_DIR}/src/arch/arch.hpp
+    ${PROJECT_SOURCE_DIR}/test/fake_arch/arch/impl.hpp
+    ${PROJECT_SOURCE_DIR}/src/arch/x86_64/include/arch/pte.hpp)
+
+# One static library per module with portable sources, each against its own view.
+foreach(module IN LISTS SABLE_MODULES)
+    if(NOT SABLE_PORTABLE_${module})
+        continue()
+    endif()
+    sable_module_view(view ${module} host-${module} ${SABLE_HOST_CONTRACT_FILES})
+    add_library(sable_host_${module} STATIC ${SABLE_PORTABLE_${module}})
+    target_include_directories(sable_host_${module} PRIVATE ${view})
+    target_compile_options(sable_host_${module} PRIVATE -fno-exceptions -fno-rtti -Wall -Wextra -Werror=return-type)
+    target_compile_options(sable_host_${module} PUBLIC ${SABLE_SANITIZERS} -g)
+    target_link_options(sable_host_${module} PUBLIC ${SABLE_SANITIZERS})
+    foreach(dependency IN LISTS SABLE_DEPS_${module})
+        if(TARGET sable_host_${dependency})
+            target_link_libraries(sable_host_${module} PUBLIC sable_host_${dependency})
+        endif()
+    endforeach()
+    list(APPEND SABLE_HOST_MODULE_LIBRARIES sable_host_${module})
+endforeach()
+
+# The boundary itself is tested: against mm's view a header mm may use compiles, and one from a
+# module above it (sched) is not found — as in the kernel build, where that fails the build.
+set(layering ${CMAKE_BINARY_DIR}/layering)
+file(WRITE ${layering}/right_way.cpp "#include \"lib/format.hpp\"\n#include \"arch/arch.hpp\"\n")
+file(WRITE ${layering}/wrong_way.cpp "#include \"sched/scheduler.hpp\"\n")
+add_test(NAME build.module_view_allows_dependencies
+         COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${SABLE_VIEW_ROOT}/host-mm ${layering}/right_way.cpp)
+add_test(NAME build.module_view_rejects_wrong_way_include
+         COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${SABLE_VIEW_ROOT}/host-mm ${layering}/wrong_way.cpp)
+set_tests_properties(build.module_view_rejects_wrong_way_include PROPERTIES
+                     PASS_REGULAR_EXPRESSION "'sched/scheduler.hpp' file not found")
+set_tests_properties(build.module_view_allows_dependencies build.module_view_rejects_wrong_way_include
+                     PROPERTIES LABELS host TIMEOUT 60)
+
+# Tests see every portable folder, the host contract and test/ (support code, data).
+sable_include_view(SABLE_HOST_TEST_VIEW host-tests FOLDERS lib boot mm sched smp abi
+                   ARCH_FILES ${SABLE_HOST_CONTRACT_FILES})
+add_library(sable_portable INTERFACE)
+target_link_libraries(sable_portable INTERFACE ${SABLE_HOST_MODULE_LIBRARIES})
+target_include_directories(sable_portable INTERFACE ${SABLE_HOST_TEST_VIEW} ${PROJECT_SOURCE_DIR}/test)
 
 find_package(GTest REQUIRED)
 include(GoogleTest)
@@ -40,7 +83,7 @@ target_compile_definitions(elf_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURC
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     set(SABLE_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1)
     add_library(sable_portable_fuzz STATIC ${SABLE_PORTABLE_SOURCES})
-    target_include_directories(sable_portable_fuzz PUBLIC src test/fake_arch test)
+    target_include_directories(sable_portable_fuzz PUBLIC ${SABLE_HOST_TEST_VIEW} ${PROJECT_SOURCE_DIR}/test)
     target_compile_options(sable_portable_fuzz PRIVATE -fno-exceptions -fno-rtti
                            -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -g -O1)
     # Seeds default to the firmware dumps; a fuzzer whose input is something else names its own.
@@ -67,7 +110,7 @@ endif()
 find_package(benchmark QUIET)
 if(benchmark_FOUND)
     add_library(sable_portable_bench STATIC ${SABLE_PORTABLE_SOURCES})
-    target_include_directories(sable_portable_bench PUBLIC src test/fake_arch)
+    target_include_directories(sable_portable_bench PUBLIC ${SABLE_HOST_TEST_VIEW})
     target_compile_options(sable_portable_bench PRIVATE -O2 -fno-exceptions -fno-rtti)
     add_executable(page_frame_allocator_bench test/mm/page_frame_allocator_bench.cpp)
     target_compile_options(page_frame_allocator_bench PRIVATE -O2)

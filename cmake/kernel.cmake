@@ -10,14 +10,42 @@ set(SABLE_KERNEL_FLAGS
     -Wall -Wextra -Werror=return-type
 )
 
-add_executable(sable_kernel ${SABLE_PORTABLE_SOURCES} ${SABLE_KERNEL_SOURCES})
-set_target_properties(sable_kernel PROPERTIES OUTPUT_NAME sable.elf SUFFIX "")
-target_include_directories(sable_kernel PRIVATE src src/arch/x86_64/include src/user/include)
-target_compile_definitions(sable_kernel PRIVATE SABLE_VERSION="${PROJECT_VERSION}" SABLE_KERNEL=1)
-target_compile_options(sable_kernel PRIVATE
-    $<$<COMPILE_LANGUAGE:CXX>:${SABLE_KERNEL_FLAGS}>
-    $<$<COMPILE_LANGUAGE:C>:${SABLE_KERNEL_FLAGS}>
-    $<$<COMPILE_LANGUAGE:ASM>:-fno-pic>)
+include(cmake/modules.cmake)
+
+# One object library per module, each compiled against its include view (cmake/modules.cmake):
+# portable modules see the arch contract only; the x86-64 arch code and kernel/ (interrupt
+# controller set-up, self tests of x86 facts) also see the x86-private headers.
+set(SABLE_X86_INCLUDE ${PROJECT_SOURCE_DIR}/src/arch/x86_64/include/arch)
+sable_contract_files(SABLE_CONTRACT_FILES ${SABLE_X86_INCLUDE})
+file(GLOB SABLE_X86_HEADERS ${SABLE_X86_INCLUDE}/*)
+set(SABLE_KERNEL_OBJECTS "")
+
+function(sable_kernel_module name view)
+    add_library(sable_module_${name} OBJECT ${ARGN})
+    target_include_directories(sable_module_${name} PRIVATE ${view})
+    target_compile_definitions(sable_module_${name} PRIVATE SABLE_VERSION="${PROJECT_VERSION}" SABLE_KERNEL=1)
+    target_compile_options(sable_module_${name} PRIVATE
+        $<$<COMPILE_LANGUAGE:CXX>:${SABLE_KERNEL_FLAGS}>
+        $<$<COMPILE_LANGUAGE:C>:${SABLE_KERNEL_FLAGS}>
+        $<$<COMPILE_LANGUAGE:ASM>:-fno-pic>)
+    set(SABLE_KERNEL_OBJECTS ${SABLE_KERNEL_OBJECTS} $<TARGET_OBJECTS:sable_module_${name}> PARENT_SCOPE)
+endfunction()
+
+foreach(module IN LISTS SABLE_MODULES)
+    set(sources ${SABLE_PORTABLE_${module}} ${SABLE_KERNEL_${module}})
+    if(module STREQUAL "kernel")
+        sable_module_view(view ${module} kernel-${module} ${SABLE_X86_HEADERS} ${PROJECT_SOURCE_DIR}/src/arch/arch.hpp)
+    else()
+        sable_module_view(view ${module} kernel-${module} ${SABLE_CONTRACT_FILES})
+    endif()
+    sable_kernel_module(${module} ${view} ${sources})
+endforeach()
+sable_include_view(SABLE_ARCH_VIEW kernel-arch FOLDERS lib
+                   ARCH_FILES ${SABLE_X86_HEADERS} ${PROJECT_SOURCE_DIR}/src/arch/arch.hpp)
+sable_kernel_module(arch ${SABLE_ARCH_VIEW} ${SABLE_ARCH_SOURCES})
+
+add_executable(sable_kernel ${SABLE_KERNEL_OBJECTS})
+set_target_properties(sable_kernel PROPERTIES OUTPUT_NAME sable.elf SUFFIX "" LINKER_LANGUAGE CXX)
 set(SABLE_LINKER_SCRIPT ${PROJECT_SOURCE_DIR}/src/arch/x86_64/linker.ld)
 target_link_options(sable_kernel PRIVATE   # ld.lld's own options (see the toolchain file)
     -static -T ${SABLE_LINKER_SCRIPT} -z max-page-size=4096 --build-id=none)

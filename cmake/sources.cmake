@@ -1,20 +1,66 @@
-# Portable sources, listed once. The kernel compiles them freestanding; the host preset compiles
-# the same files into the GoogleTest binaries. They include no arch header (see docs/design.md).
-set(SABLE_PORTABLE_SOURCES
-    src/lib/format.cpp
-    src/lib/cmdline.cpp
-    src/boot/multiboot2.cpp
-    src/mm/page_frame_allocator.cpp
-    src/mm/address_space.cpp
-    src/mm/heap.cpp
-    src/lib/symbols.cpp
-    src/sched/scheduler.cpp
-    src/smp/firmware_tables.cpp
-    src/lib/elf.cpp
-)
+# Sources by module, listed once. A module is a folder of src/ holding one mechanism; it may
+# include only the folders named in its SABLE_DEPS_<module> (cmake/modules.cmake makes that the
+# build's rule). Portable sources (SABLE_PORTABLE_<module>) compile into the freestanding kernel
+# and into the host test binaries; kernel sources (SABLE_KERNEL_<module>) only into the kernel.
 
-# Kernel-only sources: hardware, the arch layer and the code that wires it together.
-set(SABLE_KERNEL_SOURCES
+# The dependency graph, one way only (docs/design.md draws it). `abi` is the user ABI header
+# folder (src/user/include/sable), shared with user programs.
+set(SABLE_MODULES lib boot drivers mm sched smp proc kernel)
+set(SABLE_DEPS_lib "")
+set(SABLE_DEPS_boot lib)
+set(SABLE_DEPS_drivers lib)
+set(SABLE_DEPS_mm lib boot abi)
+set(SABLE_DEPS_sched lib boot mm abi)
+set(SABLE_DEPS_smp lib boot mm sched abi)
+set(SABLE_DEPS_proc lib boot mm sched smp drivers abi)
+set(SABLE_DEPS_kernel lib boot mm sched smp drivers proc abi)
+
+set(SABLE_PORTABLE_lib src/lib/format.cpp src/lib/cmdline.cpp src/lib/symbols.cpp src/lib/elf.cpp)
+set(SABLE_KERNEL_lib src/lib/clock.cpp)
+
+set(SABLE_PORTABLE_boot src/boot/multiboot2.cpp)
+
+set(SABLE_KERNEL_drivers
+    src/drivers/uart16550.cpp
+    src/drivers/vga_text.cpp
+    src/drivers/qemu_fw_cfg.cpp
+    src/drivers/console_input.cpp
+    src/drivers/ps2_keyboard.cpp)
+
+set(SABLE_PORTABLE_mm src/mm/page_frame_allocator.cpp src/mm/address_space.cpp src/mm/heap.cpp)
+set(SABLE_KERNEL_mm
+    src/mm/physical_memory.cpp
+    src/mm/kernel_address_space.cpp
+    src/mm/kernel_heap.cpp
+    src/mm/kernel_stacks.cpp
+    src/mm/user_memory.cpp)
+
+set(SABLE_PORTABLE_sched src/sched/scheduler.cpp)
+set(SABLE_KERNEL_sched src/sched/tasks.cpp src/sched/cpu_local.cpp)
+
+set(SABLE_PORTABLE_smp src/smp/firmware_tables.cpp)
+set(SABLE_KERNEL_smp src/smp/discovery.cpp src/smp/bring_up.cpp src/smp/remote_call.cpp src/smp/tlb.cpp)
+
+set(SABLE_KERNEL_proc src/proc/programs.cpp src/proc/files.cpp src/proc/process.cpp src/proc/syscalls.cpp)
+
+set(SABLE_KERNEL_kernel
+    src/kernel/main.cpp
+    src/kernel/console.cpp
+    src/kernel/panic.cpp
+    src/kernel/runtime.cpp
+    src/kernel/symbols.cpp
+    src/kernel/interrupts.cpp
+    src/kernel/selftest/selftest.cpp
+    src/kernel/selftest/suites.cpp
+    src/kernel/selftest/mm_suite.cpp
+    src/kernel/selftest/sched_suite.cpp
+    src/kernel/selftest/smp_suite.cpp
+    src/kernel/selftest/user_suite.cpp
+    src/kernel/selftest/console_suite.cpp
+    src/kernel/selftest/bench.cpp)
+
+# The x86-64 implementation of the arch contract; it may include lib/ and nothing else.
+set(SABLE_ARCH_SOURCES
     src/arch/x86_64/entry.S
     src/arch/x86_64/cpu.cpp
     src/arch/x86_64/isr_stubs.S
@@ -25,41 +71,11 @@ set(SABLE_KERNEL_SOURCES
     src/arch/x86_64/task_frame.cpp
     src/arch/x86_64/ap_trampoline.S
     src/arch/x86_64/smp_startup.cpp
-    src/drivers/uart16550.cpp
-    src/drivers/vga_text.cpp
-    src/drivers/qemu_fw_cfg.cpp
-    src/drivers/console_input.cpp
-    src/drivers/ps2_keyboard.cpp
-    src/kernel/main.cpp
-    src/kernel/console.cpp
-    src/lib/clock.cpp
-    src/kernel/panic.cpp
-    src/kernel/selftest/selftest.cpp
-    src/kernel/selftest/suites.cpp
-    src/kernel/runtime.cpp
-    src/mm/physical_memory.cpp
-    src/mm/kernel_address_space.cpp
-    src/mm/kernel_heap.cpp
-    src/kernel/selftest/bench.cpp
-    src/kernel/selftest/mm_suite.cpp
-    src/mm/kernel_stacks.cpp
-    src/kernel/symbols.cpp
-    src/kernel/interrupts.cpp
-    src/sched/tasks.cpp
-    src/sched/cpu_local.cpp
-    src/smp/discovery.cpp
-    src/smp/bring_up.cpp
-    src/kernel/selftest/smp_suite.cpp
-    src/smp/tlb.cpp
-    src/smp/remote_call.cpp
-    src/kernel/selftest/sched_suite.cpp
     src/arch/x86_64/user_entry.S
-    src/arch/x86_64/user_mode.cpp
-    src/mm/user_memory.cpp
-    src/proc/programs.cpp
-    src/proc/files.cpp
-    src/proc/process.cpp
-    src/proc/syscalls.cpp
-    src/kernel/selftest/user_suite.cpp
-    src/kernel/selftest/console_suite.cpp
-)
+    src/arch/x86_64/user_mode.cpp)
+
+# Every portable source, for the host's fuzzers and benchmarks.
+set(SABLE_PORTABLE_SOURCES "")
+foreach(module IN LISTS SABLE_MODULES)
+    list(APPEND SABLE_PORTABLE_SOURCES ${SABLE_PORTABLE_${module}})
+endforeach()
