@@ -12,7 +12,8 @@ include(cmake/modules.cmake)
 set(SABLE_HOST_CONTRACT_FILES
     ${PROJECT_SOURCE_DIR}/src/arch/arch.hpp
     ${PROJECT_SOURCE_DIR}/test/fake_arch/arch/impl.hpp
-    ${PROJECT_SOURCE_DIR}/src/arch/x86_64/include/arch/pte.hpp)
+    ${PROJECT_SOURCE_DIR}/src/arch/x86_64/include/arch/pte.hpp
+    ${PROJECT_SOURCE_DIR}/src/arch/x86_64/include/arch/x86_defs.h)
 
 # One static library per module with portable sources, each against its own view.
 foreach(module IN LISTS SABLE_MODULES)

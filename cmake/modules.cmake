@@ -31,7 +31,7 @@ endfunction()
 # includes); `arch_include` is src/arch/x86_64/include/arch (kernel) or test/fake_arch/arch (host).
 function(sable_contract_files out arch_include)
     set(files ${PROJECT_SOURCE_DIR}/src/arch/arch.hpp)
-    foreach(header impl.hpp pte.hpp percpu_offsets.h boot_layout.hpp)
+    foreach(header impl.hpp pte.hpp percpu_offsets.h boot_layout.hpp x86_defs.h)
         if(EXISTS ${arch_include}/${header})
             list(APPEND files ${arch_include}/${header})
         endif()

@@ -12,7 +12,7 @@ namespace {
 uint8_t inb(uint16_t port) { return arch::port_read8(port); }
 void outb(uint16_t port, uint8_t value) { arch::port_write8(port, value); }
 
-constexpr uint16_t kCom1 = 0x3F8;
+constexpr uint16_t kCom1 = arch::kLegacyCom1Port;
 constexpr uint16_t kData = kCom1 + 0, kIer = kCom1 + 1, kFcr = kCom1 + 2, kLcr = kCom1 + 3,
                    kMcr = kCom1 + 4, kLsr = kCom1 + 5;
 constexpr uint8_t kLsrDataReady = 0x01, kLsrTransmitEmpty = 0x20;

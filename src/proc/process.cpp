@@ -176,11 +176,12 @@ int64_t error_of(tasks::TaskError error) {
     return error == tasks::TaskError::TooManyTasks ? -SABLE_EAGAIN : -SABLE_ENOMEM;
 }
 
-// Creates, loads and starts a process running `program`. Takes over the references in `stdio`.
-int64_t start_process(const programs::Program& program, const Arguments& arguments, files::File* (&stdio)[3],
-                      Process* parent, bool auto_reap, const kstd::CpuMask& affinity, bool is_init = false) {
-    Process* process = new_process(program.name, parent, auto_reap);
-    if (process) process->is_init = is_init;
+// A new process with a pid and an empty address space that owns the descriptors in `stdio`
+// (released if this fails). Returns the pid, or a negative SABLE_E* code with nothing left
+// behind; until it runs, discard() undoes it.
+int64_t create_process(const char* name, Process* parent, bool auto_reap, files::File* const (&stdio)[3],
+                       Process*& created) {
+    Process* process = new_process(name, parent, auto_reap);
     if (!process) {
         for (files::File* file : stdio)
             if (file) files::release(file);
@@ -199,6 +200,17 @@ int64_t start_process(const programs::Program& program, const Arguments& argumen
         return -SABLE_ENOMEM;
     }
     process->space = space.value();
+    created = process;
+    return pid;
+}
+
+// Creates, loads and starts a process running `program`. Takes over the references in `stdio`.
+int64_t start_process(const programs::Program& program, const Arguments& arguments, files::File* (&stdio)[3],
+                      Process* parent, bool auto_reap, const kstd::CpuMask& affinity, bool is_init = false) {
+    Process* process = nullptr;
+    const int64_t pid = create_process(program.name, parent, auto_reap, stdio, process);
+    if (pid < 0) return pid;
+    process->is_init = is_init;
     StartFrame start{};
     int64_t result = load_image(*process, programs::image(program), start.entry);
     if (result == 0) result = build_stack(*process, arguments, start.user_rsp, start.argv);
@@ -385,19 +397,10 @@ int64_t spawn(uint64_t user_program, uint64_t user_argv, uint64_t user_stdio) {
 
 int64_t fork(const arch::TrapFrame* frame) {
     Process* self = current();
-    Process* child = new_process(self->name, self, false);
-    if (!child) return -SABLE_ENOMEM;
-    const int64_t pid = reserve(child);
-    if (pid < 0) {
-        delete child;
-        return pid;
-    }
-    auto space = user_memory::create();
-    if (!space) {
-        discard(child);
-        return -SABLE_ENOMEM;
-    }
-    child->space = space.value();
+    files::File* const no_descriptors_yet[3] = {};  // the whole table is copied below
+    Process* child = nullptr;
+    const int64_t pid = create_process(self->name, self, false, no_descriptors_yet, child);
+    if (pid < 0) return pid;
     uint64_t pages = 0;
     const bool copied = user_memory::copy_all(self->space, child->space, pages);
     child->user_pages = pages;

@@ -16,7 +16,6 @@ namespace {
 constexpr unsigned kEntriesPerChunk = 256;  // one 4 KiB chunk
 constexpr unsigned kMaxChunks = 256;        // up to 65 536 tasks
 constexpr unsigned kTaskStackPages = 4;     // 16 KiB below each guard page
-constexpr unsigned kVectorWake = 0xF0;      // IPI: "work was queued for you"
 
 enum Operation : uint64_t { kYield = 1, kSleep, kBlock, kExit, kMigrate };
 
@@ -158,7 +157,7 @@ void make_ready_on_its_cpu(sched::Task* task) {
     if (parked) {
         __atomic_fetch_add(&g_wake_ipis, 1, __ATOMIC_RELAXED);
         // A self-IPI too: the handler that woke us returns to idle otherwise until the tick.
-        arch::send_ipi(g_cpu_locals[target].apic_id, kVectorWake);
+        arch::send_ipi(g_cpu_locals[target].apic_id, arch::kVectorWakeIpi);
     }
 }
 
@@ -371,8 +370,8 @@ void init(unsigned tick_hz) {
         cpu.scheduler.init(0, &idle->sched, &g_boot_task.sched);
         cpu.running = true;
     }
-    arch::set_interrupt_handler(0x80, on_scheduler_trap, nullptr);
-    arch::set_interrupt_handler(kVectorWake, on_wake_ipi, nullptr);
+    arch::set_interrupt_handler(arch::kVectorSchedulerTrap, on_scheduler_trap, nullptr);
+    arch::set_interrupt_handler(arch::kVectorWakeIpi, on_wake_ipi, nullptr);
     if (!spawn("reaper", reaper, 0, 0, true)) panic("tasks: cannot create the reaper task");
     klog("tasks: task list of 16-byte entries (PML4, RSP) in %u-entry chunks; idle task %llu; main is task 0",
          kEntriesPerChunk, static_cast<unsigned long long>(idle->sched.id));

@@ -9,7 +9,6 @@
 namespace kernel::remote_call {
 namespace {
 
-constexpr unsigned kVectorRemoteCall = 0xF1;
 
 SpinLock g_lock;  // one call at a time; interrupts stay on while we wait
 void (*volatile g_function)(void*) = nullptr;
@@ -26,7 +25,7 @@ uint64_t on_remote_call(arch::TrapFrame* frame, void*) {
 
 }  // namespace
 
-void init() { arch::set_interrupt_handler(kVectorRemoteCall, on_remote_call, nullptr); }
+void init() { arch::set_interrupt_handler(arch::kVectorRemoteCallIpi, on_remote_call, nullptr); }
 
 void on_other_cpus(void (*fn)(void* argument), void* argument) {
     const CpuLocal& self = this_cpu();
@@ -43,7 +42,7 @@ void on_other_cpus(void (*fn)(void* argument), void* argument) {
     __atomic_store_n(&g_pending, others, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < g_cpu_count; ++i)
         if (g_cpu_locals[i].online && &g_cpu_locals[i] != &self)
-            arch::send_ipi(g_cpu_locals[i].apic_id, kVectorRemoteCall);
+            arch::send_ipi(g_cpu_locals[i].apic_id, arch::kVectorRemoteCallIpi);
     while (__atomic_load_n(&g_pending, __ATOMIC_ACQUIRE) != 0) arch::cpu_relax();
     ++g_count;
 }

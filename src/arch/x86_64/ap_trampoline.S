@@ -13,6 +13,7 @@
  * but read-only data.
  */
 #include <arch/ap_trampoline.h>
+#include <arch/x86_defs.h>
 #define ABS(label) (AP_TRAMPOLINE_BASE + (label) - ap_trampoline_begin)
 
     .section .rodata
@@ -28,7 +29,7 @@ ap_trampoline_begin:
     mov %cr0, %eax
     or $1, %eax                         /* CR0.PE */
     mov %eax, %cr0
-    ljmpl $0x08, $ABS(ap_protected_mode)
+    ljmpl $0x08, $ABS(ap_protected_mode)     /* ap_gdt: 32-bit code */
 
     .code32
 ap_protected_mode:
@@ -37,16 +38,16 @@ ap_protected_mode:
     mov %ax, %es
     mov %ax, %ss
     mov %cr4, %eax
-    or $(1 << 5), %eax                  /* CR4.PAE */
+    or $X86_CR4_PAE, %eax
     mov %eax, %cr4
     mov ABS(ap_trampoline_data) + AP_DATA_ROOT_TABLE, %eax
     mov %eax, %cr3
-    mov $0xC0000080, %ecx               /* EFER: LME (+NXE: the tables use NX bits) */
+    mov $X86_MSR_EFER, %ecx             /* LME (+NXE: the tables use NX bits) */
     rdmsr
     or ABS(ap_trampoline_data) + AP_DATA_EFER_BITS, %eax
     wrmsr
     mov %cr0, %eax
-    or $((1 << 31) | (1 << 16)), %eax   /* CR0.PG | CR0.WP */
+    or $(X86_CR0_PG | X86_CR0_WP), %eax
     mov %eax, %cr0
     ljmp $0x18, $ABS(ap_long_mode)
 
@@ -72,9 +73,9 @@ ap_long_mode:
     .balign 8
 ap_gdt:
     .quad 0
-    .quad 0x00CF9A000000FFFF            /* 0x08: 32-bit code */
-    .quad 0x00CF92000000FFFF            /* 0x10: data */
-    .quad 0x00AF9A000000FFFF            /* 0x18: 64-bit code */
+    .quad X86_DESCRIPTOR_CODE32         /* 0x08: 32-bit code */
+    .quad X86_DESCRIPTOR_KERNEL_DATA    /* 0x10: data */
+    .quad X86_DESCRIPTOR_KERNEL_CODE64  /* 0x18: 64-bit code */
 ap_gdt_end:
 ap_gdt_pointer:
     .short ap_gdt_end - ap_gdt - 1

@@ -30,7 +30,7 @@ void exit_emulator(bool passed) {
 }
 
 bool save_and_disable_interrupts() {
-    const bool were_enabled = read_rflags() & (1u << 9);  // RFLAGS.IF
+    const bool were_enabled = read_rflags() & X86_RFLAGS_IF;
     disable_interrupts();
     return were_enabled;
 }
@@ -137,19 +137,16 @@ bool cpu_supports_1g_pages() {
 }
 
 bool translate(uint64_t virt_addr, uint64_t* phys_addr) {
-    constexpr uint64_t kPresent = 1, kHuge = 1 << 7;
-    constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000ull;
-    uint64_t table = read_cr3() & kAddressMask;
-    // Levels: PML4 (bit 39), PDPT (30), PD (21), PT (12). A huge entry ends the walk early.
-    for (int shift = 39; shift >= 12; shift -= 9) {
-        const uint64_t entry = reinterpret_cast<const uint64_t*>(table)[(virt_addr >> shift) & 511];
-        if (!(entry & kPresent)) return false;
-        if (shift == 12 || (shift <= 30 && (entry & kHuge))) {
-            const uint64_t page_mask = (1ull << shift) - 1;
-            *phys_addr = (entry & kAddressMask & ~page_mask) | (virt_addr & page_mask);
+    // The tables are reached by their physical addresses: identity-mapped (see arch.hpp).
+    uint64_t table = pte::next_table(read_cr3());
+    for (unsigned level = pte::kLevels; level-- > 0;) {
+        const uint64_t entry = reinterpret_cast<const uint64_t*>(table)[pte::index(virt_addr, level)];
+        if (!pte::is_present(entry)) return false;
+        if (pte::is_leaf(entry, level)) {
+            *phys_addr = pte::leaf_address(entry, level) | (virt_addr & (pte::level_size(level) - 1));
             return true;
         }
-        table = entry & kAddressMask;
+        table = pte::next_table(entry);
     }
     return false;
 }

@@ -27,10 +27,10 @@ bool g_idt_built = false;
 
 // [SDM vol3 §3.4.5] code/data descriptors: base 0, limit max; in long mode only L, DPL, P and
 // the type matter.
-constexpr uint64_t kKernelCode64 = 0x00AF9A000000FFFF;
-constexpr uint64_t kKernelData = 0x00CF92000000FFFF;
-constexpr uint64_t kUserData = 0x00CFF2000000FFFF;
-constexpr uint64_t kUserCode64 = 0x00AFFA000000FFFF;
+constexpr uint64_t kKernelCode64 = X86_DESCRIPTOR_KERNEL_CODE64;
+constexpr uint64_t kKernelData = X86_DESCRIPTOR_KERNEL_DATA;
+constexpr uint64_t kUserData = X86_DESCRIPTOR_USER_DATA;
+constexpr uint64_t kUserCode64 = X86_DESCRIPTOR_USER_CODE64;
 
 void build_idt() {
     for (unsigned vector = 0; vector < 256; ++vector) {

@@ -10,28 +10,19 @@
  * go on without that magic or without long mode, because either means nothing below can work.
  */
 
+#include <arch/x86_defs.h>
+
 #define MB2_HEADER_MAGIC   0xE85250D6
 #define MB2_ARCH_I386      0
 #define MB2_BOOT_MAGIC     0x36D76289
 
-#define PTE_PRESENT        (1 << 0)
-#define PTE_WRITABLE       (1 << 1)
-#define PTE_HUGE           (1 << 7)     /* a PD entry maps 2 MiB directly */
 
-#define CR0_PE             (1 << 0)
-#define CR0_WP             (1 << 16)    /* supervisor writes honour read-only pages */
-#define CR0_PG             (1 << 31)
-#define CR4_PAE            (1 << 5)
-#define MSR_EFER           0xC0000080
-#define EFER_LME           (1 << 8)
-#define EFER_NXE           (1 << 11)
 #define CPUID_EXT_LM       (1 << 29)    /* CPUID 0x80000001 EDX: long mode */
 #define CPUID_EXT_NX       (1 << 20)    /* CPUID 0x80000001 EDX: execute-disable */
 
 #define BOOT_IDENTITY_GIB  4            /* identity map 0..4 GiB with 2 MiB pages */
 #define BOOT_STACK_BYTES   (32 * 1024)
 
-#define COM1               0x3F8
 
 /* ------------------------------------------------------------------------------------------ */
 /* [Multiboot2 §3.1] the header must sit in the first 32 KiB of the file, 8-byte aligned.      */
@@ -75,8 +66,8 @@ boot_stack_top:
     .balign 8
 gdt64:
     .quad 0                             /* 0x00: null */
-    .quad 0x00AF9A000000FFFF            /* 0x08: kernel code, 64-bit (L=1), DPL 0 */
-    .quad 0x00CF92000000FFFF            /* 0x10: kernel data, DPL 0 */
+    .quad X86_DESCRIPTOR_KERNEL_CODE64  /* X86_SELECTOR_KERNEL_CODE */
+    .quad X86_DESCRIPTOR_KERNEL_DATA    /* X86_SELECTOR_KERNEL_DATA */
 gdt64_end:
 gdt64_pointer:
     .short gdt64_end - gdt64 - 1
@@ -137,8 +128,8 @@ _start:
     pop %edi
 
     /* PML4[0] -> PDPT; PDPT[0..3] -> four page directories covering 0..4 GiB. */
-    movl $(boot_pdpt + PTE_PRESENT + PTE_WRITABLE), boot_pml4
-    mov $boot_pd + PTE_PRESENT + PTE_WRITABLE, %eax
+    movl $(boot_pdpt + X86_PTE_PRESENT + X86_PTE_WRITABLE), boot_pml4
+    mov $boot_pd + X86_PTE_PRESENT + X86_PTE_WRITABLE, %eax
     xor %ecx, %ecx
 1:  mov %eax, boot_pdpt(, %ecx, 8)
     add $4096, %eax
@@ -148,7 +139,7 @@ _start:
 
     /* 2048 PD entries, each an identity 2 MiB page. The top half of the 64-bit entry stays 0,
        which is right for physical addresses below 4 GiB. */
-    mov $(PTE_PRESENT + PTE_WRITABLE + PTE_HUGE), %eax
+    mov $(X86_PTE_PRESENT + X86_PTE_WRITABLE + X86_PTE_HUGE), %eax
     xor %ecx, %ecx
 1:  mov %eax, boot_pd(, %ecx, 8)
     add $0x200000, %eax
@@ -161,7 +152,7 @@ _start:
        the page tables below it. */
     mov $boot_stack_guard, %eax
     and $~0x1FFFFF, %eax
-    or $(PTE_PRESENT + PTE_WRITABLE), %eax
+    or $(X86_PTE_PRESENT + X86_PTE_WRITABLE), %eax
     xor %ecx, %ecx
 1:  mov %eax, boot_pt(, %ecx, 8)
     add $4096, %eax
@@ -174,47 +165,47 @@ _start:
     movl $0, boot_pt(, %eax, 8)
     mov $boot_stack_guard, %eax
     shr $21, %eax
-    movl $(boot_pt + PTE_PRESENT + PTE_WRITABLE), boot_pd(, %eax, 8)
+    movl $(boot_pt + X86_PTE_PRESENT + X86_PTE_WRITABLE), boot_pd(, %eax, 8)
 
     /* [Intel SDM vol3 §10.8.5] PAE, then EFER.LME, then CR0.PG activates IA-32e mode. */
     mov %cr4, %eax
-    or $CR4_PAE, %eax
+    or $X86_CR4_PAE, %eax
     mov %eax, %cr4
     mov $boot_pml4, %eax
     mov %eax, %cr3
-    mov $MSR_EFER, %ecx
+    mov $X86_MSR_EFER, %ecx
     rdmsr
-    or $EFER_LME, %eax
+    or $X86_EFER_LME, %eax
     test $CPUID_EXT_NX, %ebp
     jz 1f
-    or $EFER_NXE, %eax
+    or $X86_EFER_NXE, %eax
 1:  wrmsr
     mov %cr0, %eax
-    or $(CR0_PG + CR0_PE + CR0_WP), %eax
+    or $(X86_CR0_PG + X86_CR0_PE + X86_CR0_WP), %eax
     mov %eax, %cr0
 
     lgdt gdt64_pointer
-    ljmp $0x08, $long_mode_entry
+    ljmp $X86_SELECTOR_KERNEL_CODE, $long_mode_entry
 
-/* Print the NUL-terminated message at EAX on COM1 and the VGA text screen, then stop.
+/* Print the NUL-terminated message at EAX on X86_COM1_PORT and the VGA text screen, then stop.
    The serial port is programmed here because C++ has not run yet. */
 boot_fail32:
     mov %eax, %esi
-    mov $(COM1 + 1), %dx;  mov $0x00, %al; outb %al, %dx   /* no interrupts */
-    mov $(COM1 + 3), %dx;  mov $0x80, %al; outb %al, %dx   /* DLAB on */
-    mov $(COM1 + 0), %dx;  mov $0x01, %al; outb %al, %dx   /* divisor 1 = 115200 baud */
-    mov $(COM1 + 1), %dx;  mov $0x00, %al; outb %al, %dx
-    mov $(COM1 + 3), %dx;  mov $0x03, %al; outb %al, %dx   /* 8N1, DLAB off */
-    mov $(COM1 + 2), %dx;  mov $0xC7, %al; outb %al, %dx   /* FIFO on, cleared */
+    mov $(X86_COM1_PORT + 1), %dx;  mov $0x00, %al; outb %al, %dx   /* no interrupts */
+    mov $(X86_COM1_PORT + 3), %dx;  mov $0x80, %al; outb %al, %dx   /* DLAB on */
+    mov $(X86_COM1_PORT + 0), %dx;  mov $0x01, %al; outb %al, %dx   /* divisor 1 = 115200 baud */
+    mov $(X86_COM1_PORT + 1), %dx;  mov $0x00, %al; outb %al, %dx
+    mov $(X86_COM1_PORT + 3), %dx;  mov $0x03, %al; outb %al, %dx   /* 8N1, DLAB off */
+    mov $(X86_COM1_PORT + 2), %dx;  mov $0xC7, %al; outb %al, %dx   /* FIFO on, cleared */
     mov $0xB8000, %edi
 2:  movb (%esi), %bl
     test %bl, %bl
     jz 4f
-    mov $(COM1 + 5), %dx
+    mov $(X86_COM1_PORT + 5), %dx
 3:  inb %dx, %al
     test $0x20, %al                     /* transmit holding register empty */
     jz 3b
-    mov $COM1, %dx
+    mov $X86_COM1_PORT, %dx
     mov %bl, %al
     outb %al, %dx
     cmp $' ', %bl                       /* keep CR/LF off the screen */
@@ -231,7 +222,7 @@ boot_fail32:
 /* ------------------------------------------------------------------------------------------ */
     .code64
 long_mode_entry:
-    mov $0x10, %ax
+    mov $X86_SELECTOR_KERNEL_DATA, %ax
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss

@@ -21,6 +21,7 @@
 
 #include <arch/percpu_offsets.h>
 #include <arch/trap_frame_asm.h>
+#include <arch/x86_defs.h>
 
     .section .text
     .balign 16
@@ -67,13 +68,13 @@ isr_common:
     movl $0, (%rdx)                     /* x86 stores are release-ordered: after every load above */
     .global isr_return_to_frame
 isr_return_to_frame:                    /* also the first "return" of a brand-new task */
-    testb $3, 128(%rsp)                 /* CS in the frame: returning to ring 3? */
+    testb $3, TRAP_FRAME_CS(%rsp)       /* returning to ring 3? */
     jz 2f
     mov %rsp, %rdi
     call return_to_user_hook            /* kernel: a pending kill ends the task here */
 2:
     POP_FRAME_REGISTERS
-    testb $3, 8(%rsp)                   /* CS of the frame iretq pops */
+    testb $3, TRAP_FRAME_CS - TRAP_FRAME_RIP(%rsp)   /* CS of the frame iretq pops */
     jz 3f
     swapgs
 3:  iretq

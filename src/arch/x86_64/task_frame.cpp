@@ -17,7 +17,7 @@ uint64_t build_kernel_task_frame(uint64_t stack_top, void (*entry)(uint64_t), ui
     *frame = {};
     frame->ss = 0;  // the seed's kernel-task SS: a null selector is valid at CPL 0 in long mode
     frame->rsp = stack_top - 16;
-    frame->rflags = 0x200202;  // ID | IF | the always-one bit 1
+    frame->rflags = X86_RFLAGS_NEW_TASK;
     frame->cs = x86::kKernelCodeSelector;
     frame->rip = reinterpret_cast<uint64_t>(kernel_task_trampoline);
     frame->rdx = parameter;  // the seed's "parameter passed to the thread"

@@ -13,8 +13,7 @@
 #include <arch/percpu_offsets.h>
 #include <arch/trap_frame_asm.h>
 
-#define USER_DATA_SELECTOR (0x18 | 3)
-#define USER_CODE_SELECTOR (0x20 | 3)
+#include <arch/x86_defs.h>
 
     .section .text
     .balign 16
@@ -28,10 +27,10 @@ syscall_entry:
     mov %gs:PERCPU_ENTRY_RSP, %rsp
     /* The same five words an interrupt from ring 3 pushes, then the registers in isr_common's
        order: the frame is an ordinary arch::TrapFrame. */
-    pushq $USER_DATA_SELECTOR
+    pushq $X86_SELECTOR_USER_DATA
     pushq %gs:PERCPU_USER_RSP
     push %r11                           /* user RFLAGS */
-    pushq $USER_CODE_SELECTOR
+    pushq $X86_SELECTOR_USER_CODE
     push %rcx                           /* user RIP */
     push %rax                           /* call number; the result goes back here */
     push %rdi
@@ -43,13 +42,14 @@ syscall_entry:
     cli
     /* SYSRET to a non-canonical RIP would fault in ring 0 with the user's RSP [SDM vol2 SYSRET];
        the iretq path handles any frame, so anything unusual takes it. */
-    mov 120(%rsp), %rcx                 /* RIP */
+    mov TRAP_FRAME_RIP(%rsp), %rcx
     shr $47, %rcx
     jnz isr_return_to_frame
     POP_FRAME_REGISTERS
-    mov 0(%rsp), %rcx                   /* RIP for SYSRET */
-    mov 16(%rsp), %r11                  /* RFLAGS for SYSRET */
-    mov 24(%rsp), %rsp                  /* the user stack; nothing below reads the kernel one */
+    /* Only the CPU part of the frame is left: RIP at 0. */
+    mov 0(%rsp), %rcx                                  /* RIP for SYSRET */
+    mov TRAP_FRAME_RFLAGS - TRAP_FRAME_RIP(%rsp), %r11 /* RFLAGS for SYSRET */
+    mov TRAP_FRAME_RSP - TRAP_FRAME_RIP(%rsp), %rsp    /* the user stack; nothing below reads the kernel one */
     swapgs
     sysretq
 

@@ -15,20 +15,13 @@ namespace arch {
 using namespace x86;
 
 namespace {
-// [SDM vol4 table 2-2] architectural MSRs.
-constexpr uint32_t kMsrStar = 0xC0000081;
-constexpr uint32_t kMsrLstar = 0xC0000082;
-constexpr uint32_t kMsrFmask = 0xC0000084;
-constexpr uint32_t kMsrKernelGsBase = 0xC0000102;
-constexpr uint64_t kEferSyscallEnable = 1u << 0;
-
 // RFLAGS bits masked on entry: TF (no single-stepping into the kernel), IF (off until the frame
 // is saved), DF (the ABI wants it clear), NT, AC (no user-granted alignment checks in ring 0).
-constexpr uint64_t kEntryFlagMask = (1u << 8) | (1u << 9) | (1u << 10) | (1u << 14) | (1u << 18);
+constexpr uint64_t kEntryFlagMask = X86_RFLAGS_TF | X86_RFLAGS_IF | X86_RFLAGS_DF | X86_RFLAGS_NT | X86_RFLAGS_AC;
 
-constexpr uint64_t kCr0Emulation = 1u << 2;      // x87 instructions raise #NM
-constexpr uint64_t kCr0MonitorCoprocessor = 1u << 1;
-constexpr uint64_t kCr4Smep = 1u << 20;
+constexpr uint64_t kCr0Emulation = X86_CR0_EM;
+constexpr uint64_t kCr0MonitorCoprocessor = X86_CR0_MP;
+constexpr uint64_t kCr4Smep = X86_CR4_SMEP;
 }  // namespace
 
 void init_user_mode(unsigned cpu_index) {
@@ -61,7 +54,7 @@ uint64_t build_user_task_frame(uint64_t kernel_stack_top, uint64_t entry, uint64
     *frame = {};
     frame->ss = kUserDataSelector;
     frame->rsp = user_rsp;
-    frame->rflags = 0x200202;  // the seed's value: ID | IF | bit 1
+    frame->rflags = X86_RFLAGS_NEW_TASK;
     frame->cs = kUserCodeSelector;
     frame->rip = entry;
     frame->rdi = arg0;

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <arch/x86_defs.h>
+
 namespace arch::x86 {
 
 inline void outb(uint16_t port, uint8_t value) { asm volatile("outb %0, %1" ::"a"(value), "Nd"(port)); }
@@ -84,13 +86,19 @@ inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
 inline void enable_interrupts() { asm volatile("sti" ::: "memory"); }
 inline void halt() { asm volatile("hlt" ::: "memory"); }
 
-inline constexpr uint32_t kMsrEfer = 0xC0000080;
-inline constexpr uint32_t kMsrGsBase = 0xC0000101;
-inline constexpr uint64_t kEferLongModeEnable = 1u << 8;
-inline constexpr uint64_t kEferLongModeActive = 1u << 10;
-inline constexpr uint64_t kEferNoExecuteEnable = 1u << 11;
-inline constexpr uint64_t kCr0Paging = 1ull << 31;
-inline constexpr uint64_t kCr4Pae = 1u << 5;
+inline constexpr uint32_t kMsrEfer = X86_MSR_EFER;
+inline constexpr uint32_t kMsrStar = X86_MSR_STAR;
+inline constexpr uint32_t kMsrLstar = X86_MSR_LSTAR;
+inline constexpr uint32_t kMsrFmask = X86_MSR_FMASK;
+inline constexpr uint32_t kMsrGsBase = X86_MSR_GS_BASE;
+inline constexpr uint32_t kMsrKernelGsBase = X86_MSR_KERNEL_GS_BASE;
+inline constexpr uint64_t kEferSyscallEnable = X86_EFER_SCE;
+inline constexpr uint64_t kEferLongModeEnable = X86_EFER_LME;
+inline constexpr uint64_t kEferLongModeActive = X86_EFER_LMA;
+inline constexpr uint64_t kEferNoExecuteEnable = X86_EFER_NXE;
+inline constexpr uint64_t kCr0Paging = X86_CR0_PG;
+inline constexpr uint64_t kCr4Pae = X86_CR4_PAE;
+inline constexpr uint64_t kRflagsInterruptsOn = X86_RFLAGS_IF;
 
 inline bool cpu_has_hypervisor() { return (cpuid(1).ecx >> 31) & 1; }
 inline bool cpu_has_nx() {

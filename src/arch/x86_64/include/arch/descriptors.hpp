@@ -5,13 +5,15 @@
 
 #include <stdint.h>
 
+#include <arch/x86_defs.h>
+
 namespace arch::x86 {
 
 // Order fixed by SYSRET: user SS = STAR[63:48] + 8, user CS = STAR[63:48] + 16.
-inline constexpr uint16_t kKernelCodeSelector = 0x08;
-inline constexpr uint16_t kKernelDataSelector = 0x10;
-inline constexpr uint16_t kUserDataSelector = 0x18 | 3;
-inline constexpr uint16_t kUserCodeSelector = 0x20 | 3;
+inline constexpr uint16_t kKernelCodeSelector = X86_SELECTOR_KERNEL_CODE;
+inline constexpr uint16_t kKernelDataSelector = X86_SELECTOR_KERNEL_DATA;
+inline constexpr uint16_t kUserDataSelector = X86_SELECTOR_USER_DATA;
+inline constexpr uint16_t kUserCodeSelector = X86_SELECTOR_USER_CODE;
 inline constexpr uint16_t kTssSelector = 0x28;
 
 // Interrupt-stack-table slots: these exceptions always switch to a known-good stack.

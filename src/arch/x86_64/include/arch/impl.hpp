@@ -1,9 +1,24 @@
 // The x86-64 data side of the arch contract (src/arch/arch.hpp includes this last): what portable
 // code may know about the machine without calling into it — the page-table entry encoding, the
-// per-CPU block's entry offsets and the kernel image's extent. The other headers in this folder
+// per-CPU block's entry offsets, the kernel image's extent, the vectors portable code uses. The other headers in this folder
 // are x86-private: only src/arch/x86_64 and the kernel's own x86 checks include them.
 #pragma once
+
+#include <stdint.h>
 
 #include <arch/boot_layout.hpp>
 #include <arch/percpu_offsets.h>
 #include <arch/pte.hpp>
+#include <arch/x86_defs.h>
+
+namespace arch {
+
+// Vectors of the interrupts portable code raises and handles itself (the rest of the map is in
+// <arch/x86_defs.h>).
+inline constexpr uint8_t kVectorWakeIpi = X86_VECTOR_WAKE;
+inline constexpr uint8_t kVectorRemoteCallIpi = X86_VECTOR_REMOTE_CALL;
+inline constexpr uint8_t kVectorSchedulerTrap = X86_VECTOR_YIELD;
+// The PC's first serial port, for the 16550 driver.
+inline constexpr uint16_t kLegacyCom1Port = X86_COM1_PORT;
+
+}  // namespace arch

@@ -5,13 +5,15 @@
 
 #include <stdint.h>
 
+#include <arch/x86_defs.h>
+
 namespace arch::x86 {
 
 // Vectors (exceptions are 0..31).
-inline constexpr unsigned kVectorTimer = 0x20;
-inline constexpr unsigned kVectorIrqBase = 0x30;  // IO APIC pin n -> 0x30 + n
-inline constexpr unsigned kVectorYield = 0x80;    // software interrupt: a voluntary task switch
-inline constexpr unsigned kVectorSpurious = 0xFF;
+inline constexpr unsigned kVectorTimer = X86_VECTOR_TIMER;
+inline constexpr unsigned kVectorIrqBase = X86_VECTOR_IRQ_BASE;  // IO APIC pin n -> 0x30 + n
+inline constexpr unsigned kVectorYield = X86_VECTOR_YIELD;       // the scheduler trap
+inline constexpr unsigned kVectorSpurious = X86_VECTOR_SPURIOUS;
 
 void disable_legacy_pic();
 

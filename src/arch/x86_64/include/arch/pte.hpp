@@ -5,18 +5,20 @@
 
 #include <stdint.h>
 
+#include <arch/x86_defs.h>
+
 namespace arch::pte {
 
 inline constexpr unsigned kLevels = 4;
 inline constexpr unsigned kEntriesPerTable = 512;
 inline constexpr unsigned kHighestLeafLevel = 2;  // 1 GiB pages (needs CPUID pdpe1gb)
 
-inline constexpr uint64_t kPresent = 1ull << 0;
-inline constexpr uint64_t kWritable = 1ull << 1;
+inline constexpr uint64_t kPresent = X86_PTE_PRESENT;
+inline constexpr uint64_t kWritable = X86_PTE_WRITABLE;
 inline constexpr uint64_t kUser = 1ull << 2;
 inline constexpr uint64_t kWriteThrough = 1ull << 3;
 inline constexpr uint64_t kCacheDisable = 1ull << 4;
-inline constexpr uint64_t kHuge = 1ull << 7;  // PS: a PD/PDPT entry maps a page directly
+inline constexpr uint64_t kHuge = X86_PTE_HUGE;  // PS: a PD/PDPT entry maps a page directly
 inline constexpr uint64_t kGlobal = 1ull << 8;
 inline constexpr uint64_t kNoExecute = 1ull << 63;  // only valid with EFER.NXE
 inline constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000ull;

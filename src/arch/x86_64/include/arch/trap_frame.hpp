@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <arch/x86_defs.h>
+
 namespace arch {
 
 struct TrapFrame {
@@ -14,17 +16,18 @@ struct TrapFrame {
     uint64_t rip, cs, rflags, rsp, ss;              // pushed by the CPU (iretq pops them)
 };
 
-// The seed's table [brief §3], offsets from the saved RSP. isr_stubs.S pushes in this order.
+// The task stack table, offsets from the saved RSP; isr_stubs.S pushes in this order and the
+// entry assembly reads the offsets it needs from <arch/x86_defs.h>.
 static_assert(offsetof(TrapFrame, r15) == 0);
 static_assert(offsetof(TrapFrame, rbp) == 64);
 static_assert(offsetof(TrapFrame, rdx) == 80);
 static_assert(offsetof(TrapFrame, rdi) == 104);
 static_assert(offsetof(TrapFrame, rax) == 112);
-static_assert(offsetof(TrapFrame, rip) == 120);
-static_assert(offsetof(TrapFrame, cs) == 128);
-static_assert(offsetof(TrapFrame, rflags) == 136);
-static_assert(offsetof(TrapFrame, rsp) == 144);
+static_assert(offsetof(TrapFrame, rip) == TRAP_FRAME_RIP);
+static_assert(offsetof(TrapFrame, cs) == TRAP_FRAME_CS);
+static_assert(offsetof(TrapFrame, rflags) == TRAP_FRAME_RFLAGS);
+static_assert(offsetof(TrapFrame, rsp) == TRAP_FRAME_RSP);
 static_assert(offsetof(TrapFrame, ss) == 152);
-static_assert(sizeof(TrapFrame) == 160);
+static_assert(sizeof(TrapFrame) == TRAP_FRAME_BYTES);
 
 }  // namespace arch
