@@ -49,7 +49,7 @@ set_tests_properties(build.module_view_allows_dependencies build.module_view_rej
                      PROPERTIES LABELS host TIMEOUT 60)
 
 # Tests see every portable folder, the host contract and test/ (support code, data).
-sable_include_view(SABLE_HOST_TEST_VIEW host-tests FOLDERS lib boot mm sched smp abi
+sable_include_view(SABLE_HOST_TEST_VIEW host-tests FOLDERS lib boot drivers mm sched smp proc abi
                    ARCH_FILES ${SABLE_HOST_CONTRACT_FILES})
 add_library(sable_portable INTERFACE)
 target_link_libraries(sable_portable INTERFACE ${SABLE_HOST_MODULE_LIBRARIES})
@@ -65,6 +65,11 @@ function(sable_host_test name)
     gtest_discover_tests(${name} PROPERTIES LABELS host TIMEOUT 60 DISCOVERY_TIMEOUT 60)
 endfunction()
 
+# The stateful fake arch and the host stand-ins for kernel services (threads as tasks, a console
+# that collects its output), for tests of kernel code that locks, blocks and copies user memory.
+add_library(sable_host_fakes STATIC test/fake_arch/fake_arch.cpp test/fake_kernel/fake_kernel.cpp)
+target_link_libraries(sable_host_fakes PUBLIC sable_portable)
+
 sable_host_test(format_test test/lib/format_test.cpp)
 sable_host_test(cmdline_test test/lib/cmdline_test.cpp)
 sable_host_test(multiboot2_test test/boot/multiboot2_test.cpp)
@@ -76,6 +81,10 @@ sable_host_test(scheduler_test test/sched/scheduler_test.cpp)
 sable_host_test(firmware_tables_test test/smp/firmware_tables_test.cpp)
 target_compile_definitions(firmware_tables_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
 sable_host_test(elf_test test/lib/elf_test.cpp)
+sable_host_test(task_list_test test/sched/task_list_test.cpp)
+target_link_libraries(task_list_test PRIVATE sable_host_fakes)
+sable_host_test(pipe_test test/proc/pipe_test.cpp)
+target_link_libraries(pipe_test PRIVATE sable_host_fakes)
 target_compile_definitions(elf_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
 
 # libFuzzer targets for every parser of untrusted input (clang only). ctest runs each for a short

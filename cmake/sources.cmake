@@ -20,14 +20,14 @@ set(SABLE_KERNEL_lib src/lib/clock.cpp)
 
 set(SABLE_PORTABLE_boot src/boot/multiboot2.cpp)
 
+set(SABLE_PORTABLE_drivers src/drivers/console_input.cpp)
 set(SABLE_KERNEL_drivers
     src/drivers/uart16550.cpp
     src/drivers/vga_text.cpp
     src/drivers/qemu_fw_cfg.cpp
-    src/drivers/console_input.cpp
     src/drivers/ps2_keyboard.cpp)
 
-set(SABLE_PORTABLE_mm src/mm/page_frame_allocator.cpp src/mm/address_space.cpp src/mm/heap.cpp)
+set(SABLE_PORTABLE_mm src/mm/page_frame_allocator.cpp src/mm/address_space.cpp src/mm/heap.cpp src/mm/user_copy.cpp)
 set(SABLE_KERNEL_mm
     src/mm/physical_memory.cpp
     src/mm/kernel_address_space.cpp
@@ -35,13 +35,14 @@ set(SABLE_KERNEL_mm
     src/mm/kernel_stacks.cpp
     src/mm/user_memory.cpp)
 
-set(SABLE_PORTABLE_sched src/sched/scheduler.cpp)
+set(SABLE_PORTABLE_sched src/sched/scheduler.cpp src/sched/task_list.cpp)
 set(SABLE_KERNEL_sched src/sched/tasks.cpp src/sched/cpu_local.cpp)
 
 set(SABLE_PORTABLE_smp src/smp/firmware_tables.cpp)
 set(SABLE_KERNEL_smp src/smp/discovery.cpp src/smp/bring_up.cpp src/smp/remote_call.cpp src/smp/tlb.cpp)
 
-set(SABLE_KERNEL_proc src/proc/programs.cpp src/proc/files.cpp src/proc/process.cpp src/proc/syscalls.cpp)
+set(SABLE_PORTABLE_proc src/proc/files.cpp)
+set(SABLE_KERNEL_proc src/proc/programs.cpp src/proc/process.cpp src/proc/syscalls.cpp)
 
 set(SABLE_KERNEL_kernel
     src/kernel/main.cpp

@@ -151,31 +151,4 @@ bool copy_all(mm::AddressSpace& from, mm::AddressSpace& to, uint64_t& pages_copi
     return ok;
 }
 
-bool range_ok(uint64_t address, uint64_t size) {
-    return address >= kUserBase && address <= kUserTop && size <= kUserTop - address;
-}
-
-bool copy_from(void* destination, uint64_t user_source, uint64_t size) {
-    return range_ok(user_source, size) && arch::copy_user(destination, reinterpret_cast<const void*>(user_source), size);
-}
-
-bool copy_to(uint64_t user_destination, const void* source, uint64_t size) {
-    return range_ok(user_destination, size) && arch::copy_user(reinterpret_cast<void*>(user_destination), source, size);
-}
-
-int64_t copy_string_from(char* destination, uint64_t capacity, uint64_t user_source) {
-    // Page by page: a string that ends just before an unmapped page must not fault.
-    uint64_t copied = 0;
-    while (copied < capacity) {
-        const uint64_t at = user_source + copied;
-        uint64_t chunk = kPageSize - (at & (kPageSize - 1));
-        if (chunk > capacity - copied) chunk = capacity - copied;
-        if (!copy_from(destination + copied, at, chunk)) return -1;
-        for (uint64_t i = 0; i < chunk; ++i)
-            if (destination[copied + i] == '\0') return static_cast<int64_t>(copied + i);
-        copied += chunk;
-    }
-    return -2;
-}
-
 }  // namespace kernel::user_memory

@@ -13,8 +13,6 @@
 namespace kernel::tasks {
 namespace {
 
-constexpr unsigned kEntriesPerChunk = 256;  // one 4 KiB chunk
-constexpr unsigned kMaxChunks = 256;        // up to 65 536 tasks
 constexpr unsigned kTaskStackPages = 4;     // 16 KiB below each guard page
 
 enum Operation : uint64_t { kYield = 1, kSleep, kBlock, kExit, kMigrate };
@@ -31,13 +29,8 @@ struct SleepRequest {
     void* context;
 };
 
-// --- the task list (shared; never on the switch path except to read an entry) ----------------
-TaskEntry* g_chunks[kMaxChunks];
-unsigned g_chunk_count = 0;
-uint32_t g_next_unused_slot = 0;
-uint32_t g_free_slot_head = ~0u;  // free slots chain through their saved_rsp field
-uint64_t g_live = 0;
-IrqSpinLock g_list_lock;
+// --- the task list (shared; the switch path only reads and writes entries it owns) ---------
+sched::TaskList g_task_list(kmalloc);
 
 // --- per CPU --------------------------------------------------------------------------------
 struct CpuTasks {
@@ -55,33 +48,14 @@ uint64_t g_switches = 0, g_steals = 0, g_wake_ipis = 0;
 
 unsigned g_tick_hz = 0;  // the timer's rate, for turning sleeps into ticks
 
-TaskEntry& entry(uint32_t slot) { return g_chunks[slot / kEntriesPerChunk][slot % kEntriesPerChunk]; }
+sched::TaskEntry& entry(uint32_t slot) { return g_task_list.entry(slot); }
 KernelTask* from_sched(sched::Task* task) { return reinterpret_cast<KernelTask*>(task); }
 static_assert(__builtin_offsetof(KernelTask, sched) == 0, "sched::Task must be first");
 
 CpuTasks& this_cpu_tasks() { return g_cpus[this_cpu().index]; }
 
-kstd::Result<uint32_t, TaskError> allocate_slot() {
-    IrqLockGuard guard(g_list_lock);
-    if (g_free_slot_head != ~0u) {
-        const uint32_t slot = g_free_slot_head;
-        g_free_slot_head = static_cast<uint32_t>(entry(slot).saved_rsp);
-        return slot;
-    }
-    if (g_next_unused_slot == g_chunk_count * kEntriesPerChunk) {
-        if (g_chunk_count == kMaxChunks) return kstd::fail(TaskError::TooManyTasks);
-        auto* chunk = static_cast<TaskEntry*>(kmalloc(sizeof(TaskEntry) * kEntriesPerChunk));
-        if (!chunk) return kstd::fail(TaskError::OutOfMemory);
-        g_chunks[g_chunk_count++] = chunk;
-    }
-    return g_next_unused_slot++;
-}
-
-void free_slot(uint32_t slot) {
-    IrqLockGuard guard(g_list_lock);
-    entry(slot) = {0, g_free_slot_head};
-    g_free_slot_head = slot;
-    --g_live;
+TaskError error_of(sched::TaskListError error) {
+    return error == sched::TaskListError::Full ? TaskError::TooManyTasks : TaskError::OutOfMemory;
 }
 
 // Dead tasks go from a CPU's reap list (filled by the switch, which still runs on the dead
@@ -115,7 +89,7 @@ void reaper(uint64_t) {
             const uint32_t slot = dead->slot;
             free_kernel_stack(dead->stack);
             kfree(dead);
-            free_slot(slot);  // last: once live_count() drops, everything the task held is back
+            g_task_list.remove(slot);  // last: once live_count() drops, everything the task held is back
             dead = next;
         }
         sleep_ms(10);
@@ -278,19 +252,15 @@ KernelTask* create(const char* name, uint64_t pml4_phys, uint64_t (*build_frame)
         return nullptr;
     }
     *task = {};
-    auto slot = allocate_slot();
+    auto slot = g_task_list.add();
     if (!slot) {
         kfree(task);
-        error = slot.error();
+        error = error_of(slot.error());
         return nullptr;
     }
     auto stack = allocate_kernel_stack(kTaskStackPages);
     if (!stack) {
-        {
-            IrqLockGuard guard(g_list_lock);
-            ++g_live;  // free_slot() counts it down
-        }
-        free_slot(slot.value());
+        g_task_list.remove(slot.value());
         kfree(task);
         error = TaskError::OutOfMemory;
         return nullptr;
@@ -302,23 +272,19 @@ KernelTask* create(const char* name, uint64_t pml4_phys, uint64_t (*build_frame)
     kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
     task->sched.name = task->name;
     entry(task->slot) = {pml4_phys, build_frame(task->stack.top, context)};
-    IrqLockGuard guard(g_list_lock);
-    ++g_live;
     return task;
 }
 
 // A task list entry and scheduler for the context already running on this CPU (boot code on
 // CPU 0, ap_main on an AP), which becomes task `name`.
 KernelTask* adopt_running_context(KernelTask* task, const char* name) {
-    auto slot = allocate_slot();
+    auto slot = g_task_list.add();
     if (!slot) panic("tasks: no memory for the task list");
     task->slot = slot.value();
     kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
     task->sched.name = task->name;
     entry(task->slot) = {kernel_address_space().root().address(), 0};
     task->on_cpu = 1;  // it is running right now
-    IrqLockGuard guard(g_list_lock);
-    ++g_live;
     return task;
 }
 
@@ -374,7 +340,7 @@ void init(unsigned tick_hz) {
     arch::set_interrupt_handler(arch::kVectorWakeIpi, on_wake_ipi, nullptr);
     if (!spawn("reaper", reaper, 0, 0, true)) panic("tasks: cannot create the reaper task");
     klog("tasks: task list of 16-byte entries (PML4, RSP) in %u-entry chunks; idle task %llu; main is task 0",
-         kEntriesPerChunk, static_cast<unsigned long long>(idle->sched.id));
+         sched::TaskList::kEntriesPerChunk, static_cast<unsigned long long>(idle->sched.id));
 }
 
 void init_application_processor() {
@@ -563,15 +529,8 @@ void exit() {
     panic("tasks: a dead task was scheduled again");
 }
 
-uint64_t live_count() {
-    IrqLockGuard guard(g_list_lock);
-    return g_live;
-}
-
-uint64_t task_list_slots() {
-    IrqLockGuard guard(g_list_lock);
-    return g_next_unused_slot;
-}
+uint64_t live_count() { return g_task_list.live(); }
+uint64_t task_list_slots() { return g_task_list.slots(); }
 
 uint64_t switch_count() { return __atomic_load_n(&g_switches, __ATOMIC_RELAXED); }
 uint64_t steal_count() { return __atomic_load_n(&g_steals, __ATOMIC_RELAXED); }

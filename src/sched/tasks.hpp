@@ -16,20 +16,15 @@
 #include "lib/spinlock.hpp"
 #include "lib/result.hpp"
 #include "sched/scheduler.hpp"
+#include "sched/task_list.hpp"
 
 namespace kernel::tasks {
-
-struct TaskEntry {
-    uint64_t pml4_phys;  // CR3 to load when switching to the task
-    uint64_t saved_rsp;  // ring-0 RSP pointing at its saved frame (valid while not running)
-};
-static_assert(sizeof(TaskEntry) == 16, "the seed's task-list entry is 16 bytes");
 
 struct WaitQueue;
 
 struct KernelTask {
     sched::Task sched;  // the scheduler's view (state, queue links, accounting)
-    uint32_t slot;      // index of this task's TaskEntry in the task list
+    uint32_t slot;      // index of this task's entry in the task list (sched/task_list.hpp)
     KernelStack stack;  // empty for the boot task, which runs on the boot stack
     char name[24];
     // 1 while a CPU runs on this task's stack, cleared by that CPU only after it has switched to
