@@ -161,7 +161,7 @@ void interrupts_on();
 // Points this CPU's per-CPU base (GS) at `block`, whose first words the entry assembly reads
 // (<arch/percpu_offsets.h>: the block's own address first); cpu_local_base() reads it back.
 void set_cpu_local_base(void* block);
-void* cpu_local_base();
+inline void* cpu_local_base();  // defined by <arch/impl.hpp>: it is on every hot path
 // This CPU's local APIC id, as the firmware tables list it.
 uint32_t this_cpu_apic_id();
 // A fixed-vector interrupt to the CPU with `apic_id` (a wake-up, a remote call).

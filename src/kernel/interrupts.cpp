@@ -39,7 +39,7 @@ uint64_t on_timer(arch::TrapFrame* frame, void*) {
     CpuLocal& cpu = this_cpu();
     __atomic_store_n(&cpu.ticks, cpu.ticks + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&cpu.last_tick_ns, clock::ns_since_boot(), __ATOMIC_RELAXED);
-    lapic_eoi();
+    arch::end_of_interrupt();
     return g_tick_hook ? g_tick_hook(frame) : reinterpret_cast<uint64_t>(frame);
 }
 
@@ -50,13 +50,13 @@ uint64_t on_spurious(arch::TrapFrame* frame, void*) {
 
 uint64_t on_com1(arch::TrapFrame* frame, void*) {
     drivers::uart16550::on_interrupt();
-    lapic_eoi();
+    arch::end_of_interrupt();
     return reinterpret_cast<uint64_t>(frame);
 }
 
 uint64_t on_keyboard(arch::TrapFrame* frame, void*) {
     drivers::ps2_keyboard::on_interrupt();
-    lapic_eoi();
+    arch::end_of_interrupt();
     return reinterpret_cast<uint64_t>(frame);
 }
 

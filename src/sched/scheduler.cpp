@@ -42,6 +42,21 @@ Task* TaskQueue::pop_front() {
     return task;
 }
 
+Task* TaskQueue::rotate(Task* newcomer) {
+    // The length does not change, so it is not stored: the common switch touches only links.
+    Task* front = m_head;
+    m_head = front->queue_next;
+    if (m_head) m_head->queue_prev = nullptr;
+    else m_tail = nullptr;
+    front->queue_next = front->queue_prev = nullptr;
+    newcomer->queue_next = nullptr;
+    newcomer->queue_prev = m_tail;
+    if (m_tail) m_tail->queue_next = newcomer;
+    else m_head = newcomer;
+    m_tail = newcomer;
+    return front;
+}
+
 void TaskQueue::remove(Task* task) {
     if (task->queue_prev) task->queue_prev->queue_next = task->queue_next;
     else m_head = task->queue_next;
@@ -77,9 +92,10 @@ Task* CpuScheduler::switch_away() {
     } else {
         if (previous->state == TaskState::Running && !previous->is_idle) {
             previous->state = TaskState::Ready;
-            m_ready.push_back(previous);
+            set_current(m_ready.rotate(previous));  // to the back; the front runs
+        } else {
+            set_current(m_ready.pop_front());
         }
-        set_current(m_ready.pop_front());
     }
     if (previous->is_idle && previous != m_current) previous->state = TaskState::Ready;
     m_current->state = TaskState::Running;

@@ -42,6 +42,8 @@ public:
     // Inserts `task` before `position` (nullptr: at the back).
     void insert_before(Task* position, Task* task);
     Task* pop_front();
+    // pop_front() then push_back(newcomer), as one step (the queue must not be empty).
+    Task* rotate(Task* newcomer);
     void remove(Task* task);
     Task* front() const { return m_head; }
     Task* back() const { return m_tail; }

@@ -497,8 +497,26 @@ bool wake_one(WaitQueue& queue) {
 }
 
 uint64_t wake_all(WaitQueue& queue) {
+    // Every waiter leaves the queue under one hold of its lock (a pipe wakes its other end on
+    // each transfer: one lock round, not one per waiter plus one to find the queue empty), then
+    // each is readied on its own CPU, oldest first. Meanwhile they chain through queue_next.
+    sched::Task* taken = nullptr;
+    sched::Task** tail = &taken;
+    {
+        IrqLockGuard guard(queue.lock);
+        while (sched::Task* task = queue.waiters.take_oldest()) {
+            *tail = task;
+            tail = &task->queue_next;
+        }
+    }
     uint64_t woken = 0;
-    while (wake_one(queue)) ++woken;
+    while (taken) {
+        sched::Task* next = taken->queue_next;
+        taken->queue_next = nullptr;
+        make_ready_on_its_cpu(taken);
+        taken = next;
+        ++woken;
+    }
     return woken;
 }
 

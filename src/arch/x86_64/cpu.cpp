@@ -49,11 +49,6 @@ void port_write16(uint16_t port, uint16_t value) { outw(port, value); }
 
 void set_cpu_local_base(void* block) { wrmsr(kMsrGsBase, reinterpret_cast<uint64_t>(block)); }
 
-void* cpu_local_base() {
-    void* self;
-    asm volatile("mov %%gs:0, %0" : "=r"(self));  // the block's first word is its own address
-    return self;
-}
 
 uint64_t timestamp() { return rdtsc_ordered(); }
 

@@ -34,8 +34,6 @@ uint32_t this_cpu_apic_id() {
     if (x86::cpuid(0).eax >= 0xB && (x86::cpuid(0xB).ebx & 0xFFFF) != 0) return x86::cpuid(0xB).edx;
     return x86::cpuid(1).ebx >> 24;
 }
-void send_ipi(uint32_t apic_id, uint8_t vector) { x86::lapic_send_ipi(apic_id, vector); }
-void end_of_interrupt() { x86::lapic_eoi(); }
 
 bool install_ap_trampoline(uint64_t root_table_phys, const uint64_t* stack_top_by_apic_id,
                            void (*entry)(uint64_t apic_id)) {

@@ -18,6 +18,14 @@ namespace arch {
 inline constexpr uint8_t kVectorWakeIpi = X86_VECTOR_WAKE;
 inline constexpr uint8_t kVectorRemoteCallIpi = X86_VECTOR_REMOTE_CALL;
 inline constexpr uint8_t kVectorSchedulerTrap = X86_VECTOR_YIELD;
+// The per-CPU base (arch.hpp): inline, as every "which CPU am I" on the switch and system-call
+// paths goes through it. The block's first word is its own address (PERCPU_SELF).
+inline void* cpu_local_base() {
+    void* self;
+    asm volatile("mov %%gs:0, %0" : "=r"(self));
+    return self;
+}
+
 // The PC's first serial port, for the 16550 driver.
 inline constexpr uint16_t kLegacyCom1Port = X86_COM1_PORT;
 

@@ -23,7 +23,6 @@ uint64_t lapic_physical_base();
 void lapic_init(uint64_t mmio_virt);  // software-enable with the spurious vector
 uint32_t lapic_id();
 bool lapic_x2apic_mode();
-void lapic_eoi();
 // Periodic timer on kVectorTimer; `initial_count` in LAPIC timer ticks (divide by 16).
 void lapic_timer_periodic(uint32_t initial_count);
 void lapic_timer_stop();
@@ -35,7 +34,6 @@ void lapic_timer_start_oneshot_max();  // for calibration: count down from 0xFFF
 // trampoline's page number, and fixed-vector IPIs. Each waits for the ICR to be idle first.
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_startup(uint32_t apic_id, uint8_t page);
-void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_send_nmi_to_others();  // panic: stop every other CPU, whatever it is doing
 uint64_t lapic_mmio_base();
 
