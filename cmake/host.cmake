@@ -85,6 +85,8 @@ sable_host_test(task_list_test test/sched/task_list_test.cpp)
 target_link_libraries(task_list_test PRIVATE sable_host_fakes)
 sable_host_test(pipe_test test/proc/pipe_test.cpp)
 target_link_libraries(pipe_test PRIVATE sable_host_fakes)
+sable_host_test(process_table_test test/proc/process_table_test.cpp)
+target_link_libraries(process_table_test PRIVATE sable_host_fakes)
 target_compile_definitions(elf_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
 
 # libFuzzer targets for every parser of untrusted input (clang only). ctest runs each for a short
@@ -116,7 +118,7 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
 endif()
 
 # Benchmarks are programs, not tests: optimised, no sanitizers, run by hand
-# (build/host/page_frame_allocator_bench), printing BENCH lines (bench-format.md).
+# (build/host/page_frame_allocator_bench), printing BENCH lines (docs/testing.md).
 find_package(benchmark QUIET)
 if(benchmark_FOUND)
     add_library(sable_portable_bench STATIC ${SABLE_PORTABLE_SOURCES})

@@ -1,7 +1,7 @@
 # Module boundaries the build enforces. Each module of src/ compiles with one include directory:
 # a "view" (build/<preset>/include-views/<module>/) holding symbolic links to exactly the folders
 # it may include — its own and those in SABLE_DEPS_<module> — and an arch/ folder with the arch
-# contract. `#include "kernel/console.hpp"` in src/mm/ therefore fails with "file not found".
+# contract. `#include "proc/process.hpp"` in src/mm/ therefore fails with "file not found".
 # (A quoted include is also looked up beside the including file; paths are always rooted at the
 # module folder, so that finds nothing else.)
 

@@ -58,7 +58,8 @@ void walk_stack(uint64_t rbp, unsigned max_frames, void (*visit)(uint64_t return
 // `virt_addr` is mapped. Used by self tests to check what the boot stub built.
 bool translate(uint64_t virt_addr, uint64_t* phys_addr);
 
-// Paging: the one TLB-invalidation entry point (SMP shootdown hooks in here later), loading a
+// Paging: invalidating one TLB entry on this CPU (the kernel address space reaches every CPU
+// through the shootdown smp/ installs with kernel::set_tlb_invalidator), loading a
 // new top-level table, and the CPU features the page-table code must respect.
 void invalidate_tlb_page(uint64_t virt_addr);
 void load_page_table_root(uint64_t root_phys);

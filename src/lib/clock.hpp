@@ -1,5 +1,5 @@
-// Time since boot from the TSC, calibrated once against the PIT. The interrupts issue adds the
-// LAPIC timer on top of this.
+// Time since boot from the TSC, calibrated once against the PIT (the LAPIC timer is calibrated
+// against it in turn: src/kernel/interrupts.cpp).
 #pragma once
 
 #include <stdint.h>

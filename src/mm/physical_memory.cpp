@@ -147,7 +147,7 @@ void print_meminfo() {
         IrqLockGuard guard(g_lock);
         for (unsigned s = 0; s < mm::kPageStateCount; ++s) counts[s] = g_frames.count(static_cast<PageState>(s));
     }
-    // Order fixed by log-format.md: free, kernel, stack, heap first.
+    // Order fixed for the tools that read it (docs/design.md): free, kernel, stack, heap first.
     constexpr PageState kOrder[] = {PageState::Free,      PageState::Kernel, PageState::Stack,
                                     PageState::Heap,      PageState::PageTable, PageState::User,
                                     PageState::Firmware,  PageState::Absent};

@@ -27,7 +27,7 @@ uint64_t frame_count();
 bool check_consistency();
 mm::PageState state(mm::Pfn frame);
 
-// "mm: frames free=<n> kernel=<n> ..." (log-format.md) plus usable MiB; also the shell's `mem`.
+// "mm: frames free=<n> kernel=<n> ..." (a fixed-shape line, docs/design.md) plus usable MiB; also the shell's `mem`.
 void print_meminfo();
 
 }  // namespace kernel::physical_memory

@@ -18,13 +18,8 @@ namespace {
 constexpr uint64_t kPageSize = mm::kPageSize;
 constexpr uint64_t kInitialStackBytes = user_memory::kInitialStackPages * kPageSize;
 
-// The process table. Lock order: g_table_lock, then a task's block_lock, a wait queue's lock,
-// a CPU's lock. Wait conditions read only atomics, never this lock.
-IrqSpinLock g_table_lock;
-unsigned g_limit = kDefaultProcessLimit;
-Process* g_table[kProcessTableSize];
-int32_t g_next_pid = 1;
-uint64_t g_live = 0;
+// The process table (process_table.hpp). Wait conditions read only atomics, never its lock.
+ProcessTable g_table;
 // Children of the kernel (spawn_from_kernel without auto_reap) report here.
 tasks::WaitQueue g_kernel_child_events;
 uint64_t g_kernel_event_count = 0;
@@ -35,24 +30,16 @@ uint64_t align_down(uint64_t value) { return value & ~(kPageSize - 1); }
 
 // A table slot and pid for a new process, or -EAGAIN at the limit.
 int64_t reserve(Process* process) {
-    IrqLockGuard guard(g_table_lock);
-    if (g_live >= g_limit) return -SABLE_EAGAIN;
-    for (unsigned i = 0; i < kProcessTableSize; ++i) {
-        if (g_table[i]) continue;
-        g_table[i] = process;
-        process->slot = i;
-        g_child_event_counts[i] = 0;
-        process->pid = g_next_pid++;
-        ++g_live;
-        return process->pid;
-    }
-    return -SABLE_EAGAIN;
+    IrqLockGuard guard(g_table.lock());
+    const int32_t pid = g_table.insert_locked(process);
+    if (pid < 0) return -SABLE_EAGAIN;
+    g_child_event_counts[process->slot] = 0;
+    return pid;
 }
 
 void unreserve(Process* process) {
-    IrqLockGuard guard(g_table_lock);
-    g_table[process->slot] = nullptr;
-    --g_live;
+    IrqLockGuard guard(g_table.lock());
+    g_table.remove_locked(process);
 }
 
 Process* new_process(const char* name, Process* parent, bool auto_reap) {
@@ -279,8 +266,8 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
 }  // namespace
 
 void init(const boot::BootInfo& info, unsigned process_limit) {
-    g_limit = process_limit == 0 ? 1 : process_limit > kProcessTableSize ? kProcessTableSize : process_limit;
-    klog("process: limit %u processes", g_limit);
+    g_table.set_limit(process_limit);
+    klog("process: limit %u processes", g_table.limit());
     programs::init(info);
     arch::set_fault_handler(on_fault);
 }
@@ -291,8 +278,8 @@ Process* current() {
 }
 
 uint64_t live_count() {
-    IrqLockGuard guard(g_table_lock);
-    return g_live;
+    IrqLockGuard guard(g_table.lock());
+    return g_table.live_locked();
 }
 
 bool current_killed() {
@@ -430,18 +417,18 @@ void exit_current(int32_t status) {
     user_memory::destroy(self->space);
     Process* to_free = nullptr;
     {
-        IrqLockGuard guard(g_table_lock);
+        IrqLockGuard guard(g_table.lock());
         Process* init = nullptr;
-        for (Process* p : g_table)
-            if (p && p->is_init && p->state == State::Alive && p != self) init = p;
+        g_table.for_each_locked([&](Process* p) {
+            if (p->is_init && p->state == State::Alive && p != self) init = p;
+            return true;
+        });
                 // Children: zombies are collected now (no one else will); live ones go to init, or, with
         // no init, free themselves when they exit.
-        for (unsigned i = 0; i < kProcessTableSize; ++i) {
-            Process* child = g_table[i];
-            if (!child || child->parent != self) continue;
+        g_table.for_each_locked([&](Process* child) {
+            if (child->parent != self) return true;
             if (child->state == State::Zombie) {
-                g_table[i] = nullptr;
-                --g_live;
+                g_table.remove_locked(child);
                 child->free_next = to_free;
                 to_free = child;
             } else if (init) {
@@ -450,12 +437,12 @@ void exit_current(int32_t status) {
                 child->parent = nullptr;
                 child->auto_reap = true;
             }
-        }
+            return true;
+        });
         self->task = nullptr;
         self->status = status;
         if (self->auto_reap) {
-            g_table[self->slot] = nullptr;
-            --g_live;
+            g_table.remove_locked(self);
             self->free_next = to_free;
             to_free = self;
         } else {
@@ -507,17 +494,15 @@ int64_t wait_for_child(Process* parent, int32_t pid, uint64_t user_status, bool 
         bool any_child = false;
         WaitCondition condition{0, parent};
         {
-            IrqLockGuard guard(g_table_lock);
+            IrqLockGuard guard(g_table.lock());
             condition.seen = condition_counter(parent);
-            for (Process* p : g_table) {
-                if (!p || p->parent != parent || (pid != -1 && p->pid != pid)) continue;
-                if (!parent && p->auto_reap) continue;
+            g_table.for_each_locked([&](Process* p) {
+                if (p->parent != parent || (pid != -1 && p->pid != pid)) return true;
+                if (!parent && p->auto_reap) return true;
                 any_child = true;
-                if (p->state == State::Zombie) {
-                    found = p;
-                    break;
-                }
-            }
+                if (p->state == State::Zombie) found = p;
+                return found == nullptr;
+            });
         }
         if (!any_child) return -SABLE_ECHILD;
         if (found) {
@@ -528,9 +513,8 @@ int64_t wait_for_child(Process* parent, int32_t pid, uint64_t user_status, bool 
             if (kernel_status) *kernel_status = status;
             const int32_t reaped = found->pid;
             {
-                IrqLockGuard guard(g_table_lock);
-                g_table[found->slot] = nullptr;
-                --g_live;
+                IrqLockGuard guard(g_table.lock());
+                g_table.remove_locked(found);
             }
             delete found;
             return reaped;
@@ -555,18 +539,15 @@ int32_t kernel_wait(int32_t pid) {
 }
 
 int64_t kill(int32_t pid) {
-    IrqLockGuard guard(g_table_lock);
-    for (Process* p : g_table) {
-        if (!p || p->pid != pid) continue;
-        if (p->is_init) return -SABLE_EPERM;
-        if (p->state != State::Alive) return 0;  // already dead: nothing to do
-        uint32_t none = 0;
-        __atomic_compare_exchange_n(&p->kill_reason, &none, SABLE_KILL_SIGNAL, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_RELAXED);
-        if (p->task) tasks::interrupt_wait(p->task);
-        return 0;
-    }
-    return -SABLE_ESRCH;
+    IrqLockGuard guard(g_table.lock());
+    Process* p = g_table.find_locked(pid);
+    if (!p) return -SABLE_ESRCH;
+    if (p->is_init) return -SABLE_EPERM;
+    if (p->state != State::Alive) return 0;  // already dead: nothing to do
+    uint32_t none = 0;
+    __atomic_compare_exchange_n(&p->kill_reason, &none, SABLE_KILL_SIGNAL, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    if (p->task) tasks::interrupt_wait(p->task);
+    return 0;
 }
 
 int64_t brk(uint64_t new_break) {
@@ -594,9 +575,8 @@ int64_t process_list(uint64_t user_out, uint64_t max) {
     if (!infos) return -SABLE_ENOMEM;
     uint64_t count = 0;
     {
-        IrqLockGuard guard(g_table_lock);
-        for (Process* p : g_table) {
-            if (!p) continue;
+        IrqLockGuard guard(g_table.lock());
+        g_table.for_each_locked([&](Process* p) {
             if (count < max) {
                 sable_process_info& info = infos[count];
                 info = {};
@@ -620,7 +600,8 @@ int64_t process_list(uint64_t user_out, uint64_t max) {
                 }
             }
             ++count;
-        }
+            return true;
+        });
     }
     const uint64_t reported = count < max ? count : max;
     const bool copied = reported == 0 || user_memory::copy_to(user_out, infos, reported * sizeof(sable_process_info));

@@ -10,15 +10,14 @@
 
 #include "boot/multiboot2.hpp"
 #include "proc/files.hpp"
+#include "proc/process_table.hpp"
 #include "sched/tasks.hpp"
 #include "mm/address_space.hpp"
 
 namespace kernel::process {
 
 // Processes alive or zombie at once: fork and spawn fail with -EAGAIN beyond the limit
-// (default kDefaultProcessLimit, `sable.max_procs=<n>` up to kProcessTableSize).
-inline constexpr unsigned kProcessTableSize = 1024;
-inline constexpr unsigned kDefaultProcessLimit = 128;
+// (default kDefaultProcessLimit, `sable.max_procs=<n>` up to kProcessTableSize; process_table.hpp).
 
 enum class State : uint8_t { Alive, Zombie };
 

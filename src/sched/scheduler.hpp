@@ -1,6 +1,6 @@
 // Per-CPU scheduling policy, pure logic: round robin within the run queue with a one-tick
 // quantum, no switch when the current task is the only runnable one (it keeps its CPU and its
-// warm caches, as seed 000 asks), the idle task only when nothing else can run, a timer queue for
+// warm caches, as the seed design asks), the idle task only when nothing else can run, a timer queue for
 // sleepers and wait queues for blocking. The kernel calls it with its per-CPU lock held and does
 // the actual switch; host tests call it directly and check which task it picks.
 #pragma once

@@ -1,4 +1,4 @@
-// Kernel tasks and the switch path (seed 000's model). The task list holds one 16-byte entry
+// Kernel tasks and the switch path (the seed design's model, docs/tasks.md). The task list holds one 16-byte entry
 // per task — its PML4 and its saved ring-0 RSP — in chunks that are added as tasks are created,
 // so it grows without ever moving an entry. A switch happens only inside an interrupt (the timer,
 // vector 0x80 for yield/sleep/block/exit, or the wake-up IPI): save RSP in the current entry,

@@ -1,4 +1,4 @@
-// AP bring-up (see smp_boot.hpp).
+// AP bring-up (see bring_up.hpp).
 #include "smp/bring_up.hpp"
 
 #include "arch/arch.hpp"

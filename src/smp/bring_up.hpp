@@ -11,7 +11,7 @@ namespace kernel::smp_boot {
 
 // Boot CPU: CpuLocal 0 and GS base. Called before interrupts are enabled.
 void init_boot_cpu();
-// Starts every enabled AP the firmware tables list; prints the smp: line (log-format.md).
+// Starts every enabled AP the firmware tables list; prints the smp: line (a fixed-shape line, docs/design.md).
 // `silent_apic_id` (sable.smp_silent=<id>, for tests) is never sent INIT/SIPI: it plays a CPU
 // that does not answer.
 // `ap_init` runs on each AP before it takes tasks.

@@ -1,4 +1,4 @@
-// Firmware table discovery (see platform.hpp).
+// Firmware table discovery (see discovery.hpp).
 #include "smp/discovery.hpp"
 
 #include "lib/console.hpp"

@@ -1,5 +1,5 @@
 // bench [name]: user-space benchmarks, one "BENCH ..." line each in the format of
-// /work/shared/design/bench-format.md (the TSC frequency first, so cycles convert to time).
+// docs/testing.md (the TSC frequency first, so cycles convert to time).
 // Every operation is timed alone with lfence;rdtsc after a warm-up; the samples are sorted for
 // the median, p99 and minimum. The process (and the children it forks) is pinned to CPU 0 while
 // a benchmark runs, so each result is one CPU's cost (cpus=1).

@@ -1,6 +1,6 @@
 // Host benchmark page_alloc_free: one 4 KiB frame allocated and freed, by Sable's free-list
 // allocator and by a model of the seed's page-table AVL scan, for 128 MiB to 256 GiB of simulated
-// RAM at 50 % and 99 % full. Prints Google Benchmark's table, then BENCH lines (bench-format.md).
+// RAM at 50 % and 99 % full. Prints Google Benchmark's table, then BENCH lines (docs/testing.md).
 #include <benchmark/benchmark.h>
 #include <x86intrin.h>
 

@@ -1,4 +1,4 @@
-// The initial stack of a new kernel task: exactly the seed's table (brief §3), so the first
+// The initial stack of a new kernel task: exactly the seed's table, so the first
 // switch to it is the same pop-and-iretq as every other switch.
 #include <arch/descriptors.hpp>
 #include <arch/trap_frame.hpp>

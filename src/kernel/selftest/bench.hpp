@@ -1,5 +1,5 @@
 // In-kernel benchmarks (sable.bench=<suite>[,<suite>] or all): BENCH lines in the shape of
-// ../shared/design/bench-format.md, timed with the TSC. Never asserted on by tests.
+// the BENCH line of docs/testing.md, timed with the TSC. Never asserted on by tests.
 #pragma once
 
 #include <stddef.h>

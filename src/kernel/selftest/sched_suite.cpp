@@ -23,7 +23,7 @@ volatile bool g_stop = false;
 volatile uint64_t g_progress[kSpinners];
 KernelTask* g_spinner_tasks[kSpinners];
 
-// Never yields, never sleeps: only the timer can take the CPU away (seed 002's point).
+// Never yields, never sleeps: only the timer can take the CPU away (the seed design's preemption test).
 void spinner(uint64_t index) {
     while (!g_stop) g_progress[index] = g_progress[index] + 1;
 }

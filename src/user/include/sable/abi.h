@@ -96,7 +96,7 @@ enum sable_kill_reason {
 };
 
 /* ---- user address-space layout (docs/userspace.md draws it) ----------------------------------- */
-#define SABLE_USER_BASE 0x08000000ull        /* code starts here (seed 000)                    */
+#define SABLE_USER_BASE 0x08000000ull        /* code starts here (the seed design's address)  */
 #define SABLE_USER_TOP 0x40000000ull         /* end of user space (first 1 GiB)                */
 #define SABLE_STACK_REGION_SIZE (20ull << 20)/* 20 MiB, 4 pages committed at start             */
 #define SABLE_STACK_TOP SABLE_USER_TOP

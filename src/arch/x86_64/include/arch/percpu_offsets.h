@@ -1,5 +1,5 @@
 /*
- * Offsets into the per-CPU block the GS base points at (kernel/cpu_local.hpp, which
+ * Offsets into the per-CPU block the GS base points at (src/sched/cpu_local.hpp, which
  * static_asserts them) that the entry assembly reads with %gs: prefixes. Shared by C++ and .S.
  */
 #ifndef SABLE_ARCH_PERCPU_OFFSETS_H
