@@ -7,7 +7,7 @@ set(SABLE_KERNEL_FLAGS
     -mno-mmx -mno-sse -mno-sse2 -mno-80387 -msoft-float   # no FPU/SIMD state in the kernel
     -fno-stack-protector -fno-omit-frame-pointer          # frame pointers feed backtraces
     -fno-pic -fno-pie -mcmodel=small     # linked at 1 MiB, below 2 GiB
-    -Wall -Wextra -Werror=return-type
+    -Wall -Wextra -Werror=return-type -Werror=format   # a format that does not match its argument is a bug
 )
 
 include(cmake/modules.cmake)

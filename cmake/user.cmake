@@ -18,7 +18,7 @@ set(SABLE_USER_FLAGS
     -Xclang -fstack-clash-protection -fno-stack-protector
     -fno-pic -fno-pie -mcmodel=small -fno-omit-frame-pointer
     -ffunction-sections -fdata-sections
-    -O2 -Wall -Wextra -Werror=return-type
+    -O2 -Wall -Wextra -Werror=return-type -Werror=format
 )
 
 add_library(sable_user_options INTERFACE)

@@ -98,8 +98,7 @@ void print(const char* format, ...) {
 void klog(const char* format, ...) {
     const uint64_t ns = clock::ns_since_boot();
     console::Hold hold;
-    console::print("[%5llu.%06llu] ", static_cast<unsigned long long>(ns / 1000000000),
-                   static_cast<unsigned long long>(ns / 1000 % 1000000));
+    console::print("[%5lu.%06lu] ", ns / 1000000000, ns / 1000 % 1000000);
     va_list args;
     va_start(args, format);
     console::vprint(format, args);

@@ -31,8 +31,7 @@ void map_mmio(uint64_t phys, const char* what) {
     auto& space = kernel_address_space();
     if (space.translate(phys)) return;
     auto mapped = space.map(phys, phys, mm::kPageSize, mm::kPageWritable | mm::kPageUncached);
-    if (!mapped) panic("interrupts: cannot map %s at 0x%llx: %s", what, static_cast<unsigned long long>(phys),
-                       mm::describe(mapped.error()));
+    if (!mapped) panic("interrupts: cannot map %s at 0x%lx: %s", what, phys, mm::describe(mapped.error()));
 }
 
 uint64_t on_timer(arch::TrapFrame* frame, void*) {
@@ -103,9 +102,10 @@ void init(unsigned tick_hz) {
     g_tick_hz = tick_hz;
     lapic_timer_periodic(static_cast<uint32_t>(g_lapic_hz / tick_hz));
     arch::x86::enable_interrupts();
-    klog("interrupts: PIC masked, LAPIC id %u (%s) timer %llu Hz -> tick %u Hz, IO APIC at 0x%llx (%u pins) COM1 and keyboard",
-         lapic_id(), lapic_x2apic_mode() ? "x2APIC" : "xAPIC", static_cast<unsigned long long>(g_lapic_hz), tick_hz, static_cast<unsigned long long>(ioapic_base),
-         ioapic_pin_count());
+    klog(
+        "interrupts: PIC masked, LAPIC id %u (%s) timer %lu Hz -> tick %u Hz, IO APIC at 0x%lx (%u pins) COM1 and "
+        "keyboard",
+        lapic_id(), lapic_x2apic_mode() ? "x2APIC" : "xAPIC", g_lapic_hz, tick_hz, ioapic_base, ioapic_pin_count());
 }
 
 void init_application_processor() {

@@ -79,9 +79,7 @@ void log_memory_map(const boot::BootInfo& info) {
     }
     for (size_t i = 0; i < info.memory_map.count(); ++i) {
         const boot::MemoryRegion region = info.memory_map[i];
-        klog("memory: [%2zu] %016llx-%016llx %s (type %u)", i,
-             static_cast<unsigned long long>(region.base),
-             static_cast<unsigned long long>(region.base + region.length - 1),
+        klog("memory: [%2zu] %016lx-%016lx %s (type %u)", i, region.base, region.base + region.length - 1,
              memory_type_name(region.type), static_cast<unsigned>(region.type));
     }
 }
@@ -148,12 +146,11 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     kernel::g_boot = {info, kstd::CommandLine(command_line)};
 
     klog("loader: %.*s", static_cast<int>(info.bootloader_name.size()), info.bootloader_name.data());
-    klog("clock: TSC %llu.%03llu MHz", static_cast<unsigned long long>(clock::tsc_hz() / 1000000),
-         static_cast<unsigned long long>(clock::tsc_hz() / 1000 % 1000));
+    klog("clock: TSC %lu.%03lu MHz", (clock::tsc_hz() / 1000000), (clock::tsc_hz() / 1000 % 1000));
     if (info.has_framebuffer)
-        klog("display: %ux%u %s at 0x%llx", info.framebuffer.width, info.framebuffer.height,
+        klog("display: %ux%u %s at 0x%lx", info.framebuffer.width, info.framebuffer.height,
              info.framebuffer.type == boot::FramebufferType::EgaText ? "text" : "framebuffer",
-             static_cast<unsigned long long>(info.framebuffer.address));
+             info.framebuffer.address);
     for (size_t i = 0; i < info.module_count; ++i) {
         const boot::Module module = info.module(i);
         klog("module: %08x-%08x %.*s", module.start, module.end, static_cast<int>(module.name.size()),
@@ -166,8 +163,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     const uint64_t usable_mib = info.usable_bytes() >> 20;
     selftest::record_boot_stage("memory_map", info.has_memory_map && usable_mib > 0,
                                 "no usable memory in the loader's memory map");
-    console::print("boot: firmware=%s mem=%lluMiB cmdline=\"%.*s\"\n",
-                   info.booted_by_uefi ? "uefi" : "bios", static_cast<unsigned long long>(usable_mib),
+    console::print("boot: firmware=%s mem=%luMiB cmdline=\"%.*s\"\n", info.booted_by_uefi ? "uefi" : "bios", usable_mib,
                    static_cast<int>(command_line.size()), command_line.data());
 
     kernel::physical_memory::init(info);
@@ -197,7 +193,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     // Logged before init can run, so the shell's prompt is the last thing on the console.
     klog("boot complete: starting init");
     const int64_t init_pid = kernel::process::spawn_init("init");
-    if (init_pid < 0) klog("boot: cannot start init: error %lld", static_cast<long long>(-init_pid));
+    if (init_pid < 0) klog("boot: cannot start init: error %ld", -init_pid);
     // The boot task has nothing left to do; sleeping leaves the CPU to other tasks and idle.
     for (;;) kernel::tasks::sleep_ms(60 * 1000);
 }

@@ -64,8 +64,7 @@ void print_symbolized(uint64_t address) {
     console::print("%p", reinterpret_cast<void*>(address));
     const kstd::SymbolMatch match = symbols::lookup(address);
     if (!match.name.empty())
-        console::print(" %.*s+0x%llx", static_cast<int>(match.name.size()), match.name.data(),
-                       static_cast<unsigned long long>(match.offset));
+        console::print(" %.*s+0x%lx", static_cast<int>(match.name.size()), match.name.data(), match.offset);
 }
 
 void print_backtrace(uint64_t rip, uint64_t rbp) {

@@ -21,8 +21,7 @@ public:
     kstd::Result<mm::Pfn, mm::AllocError> allocate_table() override {
         auto frame = physical_memory::allocate(mm::PageState::PageTable);
         if (frame && !m_direct_map_live && frame.value().address() >= kBootIdentityLimit)
-            panic("mm: page-table frame 0x%llx is beyond the boot identity map",
-                  static_cast<unsigned long long>(frame.value().address()));
+            panic("mm: page-table frame 0x%lx is beyond the boot identity map", (frame.value().address()));
         return frame;
     }
     void free_table(mm::Pfn table) override { physical_memory::free(table); }
@@ -56,8 +55,8 @@ uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignmen
 void map_or_panic(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags, mm::PageSize page_size,
                   const char* what) {
     auto result = g_kernel_space.map(virt, phys, size, flags, page_size);
-    if (!result) panic("mm: mapping %s (0x%llx, %llu KiB) failed: %s", what, static_cast<unsigned long long>(virt),
-                       static_cast<unsigned long long>(size >> 10), mm::describe(result.error()));
+    if (!result)
+        panic("mm: mapping %s (0x%lx, %lu KiB) failed: %s", what, virt, size >> 10, mm::describe(result.error()));
 }
 
 // Maps [base, end) with 4 KiB pages and the given flags, skipping nothing.
@@ -139,9 +138,8 @@ void init_kernel_address_space(const boot::BootInfo& info) {
     arch::load_page_table_root(g_kernel_space.root().address());
     g_table_memory.set_direct_map_live();
     physical_memory::use_direct_map();
-    klog("mm: kernel page tables loaded: PML4 at 0x%llx, %llu page-table frames, NX %s, 1 GiB pages %s",
-         static_cast<unsigned long long>(g_kernel_space.root().address()),
-         static_cast<unsigned long long>(physical_memory::count(PageState::PageTable)),
+    klog("mm: kernel page tables loaded: PML4 at 0x%lx, %lu page-table frames, NX %s, 1 GiB pages %s",
+         (g_kernel_space.root().address()), (physical_memory::count(PageState::PageTable)),
          g_table_memory.no_execute_supported() ? "on" : "off", g_table_memory.huge_1g_supported() ? "on" : "off");
 }
 

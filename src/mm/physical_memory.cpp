@@ -69,8 +69,7 @@ void init(const boot::BootInfo& info) {
 
     const uint64_t metadata_bytes = mm::PageFrameAllocator::metadata_bytes(frames);
     const uint64_t metadata = find_metadata_home(info, metadata_bytes);
-    if (metadata == 0) panic("mm: no room below 4 GiB for %llu bytes of frame metadata",
-                             static_cast<unsigned long long>(metadata_bytes));
+    if (metadata == 0) panic("mm: no room below 4 GiB for %lu bytes of frame metadata", metadata_bytes);
     g_frames.init(frames, {reinterpret_cast<uint8_t*>(metadata), metadata_bytes});
     g_metadata_phys = metadata;
 
@@ -91,8 +90,7 @@ void init(const boot::BootInfo& info) {
         const boot::Module module = info.module(m);
         g_frames.reserve_range({module.start, module.end - module.start}, PageState::Firmware);
     }
-    klog("mm: %llu frames tracked, metadata %llu KiB at 0x%llx", static_cast<unsigned long long>(frames),
-         static_cast<unsigned long long>(metadata_bytes >> 10), static_cast<unsigned long long>(metadata));
+    klog("mm: %lu frames tracked, metadata %lu KiB at 0x%lx", frames, metadata_bytes >> 10, metadata);
 }
 
 void use_direct_map() {
@@ -118,8 +116,7 @@ kstd::Result<bool, mm::FreeError> free_run(mm::Pfn first, uint64_t count) {
         return g_frames.free_run(first, count);
     }();
     if (!result) {
-        klog("mm: refused to free %llu frame(s) at 0x%llx: %s", static_cast<unsigned long long>(count),
-             static_cast<unsigned long long>(first.address()), mm::describe(result.error()));
+        klog("mm: refused to free %lu frame(s) at 0x%lx: %s", count, first.address(), mm::describe(result.error()));
     }
     return result;
 }
@@ -153,11 +150,9 @@ void print_meminfo() {
                                     PageState::Firmware,  PageState::Absent};
     console::Hold one_line;
     console::print("mm: frames");
-    for (PageState s : kOrder)
-        console::print(" %s=%llu", mm::page_state_name(s), static_cast<unsigned long long>(counts[static_cast<unsigned>(s)]));
+    for (PageState s : kOrder) console::print(" %s=%lu", mm::page_state_name(s), (counts[static_cast<unsigned>(s)]));
     const uint64_t usable = counts[0] + counts[1] + counts[2] + counts[3] + counts[4] + counts[5];
-    console::print(" usable=%lluMiB free=%lluMiB\n", static_cast<unsigned long long>(usable >> 8),
-                   static_cast<unsigned long long>(counts[0] >> 8));
+    console::print(" usable=%luMiB free=%luMiB\n", usable >> 8, counts[0] >> 8);
 }
 
 }  // namespace kernel::physical_memory

@@ -255,8 +255,7 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
         default: reason = SABLE_KILL_OTHER_EXCEPTION; break;
         }
         words = arch::describe(fault.kind);
-        kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%llx)", fault.vector,
-                               static_cast<unsigned long long>(fault.error_code));
+        kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%lx)", fault.vector, fault.error_code);
     }
     if (!fault.from_user) return false;  // out of memory inside copy_user: -EFAULT too
     arch::interrupts_on();

@@ -234,7 +234,8 @@ uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
         break;
     }
     case kExit: next = cpu.scheduler.exit_current(); break;
-    default: panic("tasks: unknown scheduler operation %llu", static_cast<unsigned long long>(operation));
+    default:
+        panic("tasks: unknown scheduler operation %lu", operation);
     }
     return switch_locked(cpu, frame, next);
 }
@@ -339,8 +340,8 @@ void init(unsigned tick_hz) {
     arch::set_interrupt_handler(arch::kVectorSchedulerTrap, on_scheduler_trap, nullptr);
     arch::set_interrupt_handler(arch::kVectorWakeIpi, on_wake_ipi, nullptr);
     if (!spawn("reaper", reaper, 0, 0, true)) panic("tasks: cannot create the reaper task");
-    klog("tasks: task list of 16-byte entries (PML4, RSP) in %u-entry chunks; idle task %llu; main is task 0",
-         sched::TaskList::kEntriesPerChunk, static_cast<unsigned long long>(idle->sched.id));
+    klog("tasks: task list of 16-byte entries (PML4, RSP) in %u-entry chunks; idle task %lu; main is task 0",
+         sched::TaskList::kEntriesPerChunk, idle->sched.id);
 }
 
 void init_application_processor() {

@@ -124,8 +124,8 @@ void start_application_processors(void (*ap_init)(), uint32_t silent_apic_id) {
                       g_cpu_locals[i].apic_id);
         }
     }
-    console::print("smp: %u/%u CPUs online via %s in %llu ms\n", g_online, found ? found : 1, source,
-                   static_cast<unsigned long long>(g_bringup_ns / 1000000));
+    console::print("smp: %u/%u CPUs online via %s in %lu ms\n", g_online, found ? found : 1, source,
+                   g_bringup_ns / 1000000);
     for (unsigned i = 0; i < g_cpu_count; ++i)
         if (started(i)) klog("smp:   cpu %u online, APIC id %u", i, g_cpu_locals[i].apic_id);
 }

@@ -133,15 +133,15 @@ void discover(const boot::BootInfo& info, bool ignore_madt) {
         return;
     }
     const char* source = g_topology.source == smp::TableSource::Madt ? "madt" : "mp";
-    klog("smp: %u CPUs (%u enabled) via %s%s; local APIC at 0x%llx", g_topology.cpu_count,
+    klog("smp: %u CPUs (%u enabled) via %s%s; local APIC at 0x%lx", g_topology.cpu_count,
          g_topology.enabled_cpu_count(), source, have_madt && have_mp ? " (MP table also present)" : "",
-         static_cast<unsigned long long>(g_topology.local_apic_address));
+         g_topology.local_apic_address);
     for (unsigned i = 0; i < g_topology.cpu_count; ++i)
         klog("smp:   cpu %u: APIC id %u%s%s", i, g_topology.cpus[i].apic_id, g_topology.cpus[i].enabled ? "" : " (disabled)",
              g_topology.cpus[i].bootstrap ? " (BSP)" : "");
     for (unsigned i = 0; i < g_topology.io_apic_count; ++i)
-        klog("smp:   IO APIC id %u at 0x%llx, GSI base %u", g_topology.io_apics[i].id,
-             static_cast<unsigned long long>(g_topology.io_apics[i].address), g_topology.io_apics[i].gsi_base);
+        klog("smp:   IO APIC id %u at 0x%lx, GSI base %u", g_topology.io_apics[i].id, g_topology.io_apics[i].address,
+             g_topology.io_apics[i].gsi_base);
     for (unsigned i = 0; i < g_topology.override_count; ++i)
         klog("smp:   ISA IRQ %u -> GSI %u (flags 0x%x)", g_topology.overrides[i].source_irq, g_topology.overrides[i].gsi,
              g_topology.overrides[i].flags);

@@ -43,10 +43,8 @@ void report(const char* name, uint64_t* samples, size_t n) {
     sort_samples(samples, n);
     size_t p99 = n * 99 / 100;
     if (p99 >= n) p99 = n - 1;
-    printf("BENCH %s unit=cycles n=%zu median=%llu p99=%llu min=%llu cpus=1\n", name, n,
-           static_cast<unsigned long long>(samples[n / 2]),
-           static_cast<unsigned long long>(samples[p99]),
-           static_cast<unsigned long long>(samples[0]));
+    printf("BENCH %s unit=cycles n=%zu median=%lu p99=%lu min=%lu cpus=1\n", name, n, samples[n / 2], samples[p99],
+           samples[0]);
 }
 
 [[noreturn]] void die(const char* what) {
@@ -83,7 +81,7 @@ void bench_tsc_hz() {
     const uint64_t ticks = end_tsc - start_tsc;
     // ticks < 2^34 for any TSC under 100 GHz, so ticks * 10^9 stays below 2^64.
     const unsigned long long hz = elapsed_ns == 0 ? 0 : ticks * 1'000'000'000ull / elapsed_ns;
-    printf("BENCH tsc_hz unit=hz n=1 median=%llu p99=%llu min=%llu\n", hz, hz, hz);
+    printf("BENCH tsc_hz unit=hz n=1 median=%lu p99=%lu min=%lu\n", hz, hz, hz);
 }
 
 void bench_syscall_null() {

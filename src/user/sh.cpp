@@ -150,10 +150,8 @@ void builtin_ps() {
            "NAME");
     for (size_t i = 0; i < shown; ++i) {
         const sable_process_info& p = processes[i];
-        printf("%5d %5d %-8s %3u %10llu %6llu %.*s\n", p.pid, p.ppid, state_word(p.state), p.cpu,
-               static_cast<unsigned long long>(p.runtime_ticks),
-               static_cast<unsigned long long>(p.user_pages), static_cast<int>(SABLE_MAX_NAME),
-               p.name);
+        printf("%5d %5d %-8s %3u %10lu %6lu %.*s\n", p.pid, p.ppid, state_word(p.state), p.cpu, p.runtime_ticks,
+               p.user_pages, static_cast<int>(SABLE_MAX_NAME), p.name);
     }
     if (shown < static_cast<size_t>(count))
         printf("(%ld processes, %zu shown)\n", count, shown);
@@ -166,14 +164,11 @@ void builtin_mem() {
         return;
     }
     const unsigned long long free_mib = info.free * info.page_size / (1024 * 1024);
-    printf("free=%llu kernel=%llu stack=%llu heap=%llu pagetable=%llu user=%llu firmware=%llu "
-           "absent=%llu (%llu MiB free)\n",
-           static_cast<unsigned long long>(info.free), static_cast<unsigned long long>(info.kernel),
-           static_cast<unsigned long long>(info.stack), static_cast<unsigned long long>(info.heap),
-           static_cast<unsigned long long>(info.page_table),
-           static_cast<unsigned long long>(info.user),
-           static_cast<unsigned long long>(info.firmware),
-           static_cast<unsigned long long>(info.absent), free_mib);
+    printf(
+        "free=%lu kernel=%lu stack=%lu heap=%lu pagetable=%lu user=%lu firmware=%lu "
+        "absent=%lu (%lu MiB free)\n",
+        info.free, info.kernel, info.stack, info.heap, info.page_table, info.user, info.firmware, info.absent,
+        free_mib);
 }
 
 void builtin_cpus() {
@@ -187,10 +182,8 @@ void builtin_cpus() {
     const size_t shown = static_cast<size_t>(count) < kMaxCpusListed ? static_cast<size_t>(count)
                                                                 : kMaxCpusListed;
     for (size_t i = 0; i < shown; ++i) {
-        printf("cpu %u: apic=%u ticks=%llu ready=%llu %s\n", cpus[i].index, cpus[i].apic_id,
-               static_cast<unsigned long long>(cpus[i].ticks),
-               static_cast<unsigned long long>(cpus[i].ready_tasks),
-               cpus[i].idle != 0 ? "idle" : "busy");
+        printf("cpu %u: apic=%u ticks=%lu ready=%lu %s\n", cpus[i].index, cpus[i].apic_id, cpus[i].ticks,
+               cpus[i].ready_tasks, cpus[i].idle != 0 ? "idle" : "busy");
     }
 }
 

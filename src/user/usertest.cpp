@@ -288,8 +288,7 @@ void pipe_blocking_and_eof() {
     const uint64_t elapsed_ns = clock_ns() - start_ns;
     CHECK(got == 1 && byte == 'z', "blocking read returned %ld byte %d (%s)", got, byte,
           strerror(errno));
-    CHECK(elapsed_ns >= 40'000'000, "read returned after %llu ns; the writer slept 50 ms",
-          static_cast<unsigned long long>(elapsed_ns));
+    CHECK(elapsed_ns >= 40'000'000, "read returned after %lu ns; the writer slept 50 ms", elapsed_ns);
     expect_exit(pid, 0, "sleeping writer");
     const ssize_t at_end = read(p[0], &byte, 1);
     CHECK(at_end == 0, "read after the last writer exited returned %ld (%s), want 0", at_end,
@@ -344,9 +343,7 @@ void pipe_large_transfer() {
     ByteStream reference{Xorshift64{kStreamSeed}};
     uint64_t reference_hash = kFnvOffset;
     for (size_t i = 0; i < kTransferBytes; ++i) reference_hash = fnv1a(reference_hash, reference.next());
-    CHECK(received_hash == reference_hash, "FNV-1a %llx, want %llx",
-          static_cast<unsigned long long>(received_hash),
-          static_cast<unsigned long long>(reference_hash));
+    CHECK(received_hash == reference_hash, "FNV-1a %lx, want %lx", received_hash, reference_hash);
     expect_exit(pid, 0, "writer");
     close(p[0]);
 }
@@ -448,13 +445,10 @@ __attribute__((noinline)) uintptr_t grow_stack(unsigned depth, uintptr_t top) {
 
 void case_stack_grow() {
     const auto top = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-    CHECK(top > SABLE_STACK_BOTTOM && top <= SABLE_STACK_TOP, "stack at %llx is outside the stack region",
-          static_cast<unsigned long long>(top));
+    CHECK(top > SABLE_STACK_BOTTOM && top <= SABLE_STACK_TOP, "stack at %lx is outside the stack region", top);
     const uintptr_t deepest = grow_stack(0, top);
-    CHECK(top - deepest >= kGrowBytes, "only %llu bytes of stack used",
-          static_cast<unsigned long long>(top - deepest));
-    CHECK(deepest >= SABLE_STACK_BOTTOM, "stack reached %llx, below the region",
-          static_cast<unsigned long long>(deepest));
+    CHECK(top - deepest >= kGrowBytes, "only %lu bytes of stack used", top - deepest);
+    CHECK(deepest >= SABLE_STACK_BOTTOM, "stack reached %lx, below the region", deepest);
 }
 
 // Never returns normally: the frames run into the guard page. The depth bound (64 GiB of stack)
@@ -469,7 +463,7 @@ __attribute__((noinline)) uint64_t overflow_stack(uint64_t depth) {
 
 void case_stack_overflow() {
     const uint64_t result = overflow_stack(0);
-    fail("survived unbounded recursion (%llu)", static_cast<unsigned long long>(result));
+    fail("survived unbounded recursion (%lu)", result);
 }
 
 // ---- faults: each must kill the process ------------------------------------------------------
@@ -508,7 +502,7 @@ void case_fault_kernel() {
 
 void case_fault_noncanonical() {
     const uint64_t value = *reinterpret_cast<volatile uint64_t*>(uintptr_t{0x8000000000000000ull});
-    fail("read non-canonical 0x8000000000000000: %llx", static_cast<unsigned long long>(value));
+    fail("read non-canonical 0x8000000000000000: %lx", value);
 }
 
 // ---- efault: bad pointers fail the call, not the process ------------------------------------
@@ -773,9 +767,9 @@ void case_sleep() {
     const uint64_t start = clock_ns();
     CHECK(sleep_ms(1000) == 0, "sleep_ms(1000): %s", strerror(errno));
     const uint64_t slept_ms = (clock_ns() - start) / 1000000;
-    CHECK(slept_ms >= 1000, "sleep_ms(1000) returned after %llu ms", static_cast<unsigned long long>(slept_ms));
-    CHECK(slept_ms < 1150, "sleep_ms(1000) took %llu ms", static_cast<unsigned long long>(slept_ms));
-    printf("usertest: sleep: 1000 ms took %llu ms\n", static_cast<unsigned long long>(slept_ms));
+    CHECK(slept_ms >= 1000, "sleep_ms(1000) returned after %lu ms", slept_ms);
+    CHECK(slept_ms < 1150, "sleep_ms(1000) took %lu ms", slept_ms);
+    printf("usertest: sleep: 1000 ms took %lu ms\n", slept_ms);
     const long unknown = sable_syscall6(999, 0, 0, 0, 0, 0, 0);
     CHECK(unknown == -SABLE_ENOSYS, "call 999 returned %ld, want -ENOSYS", unknown);
 
@@ -792,8 +786,8 @@ void case_sleep() {
     CHECK(SABLE_WIFKILLED(status) && SABLE_WKILLREASON(status) == SABLE_KILL_SIGNAL,
           "killed sleeper's status %d, want killed", status);
     // Far below the 60 s sleep: only a kernel that waits out the sleep gets near it.
-    CHECK(ended_ms < 10000, "the killed sleeper ended %llu ms after the kill", static_cast<unsigned long long>(ended_ms));
-    printf("usertest: sleep: a killed 60 s sleeper ended %llu ms after the kill\n", static_cast<unsigned long long>(ended_ms));
+    CHECK(ended_ms < 10000, "the killed sleeper ended %lu ms after the kill", ended_ms);
+    printf("usertest: sleep: a killed 60 s sleeper ended %lu ms after the kill\n", ended_ms);
 }
 
 // ---- args ------------------------------------------------------------------------------------
@@ -807,8 +801,7 @@ bool on_stack(const void* p) {
 }
 
 void case_args() {
-    CHECK(__sable_entry_rsp % 16 == 0, "rsp at _start was %llx, not 16-byte aligned",
-          static_cast<unsigned long long>(__sable_entry_rsp));
+    CHECK(__sable_entry_rsp % 16 == 0, "rsp at _start was %lx, not 16-byte aligned", __sable_entry_rsp);
     CHECK(g_argc == 4, "argc %d, want 4 (usertest args alpha beta)", g_argc);
     CHECK(on_stack(g_argv) && reinterpret_cast<uintptr_t>(g_argv) % 8 == 0,
           "argv at %p is not an aligned pointer on the user stack", static_cast<void*>(g_argv));

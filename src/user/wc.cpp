@@ -26,7 +26,6 @@ int main(int, char**) {
             in_word = !space;
         }
     }
-    printf("%llu %llu %llu\n", static_cast<unsigned long long>(lines),
-           static_cast<unsigned long long>(words), static_cast<unsigned long long>(bytes));
+    printf("%lu %lu %lu\n", lines, words, bytes);
     return 0;
 }

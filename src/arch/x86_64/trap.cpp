@@ -89,7 +89,7 @@ const char* describe(FaultKind kind) {
 const char* exception_name(unsigned vector) { return vector < 32 ? kExceptionNames[vector] : "interrupt"; }
 
 void describe_exception(kstd::FormatSink& out, const TrapFrame* frame, unsigned vector, uint64_t error_code) {
-    kstd::format(out, "  error=0x%llx", static_cast<unsigned long long>(error_code));
+    kstd::format(out, "  error=0x%lx", error_code);
     if (vector == 14) {
         const uint64_t cr2 = x86::read_cr2();
         // [SDM vol3 §4.7] error code bits: P, W/R, U/S, RSVD, I/D.
@@ -104,8 +104,7 @@ void describe_exception(kstd::FormatSink& out, const TrapFrame* frame, unsigned 
     kstd::format(out, "  rsi=%p rdi=%p rbp=%p rsp=%p\n", (void*)f.rsi, (void*)f.rdi, (void*)f.rbp, (void*)f.rsp);
     kstd::format(out, "  r8 =%p r9 =%p r10=%p r11=%p\n", (void*)f.r8, (void*)f.r9, (void*)f.r10, (void*)f.r11);
     kstd::format(out, "  r12=%p r13=%p r14=%p r15=%p\n", (void*)f.r12, (void*)f.r13, (void*)f.r14, (void*)f.r15);
-    kstd::format(out, "  rip=%p cs=0x%llx rflags=%p ss=0x%llx\n", (void*)f.rip, static_cast<unsigned long long>(f.cs),
-                 (void*)f.rflags, static_cast<unsigned long long>(f.ss));
+    kstd::format(out, "  rip=%p cs=0x%lx rflags=%p ss=0x%lx\n", (void*)f.rip, f.cs, (void*)f.rflags, f.ss);
     kstd::format(out, "  cr0=%p cr3=%p cr4=%p\n", (void*)x86::read_cr0(), (void*)x86::read_cr3(), (void*)x86::read_cr4());
 }
 

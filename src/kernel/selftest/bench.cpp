@@ -103,10 +103,8 @@ void kthread_switch() {
 // ap_bringup: first INIT to the last AP online, measured once during boot (one sample).
 void ap_bringup() {
     const uint64_t ns = kernel::smp_boot::bringup_ns();
-    console::print("BENCH ap_bringup unit=ms n=1 median=%llu.%03llu p99=%llu.%03llu min=%llu.%03llu cpus=%u\n",
-                   static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000),
-                   static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000),
-                   static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000),
+    console::print("BENCH ap_bringup unit=ms n=1 median=%lu.%03lu p99=%lu.%03lu min=%lu.%03lu cpus=%u\n", ns / 1000000,
+                   ns / 1000 % 1000, ns / 1000000, ns / 1000 % 1000, ns / 1000000, ns / 1000 % 1000,
                    kernel::smp_boot::online_count());
 }
 
@@ -200,21 +198,16 @@ void report(const char* name, uint64_t* cycles, size_t count, const char* note) 
     }
     sort(cycles, count);
     const uint64_t median = cycles[count / 2], p99 = cycles[count * 99 / 100], min = cycles[0];
-    console::print("BENCH %s unit=cycles n=%zu median=%llu p99=%llu min=%llu%s%s\n", name, count,
-                   static_cast<unsigned long long>(median), static_cast<unsigned long long>(p99),
-                   static_cast<unsigned long long>(min), note ? " note=" : "", note ? note : "");
-    const uint64_t m = cycles_to_deci_ns(median), p = cycles_to_deci_ns(p99), lo = cycles_to_deci_ns(min);
-    console::print("BENCH %s unit=ns n=%zu median=%llu.%llu p99=%llu.%llu min=%llu.%llu%s%s\n", name, count,
-                   static_cast<unsigned long long>(m / 10), static_cast<unsigned long long>(m % 10),
-                   static_cast<unsigned long long>(p / 10), static_cast<unsigned long long>(p % 10),
-                   static_cast<unsigned long long>(lo / 10), static_cast<unsigned long long>(lo % 10),
+    console::print("BENCH %s unit=cycles n=%zu median=%lu p99=%lu min=%lu%s%s\n", name, count, median, p99, min,
                    note ? " note=" : "", note ? note : "");
+    const uint64_t m = cycles_to_deci_ns(median), p = cycles_to_deci_ns(p99), lo = cycles_to_deci_ns(min);
+    console::print("BENCH %s unit=ns n=%zu median=%lu.%lu p99=%lu.%lu min=%lu.%lu%s%s\n", name, count, m / 10, m % 10,
+                   p / 10, p % 10, lo / 10, lo % 10, note ? " note=" : "", note ? note : "");
 }
 
 void run(kstd::StringView requested) {
     const uint64_t hz = clock::tsc_hz();
-    console::print("BENCH tsc_hz unit=hz n=1 median=%llu p99=%llu min=%llu\n", static_cast<unsigned long long>(hz),
-                   static_cast<unsigned long long>(hz), static_cast<unsigned long long>(hz));
+    console::print("BENCH tsc_hz unit=hz n=1 median=%lu p99=%lu min=%lu\n", hz, hz, hz);
     for (const Suite& suite : kSuites)
         if (requested == "all" || kstd::list_contains(requested, suite.name)) suite.run();
     arch::exit_emulator(true);

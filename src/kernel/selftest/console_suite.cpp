@@ -30,8 +30,10 @@ void kernel_writer(uint64_t writer) {
     char filler[SABLE_LINE_FILLER + 1];
     for (unsigned seq = 0; seq < kLinesPerWriter; ++seq) {
         sable_line_filler(seq, filler);
-        if (seq % 2) console::print("LINE k%llu %u %s end\n", static_cast<unsigned long long>(writer), seq, filler);
-        else klog("LINE k%llu %u %s end", static_cast<unsigned long long>(writer), seq, filler);
+        if (seq % 2)
+            console::print("LINE k%lu %u %s end\n", writer, seq, filler);
+        else
+            klog("LINE k%lu %u %s end", writer, seq, filler);
         const unsigned cpu = tasks::cpu_of(tasks::current());
         g_writer_cpus.add_concurrently(cpu);
     }

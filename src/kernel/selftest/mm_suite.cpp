@@ -42,8 +42,8 @@ uint64_t available_pages_in_memory_map() {
 void frames_suite(Context& t) {
     t.expect(kernel::physical_memory::check_consistency(), "allocator_consistent", "free list and states disagree");
     const uint64_t expected = available_pages_in_memory_map();
-    t.expect(managed_frames() == expected, "frames_match_memory_map", "allocator manages %llu frames, map has %llu",
-             static_cast<unsigned long long>(managed_frames()), static_cast<unsigned long long>(expected));
+    t.expect(managed_frames() == expected, "frames_match_memory_map", "allocator manages %lu frames, map has %lu",
+             managed_frames(), expected);
 
     // Take every free frame. Each one carries a pattern written through the direct map and read
     // back through the identity map, and links to the previous frame, so no side table is needed.
@@ -69,10 +69,9 @@ void frames_suite(Context& t) {
         have_last = true;
         ++taken;
     }
-    t.expect(taken == baseline_free, "allocate_every_free_frame", "took %llu frames, %llu were free",
-             static_cast<unsigned long long>(taken), static_cast<unsigned long long>(baseline_free));
-    t.expect(bad_pattern == 0, "pattern_direct_and_identity_map", "%llu frames read back wrong",
-             static_cast<unsigned long long>(bad_pattern));
+    t.expect(taken == baseline_free, "allocate_every_free_frame", "took %lu frames, %lu were free", taken,
+             baseline_free);
+    t.expect(bad_pattern == 0, "pattern_direct_and_identity_map", "%lu frames read back wrong", bad_pattern);
     t.expect(!kernel::physical_memory::allocate_run(2, PageState::Stack), "run_fails_when_full",
              "allocate_run succeeded with no free frame");
 
@@ -86,11 +85,10 @@ void frames_suite(Context& t) {
         have_last = previous != ~0ull;
         last = previous;
     }
-    t.expect(freed == taken && corrupted == 0, "patterns_survive_until_free", "%llu of %llu frames corrupted",
-             static_cast<unsigned long long>(corrupted), static_cast<unsigned long long>(freed));
+    t.expect(freed == taken && corrupted == 0, "patterns_survive_until_free", "%lu of %lu frames corrupted", corrupted,
+             freed);
     t.expect(count(PageState::Free) == baseline_free && count(PageState::User) == baseline_user,
-             "counts_back_to_baseline", "free %llu, baseline %llu",
-             static_cast<unsigned long long>(count(PageState::Free)), static_cast<unsigned long long>(baseline_free));
+             "counts_back_to_baseline", "free %lu, baseline %lu", (count(PageState::Free)), baseline_free);
 
     auto frame = kernel::physical_memory::allocate(PageState::Kernel);
     kernel::physical_memory::free(frame.value());
@@ -120,13 +118,11 @@ void page_tables_suite(Context& t) {
         if (in_text && (entry & arch::pte::kWritable)) ++writable_text;
         if (!in_text && !(entry & arch::pte::kNoExecute)) ++executable_data;
     });
-    t.expect(leaves > 0 && user_leaves == 0, "kernel_mappings_supervisor_only", "%llu of %llu leaves user-accessible",
-             static_cast<unsigned long long>(user_leaves), static_cast<unsigned long long>(leaves));
-    t.expect(writable_text == 0, "kernel_text_read_only", "%llu text pages writable",
-             static_cast<unsigned long long>(writable_text));
+    t.expect(leaves > 0 && user_leaves == 0, "kernel_mappings_supervisor_only", "%lu of %lu leaves user-accessible",
+             user_leaves, leaves);
+    t.expect(writable_text == 0, "kernel_text_read_only", "%lu text pages writable", writable_text);
     t.expect(!kernel::kernel_page_table_memory().no_execute_supported() || executable_data == 0,
-             "everything_but_text_no_execute", "%llu non-text leaves executable",
-             static_cast<unsigned long long>(executable_data));
+             "everything_but_text_no_execute", "%lu non-text leaves executable", executable_data);
 
     auto direct = space.translate(kernel::kDirectMapBase + 0x200000);
     t.expect(direct && direct.value().phys_addr == 0x200000, "direct_map_at_0x4000000000", "direct map wrong");
@@ -151,8 +147,7 @@ void page_tables_suite(Context& t) {
     }
     t.expect(ok, "address_space_map_translate_unmap", "scratch address space misbehaved");
     t.expect(count(PageState::PageTable) == tables_before, "address_space_destroy_frees_tables",
-             "%llu page-table frames leaked",
-             static_cast<unsigned long long>(count(PageState::PageTable) - tables_before));
+             "%lu page-table frames leaked", (count(PageState::PageTable) - tables_before));
 }
 
 void heap_suite(Context& t) {
@@ -201,10 +196,10 @@ void heap_suite(Context& t) {
              "a double free changed the heap");
     uint64_t live = after.large_allocations - before.large_allocations;
     for (size_t c = 0; c < mm::Heap::kClassCount; ++c) live += after.objects_in_use[c] - before.objects_in_use[c];
-    t.expect(live == 0, "heap_balanced", "%llu objects still live", static_cast<unsigned long long>(live));
+    t.expect(live == 0, "heap_balanced", "%lu objects still live", live);
     // Each class may keep one empty slab; nothing else may stay.
     t.expect(count(PageState::Heap) <= heap_frames_before + mm::Heap::kClassCount * mm::Heap::kBlockPages,
-             "heap_returns_pages", "heap holds %llu frames", static_cast<unsigned long long>(count(PageState::Heap)));
+             "heap_returns_pages", "heap holds %lu frames", (count(PageState::Heap)));
 }
 
 }  // namespace

@@ -56,23 +56,21 @@ void fairness(Context& t) {
         if (ran > max_ticks) max_ticks = ran;
         if (g_progress[i] == 0) ++stalled;
     }
-    t.expect(stalled == 0, "all_make_progress", "%llu of 100 never ran", static_cast<unsigned long long>(stalled));
+    t.expect(stalled == 0, "all_make_progress", "%lu of 100 never ran", stalled);
     // Round robin, one-tick quantum: over the window every task's share differs by at most one.
-    t.expect(max_ticks - min_ticks <= 1 && min_ticks >= 1, "fair_within_one_quantum",
-             "runtime ticks ranged %llu..%llu", static_cast<unsigned long long>(min_ticks),
-             static_cast<unsigned long long>(max_ticks));
-    t.expect(kernel::tasks::switch_count() - switches_before >= 100, "preempted_by_timer",
-             "only %llu switches", static_cast<unsigned long long>(kernel::tasks::switch_count() - switches_before));
+    t.expect(max_ticks - min_ticks <= 1 && min_ticks >= 1, "fair_within_one_quantum", "runtime ticks ranged %lu..%lu",
+             min_ticks, max_ticks);
+    t.expect(kernel::tasks::switch_count() - switches_before >= 100, "preempted_by_timer", "only %lu switches",
+             (kernel::tasks::switch_count() - switches_before));
 
     g_stop = true;
-    t.expect(selftest::wait_until_reaped(live_before), "tasks_exit_and_are_reaped", "%llu tasks left",
-             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
-    t.expect(kernel::kernel_stacks_in_use() == stacks_before, "stacks_returned", "%llu stacks leaked",
-             static_cast<unsigned long long>(kernel::kernel_stacks_in_use() - stacks_before));
+    t.expect(selftest::wait_until_reaped(live_before), "tasks_exit_and_are_reaped", "%lu tasks left",
+             (kernel::tasks::live_count() - live_before));
+    t.expect(kernel::kernel_stacks_in_use() == stacks_before, "stacks_returned", "%lu stacks leaked",
+             (kernel::kernel_stacks_in_use() - stacks_before));
     // The heap may keep one slab per class, and the task list keeps its chunk.
     const uint64_t free_after = kernel::physical_memory::count(mm::PageState::Free);
-    t.expect(free_after + 64 >= free_before, "frames_returned", "%llu frames not returned",
-             static_cast<unsigned long long>(free_before - free_after));
+    t.expect(free_after + 64 >= free_before, "frames_returned", "%lu frames not returned", free_before - free_after);
 }
 
 void sleep_accuracy(Context& t) {
@@ -100,10 +98,8 @@ void sleep_accuracy(Context& t) {
         if (elapsed + tick_ns < ms * 1000000) never_early = false;
         if (elapsed > ms * 1000000 && elapsed - ms * 1000000 > worst_late_ns) worst_late_ns = elapsed - ms * 1000000;
     }
-    klog("sched: worst sleep lateness %llu us with a %llu us tick", static_cast<unsigned long long>(worst_late_ns / 1000),
-         static_cast<unsigned long long>(tick_ns / 1000));
-    t.expect(ticks_ok, "sleep_within_one_tick", "sleep_ms(%llu) took %llu ticks", static_cast<unsigned long long>(bad_ms),
-             static_cast<unsigned long long>(bad_ticks));
+    klog("sched: worst sleep lateness %lu us with a %lu us tick", worst_late_ns / 1000, tick_ns / 1000);
+    t.expect(ticks_ok, "sleep_within_one_tick", "sleep_ms(%lu) took %lu ticks", bad_ms, bad_ticks);
     t.expect(never_early, "sleep_not_early", "a sleep ended more than a tick early by the TSC");
 }
 
@@ -129,21 +125,21 @@ void blocking(Context& t) {
         if (!selftest::wait_for(blocked, 5000)) break;
         queued = id;
     }
-    t.expect(queued == 3 && woken() == 0, "blocked_tasks_never_run", "%llu of 3 waiters queued, %u ran past block",
-             static_cast<unsigned long long>(queued), woken());
+    t.expect(queued == 3 && woken() == 0, "blocked_tasks_never_run", "%lu of 3 waiters queued, %u ran past block",
+             queued, woken());
     if (queued != 3) return;
 
     kernel::tasks::wake_one(g_queue);
     auto first_ran = [] { return woken() >= 1; };
     const bool ran = selftest::wait_for(first_ran, 5000);
     t.expect(ran && woken() == 1 && g_wake_order[0] == 1 && kernel::tasks::waiting_count(g_queue) == 2,
-             "wake_one_wakes_the_oldest", "woken %u, first %llu", woken(), static_cast<unsigned long long>(g_wake_order[0]));
+             "wake_one_wakes_the_oldest", "woken %u, first %lu", woken(), g_wake_order[0]);
     kernel::tasks::wake_all(g_queue);
     auto all_ran = [] { return woken() == 3; };
     t.expect(selftest::wait_for(all_ran, 5000) && kernel::tasks::waiting_count(g_queue) == 0, "wake_all_wakes_the_rest",
              "woken %u", woken());
-    t.expect(selftest::wait_until_reaped(live_before), "waiters_reaped", "%llu tasks left",
-             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
+    t.expect(selftest::wait_until_reaped(live_before), "waiters_reaped", "%lu tasks left",
+             (kernel::tasks::live_count() - live_before));
 }
 
 kernel::tasks::WaitQueue g_burst_queue;
@@ -159,11 +155,10 @@ void task_list_growth(Context& t) {
     selftest::wait_for(all_blocked, 10000);
     const uint64_t waiting = kernel::tasks::waiting_count(g_burst_queue);
     t.expect(spawned == 300 && waiting == 300 && kernel::tasks::task_list_slots() > 256, "task_list_grows",
-             "spawned %u, %llu waiting, %llu slots", spawned, static_cast<unsigned long long>(waiting),
-             static_cast<unsigned long long>(kernel::tasks::task_list_slots()));
+             "spawned %u, %lu waiting, %lu slots", spawned, waiting, kernel::tasks::task_list_slots());
     kernel::tasks::wake_all(g_burst_queue);
-    t.expect(selftest::wait_until_reaped(live_before), "burst_reaped", "%llu tasks left",
-             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
+    t.expect(selftest::wait_until_reaped(live_before), "burst_reaped", "%lu tasks left",
+             (kernel::tasks::live_count() - live_before));
 }
 
 volatile bool g_spin_forever_stop = false;
@@ -194,14 +189,13 @@ void spinner_does_not_starve(Context& t) {
     const uint64_t ticks = kernel::interrupts::ticks() - start_tick;
     g_spin_forever_stop = true;
     // Sleeping one tick wakes at the next tick or the one after; the spinner's quantum may add one.
-    t.expect(ticks <= kRounds * 3, "spinning_task_does_not_starve_others", "%llu rounds took %llu ticks",
-             static_cast<unsigned long long>(kRounds), static_cast<unsigned long long>(ticks));
+    t.expect(ticks <= kRounds * 3, "spinning_task_does_not_starve_others", "%lu rounds took %lu ticks", kRounds, ticks);
     // Not every round: a tick already pending when main goes to sleep can wake main again
     // before the spinner has run an instruction. Over the rounds it must have run.
-    t.expect(spinner_ran_rounds > 0, "spinner_runs_while_main_sleeps", "the spinner ran in none of %llu rounds",
-             static_cast<unsigned long long>(kRounds));
-    t.expect(selftest::wait_until_reaped(live_before), "spinner_reaped", "%llu tasks left",
-             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
+    t.expect(spinner_ran_rounds > 0, "spinner_runs_while_main_sleeps", "the spinner ran in none of %lu rounds",
+             kRounds);
+    t.expect(selftest::wait_until_reaped(live_before), "spinner_reaped", "%lu tasks left",
+             (kernel::tasks::live_count() - live_before));
 }
 
 }  // namespace

@@ -115,8 +115,8 @@ void run(kstd::StringView requested) {
         Context context(suite.name);
         suite.run(context);
         if (!wait_until_reaped(boot_tasks))
-            context.expect(false, "tasks_reaped_after_suite", "%llu of its tasks still live",
-                           static_cast<unsigned long long>(kernel::tasks::live_count() - boot_tasks));
+            context.expect(false, "tasks_reaped_after_suite", "%lu of its tasks still live",
+                           (kernel::tasks::live_count() - boot_tasks));
     }
 
     if (g_passed + g_failed == 0) print_result("selftest", "ran_something", false, "no tests ran");

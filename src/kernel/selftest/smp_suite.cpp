@@ -85,15 +85,12 @@ void spread_over_cpus(Context& t) {
     g_stop = true;
     const bool reaped = selftest::wait_until_reaped(live_before);
     const unsigned used = cpus_used(), stalled = workers_stalled();
-    klog("smp: %u workers ran on %u CPUs, %llu steals, %llu wake IPIs", kWorkers, used,
-         static_cast<unsigned long long>(kernel::tasks::steal_count() - steals_before),
-         static_cast<unsigned long long>(kernel::tasks::wake_ipi_count()));
+    klog("smp: %u workers ran on %u CPUs, %lu steals, %lu wake IPIs", kWorkers, used,
+         (kernel::tasks::steal_count() - steals_before), kernel::tasks::wake_ipi_count());
     t.expect(used == kernel::g_cpu_count, "every_cpu_ran_work", "work ran on %u of %u CPUs", used, kernel::g_cpu_count);
     t.expect(stalled == 0, "no_task_lost", "%u workers never ran", stalled);
-    t.expect(g_double_runs == 0, "no_task_run_twice_at_once", "%llu overlapping runs",
-             static_cast<unsigned long long>(g_double_runs));
-    t.expect(reaped, "workers_reaped", "%llu tasks left",
-             static_cast<unsigned long long>(kernel::tasks::live_count() - live_before));
+    t.expect(g_double_runs == 0, "no_task_run_twice_at_once", "%lu overlapping runs", g_double_runs);
+    t.expect(reaped, "workers_reaped", "%lu tasks left", (kernel::tasks::live_count() - live_before));
 }
 
 // A task pinned to the last CPU blocks; a waker pinned to CPU 0 wakes it and the woken task
@@ -159,8 +156,8 @@ void ipi_wake(Context& t) {
         by_ipi = ipi_wake_round(latency_ns);
     }
     const uint64_t tick_ns = 1000000000ull / kernel::interrupts::tick_hz();
-    klog("smp: woke a task on parked CPU %u in %llu us (tick %llu us, round %d)", g_wake_target,
-         static_cast<unsigned long long>(latency_ns / 1000), static_cast<unsigned long long>(tick_ns / 1000), round);
+    klog("smp: woke a task on parked CPU %u in %lu us (tick %lu us, round %d)", g_wake_target, latency_ns / 1000,
+         tick_ns / 1000, round);
     t.expect(by_ipi, "parked_cpu_woken_by_ipi", "in %d rounds the wake-up IPI never switched the task in", kRounds);
 }
 
@@ -185,8 +182,8 @@ void spinlock_torture(Context& t) {
     for (unsigned i = 0; i < kernel::g_cpu_count * 2; ++i)
         if (kernel::tasks::spawn("torture", torturer, 0, i % kernel::g_cpu_count, true)) ++tasks;
     g_torture_done.wait_until(tasks);
-    t.expect(tasks == kernel::g_cpu_count * 2 && g_counter == tasks * kIncrements, "spinlock_counter_exact", "counter %llu, expected %llu",
-             static_cast<unsigned long long>(g_counter), static_cast<unsigned long long>(tasks * kIncrements));
+    t.expect(tasks == kernel::g_cpu_count * 2 && g_counter == tasks * kIncrements, "spinlock_counter_exact",
+             "counter %lu, expected %lu", g_counter, tasks * kIncrements);
 }
 
 // Remote calls reach every other CPU; a TLB shootdown makes every CPU see a remapped page.

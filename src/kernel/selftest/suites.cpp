@@ -47,11 +47,10 @@ void boot_suite(Context& t) {
         const uint64_t live_tasks = kernel::tasks::live_count();
         const int64_t pid = kernel::process::spawn_from_kernel("true", argv, 1, false);
         const int32_t status = pid < 0 ? -1 : kernel::process::kernel_wait(static_cast<int32_t>(pid));
-        t.expect(pid > 0 && status == 0, "user_program_runs", "spawn returned %lld, status %d",
-                 static_cast<long long>(pid), status);
+        t.expect(pid > 0 && status == 0, "user_program_runs", "spawn returned %ld, status %d", pid, status);
         // Its kernel stack returns when the reaper gets to it.
-        t.expect(selftest::wait_until_reaped(live_tasks), "user_program_reaped", "%llu tasks left",
-                 static_cast<unsigned long long>(kernel::tasks::live_count() - live_tasks));
+        t.expect(selftest::wait_until_reaped(live_tasks), "user_program_reaped", "%lu tasks left",
+                 (kernel::tasks::live_count() - live_tasks));
     }
 
     const uint64_t efer = arch::x86::rdmsr(arch::x86::kMsrEfer);
@@ -70,19 +69,18 @@ void boot_suite(Context& t) {
             break;
         }
     }
-    t.expect(identity, "identity_map_128mib", "address %llx not identity-mapped",
-             static_cast<unsigned long long>(bad));
+    t.expect(identity, "identity_map_128mib", "address %lx not identity-mapped", bad);
 
     uint64_t phys = 0;
     t.expect(!arch::translate(reinterpret_cast<uint64_t>(boot_stack_guard), &phys), "stack_guard_unmapped",
              "boot stack guard page %p is mapped", static_cast<void*>(boot_stack_guard));
     const uint64_t rsp = arch::x86::read_rsp();
     t.expect(rsp > reinterpret_cast<uint64_t>(boot_stack_guard) && rsp <= reinterpret_cast<uint64_t>(boot_stack_top),
-             "running_on_boot_stack", "rsp %llx outside the boot stack", static_cast<unsigned long long>(rsp));
+             "running_on_boot_stack", "rsp %lx outside the boot stack", rsp);
 
     const uint64_t hz = clock::tsc_hz();
     t.expect(hz >= 100'000'000ull && hz <= 20'000'000'000ull, "tsc_frequency_plausible",
-             "TSC frequency %llu Hz is outside 0.1-20 GHz", static_cast<unsigned long long>(hz));
+             "TSC frequency %lu Hz is outside 0.1-20 GHz", hz);
     const uint64_t before = clock::ns_since_boot();
     const uint64_t start_tsc = arch::timestamp();
     while (arch::timestamp() - start_tsc < hz / 1000) arch::x86::cpu_relax();
@@ -117,7 +115,7 @@ void lib_suite(Context& t) {
 void irq_suite(Context& t) {
     const uint64_t hz = kernel::interrupts::tick_hz();
     const uint64_t lapic_hz = kernel::interrupts::lapic_timer_hz();
-    t.expect(lapic_hz >= 1'000'000, "lapic_timer_calibrated", "LAPIC timer at %llu Hz", static_cast<unsigned long long>(lapic_hz));
+    t.expect(lapic_hz >= 1'000'000, "lapic_timer_calibrated", "LAPIC timer at %lu Hz", lapic_hz);
 
     // The rate is read off the timer's count register over a window shorter than one period
     // (so it wraps at most once), not by counting interrupts: an emulator running late delivers
@@ -126,8 +124,7 @@ void irq_suite(Context& t) {
     // With the counting rate right, a tick every `period_count` counts is `hz` ticks a second.
     const uint32_t period_count = static_cast<uint32_t>(lapic_hz / hz);
     t.expect(arch::x86::lapic_timer_initial() == period_count, "lapic_period_programmed",
-             "reload value %u, want %u for %llu Hz", arch::x86::lapic_timer_initial(), period_count,
-             static_cast<unsigned long long>(hz));
+             "reload value %u, want %u for %lu Hz", arch::x86::lapic_timer_initial(), period_count, hz);
     const uint64_t window_tsc = clock::tsc_hz() / hz / 4;
     uint64_t measured_hz = 0;
     bool rate_ok = false;
@@ -144,14 +141,13 @@ void irq_suite(Context& t) {
         measured_hz = counted * clock::tsc_hz() / elapsed_tsc;
         rate_ok = measured_hz * 10 >= lapic_hz * 9 && measured_hz * 10 <= lapic_hz * 11;
     }
-    t.expect(rate_ok, "lapic_rate_matches_tsc", "timer counts at %llu Hz, calibrated %llu Hz",
-             static_cast<unsigned long long>(measured_hz), static_cast<unsigned long long>(lapic_hz));
+    t.expect(rate_ok, "lapic_rate_matches_tsc", "timer counts at %lu Hz, calibrated %lu Hz", measured_hz, lapic_hz);
 
     kernel::tasks::pin_current_to_this_cpu();  // ticks() counts this CPU's ticks
     const uint64_t start_ticks = kernel::interrupts::ticks();
     auto ticked = [start_ticks] { return kernel::interrupts::ticks() >= start_ticks + 3; };
-    t.expect(selftest::wait_for(ticked, 5000), "ticks_arrive", "%llu ticks in 5 s",
-             static_cast<unsigned long long>(kernel::interrupts::ticks() - start_ticks));
+    t.expect(selftest::wait_for(ticked, 5000), "ticks_arrive", "%lu ticks in 5 s",
+             (kernel::interrupts::ticks() - start_ticks));
     kernel::tasks::unpin_current();
 }
 

@@ -62,8 +62,7 @@ void user_suite(Context& t) {
     const uint64_t live_tasks = tasks::live_count();
     expect_passes(t, "forkbomb");
     // Exited tasks' kernel stacks return when the reaper gets to them.
-    t.expect(wait_until_reaped(live_tasks), "forkbomb_reaped", "%llu tasks left",
-             static_cast<unsigned long long>(tasks::live_count() - live_tasks));
+    t.expect(wait_until_reaped(live_tasks), "forkbomb_reaped", "%lu tasks left", (tasks::live_count() - live_tasks));
     uint64_t before[mm::kPageStateCount];
     for (unsigned s = 0; s < mm::kPageStateCount; ++s) before[s] = physical_memory::count(static_cast<mm::PageState>(s));
     const uint64_t heap_objects_before = live_heap_objects();
@@ -122,16 +121,14 @@ void user_suite(Context& t) {
         t.expect(all_killed, "kill_spinning", "a spinning program did not end with a kill status");
     }
 
-    t.expect(wait_until_reaped(live_tasks), "all_reaped", "%llu tasks left",
-             static_cast<unsigned long long>(tasks::live_count() - live_tasks));
+    t.expect(wait_until_reaped(live_tasks), "all_reaped", "%lu tasks left", (tasks::live_count() - live_tasks));
     // Every frame back: each state's count as before, except that the heap may keep or return
     // empty slabs (free + heap is what must match) — and no kernel object may stay allocated.
     const uint64_t heap_objects_after = live_heap_objects();
     bool same = heap_objects_after == heap_objects_before;
     char changes[160] = "";
-    size_t used = kstd::format_to_buffer(changes, sizeof(changes), " heap objects %llu->%llu",
-                                         static_cast<unsigned long long>(heap_objects_before),
-                                         static_cast<unsigned long long>(heap_objects_after));
+    size_t used = kstd::format_to_buffer(changes, sizeof(changes), " heap objects %lu->%lu", heap_objects_before,
+                                         heap_objects_after);
     const unsigned free_state = static_cast<unsigned>(mm::PageState::Free), heap_state = static_cast<unsigned>(mm::PageState::Heap);
     for (unsigned s = 0; s < mm::kPageStateCount; ++s) {
         uint64_t after = physical_memory::count(static_cast<mm::PageState>(s));
@@ -143,15 +140,13 @@ void user_suite(Context& t) {
         }
         if (after == baseline) continue;
         same = false;
-        used += kstd::format_to_buffer(changes + used, sizeof(changes) - used, " %s %llu->%llu",
-                                       mm::page_state_name(static_cast<mm::PageState>(s)),
-                                       static_cast<unsigned long long>(baseline), static_cast<unsigned long long>(after));
+        used += kstd::format_to_buffer(changes + used, sizeof(changes) - used, " %s %lu->%lu",
+                                       mm::page_state_name(static_cast<mm::PageState>(s)), baseline, after);
         if (used >= sizeof(changes)) break;
     }
     t.expect(same && process::live_count() == 0 && files::pipes_open() == 0, "no_leak",
-             "frames changed:%s; processes left %llu, pipes left %llu", changes,
-             static_cast<unsigned long long>(process::live_count()),
-             static_cast<unsigned long long>(files::pipes_open()));
+             "frames changed:%s; processes left %lu, pipes left %lu", changes, process::live_count(),
+             files::pipes_open());
 }
 
 }  // namespace selftest
