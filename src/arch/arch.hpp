@@ -187,6 +187,34 @@ void send_startup(uint32_t apic_id);
 // test/fake_arch.
 #include <arch/impl.hpp>
 
+namespace arch {
+// Every implementation of the data side — x86-64's and the host fake's — provides exactly what
+// portable code uses; a missing or renamed one fails here, in whichever build includes it.
+template <typename = void>
+concept DataSide = requires(uint64_t address, uint64_t entry, unsigned level) {
+    pte::kLevels;
+    pte::kEntriesPerTable;
+    pte::kVirtualAddressBits;
+    pte::kPresent | pte::kWritable | pte::kUser | pte::kHuge | pte::kNoExecute | pte::kGlobal;
+    pte::index(address, level);
+    pte::level_shift(level);
+    pte::is_canonical(address);
+    pte::canonical(address);
+    pte::is_present(entry);
+    pte::is_leaf(entry, level);
+    pte::next_table(entry);
+    pte::leaf_address(entry, level);
+    pte::make_table(address, true);
+    kVectorWakeIpi;
+    kVectorRemoteCallIpi;
+    kVectorSchedulerTrap;
+    kLegacyCom1Port;
+    cpu_local_base();
+};
+static_assert(DataSide<>, "the arch implementation's data side does not match the contract");
+static_assert(__is_same(decltype(cpu_local_base()), void*) && __is_same(decltype(kVectorWakeIpi), const uint8_t));
+}  // namespace arch
+
 // Provided by the kernel, called by the entry assembly.
 extern "C" void syscall_dispatch(arch::TrapFrame* frame);
 // Before every return to ring 3 through iretq, interrupts off, on the resumed task's stack.

@@ -139,7 +139,7 @@ void init_kernel_address_space(const boot::BootInfo& info) {
     g_table_memory.set_direct_map_live();
     physical_memory::use_direct_map();
     klog("mm: kernel page tables loaded: PML4 at 0x%lx, %lu page-table frames, NX %s, 1 GiB pages %s",
-         (g_kernel_space.root().address()), (physical_memory::count(PageState::PageTable)),
+         g_kernel_space.root().address(), physical_memory::count(PageState::PageTable),
          g_table_memory.no_execute_supported() ? "on" : "off", g_table_memory.huge_1g_supported() ? "on" : "off");
 }
 

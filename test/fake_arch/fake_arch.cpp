@@ -105,6 +105,8 @@ void restore_interrupts(bool were_enabled) {
 
 void cpu_relax() {}
 
+void set_cpu_local_base(void* block) { t_cpu_local_base = block; }
+
 void invalidate_tlb_page(uint64_t virt_addr) {
     std::lock_guard lock(g_mutex);
     g_invalidated.push_back(virt_addr);

@@ -88,7 +88,7 @@ void frames_suite(Context& t) {
     t.expect(freed == taken && corrupted == 0, "patterns_survive_until_free", "%lu of %lu frames corrupted", corrupted,
              freed);
     t.expect(count(PageState::Free) == baseline_free && count(PageState::User) == baseline_user,
-             "counts_back_to_baseline", "free %lu, baseline %lu", (count(PageState::Free)), baseline_free);
+             "counts_back_to_baseline", "free %lu, baseline %lu", count(PageState::Free), baseline_free);
 
     auto frame = kernel::physical_memory::allocate(PageState::Kernel);
     kernel::physical_memory::free(frame.value());
@@ -199,7 +199,7 @@ void heap_suite(Context& t) {
     t.expect(live == 0, "heap_balanced", "%lu objects still live", live);
     // Each class may keep one empty slab; nothing else may stay.
     t.expect(count(PageState::Heap) <= heap_frames_before + mm::Heap::kClassCount * mm::Heap::kBlockPages,
-             "heap_returns_pages", "heap holds %lu frames", (count(PageState::Heap)));
+             "heap_returns_pages", "heap holds %lu frames", count(PageState::Heap));
 }
 
 }  // namespace

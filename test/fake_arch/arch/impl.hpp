@@ -1,5 +1,22 @@
-// Host side of <arch/impl.hpp>: the x86-64 page-table encoding is pure arithmetic, so host tests
-// use the real one; instructions (TLB flush, CR3) are faked by each test's PageTableMemory.
+// Host side of <arch/impl.hpp> (src/arch/arch.hpp checks it has the same shape as the kernel's):
+// the x86-64 page-table encoding is pure arithmetic, so host tests use the real one; the vectors
+// and port are the same numbers; the per-CPU base is one pointer per host thread
+// (test/fake_arch/fake_arch.cpp), as GS is one per CPU.
 #pragma once
 
+#include <stdint.h>
+
 #include <arch/pte.hpp>
+#include <arch/x86_defs.h>
+
+namespace arch {
+
+inline constexpr uint8_t kVectorWakeIpi = X86_VECTOR_WAKE;
+inline constexpr uint8_t kVectorRemoteCallIpi = X86_VECTOR_REMOTE_CALL;
+inline constexpr uint8_t kVectorSchedulerTrap = X86_VECTOR_YIELD;
+inline constexpr uint16_t kLegacyCom1Port = X86_COM1_PORT;
+
+inline thread_local void* t_cpu_local_base = nullptr;
+inline void* cpu_local_base() { return t_cpu_local_base; }
+
+}  // namespace arch
