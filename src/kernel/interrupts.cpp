@@ -30,7 +30,7 @@ TickHook g_tick_hook = nullptr;
 void map_mmio(uint64_t phys, const char* what) {
     auto& space = kernel_address_space();
     if (space.translate(phys)) return;
-    auto mapped = space.map(phys, phys, mm::kPageSize, mm::kPageWritable | mm::kPageUncached);
+    auto mapped = space.map(kstd::VirtAddr{phys}, kstd::PhysAddr{phys}, mm::kPageSize, mm::kPageWritable | mm::kPageUncached);
     if (!mapped) panic("interrupts: cannot map %s at 0x%lx: %s", what, phys, mm::describe(mapped.error()));
 }
 

@@ -86,8 +86,9 @@ kstd::Result<uint64_t*, MapError> AddressSpace::walk(uint64_t virt, unsigned lev
     return &entries(table)[pte::index(virt, level)];
 }
 
-kstd::Result<bool, MapError> AddressSpace::map(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags,
-                                               PageSize page_size) {
+kstd::Result<bool, MapError> AddressSpace::map(kstd::VirtAddr virt_addr, kstd::PhysAddr phys_addr, uint64_t size,
+                                               uint32_t flags, PageSize page_size) {
+    const uint64_t virt = virt_addr.value(), phys = phys_addr.value();
     if (!valid_range(virt, size)) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | phys | size, kPageSize)) return kstd::fail(MapError::Misaligned);
     const unsigned supported = m_memory->huge_1g_supported() ? 2u : 1u;

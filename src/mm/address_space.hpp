@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "arch/arch.hpp"  // arch::pte, the entry encoding (the contract's data side)
+#include "lib/addresses.hpp"
 
 #include "lib/result.hpp"
 #include "mm/page_frame_allocator.hpp"
@@ -59,7 +60,7 @@ public:
     // page_size Largest picks, piece by piece, the biggest page both addresses' alignment and
     // the remaining size allow. Fails with AlreadyMapped if any page is mapped, and then maps
     // nothing. Page-table pages it needed stay (they are freed by destroy()).
-    kstd::Result<bool, MapError> map(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags,
+    kstd::Result<bool, MapError> map(kstd::VirtAddr virt, kstd::PhysAddr phys, uint64_t size, uint32_t flags,
                                      PageSize page_size = PageSize::Size4K);
     // Removes every mapping in the range (a huge page must be covered whole, else Misaligned).
     kstd::Result<bool, MapError> unmap(uint64_t virt, uint64_t size);

@@ -54,7 +54,7 @@ uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignmen
 
 void map_or_panic(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags, mm::PageSize page_size,
                   const char* what) {
-    auto result = g_kernel_space.map(virt, phys, size, flags, page_size);
+    auto result = g_kernel_space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, size, flags, page_size);
     if (!result)
         panic("mm: mapping %s (0x%lx, %lu KiB) failed: %s", what, virt, size >> 10, mm::describe(result.error()));
 }

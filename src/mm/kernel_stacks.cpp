@@ -50,7 +50,8 @@ kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages) {
         if (frame) {
             LockGuard guard(g_map_lock);
             mapped = kernel_address_space()
-                         .map(bottom + i * mm::kPageSize, frame.value().address(), mm::kPageSize, mm::kPageWritable)
+                         .map(kstd::VirtAddr{bottom + i * mm::kPageSize}, kstd::PhysAddr{frame.value().address()}, mm::kPageSize,
+                              mm::kPageWritable)
                          .ok();
         }
         if (!mapped) {
@@ -71,7 +72,7 @@ void free_kernel_stack(const KernelStack& stack) {
     --g_in_use;
 }
 
-bool map_kernel_page(uint64_t virt_addr, uint64_t phys_addr, uint32_t flags) {
+bool map_kernel_page(kstd::VirtAddr virt_addr, kstd::PhysAddr phys_addr, uint32_t flags) {
     LockGuard guard(g_map_lock);
     return kernel_address_space().map(virt_addr, phys_addr, mm::kPageSize, flags).ok();
 }

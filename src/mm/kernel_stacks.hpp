@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "lib/addresses.hpp"
 #include "lib/result.hpp"
 #include "mm/page_frame_allocator.hpp"
 
@@ -30,7 +31,7 @@ uint64_t kernel_stacks_in_use();
 
 // Maps or unmaps one page in the kernel address space under the same lock the stack code uses
 // (interrupts stay on: an unmap shoots down other CPUs' TLB entries). For tests and drivers.
-bool map_kernel_page(uint64_t virt_addr, uint64_t phys_addr, uint32_t flags);
+bool map_kernel_page(kstd::VirtAddr virt_addr, kstd::PhysAddr phys_addr, uint32_t flags);
 void unmap_kernel_page(uint64_t virt_addr);
 
 }  // namespace kernel

@@ -110,7 +110,7 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     if (!frame) return 0;
     const uint64_t phys = frame.value().address();
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
-    if (!space.map(virt, phys, kPageSize, flags | mm::kPageUser)) {
+    if (!space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags | mm::kPageUser)) {
         physical_memory::free(frame.value());
         return 0;
     }
@@ -141,7 +141,7 @@ bool copy_all(mm::AddressSpace& from, mm::AddressSpace& to, uint64_t& pages_copi
         }
         const uint64_t phys = frame.value().address();
         __builtin_memcpy(phys_to_virt<uint8_t>(phys), phys_to_virt<uint8_t>(arch::pte::leaf_address(entry, 0)), kPageSize);
-        if (!to.map(virt, phys, kPageSize, flags_of(entry))) {
+        if (!to.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags_of(entry))) {
             physical_memory::free(frame.value());
             ok = false;
             return;

@@ -25,7 +25,7 @@ kstd::Bytes firmware_bytes(uint64_t phys, uint64_t length) {
     auto& space = kernel_address_space();
     for (uint64_t page = phys & ~(mm::kPageSize - 1); page < phys + length; page += mm::kPageSize) {
         if (space.translate(page)) continue;
-        if (!space.map(page, page, mm::kPageSize, 0)) return {};
+        if (!space.map(kstd::VirtAddr{page}, kstd::PhysAddr{page}, mm::kPageSize, 0)) return {};  // identity
     }
     return {reinterpret_cast<const uint8_t*>(phys), length};
 }

@@ -190,14 +190,14 @@ protected:
     }
 
     void map_ok(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags, PageSize size_kind = PageSize::Size4K) {
-        auto result = space.map(virt, phys, size, flags, size_kind);
+        auto result = space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, size, flags, size_kind);
         EXPECT_TRUE(result.ok()) << "map(0x" << std::hex << virt << ", 0x" << phys << ", 0x" << size
                                  << "): " << mm::describe(result.error());
     }
 
     MapError map_error(uint64_t virt, uint64_t phys, uint64_t size, uint32_t flags = 0,
                        PageSize size_kind = PageSize::Size4K) {
-        auto result = space.map(virt, phys, size, flags, size_kind);
+        auto result = space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, size, flags, size_kind);
         EXPECT_FALSE(result.ok()) << "map(0x" << std::hex << virt << ", 0x" << phys << ", 0x" << size
                                   << ") succeeded";
         return result.ok() ? MapError{} : result.error();
@@ -606,7 +606,7 @@ TEST_F(AddressSpaceTest, DestroyingTheBorrowerLeavesSharedTablesAlone) {
     ASSERT_TRUE(borrower.ok());
     AddressSpace b = borrower.value();
     b.share_top_level(space, 256, 256);            // the whole kernel half
-    ASSERT_TRUE(b.map(0x08000000, 0x900000, k4K, kW | kU).ok());  // B's own user half
+    ASSERT_TRUE(b.map(kstd::VirtAddr{0x08000000}, kstd::PhysAddr{0x900000}, k4K, kW | kU).ok());  // B's own user half
 
     b.destroy();
     EXPECT_EQ(memory.live_tables(), tables_of_a);  // B's root and user tables gone, A's untouched
@@ -644,7 +644,7 @@ TEST_F(AddressSpaceTest, RandomMapUnmapProtectAgreesWithAModel) {
             const uint64_t phys = (uint64_t{rng()} % (1u << 20)) * k4K;
             bool any_mapped = false;
             for (uint64_t i = 0; i < count; ++i) any_mapped |= model.count(virt + i * k4K) > 0;
-            auto result = space.map(virt, phys, count * k4K, flags);
+            auto result = space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, count * k4K, flags);
             if (any_mapped) {
                 ASSERT_FALSE(result.ok()) << "step " << step;
                 ASSERT_EQ(result.error(), MapError::AlreadyMapped) << "step " << step;
@@ -757,7 +757,7 @@ TEST_F(AddressSpaceTest, HugePageOverAnEmptiedTableDoesNotLeakIt) {
 // 1 GiB leaf (it may fail or split into 2 MiB pages), as PageSize::Largest already avoids.
 TEST_F(AddressSpaceTest, ExplicitGigabytePageWithoutCpuSupportWritesNoGigabyteLeaf) {
     memory.set_huge_1g(false);
-    (void)space.map(0x40000000, 0x40000000, k1G, kW, PageSize::Size1G);
+    (void)space.map(kstd::VirtAddr{0x40000000}, kstd::PhysAddr{0x40000000}, k1G, kW, PageSize::Size1G);
     unsigned gigabyte_leaves = 0;
     for (const Leaf& leaf : leaves_of(space)) gigabyte_leaves += leaf.level == 2;
     EXPECT_EQ(gigabyte_leaves, 0u);
@@ -774,7 +774,7 @@ TEST_F(AddressSpaceTest, BorrowerTablesUnderAnEmptySharedEntryAreFreedWithTheBor
     AddressSpace b = borrower.value();
     b.share_top_level(space, 256, 256);
     const std::set<uint64_t> tables_of_a_and_root_of_b = memory.live_tables();
-    ASSERT_TRUE(b.map(0xFFFF900000000000, 0x200000, k4K, kW).ok());
+    ASSERT_TRUE(b.map(kstd::VirtAddr{0xFFFF900000000000}, kstd::PhysAddr{0x200000}, k4K, kW).ok());
     EXPECT_EQ(space.translate(0xFFFF900000000000).error(), MapError::NotMapped);  // A never sees it
 
     b.destroy();

@@ -137,7 +137,7 @@ void page_tables_suite(Context& t) {
     if (ok) {
         mm::AddressSpace scratch = created.value();
         auto frame = kernel::physical_memory::allocate(PageState::User);
-        ok = frame.ok() && scratch.map(0x08000000, frame.value().address(), mm::kPageSize,
+        ok = frame.ok() && scratch.map(kstd::VirtAddr{0x08000000}, kstd::PhysAddr{frame.value().address()}, mm::kPageSize,
                                        mm::kPageUser | mm::kPageWritable).ok();
         auto found = scratch.translate(0x08000000);
         ok = ok && found && found.value().phys_addr == frame.value().address() && (found.value().flags & mm::kPageUser);

@@ -218,13 +218,13 @@ void remote_calls_and_shootdown(Context& t) {
     if (ok) {
         *kernel::phys_to_virt<uint64_t>(page_a.value().address()) = 0xAAAA;
         *kernel::phys_to_virt<uint64_t>(page_b.value().address()) = 0xBBBB;
-        ok = kernel::map_kernel_page(kShootdownVirt, page_a.value().address(), mm::kPageWritable);
+        ok = kernel::map_kernel_page(kstd::VirtAddr{kShootdownVirt}, kstd::PhysAddr{page_a.value().address()}, mm::kPageWritable);
     }
     if (ok) {
         read_test_page(nullptr);
         kernel::remote_call::on_other_cpus(read_test_page, nullptr);
         kernel::unmap_kernel_page(kShootdownVirt);  // the shootdown happens here
-        ok = kernel::map_kernel_page(kShootdownVirt, page_b.value().address(), mm::kPageWritable);
+        ok = kernel::map_kernel_page(kstd::VirtAddr{kShootdownVirt}, kstd::PhysAddr{page_b.value().address()}, mm::kPageWritable);
         read_test_page(nullptr);
         kernel::remote_call::on_other_cpus(read_test_page, nullptr);
         kernel::unmap_kernel_page(kShootdownVirt);
