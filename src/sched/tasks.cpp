@@ -5,6 +5,7 @@
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
 #include "sched/cpu_local.hpp"
+#include "sched/placement.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/kernel_heap.hpp"
 #include "lib/panic.hpp"
@@ -53,6 +54,12 @@ KernelTask* from_sched(sched::Task* task) { return reinterpret_cast<KernelTask*>
 static_assert(__builtin_offsetof(KernelTask, sched) == 0, "sched::Task must be first");
 
 CpuTasks& this_cpu_tasks() { return g_cpus[this_cpu().index]; }
+
+// A CPU's load as placement and stealing see it: read without its lock.
+sched::CpuLoad load_of(unsigned cpu) {
+    return {__atomic_load_n(&g_cpus[cpu].running, __ATOMIC_ACQUIRE), g_cpus[cpu].scheduler.ready_count(),
+            g_cpus[cpu].scheduler.idle_now()};
+}
 
 TaskError error_of(sched::TaskListError error) {
     return error == sched::TaskListError::Full ? TaskError::TooManyTasks : TaskError::OutOfMemory;
@@ -139,17 +146,9 @@ void make_ready_on_its_cpu(sched::Task* task) {
 // take the last ready task of the CPU with the longest queue, then ready it here.
 void steal_if_idle(unsigned self) {
     if (!g_cpus[self].scheduler.idle_now() || g_cpus[self].scheduler.ready_count() != 0) return;
-    unsigned victim = self;
-    uint64_t longest = 0;
-    for (unsigned i = 0; i < g_cpu_count; ++i) {
-        // Read without the victim's lock: a hint only; take_for_migration decides under it.
-        const uint64_t length = g_cpus[i].scheduler.ready_count();
-        if (i != self && __atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE) && length > longest) {
-            longest = length;
-            victim = i;
-        }
-    }
-    if (victim == self) return;
+    // Chosen without the victim's lock: take_for_migration decides under it.
+    const unsigned victim = sched::steal_victim(g_cpu_count, self, load_of);
+    if (victim == sched::kNoCpu) return;
     sched::Task* task;
     {
         IrqLockGuard guard(g_cpus[victim].lock);
@@ -305,20 +304,10 @@ KernelTask* create_kernel_task(const char* name, void (*entry_point)(uint64_t), 
     return create(name, kernel_address_space().root().address(), build_kernel_frame, &kernel_entry, error);
 }
 
-// The online CPU with the shortest run queue among those `allowed` (racy reads: a placement hint
-// only); kAnyCpu if none.
+// The online CPU with the least work among those `allowed` (sched/placement.hpp); kAnyCpu if none.
 unsigned least_loaded_cpu(const kstd::CpuMask& allowed) {
-    unsigned best = kAnyCpu;
-    uint64_t shortest = ~0ull;
-    for (unsigned i = 0; i < g_cpu_count; ++i) {
-        if (!__atomic_load_n(&g_cpus[i].running, __ATOMIC_ACQUIRE) || !allowed.contains(i)) continue;
-        const uint64_t load = g_cpus[i].scheduler.ready_count() + (g_cpus[i].scheduler.idle_now() ? 0 : 1);
-        if (load < shortest) {
-            shortest = load;
-            best = i;
-        }
-    }
-    return best;
+    const unsigned cpu = sched::least_loaded(g_cpu_count, allowed, load_of);
+    return cpu == sched::kNoCpu ? kAnyCpu : cpu;
 }
 
 }  // namespace

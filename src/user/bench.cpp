@@ -80,7 +80,7 @@ void bench_tsc_hz() {
     const uint64_t elapsed_ns = clock_ns() - start_ns;
     const uint64_t ticks = end_tsc - start_tsc;
     // ticks < 2^34 for any TSC under 100 GHz, so ticks * 10^9 stays below 2^64.
-    const unsigned long long hz = elapsed_ns == 0 ? 0 : ticks * 1'000'000'000ull / elapsed_ns;
+    const uint64_t hz = elapsed_ns == 0 ? 0 : ticks * 1'000'000'000ull / elapsed_ns;
     printf("BENCH tsc_hz unit=hz n=1 median=%lu p99=%lu min=%lu\n", hz, hz, hz);
 }
 

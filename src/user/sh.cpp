@@ -163,7 +163,7 @@ void builtin_mem() {
         dprintf(2, "sh: mem: %s\n", strerror(errno));
         return;
     }
-    const unsigned long long free_mib = info.free * info.page_size / (1024 * 1024);
+    const uint64_t free_mib = info.free * info.page_size / (1024 * 1024);
     printf(
         "free=%lu kernel=%lu stack=%lu heap=%lu pagetable=%lu user=%lu firmware=%lu "
         "absent=%lu (%lu MiB free)\n",
