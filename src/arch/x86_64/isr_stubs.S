@@ -60,7 +60,7 @@ isr_common:
     call trap_dispatch
     mov %rax, %rsp
     /* Now on the stack of the task to resume. If this was a switch, the task we left may run
-       on another CPU from now on: its stack is no longer ours (see tasks.cpp, on_cpu). */
+       on another CPU from now on: its stack is no longer ours (see sched/tasks.cpp, on_cpu). */
     mov %gs:PERCPU_SWITCH_RELEASE, %rdx
     test %rdx, %rdx
     jz isr_return_to_frame

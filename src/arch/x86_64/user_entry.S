@@ -5,7 +5,7 @@
  *             extern "C" uint64_t arch_user_copy(void* dst, const void* src, size_t n);
  *                 returns 0, or 1 if a page fault could not be resolved (trap.cpp moves the
  *                 faulting RIP from user_copy_fault_begin..end to user_copy_fault_fixup).
- * Calls:      extern "C" void syscall_dispatch(arch::TrapFrame* frame)   (kernel/syscalls.cpp)
+ * Calls:      extern "C" void syscall_dispatch(arch::TrapFrame* frame)   (proc/syscalls.cpp)
  * Must match: arch::TrapFrame (the same frame isr_stubs.S builds, so a task that entered by
  *             `syscall` can be switched away and resumed by the common iretq path), the GDT
  *             order fixed by SYSRET (descriptors.hpp) and percpu_offsets.h.

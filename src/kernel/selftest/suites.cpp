@@ -24,11 +24,11 @@
 #include "lib/string_view.hpp"
 
 namespace selftest {
-void mm_suite(Context& context);     // selftest_mm.cpp
-void sched_suite(Context& context);  // selftest_sched.cpp
-void smp_suite(Context& context);    // selftest_smp.cpp
-void user_suite(Context& context);   // selftest_user.cpp
-void console_suite(Context& context);  // selftest_console.cpp
+void mm_suite(Context& context);     // mm_suite.cpp
+void sched_suite(Context& context);  // sched_suite.cpp
+void smp_suite(Context& context);    // smp_suite.cpp
+void user_suite(Context& context);   // user_suite.cpp
+void console_suite(Context& context);  // console_suite.cpp
 }
 
 namespace {
