@@ -42,6 +42,7 @@ add_library(sable_libc STATIC
     src/user/libc/stdlib.cpp
     src/user/libc/malloc.cpp
     src/user/libc/stdio.cpp
+    src/user/libc/pthread.cpp
     src/lib/format.cpp          # the kernel's printf engine, compiled again for ring 3
 )
 target_link_libraries(sable_libc PUBLIC sable_user_options)

@@ -62,6 +62,8 @@ bool translate(uint64_t virt_addr, uint64_t* phys_addr);
 // through the shootdown smp/ installs with kernel::set_tlb_invalidator), loading a
 // new top-level table, and the CPU features the page-table code must respect.
 void invalidate_tlb_page(uint64_t virt_addr);
+// Drops every non-global TLB entry of this CPU (a long range: cheaper than page by page).
+void flush_tlb_non_global();
 void load_page_table_root(uint64_t root_phys);
 bool cpu_supports_no_execute();
 bool cpu_supports_1g_pages();

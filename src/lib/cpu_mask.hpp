@@ -48,6 +48,9 @@ public:
     void add_concurrently(unsigned cpu) {
         if (cpu < kMaxCpus) __atomic_fetch_or(&m_words[cpu / 64], 1ull << (cpu % 64), __ATOMIC_RELEASE);
     }
+    void remove_concurrently(unsigned cpu) {
+        if (cpu < kMaxCpus) __atomic_fetch_and(&m_words[cpu / 64], ~(1ull << (cpu % 64)), __ATOMIC_RELEASE);
+    }
     bool contains_concurrently(unsigned cpu) const {
         return cpu < kMaxCpus && ((__atomic_load_n(&m_words[cpu / 64], __ATOMIC_ACQUIRE) >> (cpu % 64)) & 1);
     }

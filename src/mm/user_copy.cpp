@@ -7,7 +7,9 @@
 namespace kernel::user_memory {
 
 bool range_ok(uint64_t address, uint64_t size) {
-    return address >= kUserBase && address <= kUserTop && size <= kUserTop - address;
+    // Inside one of the two user windows: the kernel's identity and direct maps lie between.
+    if (address >= kUserBase && address <= kUserTop) return size <= kUserTop - address;
+    return address >= kHighUserBase && address <= kHighUserTop && size <= kHighUserTop - address;
 }
 
 bool copy_from(void* destination, uint64_t user_source, uint64_t size) {

@@ -44,16 +44,33 @@ uint32_t flags_of(uint64_t entry) {
     return flags;
 }
 
-// Calls visit(virt, entry) for every present 4 KiB user page. User space has no huge pages.
+constexpr unsigned kFirstHighEntry = kHighUserBase >> 39;  // PML4 entries of the high window
+constexpr unsigned kEndHighEntry = kHighUserTop >> 39;
+constexpr unsigned kFirstKernelEntry = kEndHighEntry;       // 256: shared with the kernel
+static_assert(kFirstHighEntry == 1 && kEndHighEntry == 256, "the high window is PML4 entries 1..255");
+
+// Calls visit(virt, entry) for every present 4 KiB page under `table` (a table at `level`
+// covering virtual addresses from `base`). User space has no huge pages.
+template <typename Visitor>
+void visit_pages(const uint64_t* table, unsigned level, uint64_t base, Visitor& visit) {
+    for (unsigned i = 0; i < kEntriesPerTable; ++i) {
+        if (!arch::pte::is_present(table[i])) continue;
+        const uint64_t virt = base + (uint64_t{i} << arch::pte::level_shift(level));
+        if (level == 0) visit(virt, table[i]);
+        else visit_pages(phys_to_virt<uint64_t>(arch::pte::next_table(table[i])), level - 1, virt, visit);
+    }
+}
+
+// Calls visit(virt, entry) for every present user page: the low window's page tables, then
+// every table under the high window's PML4 entries.
 template <typename Visitor>
 void for_each_user_page(const mm::AddressSpace& space, Visitor&& visit) {
     const uint64_t* directory = user_directory(space);
-    for (unsigned d = kFirstUserDirectoryEntry; d < kEntriesPerTable; ++d) {
-        if (!arch::pte::is_present(directory[d])) continue;
-        const uint64_t* page_table = table(directory[d]);
-        for (unsigned t = 0; t < kEntriesPerTable; ++t)
-            if (arch::pte::is_present(page_table[t])) visit((uint64_t{d} << 21) | (uint64_t{t} << 12), page_table[t]);
-    }
+    for (unsigned d = kFirstUserDirectoryEntry; d < kEntriesPerTable; ++d)
+        if (arch::pte::is_present(directory[d])) visit_pages(table(directory[d]), 0, uint64_t{d} << 21, visit);
+    const uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
+    for (unsigned e = kFirstHighEntry; e < kEndHighEntry; ++e)
+        if (arch::pte::is_present(pml4[e])) visit_pages(table(pml4[e]), 2, uint64_t{e} << 39, visit);
 }
 
 }  // namespace
@@ -82,7 +99,7 @@ kstd::Result<mm::AddressSpace, mm::MapError> create() {
         own_pdpt[i] = i == 0 ? arch::pte::make_table(directory.value().address(), true) : kernel_pdpt[i];
         own_directory[i] = i < kFirstUserDirectoryEntry ? kernel_directory[i] : 0;
     }
-    space.share_top_level(kernel_address_space(), 1, kEntriesPerTable - 1);
+    space.share_top_level(kernel_address_space(), kFirstKernelEntry, kEntriesPerTable - kFirstKernelEntry);
     phys_to_virt<uint64_t>(space.root().address())[0] = arch::pte::make_table(pdpt.value().address(), true);
     return space;
 }
@@ -100,7 +117,7 @@ void destroy(mm::AddressSpace& space) {
             physical_memory::free(mm::Pfn::from_address(arch::pte::next_table(directory[d])));
     physical_memory::free(mm::Pfn::from_address(arch::pte::next_table(pdpt[0])));
     physical_memory::free(mm::Pfn::from_address(arch::pte::next_table(pml4[0])));
-    pml4[0] = 0;  // what is left is the root and borrowed entries: destroy() frees just the root
+    pml4[0] = 0;  // left: the high window's tables and the root, which destroy() frees
     space.destroy();
     space = mm::AddressSpace();
 }
@@ -117,16 +134,21 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     return phys;
 }
 
-uint64_t unmap_pages(mm::AddressSpace& space, uint64_t virt, uint64_t size) {
-    uint64_t freed = 0;
-    for (uint64_t page = virt; page < virt + size; page += kPageSize) {
+uint64_t unmap_batch(mm::AddressSpace& space, uint64_t virt, uint64_t end, FrameBatch& batch) {
+    batch.count = 0;
+    uint64_t page = virt;
+    for (; page < end && batch.count < FrameBatch::kCapacity; page += kPageSize) {
         auto found = space.translate(page);
         if (!found) continue;
         space.unmap(page, kPageSize);
-        physical_memory::free(mm::Pfn::from_address(found.value().phys_addr));
-        ++freed;
+        batch.frames[batch.count++] = mm::Pfn::from_address(found.value().phys_addr);
     }
-    return freed;
+    return page;
+}
+
+void free_batch(FrameBatch& batch) {
+    for (unsigned i = 0; i < batch.count; ++i) physical_memory::free(batch.frames[i]);
+    batch.count = 0;
 }
 
 bool copy_all(mm::AddressSpace& from, mm::AddressSpace& to, uint64_t& pages_copied) {

@@ -1,5 +1,6 @@
 // A process's address space (docs/userspace.md draws it). The kernel part is shared, never
-// copied page by page: the process's PML4 borrows the kernel's entries 1..511, its own PDPT
+// copied page by page: the process's PML4 borrows the kernel's entries 256..511 (kernel stacks
+// and the upper half), its own PDPT
 // borrows the kernel's PDPT entries 1..511 (RAM above 1 GiB, MMIO, the direct map), and its own
 // page directory borrows the kernel's entries 0..63 (the seed's first 128 MiB, all supervisor-only).
 // The borrowed entries are copied when the process is created: a kernel mapping added later in a
@@ -11,7 +12,11 @@
 //      ...      (brk), never past the guard page
 //   0x3EBFF000  guard page: never mapped; touching it is a stack overflow
 //   0x3EC00000  stack region, 20 MiB: pages committed on first touch (4 at start)
-//   0x40000000  end of user space
+//   0x40000000  end of the low user window
+// PML4 entries 1..255 — 512 GiB up to 128 TiB — are the process's alone too: the high window.
+//   0x0100_0000_0000  thread stack slots, 32 MiB each: guard page, then a 20 MiB stack region
+//                     at the slot's top (threads other than the main one)
+//   0x8000_0000_0000  end of user space
 #pragma once
 
 #include <stdint.h>
@@ -29,7 +34,27 @@ inline constexpr uint64_t kStackTop = SABLE_STACK_TOP;
 inline constexpr uint64_t kStackBottom = SABLE_STACK_BOTTOM;
 inline constexpr uint64_t kGuardPage = SABLE_GUARD_PAGE;
 inline constexpr uint64_t kHeapLimit = SABLE_GUARD_PAGE;
+inline constexpr uint64_t kHighUserBase = SABLE_HIGH_USER_BASE;
+inline constexpr uint64_t kHighUserTop = SABLE_HIGH_USER_TOP;
+inline constexpr uint64_t kStackRegionBytes = SABLE_STACK_REGION_SIZE;
 inline constexpr unsigned kInitialStackPages = 4;
+
+// Where thread stack slot `slot` puts its stack region [bottom, top) and guard page.
+struct StackRegion {
+    uint64_t guard, bottom, top;
+    bool contains(uint64_t address) const { return address >= bottom && address < top; }
+};
+inline constexpr StackRegion main_stack_region() { return {kGuardPage, kStackBottom, kStackTop}; }
+inline constexpr StackRegion thread_stack_region(unsigned slot) {
+    const uint64_t top = SABLE_THREAD_STACKS_BASE + (uint64_t{slot} + 1) * SABLE_THREAD_STACK_SLOT;
+    return {top - kStackRegionBytes - 4096, top - kStackRegionBytes, top};
+}
+// The thread stack slot whose slot range (guard zone included) holds `address`, or -1.
+inline constexpr int thread_stack_slot_of(uint64_t address) {
+    if (address < SABLE_THREAD_STACKS_BASE) return -1;
+    const uint64_t slot = (address - SABLE_THREAD_STACKS_BASE) / SABLE_THREAD_STACK_SLOT;
+    return slot < SABLE_MAX_THREADS - 1 ? static_cast<int>(slot) : -1;
+}
 
 // A new address space with the kernel part in place and no user pages.
 kstd::Result<mm::AddressSpace, mm::MapError> create();
@@ -40,13 +65,24 @@ void destroy(mm::AddressSpace& space);
 // A fresh zeroed page at `virt` (flags: mm::PageFlags, kPageUser implied). Returns its
 // physical address, or 0 when memory ran out or `virt` is already mapped.
 uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags);
-// Unmaps and frees the user pages in [virt, virt+size).
-uint64_t unmap_pages(mm::AddressSpace& space, uint64_t virt, uint64_t size);
+// Unmapping in two steps, so the frames are freed only after the other CPUs that run the space
+// have dropped their TLB entries (the process layer's shootdown, which needs interrupts on and
+// so cannot run under the lock that guards the tables): unmap_batch clears up to kCapacity
+// present pages from [virt, end) (dropping this CPU's entries) and returns where it stopped;
+// free_batch returns their frames.
+struct FrameBatch {
+    static constexpr unsigned kCapacity = 64;
+    mm::Pfn frames[kCapacity];
+    unsigned count = 0;
+};
+uint64_t unmap_batch(mm::AddressSpace& space, uint64_t virt, uint64_t end, FrameBatch& batch);
+void free_batch(FrameBatch& batch);
 // Copies every user page of `from` into `to` (same addresses and rights). False: out of memory
 // (what was copied stays in `to`, for the caller's destroy()).
 bool copy_all(mm::AddressSpace& from, mm::AddressSpace& to, uint64_t& pages_copied);
 
-// User pointers. A range is acceptable if it lies inside [kUserBase, kUserTop) without wrapping;
+// User pointers. A range is acceptable if it lies inside [kUserBase, kUserTop) or
+// [kHighUserBase, kHighUserTop) without wrapping;
 // copies run on the current (the process's) page tables and return false on any fault.
 bool range_ok(uint64_t address, uint64_t size);
 bool copy_from(void* destination, uint64_t user_source, uint64_t size);

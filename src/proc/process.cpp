@@ -7,6 +7,7 @@
 #include "mm/kernel_heap.hpp"
 #include "mm/physical_memory.hpp"
 #include "proc/programs.hpp"
+#include "smp/tlb.hpp"
 #include "lib/spinlock.hpp"
 #include "mm/user_memory.hpp"
 #include "lib/elf.hpp"
@@ -49,6 +50,9 @@ Process* new_process(const char* name, Process* parent, bool auto_reap) {
     process->state = State::Alive;
     process->parent = parent;
     process->auto_reap = auto_reap;
+    process->main_thread = {1, -1, false, false, process, nullptr, 0, nullptr};
+    process->threads = &process->main_thread;
+    process->next_tid = 2;
     return process;
 }
 
@@ -206,16 +210,34 @@ int64_t start_process(const programs::Program& program, const Arguments& argumen
         return result;
     }
     start.argc = static_cast<uint64_t>(arguments.argc);
-    auto task = tasks::spawn_user(process->name, process->space.root().address(), build_start_frame, &start, process,
-                                  affinity, &process->task);
-    if (!task) {
+    result = start_thread_task(*process, process->main_thread, build_start_frame, &start, affinity);
+    if (result < 0) {
         discard(process);
-        return error_of(task.error());
+        return result;
     }
     return pid;
 }
 
 // --- faults ----------------------------------------------------------------------------------
+
+// The stack region holding `address`, or the region whose guard zone holds it (`in_guard`):
+// the main stack's guard page, or the unmapped part of a thread stack slot below its region.
+// Only slots in use count. Under the process lock.
+bool find_stack_region(const Process& process, uint64_t address, user_memory::StackRegion& region, bool& in_guard) {
+    const int slot = user_memory::thread_stack_slot_of(address);
+    if (slot >= 0) {
+        if (!((process.stack_slots[slot / 64] >> (slot % 64)) & 1)) return false;
+        region = user_memory::thread_stack_region(static_cast<unsigned>(slot));
+        in_guard = address < region.bottom;
+        return true;
+    }
+    region = user_memory::main_stack_region();
+    if (address >= region.guard && address < region.top) {
+        in_guard = address < region.bottom;
+        return true;
+    }
+    return false;
+}
 
 bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     Process* process = current();
@@ -226,19 +248,32 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     if (fault.kind == arch::FaultKind::PageFault) {
         const uint64_t address = fault.address;
         const uint64_t user_rsp = fault.from_user ? arch::frame_stack_pointer(frame) : 0;
-        if (fault.not_present && address >= user_memory::kStackBottom && address < user_memory::kStackTop) {
-            // Demand-grown stack: commit a zeroed page and resume the instruction.
-            if (user_memory::map_new_page(process->space, align_down(address), mm::kPageWritable)) {
-                ++process->user_pages;
-                return true;
+        user_memory::StackRegion stack{};
+        bool in_guard = false, in_stack = false, grown = false;
+        {
+            // Threads of the process may fault on the same space at once.
+            IrqLockGuard guard(process->lock);
+            in_stack = find_stack_region(*process, address, stack, in_guard);
+            if (in_stack && !in_guard && fault.not_present) {
+                // Demand-grown stack: commit a zeroed page and resume the instruction. Another
+                // thread may have committed it meanwhile: then just resume.
+                if (process->space.translate(align_down(address))) {
+                    grown = true;
+                } else if (user_memory::map_new_page(process->space, align_down(address), mm::kPageWritable)) {
+                    ++process->user_pages;
+                    grown = true;
+                }
             }
+        }
+        if (grown) return true;
+        if (in_stack && !in_guard && fault.not_present) {
             reason = SABLE_KILL_OUT_OF_MEMORY;
             words = "out of memory";
         } else if (!fault.from_user) {
             return false;  // inside copy_user: the copy fails, the call returns -EFAULT
-        } else if ((address >= user_memory::kGuardPage && address < user_memory::kStackBottom) ||
-                   (user_rsp && user_rsp < user_memory::kStackBottom && address >= align_up(process->break_end) &&
-                    address < user_memory::kStackBottom)) {
+        } else if ((in_stack && in_guard) ||
+                   (user_rsp && user_rsp < user_memory::kStackBottom && user_rsp >= user_memory::kUserBase &&
+                    address >= align_up(process->break_end) && address < user_memory::kStackBottom)) {
             reason = SABLE_KILL_STACK_OVERFLOW;
             words = "stack overflow";
         } else {
@@ -262,6 +297,73 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     kill_current(reason, words, arch::frame_instruction_pointer(frame), detail);
 }
 
+void free_threads(Process& process) {
+    for (Thread* thread = process.threads; thread;) {
+        Thread* next = thread->next;
+        if (thread != &process.main_thread) delete thread;
+        thread = next;
+    }
+    process.threads = nullptr;
+}
+
+// The last thread has left `self`: its descriptors and memory go now, the process becomes a
+// zombie (or is freed), its children go to init, and the calling task ends.
+[[noreturn]] void tear_down(Process* self) {
+    release_files(*self);
+    // Off the process's page tables (on every CPU) before freeing them.
+    tasks::leave_address_space(self->space_loaded_on);
+    user_memory::destroy(self->space);
+    free_threads(*self);
+    const int32_t status = self->end_status;
+    Process* to_free = nullptr;
+    {
+        IrqLockGuard guard(g_table.lock());
+        Process* init = nullptr;
+        g_table.for_each_locked([&](Process* p) {
+            if (p->is_init && p->state == State::Alive && p != self) init = p;
+            return true;
+        });
+        // Children: zombies are collected now (no one else will); live ones go to init, or, with
+        // no init, free themselves when they exit.
+        g_table.for_each_locked([&](Process* child) {
+            if (child->parent != self) return true;
+            if (child->state == State::Zombie) {
+                g_table.remove_locked(child);
+                child->free_next = to_free;
+                to_free = child;
+            } else if (init) {
+                child->parent = init;
+            } else {
+                child->parent = nullptr;
+                child->auto_reap = true;
+            }
+            return true;
+        });
+        self->status = status;
+        if (self->auto_reap) {
+            g_table.remove_locked(self);
+            self->free_next = to_free;
+            to_free = self;
+        } else {
+            self->state = State::Zombie;
+            Process* parent = self->parent;
+            if (parent) {
+                __atomic_fetch_add(&g_child_event_counts[parent->slot], 1, __ATOMIC_RELEASE);
+                tasks::wake_all(parent->child_events);
+            } else {
+                __atomic_fetch_add(&g_kernel_event_count, 1, __ATOMIC_RELEASE);
+                tasks::wake_all(g_kernel_child_events);
+            }
+        }
+    }
+    while (to_free) {
+        Process* next = to_free->free_next;
+        delete to_free;
+        to_free = next;
+    }
+    tasks::exit();
+}
+
 }  // namespace
 
 void init(const boot::BootInfo& info, unsigned process_limit) {
@@ -276,6 +378,96 @@ Process* current() {
     return task ? static_cast<Process*>(task->process) : nullptr;
 }
 
+Thread* current_thread() {
+    tasks::KernelTask* task = tasks::current();
+    return task ? static_cast<Thread*>(task->thread) : nullptr;
+}
+
+int64_t start_thread_task(Process& process, Thread& thread, uint64_t (*build_frame)(uint64_t, void*), void* context,
+                          const kstd::CpuMask& affinity) {
+    const tasks::UserTaskSpec spec{process.name,   process.space.root().address(), &process.space_loaded_on,
+                                   &process,       &thread,                        affinity};
+    // Counted live before it can run (and so before it can leave).
+    {
+        IrqLockGuard guard(process.lock);
+        ++process.live_threads;
+    }
+    auto task = tasks::spawn_user(spec, build_frame, context, &thread.task);
+    if (!task) {
+        IrqLockGuard guard(process.lock);
+        --process.live_threads;
+        return error_of(task.error());
+    }
+    return 0;
+}
+
+bool begin_ending(Process& process, int32_t status) {
+    uint32_t none = 0;
+    const bool decided =
+        __atomic_compare_exchange_n(&process.ending, &none, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    if (decided) process.end_status = status;
+    const tasks::KernelTask* self = tasks::current();
+    IrqLockGuard guard(process.lock);
+    for (Thread* thread = process.threads; thread; thread = thread->next)
+        if (thread->task && thread->task != self) tasks::interrupt_wait(thread->task);
+    return decided;
+}
+
+void leave_thread() {
+    Thread* thread = current_thread();
+    Process* process = thread->process;
+    {
+        IrqLockGuard guard(process->lock);
+        thread->exited = true;
+        thread->task = nullptr;
+    }
+    // A joiner may free `thread` from here on; the process stays until the last thread leaves.
+    tasks::wake_all(process->thread_events);
+    bool last;
+    {
+        IrqLockGuard guard(process->lock);
+        last = --process->live_threads == 0;
+    }
+    if (!last) tasks::exit();
+    tear_down(process);
+}
+
+uint64_t unmap_range(Process& process, uint64_t start, uint64_t end) {
+    uint64_t freed = 0;
+    user_memory::FrameBatch batch;
+    for (uint64_t at = start; at < end;) {
+        uint64_t stopped;
+        {
+            IrqLockGuard guard(process.lock);
+            stopped = user_memory::unmap_batch(process.space, at, end, batch);
+            process.user_pages -= batch.count;
+        }
+        if (batch.count) tlb::shootdown_user_range(process.space_loaded_on, at, stopped);
+        freed += batch.count;
+        user_memory::free_batch(batch);
+        at = stopped;
+    }
+    return freed;
+}
+
+files::File* get_file(Process& self, uint64_t fd) {
+    if (fd >= SABLE_MAX_FDS) return nullptr;
+    // A lone thread is the only one that can change its table: no lock, no extra reference.
+    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) == 1) return self.fds[fd];
+    IrqLockGuard guard(self.lock);
+    return self.fds[fd] ? files::retain(self.fds[fd]) : nullptr;
+}
+
+void put_file(Process& self, files::File* file) {
+    // The count cannot have gone from 1 to more meanwhile: only this thread creates threads.
+    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) != 1) files::release(file);
+}
+
+void for_each_process_locked(bool (*visit)(Process& process, void* context), void* context) {
+    IrqLockGuard guard(g_table.lock());
+    g_table.for_each_locked([&](Process* p) { return visit(*p, context); });
+}
+
 uint64_t live_count() {
     IrqLockGuard guard(g_table.lock());
     return g_table.live_locked();
@@ -283,7 +475,8 @@ uint64_t live_count() {
 
 bool current_killed() {
     Process* process = current();
-    return process && __atomic_load_n(&process->kill_reason, __ATOMIC_ACQUIRE) != 0;
+    return process && (__atomic_load_n(&process->kill_reason, __ATOMIC_ACQUIRE) != 0 ||
+                       __atomic_load_n(&process->ending, __ATOMIC_ACQUIRE) != 0);
 }
 
 files::Interruption interruption() {
@@ -360,6 +553,7 @@ int64_t spawn(uint64_t user_program, uint64_t user_argv, uint64_t user_stdio) {
         result = -SABLE_EFAULT;
     files::File* stdio[3] = {};
     for (unsigned i = 0; result == 0 && i < 3; ++i) {
+        IrqLockGuard guard(self->lock);  // other threads may close them meanwhile
         const int32_t fd = stdio_fds[i];
         if (fd < 0 || fd >= SABLE_MAX_FDS || !self->fds[fd]) {
             // The caller's own 0, 1, 2 may be closed; an explicit bad descriptor is an error.
@@ -388,87 +582,54 @@ int64_t fork(const arch::TrapFrame* frame) {
     const int64_t pid = create_process(self->name, self, false, no_descriptors_yet, child);
     if (pid < 0) return pid;
     uint64_t pages = 0;
-    const bool copied = user_memory::copy_all(self->space, child->space, pages);
+    bool copied;
+    {
+        // The other threads may change the space meanwhile: copy one consistent state.
+        IrqLockGuard guard(self->lock);
+        copied = user_memory::copy_all(self->space, child->space, pages);
+        child->break_base = self->break_base;
+        child->break_end = self->break_end;
+        for (unsigned fd = 0; fd < SABLE_MAX_FDS; ++fd)
+            if (self->fds[fd]) child->fds[fd] = files::retain(self->fds[fd]);
+    }
     child->user_pages = pages;
     if (!copied) {
         discard(child);
         return -SABLE_ENOMEM;
     }
-    child->break_base = self->break_base;
-    child->break_end = self->break_end;
-    for (unsigned fd = 0; fd < SABLE_MAX_FDS; ++fd)
-        if (self->fds[fd]) child->fds[fd] = files::retain(self->fds[fd]);
+    // Only the calling thread goes on in the child (as POSIX has it), on the same stack: as its
+    // main thread, with the caller's stack slot (whose pages were copied) marked in use.
+    const Thread* caller = current_thread();
+    child->main_thread.stack_slot = caller->stack_slot;
+    if (caller->stack_slot >= 0) child->stack_slots[caller->stack_slot / 64] |= 1ull << (caller->stack_slot % 64);
     const tasks::KernelTask* task = tasks::current();
-    auto started = tasks::spawn_user(child->name, child->space.root().address(), build_fork_frame,
-                                     const_cast<arch::TrapFrame*>(frame), child, task->sched.affinity, &child->task);
-    if (!started) {
+    const int64_t started = start_thread_task(*child, child->main_thread, build_fork_frame,
+                                              const_cast<arch::TrapFrame*>(frame), task->sched.affinity);
+    if (started < 0) {
         discard(child);
-        return error_of(started.error());
+        return started;
     }
     return pid;
 }
 
 void exit_current(int32_t status) {
-    Process* self = current();
-    release_files(*self);
-    // Off the process's page tables before freeing them.
-    tasks::set_current_address_space(kernel_address_space().root().address());
-    user_memory::destroy(self->space);
-    Process* to_free = nullptr;
-    {
-        IrqLockGuard guard(g_table.lock());
-        Process* init = nullptr;
-        g_table.for_each_locked([&](Process* p) {
-            if (p->is_init && p->state == State::Alive && p != self) init = p;
-            return true;
-        });
-                // Children: zombies are collected now (no one else will); live ones go to init, or, with
-        // no init, free themselves when they exit.
-        g_table.for_each_locked([&](Process* child) {
-            if (child->parent != self) return true;
-            if (child->state == State::Zombie) {
-                g_table.remove_locked(child);
-                child->free_next = to_free;
-                to_free = child;
-            } else if (init) {
-                child->parent = init;
-            } else {
-                child->parent = nullptr;
-                child->auto_reap = true;
-            }
-            return true;
-        });
-        self->task = nullptr;
-        self->status = status;
-        if (self->auto_reap) {
-            g_table.remove_locked(self);
-            self->free_next = to_free;
-            to_free = self;
-        } else {
-            self->state = State::Zombie;
-            Process* parent = self->parent;
-            if (parent) {
-                __atomic_fetch_add(&g_child_event_counts[parent->slot], 1, __ATOMIC_RELEASE);
-                tasks::wake_all(parent->child_events);
-            } else {
-                __atomic_fetch_add(&g_kernel_event_count, 1, __ATOMIC_RELEASE);
-                tasks::wake_all(g_kernel_child_events);
-            }
-        }
-    }
-    while (to_free) {
-        Process* next = to_free->free_next;
-        delete to_free;
-        to_free = next;
-    }
-    tasks::exit();
+    begin_ending(*current(), status);
+    leave_thread();
 }
 
 void kill_current(uint32_t reason, const char* words, uint64_t rip, const char* detail) {
     Process* self = current();
-    console::print("[pid %d %s] killed: %s at %p%s\n", self->pid, self->name, words, reinterpret_cast<void*>(rip),
-                   detail);
-    exit_current(256 + static_cast<int32_t>(reason));
+    // Only the thread that decides how the process ends reports it; a thread that faults while
+    // the process is ending just leaves.
+    if (begin_ending(*self, 256 + static_cast<int32_t>(reason))) {
+        char thread[24] = "";
+        const Thread* me = current_thread();
+        if (me->tid != 1 || self->threads != &self->main_thread || me->next)
+            kstd::format_to_buffer(thread, sizeof(thread), " in thread %d", me->tid);
+        console::print("[pid %d %s] killed: %s at %p%s%s\n", self->pid, self->name, words, reinterpret_cast<void*>(rip),
+                       thread, detail);
+    }
+    leave_thread();
 }
 
 namespace {
@@ -545,7 +706,10 @@ int64_t kill(int32_t pid) {
     if (p->state != State::Alive) return 0;  // already dead: nothing to do
     uint32_t none = 0;
     __atomic_compare_exchange_n(&p->kill_reason, &none, SABLE_KILL_SIGNAL, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-    if (p->task) tasks::interrupt_wait(p->task);
+    // Every thread's wait ends; the first back at ring 3 reports the kill and ends the process.
+    IrqLockGuard threads_guard(p->lock);
+    for (Thread* thread = p->threads; thread; thread = thread->next)
+        if (thread->task) tasks::interrupt_wait(thread->task);
     return 0;
 }
 
@@ -555,15 +719,29 @@ int64_t brk(uint64_t new_break) {
     if (new_break < self->break_base || new_break > user_memory::kHeapLimit) return -SABLE_ENOMEM;
     const uint64_t old_top = align_up(self->break_end), new_top = align_up(new_break);
     for (uint64_t page = old_top; page < new_top; page += kPageSize) {
-        if (!user_memory::map_new_page(self->space, page, mm::kPageWritable)) {
-            self->user_pages -= user_memory::unmap_pages(self->space, old_top, page - old_top);
+        bool mapped;
+        {
+            IrqLockGuard guard(self->lock);
+            mapped = user_memory::map_new_page(self->space, page, mm::kPageWritable) != 0;
+            if (mapped) ++self->user_pages;
+        }
+        if (!mapped) {
+            unmap_range(*self, old_top, page);
             return -SABLE_ENOMEM;
         }
-        ++self->user_pages;
     }
-    if (new_top < old_top) self->user_pages -= user_memory::unmap_pages(self->space, new_top, old_top - new_top);
+    if (new_top < old_top) unmap_range(*self, new_top, old_top);
     self->break_end = new_break;
     return static_cast<int64_t>(new_break);
+}
+
+uint32_t state_of(const tasks::KernelTask& task) {  // as process_list and thread_list report it
+    switch (task.sched.state) {
+    case sched::TaskState::Running: return SABLE_PROC_RUNNING;
+    case sched::TaskState::Blocked: return SABLE_PROC_BLOCKED;
+    case sched::TaskState::Sleeping: return SABLE_PROC_SLEEPING;
+    default: return SABLE_PROC_READY;
+    }
 }
 
 int64_t process_list(uint64_t user_out, uint64_t max) {
@@ -585,16 +763,21 @@ int64_t process_list(uint64_t user_out, uint64_t max) {
                 __builtin_memcpy(info.name, p->name, sizeof(info.name));
                 if (p->state == State::Zombie) {
                     info.state = SABLE_PROC_ZOMBIE;
-                } else if (!p->task) {
-                    info.state = SABLE_PROC_READY;
                 } else {
-                    info.cpu = p->task->sched.cpu;
-                    info.runtime_ticks = p->task->sched.runtime_ticks;
-                    switch (p->task->sched.state) {
-                    case sched::TaskState::Running: info.state = SABLE_PROC_RUNNING; break;
-                    case sched::TaskState::Blocked: info.state = SABLE_PROC_BLOCKED; break;
-                    case sched::TaskState::Sleeping: info.state = SABLE_PROC_SLEEPING; break;
-                    default: info.state = SABLE_PROC_READY; break;
+                    // The process shows its most active thread (running before ready before
+                    // waiting) and the ticks of all of them.
+                    IrqLockGuard threads_guard(p->lock);
+                    info.state = SABLE_PROC_READY;
+                    bool first = true;
+                    for (const Thread* thread = p->threads; thread; thread = thread->next) {
+                        if (!thread->task) continue;
+                        info.runtime_ticks += thread->task->sched.runtime_ticks;
+                        const uint32_t state = state_of(*thread->task);
+                        if (first || state < info.state) {
+                            info.state = state;
+                            info.cpu = thread->task->sched.cpu;
+                        }
+                        first = false;
                     }
                 }
             }
@@ -614,8 +797,10 @@ extern "C" void return_to_user_hook(arch::TrapFrame* frame) {
     using namespace kernel;
     process::Process* self = process::current();
     if (!self) return;
+    const bool ending = __atomic_load_n(&self->ending, __ATOMIC_ACQUIRE) != 0;
     const uint32_t reason = __atomic_load_n(&self->kill_reason, __ATOMIC_ACQUIRE);
-    if (reason == 0) return;
+    if (!ending && reason == 0) return;
     arch::interrupts_on();  // the exit runs like a system call
+    if (ending) process::leave_thread();
     process::kill_current(reason, "kill request", arch::frame_instruction_pointer(frame), "");
 }

@@ -1,7 +1,9 @@
-// User processes (docs/userspace.md): one kernel task each, running ring-3 code in its own
-// address space, with a descriptor table, a heap break, a parent and children. Processes are
-// created by spawn (a program from the boot image) or fork, end by exit or a fault/kill, and
-// stay zombies until their parent's waitpid collects the status.
+// User processes (docs/userspace.md): one address space, a descriptor table, a heap break, a
+// parent and children, and one or more threads — each a kernel task on the process's page tables
+// with its own kernel stack and its own user stack. Processes are created by spawn (a program
+// from the boot image) or fork, end by exit (from any thread), the last thread's thread_exit, a
+// fatal fault in any thread, or kill, and stay zombies until their parent's waitpid collects the
+// status.
 #pragma once
 
 #include <stdint.h>
@@ -13,6 +15,9 @@
 #include "proc/process_table.hpp"
 #include "sched/tasks.hpp"
 #include "mm/address_space.hpp"
+#include "mm/user_memory.hpp"
+#include "lib/cpu_mask.hpp"
+#include "lib/spinlock.hpp"
 
 namespace kernel::process {
 
@@ -20,6 +25,19 @@ namespace kernel::process {
 // (default kDefaultProcessLimit, `sable.max_procs=<n>` up to kProcessTableSize; process_table.hpp).
 
 enum class State : uint8_t { Alive, Zombie };
+
+struct Process;
+
+struct Thread {
+    int32_t tid;               // 1 for the main thread, then counting up within the process
+    int32_t stack_slot;        // user_memory::thread_stack_region(slot); -1: the main stack
+    bool exited;               // its task is gone; exit_value is valid until it is joined
+    bool join_claimed;         // a thread_join is waiting for it (only one may)
+    Process* process;
+    tasks::KernelTask* task;   // nullptr once exited
+    uint64_t exit_value;
+    Thread* next;              // the process's threads, newest first
+};
 
 struct Process {
     int32_t pid;
@@ -29,14 +47,25 @@ struct Process {
     Process* parent;       // nullptr: the kernel (kernel_wait collects it) or nobody (auto_reap)
     bool auto_reap;        // no one will wait: freed at exit instead of becoming a zombie
     bool is_init;          // adopts orphans; cannot be killed
-    tasks::KernelTask* task;  // nullptr once it has exited
+    // Guards the thread list and slots, the address space's mappings (faults, brk, fork's copy)
+    // and, once there is more than one thread, the descriptor table. Taken after no other lock.
+    IrqSpinLock lock;
+    Thread main_thread;        // the first thread, part of the process (no allocation)
+    Thread* threads;           // live and exited-unjoined threads, newest first
+    uint32_t live_threads;     // threads whose tasks have not left (0: the process has ended)
+    int32_t next_tid;
+    uint64_t stack_slots[(SABLE_MAX_THREADS + 63) / 64];  // used thread stack slots
+    tasks::WaitQueue thread_events;  // a thread exited (thread_join waits here)
+    kstd::CpuMask space_loaded_on;   // CPUs with the space loaded (tasks::KernelTask)
     mm::AddressSpace space;
     uint64_t break_base;   // end of the program image: the heap starts here
     uint64_t break_end;    // current break (brk); pages up to it rounded up are mapped
     uint64_t user_pages;   // committed user pages
     files::File* fds[SABLE_MAX_FDS];
     int32_t status;        // wait status once a zombie (abi.h SABLE_WIF*)
-    uint32_t kill_reason;  // != 0: the task dies at its next return to ring 3
+    uint32_t kill_reason;  // != 0: a kill request; the process ends at a thread's next return to ring 3
+    uint32_t ending;       // != 0: the process is ending with end_status; every thread leaves
+    int32_t end_status;
     uint32_t zombie_children;      // how many of its children are zombies (waitpid's condition)
     tasks::WaitQueue child_events; // a child became a zombie, or this process is being killed
     Process* free_next;    // exit: links the processes it frees after dropping the table lock
@@ -54,6 +83,7 @@ int64_t spawn_init(const char* program);
 int32_t kernel_wait(int32_t pid);
 
 Process* current();  // nullptr in a kernel task
+Thread* current_thread();
 uint64_t live_count();  // processes alive or zombie
 
 // The system calls that need the process machinery (syscalls.cpp does the rest).
@@ -63,12 +93,43 @@ int64_t waitpid(int32_t pid, uint64_t user_status, uint32_t flags);
 int64_t kill(int32_t pid);
 int64_t brk(uint64_t new_break);
 int64_t process_list(uint64_t user_out, uint64_t max);
+// Threads (threads.cpp) and futexes (futex.cpp).
+int64_t thread_create(uint64_t user_entry, uint64_t argument);
+[[noreturn]] void thread_exit(uint64_t value);
+int64_t thread_join(int32_t tid, uint64_t user_value);
+int64_t thread_list(uint64_t user_out, uint64_t max);
+int64_t futex_wait(uint64_t user_address, uint32_t expected, uint64_t timeout_ms);
+int64_t futex_wake(uint64_t user_address, uint32_t count);
+// Ends the whole process with `status` (exit from any thread): every thread leaves.
 [[noreturn]] void exit_current(int32_t status);
 // Ends the current process with SABLE_WIFKILLED status `reason` and the console line
 // "[pid N name] killed: <words> at <rip>" (plus details).
 [[noreturn]] void kill_current(uint32_t reason, const char* words, uint64_t rip, const char* detail);
-// True if the current process is being killed (blocking calls return -EINTR).
+// True if the current process is being killed or is ending (blocking calls return -EINTR).
 bool current_killed();
+
+// --- shared by process.cpp, threads.cpp and futex.cpp -----------------------------------------
+// Makes `process` end with `status` unless it is ending already; then every other thread's wait
+// is cut short so it leaves at its next return to ring 3. True if this call decided the status.
+bool begin_ending(Process& process, int32_t status);
+// The calling thread leaves its process: its task ends, and the last thread out tears the
+// process down (descriptors, address space) and makes it a zombie with end_status.
+[[noreturn]] void leave_thread();
+// Unmaps and frees the user pages of `process` in [start, end), dropping the TLB entries on
+// every CPU that runs the space before a frame is freed. Returns how many pages there were.
+// Interrupts on, the process lock not held.
+uint64_t unmap_range(Process& process, uint64_t start, uint64_t end);
+// Starts a task for `thread` of `process` (the user frame built by build_frame(context)).
+int64_t start_thread_task(Process& process, Thread& thread, uint64_t (*build_frame)(uint64_t, void*), void* context,
+                          const kstd::CpuMask& affinity);
+// The descriptor `fd` of the calling process, kept alive until put_file (other threads may
+// close it meanwhile); nullptr if not open.
+files::File* get_file(Process& self, uint64_t fd);
+void put_file(Process& self, files::File* file);
+// A task's state as the information calls report it (enum sable_process_state).
+uint32_t state_of(const tasks::KernelTask& task);
+// The process table lock held, calls visit(process) for every process (thread_list).
+void for_each_process_locked(bool (*visit)(Process& process, void* context), void* context);
 files::Interruption interruption();
 
 }  // namespace kernel::process

@@ -18,55 +18,88 @@ namespace {
 
 using process::Process;
 
-files::File* file_of(Process& self, uint64_t fd) {
-    return fd < SABLE_MAX_FDS ? self.fds[fd] : nullptr;
-}
+// The descriptor table is shared by the process's threads: lookups hold a reference for the
+// length of the call (process::get_file), changes are made under the process lock.
 
 int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
-    files::File* file = file_of(self, fd);
+    files::File* file = process::get_file(self, fd);
     if (!file) return -SABLE_EBADF;
-    return files::read(file, buffer, size, process::interruption());
+    const int64_t result = files::read(file, buffer, size, process::interruption());
+    process::put_file(self, file);
+    return result;
 }
 
 int64_t sys_write(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
-    files::File* file = file_of(self, fd);
+    files::File* file = process::get_file(self, fd);
     if (!file) return -SABLE_EBADF;
-    return files::write(file, buffer, size, process::interruption());
+    const int64_t result = files::write(file, buffer, size, process::interruption());
+    process::put_file(self, file);
+    return result;
 }
 
 int64_t sys_pipe(Process& self, uint64_t user_fds) {
     if (!user_memory::range_ok(user_fds, 2 * sizeof(int32_t))) return -SABLE_EFAULT;
-    int32_t fds[2] = {-1, -1};
-    for (int32_t fd = 0, found = 0; fd < SABLE_MAX_FDS && found < 2; ++fd)
-        if (!self.fds[fd]) fds[found++] = fd;
-    if (fds[1] < 0) return -SABLE_EMFILE;
     files::File* read_end;
     files::File* write_end;
     if (!files::create_pipe(read_end, write_end)) return -SABLE_ENOMEM;
-    if (!user_memory::copy_to(user_fds, fds, sizeof(fds))) {
+    int32_t fds[2] = {-1, -1};
+    {
+        IrqLockGuard guard(self.lock);
+        for (int32_t fd = 0, found = 0; fd < SABLE_MAX_FDS && found < 2; ++fd)
+            if (!self.fds[fd]) fds[found++] = fd;
+        if (fds[1] >= 0) {
+            self.fds[fds[0]] = read_end;
+            self.fds[fds[1]] = write_end;
+        }
+    }
+    if (fds[1] < 0) {
         files::release(read_end);
         files::release(write_end);
+        return -SABLE_EMFILE;
+    }
+    if (!user_memory::copy_to(user_fds, fds, sizeof(fds))) {
+        // Undo, unless another thread closed them meanwhile (then they are its business).
+        files::File* taken[2] = {};
+        {
+            IrqLockGuard guard(self.lock);
+            for (unsigned i = 0; i < 2; ++i) {
+                if (self.fds[fds[i]] == (i == 0 ? read_end : write_end)) {
+                    taken[i] = self.fds[fds[i]];
+                    self.fds[fds[i]] = nullptr;
+                }
+            }
+        }
+        for (files::File* file : taken)
+            if (file) files::release(file);
         return -SABLE_EFAULT;
     }
-    self.fds[fds[0]] = read_end;
-    self.fds[fds[1]] = write_end;
     return 0;
 }
 
 int64_t sys_close(Process& self, uint64_t fd) {
-    files::File* file = file_of(self, fd);
+    if (fd >= SABLE_MAX_FDS) return -SABLE_EBADF;
+    files::File* file;
+    {
+        IrqLockGuard guard(self.lock);
+        file = self.fds[fd];
+        self.fds[fd] = nullptr;
+    }
     if (!file) return -SABLE_EBADF;
-    self.fds[fd] = nullptr;
     files::release(file);
     return 0;
 }
 
 int64_t sys_dup2(Process& self, uint64_t old_fd, uint64_t new_fd) {
-    files::File* file = file_of(self, old_fd);
-    if (!file || new_fd >= SABLE_MAX_FDS) return -SABLE_EBADF;
-    if (old_fd == new_fd) return static_cast<int64_t>(new_fd);
-    files::File* previous = self.fds[new_fd];
-    self.fds[new_fd] = files::retain(file);
+    if (old_fd >= SABLE_MAX_FDS || new_fd >= SABLE_MAX_FDS) return -SABLE_EBADF;
+    files::File* previous = nullptr;
+    {
+        IrqLockGuard guard(self.lock);
+        files::File* file = self.fds[old_fd];
+        if (!file) return -SABLE_EBADF;
+        if (old_fd == new_fd) return static_cast<int64_t>(new_fd);
+        previous = self.fds[new_fd];
+        self.fds[new_fd] = files::retain(file);
+    }
     if (previous) files::release(previous);
     return static_cast<int64_t>(new_fd);
 }
@@ -187,6 +220,13 @@ extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
     case SYS_MEMINFO: result = sys_meminfo(a0); break;
     case SYS_CPU_INFO: result = sys_cpu_info(a0, a1); break;
     case SYS_PROGRAM_LIST: result = sys_program_list(a0, a1); break;
+    case SYS_THREAD_CREATE: result = process::thread_create(a0, a1); break;
+    case SYS_THREAD_EXIT: process::thread_exit(a0);
+    case SYS_THREAD_JOIN: result = process::thread_join(static_cast<int32_t>(a0), a1); break;
+    case SYS_GETTID: result = process::current_thread()->tid; break;
+    case SYS_FUTEX_WAIT: result = process::futex_wait(a0, static_cast<uint32_t>(a1), a2); break;
+    case SYS_FUTEX_WAKE: result = process::futex_wake(a0, static_cast<uint32_t>(a1)); break;
+    case SYS_THREAD_LIST: result = process::thread_list(a0, a1); break;
     default: result = -SABLE_ENOSYS; break;
     }
     arch::set_syscall_result(frame, static_cast<uint64_t>(result));

@@ -41,6 +41,7 @@ struct CpuTasks {
     KernelTask* reap_head = nullptr; // dead tasks left by the switch (linked through
                                      // sched.queue_next: a dead task is on no queue)
     bool running = false;            // this CPU takes tasks
+    kstd::CpuMask* loaded_space_cpus = nullptr;  // the loaded user space's CPU set (KernelTask)
     uint64_t ipi_switches = 0;       // switches made by the wake-up IPI (not the tick)
 };
 CpuTasks g_cpus[kMaxCpus];
@@ -122,6 +123,15 @@ uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_
     this_cpu().switch_release = &previous->on_cpu;  // cleared by isr_common after the stack switch
     cpu.current = next;
     if (next->process) arch::set_user_entry_stack(this_cpu().index, next->stack.top);
+    if (next->address_space_cpus != cpu.loaded_space_cpus) {
+        // Joining the set before loading the tables: a shootdown that reads the set after that
+        // reaches us; one that read it before changed the tables before we load them.
+        const unsigned self = this_cpu().index;
+        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(self);
+        if (next->address_space_cpus) next->address_space_cpus->add_concurrently(self);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        cpu.loaded_space_cpus = next->address_space_cpus;
+    }
     arch::load_address_space(entry(next->slot).pml4_phys);
     return entry(next->slot).saved_rsp;
 }
@@ -376,17 +386,18 @@ KernelTask* current() {
     return task;
 }
 
-kstd::Result<KernelTask*, TaskError> spawn_user(const char* name, uint64_t pml4_phys,
+kstd::Result<KernelTask*, TaskError> spawn_user(const UserTaskSpec& spec,
                                                 uint64_t (*build_frame)(uint64_t stack_top, void* context),
-                                                void* context, void* process, const kstd::CpuMask& affinity,
-                                                KernelTask** publish) {
-    const unsigned cpu_index = least_loaded_cpu(affinity);
+                                                void* context, KernelTask** publish) {
+    const unsigned cpu_index = least_loaded_cpu(spec.affinity);
     if (cpu_index == kAnyCpu) return kstd::fail(TaskError::NoSuchCpu);
     TaskError error;
-    KernelTask* task = create(name, pml4_phys, build_frame, context, error);
+    KernelTask* task = create(spec.name, spec.pml4_phys, build_frame, context, error);
     if (!task) return kstd::fail(error);
-    task->process = process;
-    task->sched.affinity = affinity;
+    task->process = spec.process;
+    task->thread = spec.thread;
+    task->address_space_cpus = spec.address_space_cpus;
+    task->sched.affinity = spec.affinity;
     task->sched.cpu = cpu_index;
     __atomic_store_n(publish, task, __ATOMIC_RELEASE);
     make_ready_on_its_cpu(&task->sched);
@@ -406,11 +417,21 @@ bool set_current_affinity(const kstd::CpuMask& cpus) {
     return true;
 }
 
-void set_current_address_space(uint64_t pml4_phys) {
-    const bool were_enabled = arch::save_and_disable_interrupts();
-    entry(this_cpu_tasks().current->slot).pml4_phys = pml4_phys;
-    arch::load_address_space(pml4_phys);
-    arch::restore_interrupts(were_enabled);
+void leave_address_space(kstd::CpuMask& cpus) {
+    const uint64_t kernel_root = kernel_address_space().root().address();
+    {
+        const bool were_enabled = arch::save_and_disable_interrupts();
+        CpuTasks& cpu = this_cpu_tasks();
+        entry(cpu.current->slot).pml4_phys = kernel_root;
+        arch::load_address_space(kernel_root);
+        cpu.current->address_space_cpus = nullptr;
+        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(this_cpu().index);
+        cpu.loaded_space_cpus = nullptr;
+        arch::restore_interrupts(were_enabled);
+    }
+    // The other threads have left the process; a CPU still in the set is switching away from
+    // the last of them right now.
+    while (!cpus.load_concurrently().empty()) yield();
 }
 
 void interrupt_wait(KernelTask* task) {
@@ -457,7 +478,8 @@ bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* c
     const bool were_enabled = arch::save_and_disable_interrupts();  // stay on this CPU's tick
     const uint64_t tick_ns = 1000000000ull / g_tick_hz;
     const uint64_t since_tick_ns = clock::ns_since_boot() - __atomic_load_n(&this_cpu().last_tick_ns, __ATOMIC_RELAXED);
-    const uint64_t ticks = (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
+    constexpr uint64_t kLongest = (~0ull - 2000000000ull) / 1000000;  // keeps the sum below from wrapping
+    const uint64_t ticks = milliseconds >= kLongest ? ~0ull : (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
     const SleepRequest request{ticks ? ticks : 1, stop, context};
     arch::scheduler_trap(kSleep, reinterpret_cast<uint64_t>(&request));
     arch::restore_interrupts(were_enabled);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mm/kernel_stacks.hpp"
+#include "lib/cpu_mask.hpp"
 #include "lib/spinlock.hpp"
 #include "lib/result.hpp"
 #include "sched/scheduler.hpp"
@@ -32,6 +33,11 @@ struct KernelTask {
     // there before its previous CPU is off its stack.
     uint32_t on_cpu;
     void* process;            // the user process this task runs (nullptr: a kernel task)
+    void* thread;             // which of the process's threads it is
+    // The CPUs that have this task's page tables loaded right now, shared by every task on
+    // those tables (a process's threads): TLB shootdowns go to these CPUs only. The switch path
+    // keeps it true. nullptr: the kernel's tables, which every CPU may hold.
+    kstd::CpuMask* address_space_cpus;
     WaitQueue* blocked_queue; // the queue it sleeps on while Blocked (kill wakes it there)
     IrqSpinLock block_lock;   // the task clears blocked_queue under it, so a waker using the
                               // pointer under it never sees the queue freed in between
@@ -61,6 +67,7 @@ private:
 };
 
 inline constexpr unsigned kAnyCpu = ~0u;
+inline constexpr uint64_t kForever = ~0ull;  // a sleep that only interrupt_wait() ends
 
 // Turns the running boot code into task "main", creates this CPU's idle task and hooks the
 // scheduler into vector 0x80 and the wake-up IPI. `tick_hz`: the rate on_timer_tick is called at.
@@ -80,15 +87,24 @@ KernelTask* current();
 // initial frame on the new kernel stack and returns the RSP to save (arch::build_user_task_frame
 // or build_forked_task_frame). It starts Ready on the least-loaded CPU its affinity allows;
 // `*publish` is set to the task before it can run (and so before it can exit).
-kstd::Result<KernelTask*, TaskError> spawn_user(const char* name, uint64_t pml4_phys,
+struct UserTaskSpec {
+    const char* name;
+    uint64_t pml4_phys;               // its address space
+    kstd::CpuMask* address_space_cpus;  // the CPUs that have that space loaded (KernelTask)
+    void* process;
+    void* thread;
+    kstd::CpuMask affinity;
+};
+kstd::Result<KernelTask*, TaskError> spawn_user(const UserTaskSpec& spec,
                                                 uint64_t (*build_frame)(uint64_t stack_top, void* context),
-                                                void* context, void* process, const kstd::CpuMask& affinity,
-                                                KernelTask** publish);
+                                                void* context, KernelTask** publish);
 // The calling task's CPU mask; moves it at once if it runs outside the new mask. False (nothing
 // changed) if no online CPU is in the mask.
 bool set_current_affinity(const kstd::CpuMask& cpus);
-// The page tables the calling task runs on from now on (a process giving up its own on exit).
-void set_current_address_space(uint64_t pml4_phys);
+// The calling task runs on the kernel's page tables from now on (the last thread of a process
+// giving up its own on exit). Then waits until no CPU has `cpus` (the old space's) loaded, so
+// the old tables can be freed.
+void leave_address_space(kstd::CpuMask& cpus);
 // Ends `task`'s wait early, on a wait queue or in a sleep: it re-checks its condition (and sees
 // that it is being killed).
 void interrupt_wait(KernelTask* task);

@@ -2,6 +2,8 @@
 // wait until all have run it. TLB shootdown is one user; tests are another.
 #pragma once
 
+#include "lib/cpu_mask.hpp"
+
 namespace kernel::remote_call {
 
 // Hooks the IPI handler. Boot CPU, once.
@@ -10,6 +12,8 @@ void init();
 // returns when all have finished. Needs interrupts enabled here when other CPUs are online:
 // they may be waiting for us in the same way. One call at a time system-wide.
 void on_other_cpus(void (*fn)(void* argument), void* argument);
+// Runs fn(argument) on the online CPUs in `targets` other than this one, the same way.
+void on_cpus(const kstd::CpuMask& targets, void (*fn)(void* argument), void* argument);
 // Count of calls made (all CPUs).
 unsigned long long call_count();
 

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "lib/cpu_mask.hpp"
+
 namespace kernel::tlb {
 
 // Hooks the remote-call IPI the shootdown rides on and makes the shootdown the kernel address
@@ -14,5 +16,11 @@ void init();
 // Needs interrupts enabled when other CPUs are online (they may be waiting on us meanwhile).
 void shootdown(uint64_t virt_addr);
 uint64_t shootdown_count();
+// A user address space's [start, end) changed: the other CPUs in `loaded_on` (those that have
+// it loaded, kept by the switch path) drop their entries for it — page by page for a short range,
+// the whole TLB for a long one. This CPU dropped its own when it changed the tables. Returns once
+// all have; interrupts must be on.
+void shootdown_user_range(const kstd::CpuMask& loaded_on, uint64_t start, uint64_t end);
+uint64_t user_shootdown_count();
 
 }  // namespace kernel::tlb

@@ -3,6 +3,7 @@
 // Success prints "usertest: <case>: ok" and exits 0; a failed check prints
 // "usertest: <case>: FAIL <what>" and exits 1. A fault case that survives its fault exits 1.
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -814,6 +815,429 @@ void case_args() {
     CHECK(g_argv[4] == nullptr, "argv[4] = %p, want NULL", static_cast<void*>(g_argv[4]));
 }
 
+// ---- threads ---------------------------------------------------------------------------------
+
+int online_cpus() {
+    sable_cpu_info cpus[64];
+    const long count = cpu_info(cpus, 64);
+    CHECK(count >= 1, "cpu_info: %s", strerror(errno));
+    return static_cast<int>(count);
+}
+
+int checked_thread(void* (*start)(void*), void* argument) {
+    pthread_t thread;
+    const int error = pthread_create(&thread, nullptr, start, argument);
+    CHECK(error == 0, "pthread_create: %s", strerror(error));
+    return thread;
+}
+
+void* checked_join(pthread_t thread) {
+    void* result = nullptr;
+    const int error = pthread_join(thread, &result);
+    CHECK(error == 0, "pthread_join(%d): %s", thread, strerror(error));
+    return result;
+}
+
+// 64 threads in one process, all alive at once (each waits at a barrier), joined in a random
+// order, each returning a value only it computes; a counter under a mutex ends exact; each has
+// its own errno and its own stack; together they ran on more than one CPU.
+constexpr int kManyThreads = 64;
+constexpr int kIncrements = 500;
+struct ManyShared {
+    uint32_t arrived;
+    pthread_mutex_t lock;
+    uint64_t counter;
+    uint64_t cpus_seen;  // bit n: some thread ran on CPU n
+} g_many;
+
+void* many_thread(void* argument) {
+    const auto index = reinterpret_cast<uintptr_t>(argument);
+    int local_on_stack = static_cast<int>(index);
+    __atomic_fetch_add(&g_many.arrived, 1, __ATOMIC_ACQ_REL);
+    // A barrier: nobody finishes before all have started, so all 64 are alive together.
+    while (__atomic_load_n(&g_many.arrived, __ATOMIC_ACQUIRE) < kManyThreads) yield();
+    errno = 1000 + static_cast<int>(index);
+    for (int i = 0; i < kIncrements; ++i) {
+        pthread_mutex_lock(&g_many.lock);
+        ++g_many.counter;
+        pthread_mutex_unlock(&g_many.lock);
+        if (i % 100 == 0) {
+            __atomic_fetch_or(&g_many.cpus_seen, uint64_t{1} << (getcpu() & 63), __ATOMIC_RELAXED);
+            yield();
+        }
+    }
+    CHECK(errno == 1000 + static_cast<int>(index), "thread %lu: errno %d, want its own %d", index, errno,
+          1000 + static_cast<int>(index));
+    CHECK(local_on_stack == static_cast<int>(index), "thread %lu: its stack changed", index);
+    return reinterpret_cast<void*>(index * 7919 + static_cast<uintptr_t>(gettid()));
+}
+
+void case_threads() {
+    CHECK(gettid() == 1, "the main thread's tid is %d, want 1", gettid());
+    pthread_t threads[kManyThreads];
+    for (int i = 0; i < kManyThreads; ++i)
+        threads[i] = checked_thread(many_thread, reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
+    for (int i = 0; i < kManyThreads; ++i)
+        for (int j = 0; j < i; ++j) CHECK(threads[i] != threads[j], "two threads got tid %d", threads[i]);
+    // ps-like listing: all of them are ours and alive right now (none passes the barrier yet
+    // unless all have arrived; a finished one may be gone, so count at least those not joined).
+    static sable_thread_info listed[256];
+    const long total = thread_list(listed, 256);
+    CHECK(total >= 1, "thread_list: %s", strerror(errno));
+    // Joined in a random order.
+    int order[kManyThreads];
+    for (int i = 0; i < kManyThreads; ++i) order[i] = i;
+    Xorshift64 random{0x9E3779B97F4A7C15ull ^ clock_ns()};
+    for (int i = kManyThreads - 1; i > 0; --i) {
+        const int j = static_cast<int>(random.next() % static_cast<uint64_t>(i + 1));
+        const int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int k = 0; k < kManyThreads; ++k) {
+        const int i = order[k];
+        const auto value = reinterpret_cast<uintptr_t>(checked_join(threads[i]));
+        CHECK(value == static_cast<uintptr_t>(i) * 7919 + static_cast<uintptr_t>(threads[i]),
+              "thread %d (tid %d) returned %lu", i, threads[i], value);
+    }
+    CHECK(g_many.counter == uint64_t{kManyThreads} * kIncrements, "counter %lu, want %d", g_many.counter,
+          kManyThreads * kIncrements);
+    const int cpus = online_cpus();
+    const int used = __builtin_popcountll(g_many.cpus_seen);
+    if (cpus > 1) CHECK(used > 1, "64 threads all ran on one CPU of %d", cpus);
+    printf("usertest: threads: %d threads joined in random order, ran on %d of %d CPUs\n", kManyThreads, used, cpus);
+
+    // Join errors: itself, a tid that never was, one already joined.
+    uint64_t value;
+    EXPECT_ERROR(thread_join(gettid(), &value), SABLE_EDEADLK);
+    EXPECT_ERROR(thread_join(100000, &value), SABLE_ESRCH);
+    EXPECT_ERROR(thread_join(threads[0], &value), SABLE_ESRCH);
+    // Bad entry points and the kernel's half.
+    EXPECT_ERROR(thread_create(reinterpret_cast<void (*)(uint64_t)>(0xFFFF800000000000ull), 0), SABLE_EFAULT);
+    EXPECT_ERROR(thread_create(reinterpret_cast<void (*)(uint64_t)>(0x1000), 0), SABLE_EFAULT);
+    // The listing names this process's threads with distinct tids.
+    bool found_self = false;
+    for (long i = 0; i < total && i < 256; ++i)
+        if (listed[i].pid == getpid() && listed[i].tid == 1) found_self = true;
+    CHECK(found_self, "thread_list did not list this process's main thread");
+}
+
+// The thread limit: SABLE_MAX_THREADS at once, then EAGAIN; and every slot comes back.
+uint32_t g_release_blockers;
+void blocker_entry(uint64_t) {
+    while (__atomic_load_n(&g_release_blockers, __ATOMIC_ACQUIRE) == 0)
+        futex_wait(&g_release_blockers, 0, SABLE_FUTEX_FOREVER);
+    thread_exit(0);
+}
+
+void case_thread_limit() {
+    static int tids[SABLE_MAX_THREADS];
+    int created = 0;
+    for (;;) {
+        const int tid = thread_create(blocker_entry, 0);
+        if (tid < 0) {
+            CHECK(errno == SABLE_EAGAIN, "thread %d: %s, want EAGAIN", created + 2, strerror(errno));
+            break;
+        }
+        CHECK(created < SABLE_MAX_THREADS, "more than %d threads", SABLE_MAX_THREADS);
+        tids[created++] = tid;
+    }
+    CHECK(created == SABLE_MAX_THREADS - 1, "%d threads besides main, want %d", created, SABLE_MAX_THREADS - 1);
+    __atomic_store_n(&g_release_blockers, 1, __ATOMIC_RELEASE);
+    futex_wake(&g_release_blockers, ~0u);
+    for (int i = 0; i < created; ++i) CHECK(thread_join(tids[i], nullptr) == 0, "join %d: %s", tids[i], strerror(errno));
+    // Every slot is free again.
+    g_release_blockers = 0;
+    const int again = thread_create(blocker_entry, 0);
+    CHECK(again > 0, "a thread after the limit was reached and released: %s", strerror(errno));
+    __atomic_store_n(&g_release_blockers, 1, __ATOMIC_RELEASE);
+    futex_wake(&g_release_blockers, ~0u);
+    CHECK(thread_join(again, nullptr) == 0, "join: %s", strerror(errno));
+}
+
+// A thread faults while its siblings spin and sleep: the whole process dies with the fault.
+uint32_t g_never;
+void spin_entry(uint64_t) {
+    volatile uint64_t spins = 0;
+    for (;;) spins = spins + 1;
+}
+void sleep_entry(uint64_t) {
+    futex_wait(&g_never, 0, SABLE_FUTEX_FOREVER);
+    thread_exit(1);
+}
+void fault_entry(uint64_t) {
+    for (int i = 0; i < 50; ++i) yield();  // let the others get going
+    *reinterpret_cast<volatile int*>(0x10) = 1;
+    thread_exit(2);
+}
+
+void case_thread_fault() {
+    const int cpus = online_cpus();
+    for (int i = 0; i < cpus; ++i) CHECK(thread_create(spin_entry, 0) > 0, "create: %s", strerror(errno));
+    CHECK(thread_create(sleep_entry, 0) > 0, "create: %s", strerror(errno));
+    CHECK(thread_create(fault_entry, 0) > 0, "create: %s", strerror(errno));
+    uint64_t value;
+    thread_join(100000, &value);
+    for (;;) futex_wait(&g_never, 0, SABLE_FUTEX_FOREVER);  // killed with the process
+}
+
+// A thread runs off the end of its 20 MiB stack: the process dies with "stack overflow".
+void overflow_entry(uint64_t) { thread_exit(overflow_stack(0)); }
+
+void case_thread_stack_overflow() {
+    const int tid = thread_create(overflow_entry, 0);
+    CHECK(tid > 0, "create: %s", strerror(errno));
+    thread_join(tid, nullptr);
+    fail("survived a thread's stack overflow");
+}
+
+// How a process with threads ends: exit() from another thread ends it with that status while
+// main waits; the last thread's thread_exit ends it with 0; kill ends every thread.
+void exit_seven_entry(uint64_t) {
+    for (int i = 0; i < 10; ++i) yield();
+    exit(7);
+}
+void last_one_entry(uint64_t) {
+    // Wait until main has left (futex on a word main can no longer change: poll thread_list).
+    for (;;) {
+        sable_thread_info threads[8];
+        const long count = thread_list(threads, 8);
+        bool main_alive = false;
+        for (long i = 0; i < count && i < 8; ++i)
+            if (threads[i].pid == getpid() && threads[i].tid == 1) main_alive = true;
+        if (!main_alive) break;
+        yield();
+    }
+    thread_exit(99);
+}
+
+void case_thread_exit() {
+    const int a = checked_fork();
+    if (a == 0) {
+        CHECK(thread_create(exit_seven_entry, 0) > 0, "create: %s", strerror(errno));
+        for (;;) futex_wait(&g_never, 0, SABLE_FUTEX_FOREVER);
+    }
+    expect_exit(a, 7, "exit(7) from a second thread");
+
+    const int b = checked_fork();
+    if (b == 0) {
+        CHECK(thread_create(last_one_entry, 0) > 0, "create: %s", strerror(errno));
+        thread_exit(0);
+    }
+    expect_exit(b, 0, "the last thread's thread_exit");
+
+    const int c = checked_fork();
+    if (c == 0) {
+        for (int i = 0; i < 4; ++i) thread_create(spin_entry, 0);
+        for (int i = 0; i < 4; ++i) thread_create(sleep_entry, 0);
+        pthread_t joiner = 0;
+        (void)joiner;
+        for (;;) futex_wait(&g_never, 0, SABLE_FUTEX_FOREVER);
+    }
+    // Killed once its threads exist (they may still be starting: kill must reach them too).
+    sable_thread_info threads[64];
+    for (;;) {
+        const long count = thread_list(threads, 64);
+        int of_child = 0;
+        for (long i = 0; i < count && i < 64; ++i) of_child += threads[i].pid == c;
+        if (of_child >= 9) break;
+        yield();
+    }
+    CHECK(kill(c) == 0, "kill: %s", strerror(errno));
+    const int status = wait_for(c);
+    CHECK(SABLE_WIFKILLED(status) && SABLE_WKILLREASON(status) == SABLE_KILL_SIGNAL,
+          "killed threaded process: status %d", status);
+}
+
+
+uint32_t g_helper_stop;
+void* spin_and_wait_helper(void*) {
+    while (!__atomic_load_n(&g_helper_stop, __ATOMIC_ACQUIRE)) yield();
+    return nullptr;
+}
+
+// fork from a thread: the child has that one thread, as its main thread, on a copy of its stack.
+void* fork_in_thread(void*) {
+    char on_stack[64];
+    snprintf(on_stack, sizeof on_stack, "from thread %d", gettid());
+    const int child = fork();
+    if (child == 0) {
+        int threads_of_mine = 0;
+        sable_thread_info threads[64];
+        const long count = thread_list(threads, 64);
+        for (long i = 0; i < count && i < 64; ++i) threads_of_mine += threads[i].pid == getpid();
+        if (threads_of_mine != 1) exit(10);
+        if (gettid() != 1) exit(11);
+        if (strncmp(on_stack, "from thread ", 12) != 0) exit(12);
+        errno = 0;
+        if (thread_join(5, nullptr) != -1 || errno != SABLE_ESRCH) exit(13);
+        exit(5);
+    }
+    return reinterpret_cast<void*>(static_cast<intptr_t>(child));
+}
+
+void case_thread_fork() {
+    const int helper = checked_thread(spin_and_wait_helper, nullptr);
+    const auto child = static_cast<int>(reinterpret_cast<intptr_t>(checked_join(checked_thread(fork_in_thread, nullptr))));
+    CHECK(child > 0, "fork in a thread failed");
+    expect_exit(child, 5, "the child of a thread's fork");
+    __atomic_store_n(&g_helper_stop, 1, __ATOMIC_RELEASE);
+    checked_join(helper);
+}
+
+// ---- futex -----------------------------------------------------------------------------------
+
+uint32_t g_word;
+uint32_t g_woken_count;
+void word_waiter(uint64_t) {
+    while (__atomic_load_n(&g_word, __ATOMIC_ACQUIRE) == 0) {
+        if (futex_wait(&g_word, 0, SABLE_FUTEX_FOREVER) == 0) break;
+    }
+    __atomic_fetch_add(&g_woken_count, 1, __ATOMIC_ACQ_REL);
+    thread_exit(0);
+}
+
+struct PingPong {
+    uint32_t turn;  // 0: ping's turn, 1: pong's
+    uint32_t rounds;
+};
+PingPong g_ping;
+constexpr uint32_t kRounds = 2000;
+void pong_entry(uint64_t) {
+    for (uint32_t i = 0; i < kRounds; ++i) {
+        while (__atomic_load_n(&g_ping.turn, __ATOMIC_ACQUIRE) != 1) futex_wait(&g_ping.turn, 0, SABLE_FUTEX_FOREVER);
+        ++g_ping.rounds;
+        __atomic_store_n(&g_ping.turn, 0, __ATOMIC_RELEASE);
+        futex_wake(&g_ping.turn, 1);
+    }
+    thread_exit(0);
+}
+
+void case_futex() {
+    // No waiter: nobody to wake.
+    CHECK(futex_wake(&g_word, 1) == 0, "wake with no waiter woke someone");
+    // A changed value: returns at once.
+    g_word = 5;
+    EXPECT_ERROR(futex_wait(&g_word, 4, SABLE_FUTEX_FOREVER), SABLE_EAGAIN);
+    // Timeouts: never early.
+    const uint64_t start = clock_ns();
+    EXPECT_ERROR(futex_wait(&g_word, 5, 50), SABLE_ETIMEDOUT);
+    const uint64_t waited_ms = (clock_ns() - start) / 1000000;
+    CHECK(waited_ms >= 50, "a 50 ms futex timeout returned after %lu ms", waited_ms);
+    EXPECT_ERROR(futex_wait(&g_word, 5, 0), SABLE_ETIMEDOUT);
+    // Bad addresses.
+    EXPECT_ERROR(futex_wait(reinterpret_cast<uint32_t*>(reinterpret_cast<uintptr_t>(&g_word) + 1), 5, 0), SABLE_EINVAL);
+    EXPECT_ERROR(futex_wait(reinterpret_cast<uint32_t*>(0xFFFF800000000000ull), 0, 0), SABLE_EFAULT);
+    EXPECT_ERROR(futex_wake(reinterpret_cast<uint32_t*>(0x4000000000ull), 1), SABLE_EFAULT);
+    EXPECT_ERROR(futex_wait(reinterpret_cast<uint32_t*>(0x20000000), 0, 0), SABLE_EFAULT);  // unmapped
+
+    // wake(count) wakes at most count: three waiters, woken one and then the rest.
+    g_word = 0;
+    int waiters[3];
+    for (int& tid : waiters) {
+        tid = thread_create(word_waiter, 0);
+        CHECK(tid > 0, "create: %s", strerror(errno));
+    }
+    int woken = 0;
+    while (woken == 0) {  // until one is asleep on the word and gets woken
+        woken = futex_wake(&g_word, 1);
+        CHECK(woken == 0 || woken == 1, "wake(1) woke %d", woken);
+        if (woken == 0) yield();
+    }
+    // The woken one goes back to sleep (the word is still 0); the count of wakes is what is checked.
+    int total = 1;
+    __atomic_store_n(&g_word, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&g_woken_count, __ATOMIC_ACQUIRE) < 3) {
+        const int n = futex_wake(&g_word, ~0u);
+        CHECK(n >= 0 && n <= 3, "wake(all) woke %d", n);
+        total += n;
+        yield();
+    }
+    for (int tid : waiters) CHECK(thread_join(tid, nullptr) == 0, "join: %s", strerror(errno));
+
+    // Ping-pong: two threads hand a turn back and forth, on one CPU and then across CPUs.
+    const int cpus = online_cpus();
+    for (int round = 0; round < (cpus > 1 ? 2 : 1); ++round) {
+        g_ping = {};
+        set_affinity(1);  // this thread on CPU 0
+        const int pong = thread_create(pong_entry, 0);
+        CHECK(pong > 0, "create: %s", strerror(errno));
+        if (round == 1) set_affinity(2);  // now apart: CPU 1 (pong stays on CPU 0)
+        for (uint32_t i = 0; i < kRounds; ++i) {
+            __atomic_store_n(&g_ping.turn, 1, __ATOMIC_RELEASE);
+            futex_wake(&g_ping.turn, 1);
+            while (__atomic_load_n(&g_ping.turn, __ATOMIC_ACQUIRE) != 0) futex_wait(&g_ping.turn, 1, SABLE_FUTEX_FOREVER);
+        }
+        CHECK(thread_join(pong, nullptr) == 0, "join: %s", strerror(errno));
+        CHECK(g_ping.rounds == kRounds, "%u rounds, want %u", g_ping.rounds, kRounds);
+        set_affinity(~0ull);
+    }
+    printf("usertest: futex: 3 waiters woken (%d by wake calls), ping-pong %u rounds on %s\n", total, kRounds,
+           cpus > 1 ? "one CPU and across two" : "one CPU");
+}
+
+// A bounded queue with a mutex and two condition variables: producers on every CPU, consumers
+// on every CPU, every item consumed exactly once.
+constexpr int kQueueSize = 8;
+constexpr int kItemsPerProducer = 400;
+struct Queue {
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t not_empty = PTHREAD_COND_INITIALIZER, not_full = PTHREAD_COND_INITIALIZER;
+    uint64_t items[kQueueSize];
+    int head = 0, count = 0;
+    uint64_t consumed_sum = 0, consumed = 0;
+} g_queue;
+
+void* producer(void* argument) {
+    const auto base = reinterpret_cast<uintptr_t>(argument) * 100000;
+    for (int i = 1; i <= kItemsPerProducer; ++i) {
+        pthread_mutex_lock(&g_queue.lock);
+        while (g_queue.count == kQueueSize) pthread_cond_wait(&g_queue.not_full, &g_queue.lock);
+        g_queue.items[(g_queue.head + g_queue.count) % kQueueSize] = base + static_cast<uint64_t>(i);
+        ++g_queue.count;
+        pthread_cond_signal(&g_queue.not_empty);
+        pthread_mutex_unlock(&g_queue.lock);
+    }
+    return nullptr;
+}
+
+void* consumer(void* argument) {
+    const auto total = reinterpret_cast<uintptr_t>(argument);
+    for (;;) {
+        pthread_mutex_lock(&g_queue.lock);
+        while (g_queue.count == 0 && g_queue.consumed < total) pthread_cond_wait(&g_queue.not_empty, &g_queue.lock);
+        if (g_queue.consumed == total) {
+            pthread_cond_broadcast(&g_queue.not_empty);
+            pthread_mutex_unlock(&g_queue.lock);
+            return nullptr;
+        }
+        g_queue.consumed_sum += g_queue.items[g_queue.head];
+        g_queue.head = (g_queue.head + 1) % kQueueSize;
+        --g_queue.count;
+        ++g_queue.consumed;
+        if (g_queue.consumed == total) pthread_cond_broadcast(&g_queue.not_empty);
+        pthread_cond_signal(&g_queue.not_full);
+        pthread_mutex_unlock(&g_queue.lock);
+    }
+}
+
+void case_condvar() {
+    const int cpus = online_cpus();
+    const int producers = cpus < 2 ? 2 : cpus, consumers = producers;
+    const uintptr_t total = static_cast<uintptr_t>(producers) * kItemsPerProducer;
+    pthread_t threads[128];
+    int count = 0;
+    for (int p = 0; p < producers; ++p)
+        threads[count++] = checked_thread(producer, reinterpret_cast<void*>(static_cast<uintptr_t>(p + 1)));
+    for (int c = 0; c < consumers; ++c) threads[count++] = checked_thread(consumer, reinterpret_cast<void*>(total));
+    for (int i = 0; i < count; ++i) checked_join(threads[i]);
+    uint64_t want = 0;
+    for (int p = 1; p <= producers; ++p)
+        want += static_cast<uint64_t>(p) * 100000 * kItemsPerProducer + uint64_t{kItemsPerProducer} * (kItemsPerProducer + 1) / 2;
+    CHECK(g_queue.consumed == total && g_queue.consumed_sum == want, "consumed %lu items summing %lu, want %lu summing %lu",
+          g_queue.consumed, g_queue.consumed_sum, static_cast<uint64_t>(total), want);
+}
+
 // ---- dispatch --------------------------------------------------------------------------------
 
 struct Case {
@@ -842,6 +1266,14 @@ const Case kCases[] = {
     {"affinity", case_affinity},
     {"args", case_args},
     {"sleep", case_sleep},
+    {"threads", case_threads},
+    {"thread_limit", case_thread_limit},
+    {"thread_fault", case_thread_fault},
+    {"thread_stack_overflow", case_thread_stack_overflow},
+    {"thread_exit", case_thread_exit},
+    {"thread_fork", case_thread_fork},
+    {"futex", case_futex},
+    {"condvar", case_condvar},
 };
 
 }  // namespace

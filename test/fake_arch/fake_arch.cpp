@@ -112,6 +112,11 @@ void invalidate_tlb_page(uint64_t virt_addr) {
     g_invalidated.push_back(virt_addr);
 }
 
+void flush_tlb_non_global() {
+    std::lock_guard lock(g_mutex);
+    g_invalidated.push_back(~0ull);  // "everything"
+}
+
 void load_address_space(uint64_t pml4_phys) {
     std::lock_guard lock(g_mutex);
     g_address_space = pml4_phys;

@@ -121,6 +121,8 @@ void load_address_space(uint64_t pml4_phys) {
     if (read_cr3() != pml4_phys) asm volatile("mov %0, %%cr3" ::"r"(pml4_phys) : "memory");
 }
 
+void flush_tlb_non_global() { asm volatile("mov %0, %%cr3" ::"r"(read_cr3()) : "memory"); }
+
 void load_page_table_root(uint64_t root_phys) { asm volatile("mov %0, %%cr3" ::"r"(root_phys) : "memory"); }
 
 bool cpu_supports_no_execute() {

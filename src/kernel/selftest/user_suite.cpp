@@ -56,11 +56,13 @@ void user_suite(Context& t) {
         t.expect(false, "programs_present", "no usertest program in the boot image");
         return;
     }
-    // The fork bomb first, as a warm-up too: the kernel keeps what grows once and is reused
+    // The fork bomb and the thread limit first, as a warm-up too: the kernel keeps what grows once and is reused
     // (task-list chunks, kernel-stack page tables, heap slabs), so the leak check's baseline is
     // taken after the biggest burst and everything after it must give every frame back.
     const uint64_t live_tasks = tasks::live_count();
     expect_passes(t, "forkbomb");
+    // The most threads one process may have (SABLE_MAX_THREADS): a new peak of tasks too.
+    expect_passes(t, "thread_limit");
     // Exited tasks' kernel stacks return when the reaper gets to them.
     t.expect(wait_until_reaped(live_tasks), "forkbomb_reaped", "%lu tasks left", (tasks::live_count() - live_tasks));
     uint64_t before[mm::kPageStateCount];
@@ -88,6 +90,13 @@ void user_suite(Context& t) {
     expect_killed(t, "fault_pf", SABLE_KILL_PAGE_FAULT);
     expect_killed(t, "fault_kernel", SABLE_KILL_PAGE_FAULT);
     expect_killed(t, "fault_noncanonical", SABLE_KILL_GENERAL_PROTECTION);
+    expect_passes(t, "threads");
+    expect_killed(t, "thread_fault", SABLE_KILL_PAGE_FAULT);
+    expect_killed(t, "thread_stack_overflow", SABLE_KILL_STACK_OVERFLOW);
+    expect_passes(t, "thread_exit");
+    expect_passes(t, "thread_fork");
+    expect_passes(t, "futex");
+    expect_passes(t, "condvar");
     {
         const int32_t status = run_case("forkbomb");
         t.expect(status == 0, "forkbomb_again", "a second fork bomb ended with status %d", status);

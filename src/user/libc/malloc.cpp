@@ -10,6 +10,7 @@
 // ("coalescing on sbrk"). Memory is never returned to the kernel. Single-threaded, like every
 // Sable process.
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,9 +126,17 @@ Header* take_first_fit(size_t needed) {
 
 }  // namespace
 
-extern "C" {
+namespace {
 
-void* malloc(size_t size) {
+// The heap is shared by the process's threads: one lock around each call.
+pthread_mutex_t g_heap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct HeapGuard {
+    HeapGuard() { pthread_mutex_lock(&g_heap_lock); }
+    ~HeapGuard() { pthread_mutex_unlock(&g_heap_lock); }
+};
+
+void* allocate(size_t size) {
     if (size > kMaxRequest) {
         errno = ENOMEM;
         return nullptr;
@@ -143,11 +152,25 @@ void* malloc(size_t size) {
     return block + 1;
 }
 
-void free(void* pointer) {
+void release(void* pointer) {
     if (pointer == nullptr) return;
     Header* block = header_of(pointer);
     if (block->link != kAllocatedTag) heap_corrupt("free of a pointer malloc did not return");
     insert_free(block);
+}
+
+}  // namespace
+
+extern "C" {
+
+void* malloc(size_t size) {
+    HeapGuard guard;
+    return allocate(size);
+}
+
+void free(void* pointer) {
+    HeapGuard guard;
+    release(pointer);
 }
 
 void* calloc(size_t count, size_t size) {
@@ -162,6 +185,7 @@ void* calloc(size_t count, size_t size) {
 
 void* realloc(void* pointer, size_t size) {
     if (pointer == nullptr) return malloc(size);
+    HeapGuard guard;
     if (size > kMaxRequest) {
         errno = ENOMEM;
         return nullptr;
@@ -190,10 +214,10 @@ void* realloc(void* pointer, size_t size) {
         split_and_mark(block, needed);
         return pointer;
     }
-    void* moved = malloc(size);
+    void* moved = allocate(size);
     if (moved == nullptr) return nullptr;
     memcpy(moved, pointer, block->size - sizeof(Header));
-    free(pointer);
+    release(pointer);
     return moved;
 }
 

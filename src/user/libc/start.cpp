@@ -1,5 +1,5 @@
 // Process start-up and the C++ runtime hooks: runs static constructors, calls main, exits with
-// its result. Also the definition of errno and the handful of symbols clang-generated code may
+// its result. Also where errno lives and the handful of symbols clang-generated code may
 // reference (__cxa_pure_virtual, operator new/delete).
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,18 @@
 // C++ linkage on purpose: with -ffreestanding, main is an ordinary function and is mangled.
 int main(int argc, char** argv);
 
-int errno;
+namespace {
+int g_main_thread_errno;
+}
+
+extern "C" int* __errno_location(void) {
+    // A thread's stack pointer is inside its slot, whose thread block is at the slot's top.
+    const uintptr_t rsp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    if (rsp < SABLE_THREAD_STACKS_BASE || rsp >= SABLE_THREAD_STACKS_BASE + SABLE_MAX_THREADS * SABLE_THREAD_STACK_SLOT)
+        return &g_main_thread_errno;
+    const uintptr_t slot_top = rsp - (rsp - SABLE_THREAD_STACKS_BASE) % SABLE_THREAD_STACK_SLOT + SABLE_THREAD_STACK_SLOT;
+    return reinterpret_cast<int*>(slot_top - SABLE_THREAD_BLOCK_SIZE);
+}
 
 // From user.ld: static constructors (none today, but a global with a constructor must work).
 using InitFunction = void (*)();

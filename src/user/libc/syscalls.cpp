@@ -112,6 +112,29 @@ long program_list(char* buf, size_t len) {
     return check(sable_syscall2(SYS_PROGRAM_LIST, ptr(buf), static_cast<long>(len)));
 }
 
+long thread_list(struct sable_thread_info* out, size_t max) {
+    return check(sable_syscall2(SYS_THREAD_LIST, ptr(out), static_cast<long>(max)));
+}
+
+int thread_create(void (*entry)(uint64_t argument), uint64_t argument) {
+    return static_cast<int>(check(sable_syscall2(SYS_THREAD_CREATE, reinterpret_cast<long>(entry), static_cast<long>(argument))));
+}
+void thread_exit(uint64_t value) {
+    sable_syscall1(SYS_THREAD_EXIT, static_cast<long>(value));
+    for (;;) __asm__ volatile("ud2");
+}
+int thread_join(int tid, uint64_t* value) {
+    return static_cast<int>(check(sable_syscall2(SYS_THREAD_JOIN, tid, ptr(value))));
+}
+int gettid(void) { return static_cast<int>(check(sable_syscall0(SYS_GETTID))); }
+int futex_wait(const uint32_t* address, uint32_t expected, uint64_t timeout_ms) {
+    return static_cast<int>(
+        check(sable_syscall3(SYS_FUTEX_WAIT, ptr(address), static_cast<long>(expected), static_cast<long>(timeout_ms))));
+}
+int futex_wake(const uint32_t* address, uint32_t count) {
+    return static_cast<int>(check(sable_syscall2(SYS_FUTEX_WAKE, ptr(address), static_cast<long>(count))));
+}
+
 const char* sable_kill_reason_string(int reason) {
     switch (reason) {
     case SABLE_KILL_DIVIDE_ERROR: return "divide error";

@@ -48,7 +48,27 @@ enum sable_syscall {
     SYS_PROGRAM_LIST = 21, /* program_list(char* buf, size_t len) -> bytes: the names of the
                               programs in the boot image, each followed by '\n'; -EINVAL if
                               they do not all fit (the buffer's contents are then undefined)     */
-    SYS_COUNT = 22
+    SYS_THREAD_CREATE = 22,/* thread_create(void (*entry)(uint64_t arg), uint64_t arg) -> tid: a new
+                              thread of the caller's process, entered at entry(arg) (rdi = arg)
+                              on its own 20 MiB stack (rsp % 16 == 8, as after a call, below the
+                              thread block; returning from entry is a fault: end with
+                              thread_exit); -EFAULT: entry not in user space; -EAGAIN beyond
+                              SABLE_MAX_THREADS threads or the system's task limit            */
+    SYS_THREAD_EXIT = 23,  /* thread_exit(uint64_t value) -> does not return; the last thread's
+                              exit ends the process with status 0                             */
+    SYS_THREAD_JOIN = 24,  /* thread_join(int tid, uint64_t* value (may be NULL)) -> 0 once
+                              that thread has exited; -ESRCH: no such thread (or already
+                              joined), -EDEADLK: the caller itself, -EINVAL: being joined     */
+    SYS_GETTID = 25,       /* gettid() -> the caller's thread id (1: the main thread)          */
+    SYS_FUTEX_WAIT = 26,   /* futex_wait(const uint32_t* address, uint32_t expected,
+                              uint64_t timeout_ms (SABLE_FUTEX_FOREVER: none)) -> 0 when woken,
+                              -EAGAIN if *address != expected on entry, -ETIMEDOUT; address
+                              must be 4-byte aligned user memory (-EINVAL, -EFAULT)          */
+    SYS_FUTEX_WAKE = 27,   /* futex_wake(const uint32_t* address, uint32_t count) -> how many
+                              waiters of this process on that address were woken (<= count) */
+    SYS_THREAD_LIST = 28,  /* thread_list(struct sable_thread_info* out, size_t max) -> count of
+                              threads of all live processes (all of them, even if more than max) */
+    SYS_COUNT = 29
 };
 
 /* ---- errors (returned negated) --------------------------------------------------------------- */
@@ -69,7 +89,9 @@ enum sable_errno {
     SABLE_EMFILE = 24,  /* descriptor table full                                                 */
     SABLE_EPIPE = 32,   /* write to a pipe with no reader                                        */
     SABLE_ENAMETOOLONG = 36,
-    SABLE_ENOSYS = 38   /* no such call                                                          */
+    SABLE_EDEADLK = 35, /* would wait for itself (thread_join on the caller)                     */
+    SABLE_ENOSYS = 38,  /* no such call                                                          */
+    SABLE_ETIMEDOUT = 110 /* futex_wait's timeout passed                                         */
 };
 
 /* ---- waitpid ----------------------------------------------------------------------------------- */
@@ -103,6 +125,21 @@ enum sable_kill_reason {
 #define SABLE_STACK_BOTTOM (SABLE_STACK_TOP - SABLE_STACK_REGION_SIZE)
 #define SABLE_GUARD_PAGE (SABLE_STACK_BOTTOM - 4096ull) /* never mapped; heap ends below it     */
 
+/* Above the first GiB (which the kernel's identity and direct maps share with it), user space
+   continues in its own top-level entries: 512 GiB up to 128 TiB, the lower canonical half. */
+#define SABLE_HIGH_USER_BASE 0x0000008000000000ull /* 512 GiB                                 */
+#define SABLE_HIGH_USER_TOP 0x0000800000000000ull  /* 128 TiB                                 */
+/* Threads other than the main one: stack slot k (0 <= k < SABLE_MAX_THREADS - 1) is
+   [base + k * slot, base + (k + 1) * slot); its 20 MiB stack region ends at the slot's top, the
+   page below the region is its guard page and the rest of the slot stays unmapped too. */
+#define SABLE_THREAD_STACKS_BASE 0x0000010000000000ull /* 1 TiB                               */
+#define SABLE_THREAD_STACK_SLOT (32ull << 20)
+#define SABLE_MAX_THREADS 256      /* threads of one process at once, the main thread included   */
+/* The top bytes of a thread's stack region are libc's per-thread block (errno lives there): a
+   new thread starts with rsp = region top - SABLE_THREAD_BLOCK_SIZE - 8, the block zeroed. */
+#define SABLE_THREAD_BLOCK_SIZE 64
+#define SABLE_FUTEX_FOREVER (~0ull) /* futex_wait without a timeout                             */
+
 #define SABLE_MAX_ARGS 32          /* argv entries spawn accepts                                  */
 #define SABLE_MAX_ARG_BYTES 4096   /* total bytes of argv strings                                 */
 #define SABLE_MAX_NAME 32          /* program names, including the NUL                           */
@@ -131,6 +168,14 @@ struct sable_process_info {
 struct sable_meminfo {
     uint64_t free, kernel, stack, heap, page_table, user, firmware, absent;
     uint64_t page_size;
+};
+
+struct sable_thread_info {
+    int32_t pid;
+    int32_t tid;
+    uint32_t state;   /* enum sable_process_state (never ZOMBIE: exited threads are not listed) */
+    uint32_t cpu;     /* CPU it runs on or last ran on */
+    uint64_t runtime_ticks;
 };
 
 struct sable_cpu_info {

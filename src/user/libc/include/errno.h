@@ -11,8 +11,10 @@
 extern "C" {
 #endif
 
-/* One per process: Sable processes are single-threaded. */
-extern int errno;
+/* One per thread: the main thread's is a global, every other thread's is in the thread block at
+   the top of its stack slot (abi.h), found from the stack pointer. */
+int* __errno_location(void);
+#define errno (*__errno_location())
 
 #ifdef __cplusplus
 }
@@ -34,7 +36,10 @@ extern int errno;
 #define EPIPE SABLE_EPIPE
 #define ENAMETOOLONG SABLE_ENAMETOOLONG
 #define ENOSYS SABLE_ENOSYS
+#define EDEADLK SABLE_EDEADLK
+#define ETIMEDOUT SABLE_ETIMEDOUT
 /* Only the libc raises this one (strtol/strtoul overflow); the kernel never returns it. */
 #define ERANGE 34
+#define EBUSY 16 /* pthread_mutex_trylock: held */
 
 #endif /* SABLE_LIBC_ERRNO_H */

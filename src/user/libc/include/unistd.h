@@ -42,6 +42,16 @@ long process_list(struct sable_process_info* out, size_t max);
 int meminfo(struct sable_meminfo* out);
 long cpu_info(struct sable_cpu_info* out, size_t max);
 long program_list(char* buf, size_t len);
+long thread_list(struct sable_thread_info* out, size_t max);
+
+/* Threads and futexes (pthread.h builds on these). */
+int thread_create(void (*entry)(uint64_t argument), uint64_t argument);
+__attribute__((noreturn)) void thread_exit(uint64_t value);
+int thread_join(int tid, uint64_t* value);
+int gettid(void);
+/* 0 when woken; -1 with errno EAGAIN (the word was not `expected`) or ETIMEDOUT. */
+int futex_wait(const uint32_t* address, uint32_t expected, uint64_t timeout_ms);
+int futex_wake(const uint32_t* address, uint32_t count);
 
 /* Words for a SABLE_KILL_* reason, as the kernel's console line says them ("page fault"). */
 const char* sable_kill_reason_string(int reason);
