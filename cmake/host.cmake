@@ -88,6 +88,7 @@ sable_host_test(pipe_test test/proc/pipe_test.cpp)
 target_link_libraries(pipe_test PRIVATE sable_host_fakes)
 sable_host_test(process_table_test test/proc/process_table_test.cpp)
 target_link_libraries(process_table_test PRIVATE sable_host_fakes)
+sable_host_test(region_list_test test/proc/region_list_test.cpp)
 target_compile_definitions(elf_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
 
 # libFuzzer targets for every parser of untrusted input (clang only). ctest runs each for a short

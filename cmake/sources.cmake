@@ -41,9 +41,9 @@ set(SABLE_KERNEL_sched src/sched/tasks.cpp src/sched/cpu_local.cpp)
 set(SABLE_PORTABLE_smp src/smp/firmware_tables.cpp)
 set(SABLE_KERNEL_smp src/smp/discovery.cpp src/smp/bring_up.cpp src/smp/remote_call.cpp src/smp/tlb.cpp)
 
-set(SABLE_PORTABLE_proc src/proc/files.cpp src/proc/process_table.cpp)
+set(SABLE_PORTABLE_proc src/proc/files.cpp src/proc/process_table.cpp src/proc/region_list.cpp)
 set(SABLE_KERNEL_proc src/proc/programs.cpp src/proc/process.cpp src/proc/threads.cpp src/proc/futex.cpp
-    src/proc/syscalls.cpp)
+    src/proc/memory.cpp src/proc/syscalls.cpp)
 
 set(SABLE_KERNEL_kernel
     src/kernel/main.cpp

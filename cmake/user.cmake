@@ -3,7 +3,7 @@
 # into the ISO as boot/user/<name>; the generated grub.cfg (iso/boot/grub/grub.cfg.in) loads each as a Multiboot2 module
 # whose command line is the program name.
 
-set(SABLE_USER_PROGRAMS init sh echo cat wc true spin hello usertest bench lines)
+set(SABLE_USER_PROGRAMS init sh echo cat wc true spin hello usertest bench lines parallel)
 
 # Ring-3 code: no FPU/SSE (the kernel does not save that state and leaves SSE off), stack probes
 # so a large frame touches the stack page by page and hits the guard page instead of jumping it

@@ -111,6 +111,7 @@ uint64_t build_user_task_frame(uint64_t kernel_stack_top, uint64_t entry, uint64
 uint64_t build_forked_task_frame(uint64_t kernel_stack_top, const TrapFrame* frame, uint64_t rax);
 
 bool frame_is_user(const TrapFrame* frame);
+bool frame_interrupts_enabled(const TrapFrame* frame);  // IF in the interrupted context
 uint64_t frame_instruction_pointer(const TrapFrame* frame);
 uint64_t frame_stack_pointer(const TrapFrame* frame);
 // System-call frame: number, arguments 0..5 (rdi, rsi, rdx, r10, r8, r9) and the result.
@@ -139,6 +140,7 @@ struct FaultInfo {
     bool not_present;      // page faults: the page was absent (else: a protection violation)
     bool write;            // page faults: a write access
     bool from_user;        // raised in ring 3 (else inside copy_user)
+    bool instruction_fetch;  // page faults: fetching an instruction (NX or not present)
 };
 using FaultHandler = bool (*)(TrapFrame* frame, const FaultInfo& fault);
 void set_fault_handler(FaultHandler handler);
@@ -197,7 +199,7 @@ concept DataSide = requires(uint64_t address, uint64_t entry, unsigned level) {
     pte::kLevels;
     pte::kEntriesPerTable;
     pte::kVirtualAddressBits;
-    pte::kPresent | pte::kWritable | pte::kUser | pte::kHuge | pte::kNoExecute | pte::kGlobal;
+    pte::kPresent | pte::kWritable | pte::kUser | pte::kHuge | pte::kNoExecute | pte::kGlobal | pte::kCopyOnWrite;
     pte::index(address, level);
     pte::level_shift(level);
     pte::is_canonical(address);

@@ -50,6 +50,7 @@ uint64_t AddressSpace::encode_leaf(uint64_t phys, uint32_t flags, unsigned level
     if (flags & kPageUser) entry |= pte::kUser;
     if (flags & kPageGlobal) entry |= pte::kGlobal;
     if (flags & kPageUncached) entry |= pte::kCacheDisable | pte::kWriteThrough;
+    if (flags & kPageCopyOnWrite) entry = (entry & ~pte::kWritable) | pte::kCopyOnWrite;
     if (!(flags & kPageExecutable) && m_memory->no_execute_supported()) entry |= pte::kNoExecute;
     return entry;
 }
@@ -60,6 +61,7 @@ uint32_t AddressSpace::decode_flags(uint64_t entry) const {
     if (entry & pte::kUser) flags |= kPageUser;
     if (entry & pte::kGlobal) flags |= kPageGlobal;
     if (entry & pte::kCacheDisable) flags |= kPageUncached;
+    if (entry & pte::kCopyOnWrite) flags |= kPageCopyOnWrite;
     if (!(entry & pte::kNoExecute)) flags |= kPageExecutable;
     return flags;
 }

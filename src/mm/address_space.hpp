@@ -21,6 +21,7 @@ enum PageFlags : uint32_t {
     kPageExecutable = 1u << 2,
     kPageGlobal = 1u << 3,
     kPageUncached = 1u << 4,  // device memory
+    kPageCopyOnWrite = 1u << 5,  // read-only in the tables; a write fault copies (user pages)
 };
 
 enum class PageSize : unsigned { Size4K = 0, Size2M = 1, Size1G = 2, Largest = 3 };

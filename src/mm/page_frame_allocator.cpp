@@ -118,6 +118,7 @@ void PageFrameAllocator::reserve_range(PhysRange range, PageState state) {
         if (m_states[frame] != static_cast<uint8_t>(PageState::Free)) continue;
         unlink_free(frame);
         set_state(frame, state);
+        m_links[frame].next = 1;
     }
 }
 
@@ -128,6 +129,7 @@ kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate(PageState purpose) {
     m_free_head = m_links[frame].next;
     if (m_free_head != kNone) m_links[m_free_head].prev = kNone;
     set_state(frame, purpose);
+    m_links[frame].next = 1;  // one owner
     return Pfn{frame};
 }
 
@@ -159,6 +161,7 @@ kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate_run(uint64_t count, P
                 for (uint64_t i = 0; i < count; ++i) {
                     unlink_free(static_cast<uint32_t>(pfn + i));
                     set_state(static_cast<uint32_t>(pfn + i), purpose);
+                    m_links[pfn + i].next = 1;
                 }
                 m_run_cursor = pfn + count;
                 return Pfn{pfn};
@@ -182,8 +185,46 @@ kstd::Result<bool, FreeError> PageFrameAllocator::free_run(Pfn first, uint64_t c
         if (state == PageState::Free) return kstd::fail(FreeError::DoubleFree);
         if (state == PageState::Absent || state == PageState::Firmware) return kstd::fail(FreeError::NotManaged);
     }
-    for (uint64_t pfn = first.value + count; pfn > first.value; --pfn) push_free(static_cast<uint32_t>(pfn - 1));
+    for (uint64_t pfn = first.value + count; pfn > first.value; --pfn) {
+        // Freed outright while shared (a caller that did not use release()): no longer counted.
+        if (m_links[pfn - 1].next > 1) --m_shared;
+        push_free(static_cast<uint32_t>(pfn - 1));
+    }
     return true;
+}
+
+// Frames that may have owners: allocated, and neither absent nor firmware-held.
+static bool ownable(PageState state) {
+    return state != PageState::Free && state != PageState::Absent && state != PageState::Firmware;
+}
+
+kstd::Result<uint32_t, FreeError> PageFrameAllocator::share(Pfn frame) {
+    if (frame.value >= m_frame_count) return kstd::fail(FreeError::NotManaged);
+    const auto state = static_cast<PageState>(m_states[frame.value]);
+    if (state == PageState::Free) return kstd::fail(FreeError::DoubleFree);
+    if (!ownable(state)) return kstd::fail(FreeError::NotManaged);
+    uint32_t& owners = m_links[frame.value].next;
+    if (owners == 1) ++m_shared;
+    return ++owners;
+}
+
+kstd::Result<uint32_t, FreeError> PageFrameAllocator::release(Pfn frame) {
+    if (frame.value >= m_frame_count) return kstd::fail(FreeError::NotManaged);
+    const auto state = static_cast<PageState>(m_states[frame.value]);
+    if (state == PageState::Free) return kstd::fail(FreeError::DoubleFree);
+    if (!ownable(state)) return kstd::fail(FreeError::NotManaged);
+    uint32_t& owners = m_links[frame.value].next;
+    if (owners <= 1) {
+        push_free(static_cast<uint32_t>(frame.value));
+        return 0u;
+    }
+    if (owners == 2) --m_shared;
+    return --owners;
+}
+
+uint32_t PageFrameAllocator::owners(Pfn frame) const {
+    if (frame.value >= m_frame_count || !ownable(static_cast<PageState>(m_states[frame.value]))) return 0;
+    return m_links[frame.value].next;
 }
 
 PageState PageFrameAllocator::state(Pfn frame) const {

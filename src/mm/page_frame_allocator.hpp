@@ -104,6 +104,15 @@ public:
     // Frees a run; checks every frame first, so an error frees nothing.
     kstd::Result<bool, FreeError> free_run(Pfn first, uint64_t count);
 
+    // Owners of an allocated frame: mappings sharing it (copy-on-write after fork, memory shared
+    // with a fork child). A frame starts with one; share() adds one; release() drops one and
+    // frees the frame with the last. The count lives in the frame's free-list link, which is
+    // unused while the frame is allocated, so sharing costs no memory.
+    kstd::Result<uint32_t, FreeError> share(Pfn frame);  // the new count
+    kstd::Result<uint32_t, FreeError> release(Pfn frame);  // owners left (0: now free)
+    uint32_t owners(Pfn frame) const;  // 0 for a frame that is not allocated
+    uint64_t shared_count() const { return m_shared; }  // frames with more than one owner
+
     PageState state(Pfn frame) const;
     uint64_t count(PageState state) const { return m_counts[static_cast<unsigned>(state)]; }
     uint64_t frame_count() const { return m_frame_count; }
@@ -120,10 +129,11 @@ private:
 
     uint64_t m_frame_count = 0;
     uint8_t* m_states = nullptr;      // PageState per frame
-    FreeLinks* m_links = nullptr;     // valid only while the frame is Free
+    FreeLinks* m_links = nullptr;     // Free: the list links; allocated: next = owners
     uint32_t m_free_head = kNone;     // most recently freed frame: reused first while cache-warm
     uint64_t m_run_cursor = 0;        // next-fit start for allocate_run
     uint64_t m_counts[kPageStateCount] = {};
+    uint64_t m_shared = 0;            // allocated frames with owners > 1
 };
 
 }  // namespace mm

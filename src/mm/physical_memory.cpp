@@ -121,6 +121,30 @@ kstd::Result<bool, mm::FreeError> free_run(mm::Pfn first, uint64_t count) {
     return result;
 }
 
+kstd::Result<uint32_t, mm::FreeError> share(mm::Pfn frame) {
+    IrqLockGuard guard(g_lock);
+    return g_frames.share(frame);
+}
+
+kstd::Result<uint32_t, mm::FreeError> release(mm::Pfn frame) {
+    kstd::Result<uint32_t, mm::FreeError> result = [&] {
+        IrqLockGuard guard(g_lock);
+        return g_frames.release(frame);
+    }();
+    if (!result) klog("mm: refused to release frame 0x%lx: %s", frame.address(), mm::describe(result.error()));
+    return result;
+}
+
+uint32_t owners(mm::Pfn frame) {
+    IrqLockGuard guard(g_lock);
+    return g_frames.owners(frame);
+}
+
+uint64_t shared_count() {
+    IrqLockGuard guard(g_lock);
+    return g_frames.shared_count();
+}
+
 uint64_t count(PageState state) {
     IrqLockGuard guard(g_lock);
     return g_frames.count(state);

@@ -22,6 +22,11 @@ kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, mm::PageState
 kstd::Result<bool, mm::FreeError> free(mm::Pfn frame);
 kstd::Result<bool, mm::FreeError> free_run(mm::Pfn first, uint64_t count);
 
+// Owners of a user frame (copy-on-write and shared mappings; page_frame_allocator.hpp).
+kstd::Result<uint32_t, mm::FreeError> share(mm::Pfn frame);
+kstd::Result<uint32_t, mm::FreeError> release(mm::Pfn frame);  // frees it with the last owner
+uint32_t owners(mm::Pfn frame);
+uint64_t shared_count();
 uint64_t count(mm::PageState state);
 uint64_t frame_count();
 bool check_consistency();

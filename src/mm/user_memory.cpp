@@ -38,7 +38,7 @@ uint64_t* user_directory(const mm::AddressSpace& space) {
 }
 
 uint32_t flags_of(uint64_t entry) {
-    uint32_t flags = mm::kPageUser;
+    uint32_t flags = (entry & arch::pte::kUser) ? mm::kPageUser : 0;  // 0: a PROT_NONE page
     if (entry & arch::pte::kWritable) flags |= mm::kPageWritable;
     if (!(entry & arch::pte::kNoExecute)) flags |= mm::kPageExecutable;
     return flags;
@@ -110,7 +110,7 @@ void destroy(mm::AddressSpace& space) {
     uint64_t* pdpt = table(pml4[0]);
     uint64_t* directory = table(pdpt[0]);
     for_each_user_page(space, [](uint64_t, uint64_t entry) {
-        physical_memory::free(mm::Pfn::from_address(arch::pte::leaf_address(entry, 0)));
+        physical_memory::release(mm::Pfn::from_address(arch::pte::leaf_address(entry, 0)));
     });
     for (unsigned d = kFirstUserDirectoryEntry; d < kEntriesPerTable; ++d)
         if (arch::pte::is_present(directory[d]))
@@ -147,30 +147,60 @@ uint64_t unmap_batch(mm::AddressSpace& space, uint64_t virt, uint64_t end, Frame
 }
 
 void free_batch(FrameBatch& batch) {
-    for (unsigned i = 0; i < batch.count; ++i) physical_memory::free(batch.frames[i]);
+    for (unsigned i = 0; i < batch.count; ++i) physical_memory::release(batch.frames[i]);
     batch.count = 0;
 }
 
-bool copy_all(mm::AddressSpace& from, mm::AddressSpace& to, uint64_t& pages_copied) {
+bool share_all(mm::AddressSpace& from, mm::AddressSpace& to, bool (*is_shared)(void* context, uint64_t virt),
+               void* context, ShareCounts& counts) {
     bool ok = true;
-    pages_copied = 0;
+    counts = {};
     for_each_user_page(from, [&](uint64_t virt, uint64_t entry) {
         if (!ok) return;
-        auto frame = physical_memory::allocate(mm::PageState::User);
-        if (!frame) {
+        const mm::Pfn frame = mm::Pfn::from_address(arch::pte::leaf_address(entry, 0));
+        uint32_t flags = flags_of(entry);
+        const bool writable = entry & (arch::pte::kWritable | arch::pte::kCopyOnWrite);
+        if (writable && !is_shared(context, virt)) {
+            // Both sides read the one frame until either writes: then the writer gets a copy.
+            flags = (flags & ~mm::kPageWritable) | mm::kPageCopyOnWrite;
+            if (!(entry & arch::pte::kCopyOnWrite)) {
+                from.protect(virt, kPageSize, flags);  // drops this CPU's entry
+                ++counts.write_protected;
+            }
+        } else if (writable) {
+            flags |= mm::kPageWritable;  // shared memory: writes show on both sides
+        }
+        if (!to.map(kstd::VirtAddr{virt}, kstd::PhysAddr{frame.address()}, kPageSize, flags)) {
             ok = false;
             return;
         }
-        const uint64_t phys = frame.value().address();
-        __builtin_memcpy(phys_to_virt<uint8_t>(phys), phys_to_virt<uint8_t>(arch::pte::leaf_address(entry, 0)), kPageSize);
-        if (!to.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags_of(entry))) {
-            physical_memory::free(frame.value());
-            ok = false;
-            return;
-        }
-        ++pages_copied;
+        physical_memory::share(frame);
+        ++counts.pages;
     });
     return ok;
+}
+
+CopyResult copy_on_write(mm::AddressSpace& space, uint64_t virt, mm::Pfn& replaced) {
+    auto found = space.translate(virt);
+    if (!found) return CopyResult::NotCopyOnWrite;
+    const mm::Translation t = found.value();
+    if (!(t.flags & mm::kPageUser) || !range_ok(virt, kPageSize)) return CopyResult::NotCopyOnWrite;  // the kernel's
+    if (t.flags & mm::kPageWritable) return CopyResult::AlreadyWritable;
+    if (!(t.flags & mm::kPageCopyOnWrite)) return CopyResult::NotCopyOnWrite;
+    const uint32_t flags = ((t.flags & ~mm::kPageCopyOnWrite) | mm::kPageWritable) & ~mm::kPageGlobal;
+    const mm::Pfn old_frame = mm::Pfn::from_address(t.phys_addr);
+    if (physical_memory::owners(old_frame) == 1) {
+        // The other sharers are gone: the page is this space's alone, so it just becomes writable.
+        space.protect(virt, kPageSize, flags);
+        return CopyResult::MadeWritable;
+    }
+    auto fresh = physical_memory::allocate(mm::PageState::User);
+    if (!fresh) return CopyResult::OutOfMemory;
+    __builtin_memcpy(phys_to_virt<uint8_t>(fresh.value().address()), phys_to_virt<uint8_t>(t.phys_addr), kPageSize);
+    space.unmap(virt, kPageSize);
+    space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{fresh.value().address()}, kPageSize, flags);
+    replaced = old_frame;
+    return CopyResult::Copied;
 }
 
 }  // namespace kernel::user_memory

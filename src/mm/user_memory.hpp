@@ -77,9 +77,26 @@ struct FrameBatch {
 };
 uint64_t unmap_batch(mm::AddressSpace& space, uint64_t virt, uint64_t end, FrameBatch& batch);
 void free_batch(FrameBatch& batch);
-// Copies every user page of `from` into `to` (same addresses and rights). False: out of memory
-// (what was copied stays in `to`, for the caller's destroy()).
-bool copy_all(mm::AddressSpace& from, mm::AddressSpace& to, uint64_t& pages_copied);
+// fork: maps every user page of `from` into `to` at the same address, sharing the frame (one
+// more owner). A writable page becomes copy-on-write on both sides — unless is_shared(context,
+// virt) says it belongs to shared memory, which stays writable on both. Read-only pages are
+// shared as they are. `from`'s entries changed here are dropped from this CPU's TLB only: the
+// caller shoots down the other CPUs running `from`. False: out of memory (what was mapped stays
+// in `to`, for the caller's destroy()).
+struct ShareCounts {
+    uint64_t pages;            // mapped into `to`
+    uint64_t write_protected;  // `from`'s entries made copy-on-write
+};
+bool share_all(mm::AddressSpace& from, mm::AddressSpace& to, bool (*is_shared)(void* context, uint64_t virt),
+               void* context, ShareCounts& counts);
+
+// A write fault on a present page at `virt`. Copied: the page now has a fresh frame with the
+// same contents, writable; `replaced` is the old frame, whose owner reference the caller drops
+// (after the other CPUs running the space forgot it). MadeWritable: its frame had no other
+// owner left, so it just became writable. AlreadyWritable: another CPU of the space got there
+// first. NotCopyOnWrite: a real protection fault.
+enum class CopyResult { Copied, MadeWritable, AlreadyWritable, NotCopyOnWrite, OutOfMemory };
+CopyResult copy_on_write(mm::AddressSpace& space, uint64_t virt, mm::Pfn& replaced);
 
 // User pointers. A range is acceptable if it lies inside [kUserBase, kUserTop) or
 // [kHighUserBase, kHighUserTop) without wrapping;

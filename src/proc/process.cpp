@@ -66,6 +66,7 @@ void release_files(Process& process) {
 // Undoes a process that never ran: its memory, descriptors and table slot.
 void discard(Process* process) {
     user_memory::destroy(process->space);
+    free_regions(*process);
     release_files(*process);
     unreserve(process);
     delete process;
@@ -248,6 +249,8 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     if (fault.kind == arch::FaultKind::PageFault) {
         const uint64_t address = fault.address;
         const uint64_t user_rsp = fault.from_user ? arch::frame_stack_pointer(frame) : 0;
+        const MemoryFault memory = resolve_memory_fault(*process, frame, fault);
+        if (memory == MemoryFault::Resolved) return true;
         user_memory::StackRegion stack{};
         bool in_guard = false, in_stack = false, grown = false;
         {
@@ -266,7 +269,7 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
             }
         }
         if (grown) return true;
-        if (in_stack && !in_guard && fault.not_present) {
+        if ((in_stack && !in_guard && fault.not_present) || memory == MemoryFault::OutOfMemory) {
             reason = SABLE_KILL_OUT_OF_MEMORY;
             words = "out of memory";
         } else if (!fault.from_user) {
@@ -281,7 +284,8 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
             words = "page fault";
         }
         kstd::format_to_buffer(detail, sizeof(detail), " (address %p, %s, %s)", reinterpret_cast<void*>(address),
-                               fault.write ? "write" : "read", fault.not_present ? "not present" : "protection");
+                               fault.instruction_fetch ? "fetch" : fault.write ? "write" : "read",
+                               fault.not_present ? "not present" : "protection");
     } else {
         switch (fault.kind) {
         case arch::FaultKind::DivideError: reason = SABLE_KILL_DIVIDE_ERROR; break;
@@ -313,6 +317,7 @@ void free_threads(Process& process) {
     // Off the process's page tables (on every CPU) before freeing them.
     tasks::leave_address_space(self->space_loaded_on);
     user_memory::destroy(self->space);
+    free_regions(*self);
     free_threads(*self);
     const int32_t status = self->end_status;
     Process* to_free = nullptr;
@@ -581,18 +586,14 @@ int64_t fork(const arch::TrapFrame* frame) {
     Process* child = nullptr;
     const int64_t pid = create_process(self->name, self, false, no_descriptors_yet, child);
     if (pid < 0) return pid;
-    uint64_t pages = 0;
-    bool copied;
+    const bool copied = fork_memory(*self, *child);
     {
-        // The other threads may change the space meanwhile: copy one consistent state.
         IrqLockGuard guard(self->lock);
-        copied = user_memory::copy_all(self->space, child->space, pages);
         child->break_base = self->break_base;
         child->break_end = self->break_end;
         for (unsigned fd = 0; fd < SABLE_MAX_FDS; ++fd)
             if (self->fds[fd]) child->fds[fd] = files::retain(self->fds[fd]);
     }
-    child->user_pages = pages;
     if (!copied) {
         discard(child);
         return -SABLE_ENOMEM;

@@ -13,6 +13,7 @@
 #include "boot/multiboot2.hpp"
 #include "proc/files.hpp"
 #include "proc/process_table.hpp"
+#include "proc/region_list.hpp"
 #include "sched/tasks.hpp"
 #include "mm/address_space.hpp"
 #include "mm/user_memory.hpp"
@@ -58,6 +59,8 @@ struct Process {
     tasks::WaitQueue thread_events;  // a thread exited (thread_join waits here)
     kstd::CpuMask space_loaded_on;   // CPUs with the space loaded (tasks::KernelTask)
     mm::AddressSpace space;
+    RegionList regions;        // mmap's regions (storage from the heap at the first mmap)
+    Region* region_storage;
     uint64_t break_base;   // end of the program image: the heap starts here
     uint64_t break_end;    // current break (brk); pages up to it rounded up are mapped
     uint64_t user_pages;   // committed user pages
@@ -126,6 +129,20 @@ int64_t start_thread_task(Process& process, Thread& thread, uint64_t (*build_fra
 // close it meanwhile); nullptr if not open.
 files::File* get_file(Process& self, uint64_t fd);
 void put_file(Process& self, files::File* file);
+// Memory calls and faults (memory.cpp).
+int64_t mmap(uint64_t address, uint64_t length, uint32_t prot, uint32_t flags);
+int64_t munmap(uint64_t address, uint64_t length);
+int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot);
+enum class MemoryFault { Resolved, NotMine, OutOfMemory, Denied };
+// A page fault of `process` that its memory map may resolve: a first touch inside an mmap
+// region, or a write to a copy-on-write page. NotMine: neither (the stack and kill logic
+// decide). Called with interrupts off; turns them on for a shootdown when the faulting code
+// had them on.
+MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault);
+// fork's copy of `parent`'s memory into `child`: copy-on-write sharing of every page, the
+// region list, and a shootdown of the parent's write-protected entries. False: out of memory.
+bool fork_memory(Process& parent, Process& child);
+void free_regions(Process& process);
 // A task's state as the information calls report it (enum sable_process_state).
 uint32_t state_of(const tasks::KernelTask& task);
 // The process table lock held, calls visit(process) for every process (thread_list).

@@ -142,6 +142,7 @@ int64_t sys_meminfo(uint64_t user_out) {
     info.firmware = physical_memory::count(mm::PageState::Firmware);
     info.absent = physical_memory::count(mm::PageState::Absent);
     info.page_size = mm::kPageSize;
+    info.shared = physical_memory::shared_count();
     return user_memory::copy_to(user_out, &info, sizeof(info)) ? 0 : -SABLE_EFAULT;
 }
 
@@ -227,6 +228,11 @@ extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
     case SYS_FUTEX_WAIT: result = process::futex_wait(a0, static_cast<uint32_t>(a1), a2); break;
     case SYS_FUTEX_WAKE: result = process::futex_wake(a0, static_cast<uint32_t>(a1)); break;
     case SYS_THREAD_LIST: result = process::thread_list(a0, a1); break;
+    case SYS_MMAP:
+        result = process::mmap(a0, a1, static_cast<uint32_t>(a2), static_cast<uint32_t>(arch::syscall_argument(frame, 3)));
+        break;
+    case SYS_MUNMAP: result = process::munmap(a0, a1); break;
+    case SYS_MPROTECT: result = process::mprotect(a0, a1, static_cast<uint32_t>(a2)); break;
     default: result = -SABLE_ENOSYS; break;
     }
     arch::set_syscall_result(frame, static_cast<uint64_t>(result));

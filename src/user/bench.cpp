@@ -39,12 +39,12 @@ void sort_samples(uint64_t* a, size_t n) {
     }
 }
 
-void report(const char* name, uint64_t* samples, size_t n) {
+void report(const char* name, uint64_t* samples, size_t n, int cpus = 1) {
     sort_samples(samples, n);
     size_t p99 = n * 99 / 100;
     if (p99 >= n) p99 = n - 1;
-    printf("BENCH %s unit=cycles n=%zu median=%lu p99=%lu min=%lu cpus=1\n", name, n, samples[n / 2], samples[p99],
-           samples[0]);
+    printf("BENCH %s unit=cycles n=%zu median=%lu p99=%lu min=%lu cpus=%d\n", name, n, samples[n / 2], samples[p99],
+           samples[0], cpus);
 }
 
 [[noreturn]] void die(const char* what) {
@@ -204,6 +204,73 @@ void bench_spawn_exit_wait() {
     report("spawn_exit_wait", g_samples, kSamples);
 }
 
+// A thread that exits at once, created and joined (on CPU 0: threads inherit the affinity).
+void exit_at_once(uint64_t) { thread_exit(0); }
+
+void bench_thread_create_join() {
+    constexpr size_t kWarmup = 20, kSamples = 500;
+    for (size_t i = 0; i < kWarmup + kSamples; ++i) {
+        const uint64_t start = rdtsc_serialized();
+        const long tid = sable_syscall2(SYS_THREAD_CREATE, reinterpret_cast<long>(exit_at_once), 0);
+        if (tid < 0) die("thread_create");
+        if (sable_syscall2(SYS_THREAD_JOIN, tid, 0) != 0) die("thread_join");
+        const uint64_t cycles = rdtsc_serialized() - start;
+        if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
+    }
+    report("thread_create_join", g_samples, kSamples);
+}
+
+// Two threads hand a turn back and forth through one futex word: a sample is one round trip
+// (ping wakes pong, pong wakes ping). The pong thread runs on `pong_cpu`.
+struct Turn {
+    uint32_t word;  // 1: pong's turn, 0: ping's, 2: pong must stop
+    uint32_t pong_cpu;
+} g_turn;
+
+void pong(uint64_t) {
+    set_affinity(uint64_t{1} << g_turn.pong_cpu);
+    for (;;) {
+        uint32_t seen;
+        while ((seen = __atomic_load_n(&g_turn.word, __ATOMIC_ACQUIRE)) == 0)
+            sable_syscall3(SYS_FUTEX_WAIT, reinterpret_cast<long>(&g_turn.word), 0, static_cast<long>(SABLE_FUTEX_FOREVER));
+        if (seen == 2) thread_exit(0);
+        __atomic_store_n(&g_turn.word, 0, __ATOMIC_RELEASE);
+        sable_syscall2(SYS_FUTEX_WAKE, reinterpret_cast<long>(&g_turn.word), 1);
+    }
+}
+
+void futex_pingpong(const char* name, uint32_t pong_cpu) {
+    constexpr size_t kWarmup = 100, kSamples = 2000;
+    g_turn = {0, pong_cpu};
+    const long tid = sable_syscall2(SYS_THREAD_CREATE, reinterpret_cast<long>(pong), 0);
+    if (tid < 0) die("thread_create");
+    for (size_t i = 0; i < kWarmup + kSamples; ++i) {
+        const uint64_t start = rdtsc_serialized();
+        __atomic_store_n(&g_turn.word, 1, __ATOMIC_RELEASE);
+        sable_syscall2(SYS_FUTEX_WAKE, reinterpret_cast<long>(&g_turn.word), 1);
+        while (__atomic_load_n(&g_turn.word, __ATOMIC_ACQUIRE) != 0)
+            sable_syscall3(SYS_FUTEX_WAIT, reinterpret_cast<long>(&g_turn.word), 1, static_cast<long>(SABLE_FUTEX_FOREVER));
+        const uint64_t cycles = rdtsc_serialized() - start;
+        if (i >= kWarmup) g_samples[i - kWarmup] = cycles;
+    }
+    __atomic_store_n(&g_turn.word, 2, __ATOMIC_RELEASE);
+    sable_syscall2(SYS_FUTEX_WAKE, reinterpret_cast<long>(&g_turn.word), 1);
+    if (sable_syscall2(SYS_THREAD_JOIN, tid, 0) != 0) die("thread_join");
+    report(name, g_samples, kSamples, pong_cpu == 0 ? 1 : 2);
+}
+
+void bench_futex_pingpong() { futex_pingpong("futex_pingpong", 0); }
+
+// Across CPUs: timings under --icount are artifacts of round-robin vCPUs; measure under TCG.
+void bench_futex_pingpong_xcpu() {
+    sable_cpu_info cpus[2];
+    if (cpu_info(cpus, 2) < 2) {
+        printf("bench: futex_pingpong_xcpu: SKIP (one CPU)\n");
+        return;
+    }
+    futex_pingpong("futex_pingpong_xcpu", cpus[1].index);
+}
+
 struct Benchmark {
     const char* name;
     void (*run)();
@@ -216,6 +283,9 @@ const Benchmark kBenchmarks[] = {
     {"page_fault_grow", bench_page_fault_grow},
     {"fork_exit_wait", bench_fork_exit_wait},
     {"spawn_exit_wait", bench_spawn_exit_wait},
+    {"thread_create_join", bench_thread_create_join},
+    {"futex_pingpong", bench_futex_pingpong},
+    {"futex_pingpong_xcpu", bench_futex_pingpong_xcpu},
 };
 
 }  // namespace

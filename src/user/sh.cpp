@@ -148,10 +148,26 @@ void builtin_ps() {
                                                                  : kMaxShown;
     printf("%5s %5s %-8s %3s %10s %6s %s\n", "PID", "PPID", "STATE", "CPU", "TICKS", "PAGES",
            "NAME");
+    // A process with more than one thread gets a line per thread under it (tid, state, CPU).
+    constexpr size_t kMaxThreadsShown = 1024;
+    static sable_thread_info threads[kMaxThreadsShown];
+    long thread_count = thread_list(threads, kMaxThreadsShown);
+    if (thread_count < 0) thread_count = 0;
+    const size_t threads_shown =
+        static_cast<size_t>(thread_count) < kMaxThreadsShown ? static_cast<size_t>(thread_count) : kMaxThreadsShown;
     for (size_t i = 0; i < shown; ++i) {
         const sable_process_info& p = processes[i];
         printf("%5d %5d %-8s %3u %10lu %6lu %.*s\n", p.pid, p.ppid, state_word(p.state), p.cpu, p.runtime_ticks,
                p.user_pages, static_cast<int>(SABLE_MAX_NAME), p.name);
+        size_t of_process = 0;
+        for (size_t t = 0; t < threads_shown; ++t) of_process += threads[t].pid == p.pid;
+        if (of_process < 2) continue;
+        for (size_t t = 0; t < threads_shown; ++t) {
+            const sable_thread_info& thread = threads[t];
+            if (thread.pid != p.pid) continue;
+            printf("%5s %5s %-8s %3u %10lu %6s   thread %d\n", "", "", state_word(thread.state), thread.cpu,
+                   thread.runtime_ticks, "", thread.tid);
+        }
     }
     if (shown < static_cast<size_t>(count))
         printf("(%ld processes, %zu shown)\n", count, shown);

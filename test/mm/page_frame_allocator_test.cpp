@@ -833,3 +833,67 @@ TEST(PageFrameAllocator, RandomAllocFreeSequenceAccountsForEveryFrame) {
 }
 
 }  // namespace
+
+// --- owners (copy-on-write sharing) -------------------------------------------------------------
+
+TEST(PageFrameAllocator, AFrameStartsWithOneOwnerAndReleaseFreesIt) {
+    Frames frames = all_free(4);
+    const Pfn page = take(frames.alloc, PageState::User);
+    EXPECT_EQ(frames.alloc.owners(page), 1u);
+    EXPECT_EQ(frames.alloc.shared_count(), 0u);
+    auto left = frames.alloc.release(page);
+    ASSERT_TRUE(left.ok());
+    EXPECT_EQ(left.value(), 0u);
+    EXPECT_EQ(frames.alloc.state(page), PageState::Free);
+    EXPECT_EQ(frames.alloc.owners(page), 0u);
+    EXPECT_TRUE(frames.alloc.check_consistency());
+}
+
+TEST(PageFrameAllocator, ASharedFrameIsFreedWithItsLastOwner) {
+    Frames frames = all_free(4);
+    const Pfn page = take(frames.alloc, PageState::User);
+    EXPECT_EQ(frames.alloc.share(page).value(), 2u);
+    EXPECT_EQ(frames.alloc.share(page).value(), 3u);
+    EXPECT_EQ(frames.alloc.shared_count(), 1u);
+    EXPECT_EQ(frames.alloc.release(page).value(), 2u);
+    EXPECT_EQ(frames.alloc.shared_count(), 1u);
+    EXPECT_EQ(frames.alloc.release(page).value(), 1u);
+    EXPECT_EQ(frames.alloc.shared_count(), 0u);  // one owner left: not shared any more
+    EXPECT_EQ(frames.alloc.state(page), PageState::User);
+    EXPECT_EQ(frames.alloc.count(PageState::Free), 3u);
+    EXPECT_EQ(frames.alloc.release(page).value(), 0u);
+    EXPECT_EQ(frames.alloc.count(PageState::Free), 4u);
+    EXPECT_TRUE(frames.alloc.check_consistency());
+}
+
+TEST(PageFrameAllocator, OwnersSurviveTheFreeListReusingTheFrame) {
+    // The count shares storage with the free-list link: a frame freed and allocated again starts
+    // over at one owner, whatever the list wrote there meanwhile.
+    Frames frames = all_free(4);
+    const Pfn a = take(frames.alloc, PageState::User);
+    frames.alloc.share(a);
+    frames.alloc.release(a);
+    frames.alloc.release(a);
+    const Pfn again = take(frames.alloc, PageState::User);
+    EXPECT_EQ(again, a);  // most recently freed first
+    EXPECT_EQ(frames.alloc.owners(again), 1u);
+    EXPECT_EQ(frames.alloc.shared_count(), 0u);
+}
+
+TEST(PageFrameAllocator, SharingOrReleasingAFreeOrForeignFrameFails) {
+    Frames frames = all_free(4);
+    EXPECT_EQ(frames.alloc.share(Pfn{1}).error(), mm::FreeError::DoubleFree);
+    EXPECT_EQ(frames.alloc.release(Pfn{1}).error(), mm::FreeError::DoubleFree);
+    EXPECT_EQ(frames.alloc.share(Pfn{99}).error(), mm::FreeError::NotManaged);
+    EXPECT_EQ(frames.alloc.release(Pfn{99}).error(), mm::FreeError::NotManaged);
+    EXPECT_EQ(frames.alloc.count(PageState::Free), 4u);
+}
+
+TEST(PageFrameAllocator, FreeingASharedFrameOutrightKeepsTheSharedCountTrue) {
+    Frames frames = all_free(4);
+    const Pfn page = take(frames.alloc, PageState::User);
+    frames.alloc.share(page);
+    ASSERT_TRUE(frames.alloc.free(page).ok());
+    EXPECT_EQ(frames.alloc.shared_count(), 0u);
+    EXPECT_TRUE(frames.alloc.check_consistency());
+}

@@ -151,7 +151,7 @@ extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint6
             // [SDM vol3 §4.7] page-fault error code: bit 0 P (protection violation), bit 1 W/R.
             const arch::FaultInfo fault{arch::fault_kind(vector), static_cast<unsigned>(vector), error_code,
                                         vector == 14 ? arch::x86::read_cr2() : 0, (error_code & 1) == 0,
-                                        (error_code & 2) != 0, from_user};
+                                        (error_code & 2) != 0, from_user, (error_code & 16) != 0};
             if (handler(frame, fault)) return reinterpret_cast<uint64_t>(frame);
             if (in_user_copy) {
                 frame->rip = reinterpret_cast<uint64_t>(user_copy_fault_fixup);

@@ -70,6 +70,7 @@ uint64_t build_forked_task_frame(uint64_t kernel_stack_top, const TrapFrame* fro
 }
 
 bool frame_is_user(const TrapFrame* frame) { return (frame->cs & 3) == 3; }
+bool frame_interrupts_enabled(const TrapFrame* frame) { return frame->rflags & X86_RFLAGS_IF; }
 uint64_t frame_instruction_pointer(const TrapFrame* frame) { return frame->rip; }
 uint64_t frame_stack_pointer(const TrapFrame* frame) { return frame->rsp; }
 

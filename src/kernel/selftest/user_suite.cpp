@@ -97,6 +97,12 @@ void user_suite(Context& t) {
     expect_passes(t, "thread_fork");
     expect_passes(t, "futex");
     expect_passes(t, "condvar");
+    expect_passes(t, "mmap");
+    expect_passes(t, "mmap_threads");
+    expect_passes(t, "shootdown");
+    expect_passes(t, "cow");
+    expect_passes(t, "cow_shared");
+    expect_passes(t, "cow_threads");
     {
         const int32_t status = run_case("forkbomb");
         t.expect(status == 0, "forkbomb_again", "a second fork bomb ended with status %d", status);

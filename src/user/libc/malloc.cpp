@@ -31,6 +31,10 @@ constexpr size_t kGrowBytes = 64 * 1024;          // fewer sbrk calls for many s
 // below cannot overflow.
 constexpr size_t kMaxRequest = size_t{1} << 32;
 Header* const kAllocatedTag = reinterpret_cast<Header*>(uintptr_t{0xA110CA7EDB10C4EDull});
+// Blocks of at least kMapThreshold bytes get pages of their own from mmap (free gives them back
+// with munmap) instead of the brk heap, whose top can only shrink when its last block is free.
+constexpr size_t kMapThreshold = 128 * 1024;
+Header* const kMappedTag = reinterpret_cast<Header*>(uintptr_t{0x3A99EDB10C4ED001ull});
 
 // Invariant: address-ordered, no two blocks adjacent in memory.
 Header* g_free_list = nullptr;
@@ -142,6 +146,15 @@ void* allocate(size_t size) {
         return nullptr;
     }
     const size_t needed = block_size_for(size);
+    if (needed >= kMapThreshold) {
+        const size_t mapped = round_up(needed, 4096);
+        void* pages = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+        if (pages == MAP_FAILED) return nullptr;  // errno from mmap
+        auto* block = static_cast<Header*>(pages);
+        block->size = mapped;
+        block->link = kMappedTag;
+        return block + 1;
+    }
     Header* block = take_first_fit(needed);
     if (block == nullptr) {
         if (!grow(needed)) return nullptr;
@@ -155,6 +168,10 @@ void* allocate(size_t size) {
 void release(void* pointer) {
     if (pointer == nullptr) return;
     Header* block = header_of(pointer);
+    if (block->link == kMappedTag) {
+        if (munmap(block, block->size) != 0) heap_corrupt("munmap of a mapped block failed");
+        return;
+    }
     if (block->link != kAllocatedTag) heap_corrupt("free of a pointer malloc did not return");
     insert_free(block);
 }
@@ -191,6 +208,15 @@ void* realloc(void* pointer, size_t size) {
         return nullptr;
     }
     Header* block = header_of(pointer);
+    if (block->link == kMappedTag) {
+        // Its own pages: a new block of the new size, the contents copied, the pages returned.
+        void* moved = allocate(size);
+        if (moved == nullptr) return nullptr;
+        const size_t kept = block->size - sizeof(Header) < size ? block->size - sizeof(Header) : size;
+        memcpy(moved, pointer, kept);
+        release(pointer);
+        return moved;
+    }
     if (block->link != kAllocatedTag) heap_corrupt("realloc of a pointer malloc did not return");
     const size_t needed = block_size_for(size);
     if (block->size >= needed) {

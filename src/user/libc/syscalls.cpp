@@ -112,6 +112,17 @@ long program_list(char* buf, size_t len) {
     return check(sable_syscall2(SYS_PROGRAM_LIST, ptr(buf), static_cast<long>(len)));
 }
 
+void* mmap(void* address, size_t length, int prot, int flags) {
+    const long result = check(sable_syscall4(SYS_MMAP, ptr(address), static_cast<long>(length), prot, flags));
+    return result < 0 ? MAP_FAILED : reinterpret_cast<void*>(result);
+}
+int munmap(void* address, size_t length) {
+    return static_cast<int>(check(sable_syscall2(SYS_MUNMAP, ptr(address), static_cast<long>(length))));
+}
+int mprotect(void* address, size_t length, int prot) {
+    return static_cast<int>(check(sable_syscall3(SYS_MPROTECT, ptr(address), static_cast<long>(length), prot)));
+}
+
 long thread_list(struct sable_thread_info* out, size_t max) {
     return check(sable_syscall2(SYS_THREAD_LIST, ptr(out), static_cast<long>(max)));
 }

@@ -68,7 +68,18 @@ enum sable_syscall {
                               waiters of this process on that address were woken (<= count) */
     SYS_THREAD_LIST = 28,  /* thread_list(struct sable_thread_info* out, size_t max) -> count of
                               threads of all live processes (all of them, even if more than max) */
-    SYS_COUNT = 29
+    SYS_MMAP = 29,         /* mmap(void* address, size_t length, int prot, int flags) -> address
+                              of `length` bytes (rounded up to pages) of zero-filled memory,
+                              committed page by page on first touch. address: a hint (used if
+                              free), or with SABLE_MAP_FIXED the place itself (page-aligned, free,
+                              inside the mmap window). -EINVAL: bad flags, length 0, W+X, a
+                              fixed place that is taken or outside; -ENOMEM: no room            */
+    SYS_MUNMAP = 30,       /* munmap(void* address, size_t length) -> 0; unmaps every page of
+                              the range (parts of regions too); -EINVAL: unaligned or outside
+                              the mmap window                                                  */
+    SYS_MPROTECT = 31,     /* mprotect(void* address, size_t length, int prot) -> 0; -EINVAL:
+                              unaligned, W+X; -ENOMEM: part of the range is not mapped         */
+    SYS_COUNT = 32
 };
 
 /* ---- errors (returned negated) --------------------------------------------------------------- */
@@ -140,6 +151,17 @@ enum sable_kill_reason {
 #define SABLE_THREAD_BLOCK_SIZE 64
 #define SABLE_FUTEX_FOREVER (~0ull) /* futex_wait without a timeout                             */
 
+/* mmap: the window anonymous memory is placed in, above the thread stacks. */
+#define SABLE_MMAP_BASE 0x0000020000000000ull /* 2 TiB                                        */
+#define SABLE_MMAP_TOP SABLE_HIGH_USER_TOP
+#define SABLE_PROT_NONE 0
+#define SABLE_PROT_READ 1
+#define SABLE_PROT_WRITE 2  /* implies read (x86 has no write-only pages) */
+#define SABLE_PROT_EXEC 4   /* never together with SABLE_PROT_WRITE (W^X) */
+#define SABLE_MAP_PRIVATE 1 /* a fork child gets its own copy (copy-on-write) */
+#define SABLE_MAP_SHARED 2  /* a fork child shares the pages: writes show on both sides */
+#define SABLE_MAP_FIXED 4   /* exactly at `address` */
+
 #define SABLE_MAX_ARGS 32          /* argv entries spawn accepts                                  */
 #define SABLE_MAX_ARG_BYTES 4096   /* total bytes of argv strings                                 */
 #define SABLE_MAX_NAME 32          /* program names, including the NUL                           */
@@ -168,6 +190,7 @@ struct sable_process_info {
 struct sable_meminfo {
     uint64_t free, kernel, stack, heap, page_table, user, firmware, absent;
     uint64_t page_size;
+    uint64_t shared;  /* user frames with more than one owner (copy-on-write, shared mappings) */
 };
 
 struct sable_thread_info {

@@ -44,6 +44,19 @@ long cpu_info(struct sable_cpu_info* out, size_t max);
 long program_list(char* buf, size_t len);
 long thread_list(struct sable_thread_info* out, size_t max);
 
+/* Anonymous memory (abi.h: SYS_MMAP). mmap returns MAP_FAILED and sets errno on error. */
+#define PROT_NONE SABLE_PROT_NONE
+#define PROT_READ SABLE_PROT_READ
+#define PROT_WRITE SABLE_PROT_WRITE
+#define PROT_EXEC SABLE_PROT_EXEC
+#define MAP_PRIVATE SABLE_MAP_PRIVATE
+#define MAP_SHARED SABLE_MAP_SHARED
+#define MAP_FIXED SABLE_MAP_FIXED
+#define MAP_FAILED ((void*)-1)
+void* mmap(void* address, size_t length, int prot, int flags);
+int munmap(void* address, size_t length);
+int mprotect(void* address, size_t length, int prot);
+
 /* Threads and futexes (pthread.h builds on these). */
 int thread_create(void (*entry)(uint64_t argument), uint64_t argument);
 __attribute__((noreturn)) void thread_exit(uint64_t value);

@@ -20,6 +20,7 @@ inline constexpr uint64_t kWriteThrough = 1ull << 3;
 inline constexpr uint64_t kCacheDisable = 1ull << 4;
 inline constexpr uint64_t kHuge = X86_PTE_HUGE;  // PS: a PD/PDPT entry maps a page directly
 inline constexpr uint64_t kGlobal = 1ull << 8;
+inline constexpr uint64_t kCopyOnWrite = 1ull << 9;  // software (AVL) bit: read-only until a write copies
 inline constexpr uint64_t kNoExecute = 1ull << 63;  // only valid with EFER.NXE
 inline constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000ull;
 

@@ -38,6 +38,13 @@ static inline long sable_syscall3(long n, long a1, long a2, long a3) {
     return ret;
 }
 
+static inline long sable_syscall4(long n, long a1, long a2, long a3, long a4) {
+    long ret;
+    register long r10 __asm__("r10") = a4;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10) : "rcx", "r11", "memory");
+    return ret;
+}
+
 static inline long sable_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6) {
     register long r10 __asm__("r10") = a4;
     register long r8 __asm__("r8") = a5;
