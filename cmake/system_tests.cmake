@@ -257,6 +257,35 @@ sable_system_test(shell.builtins_and_background
     ARGS --smp 2 --until-expected --serial-input "hello | cat\\nspin &\\nps\\nmem\\ncpus\\nhelp\\n"
     EXPECT "^hello from pid [0-9]+ on cpu [0-9]+" "^ *[0-9]+ +[0-9]+ +running +[0-9]+.* spin"
            "free=[0-9]+ kernel=[0-9]+" "^ *1 +" "usertest")
+# --- The screen and the keyboard ------------------------------------------------------------------
+# UEFI has no text mode: the console is drawn on GRUB's framebuffer. Once the prompt is on the
+# serial port, run-qemu pauses the guest and dumps the screen; test/drivers/screen_check replays
+# the serial log through the kernel's own console code and font and wants every pixel the same.
+set(SCREEN_CHECK "${CMAKE_BINARY_DIR}/screen_check --screen")
+set(FB_MODE_LINE "^\\[ *[0-9.]+\\] fb: [0-9]+x[0-9]+x32 pitch=[0-9]+ at 0x[0-9a-f]+ [(]write-combining[)]")
+sable_system_test(fbcon.uefi_q35_screen_shows_boot_log
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --smp 2 --until-expected
+         --screendump ${SABLE_SYSTEM_LOG_DIR}/fbcon.uefi_q35_screen_shows_boot_log.ppm
+    EXPECT ${FB_MODE_LINE} "^sable[$] "
+    CHECK "${SCREEN_CHECK} ${SABLE_SYSTEM_LOG_DIR}/fbcon.uefi_q35_screen_shows_boot_log.ppm")
+# Keys typed on the PS/2 keyboard (QEMU send-key) once the prompt is up: a typo erased with
+# Backspace, a command that runs, and Ctrl-D, which ends the shell (init starts a new one). On
+# the framebuffer the echo and the erased glyph must be on the screen as well.
+set(TYPED_KEYS "hellx\\bo\\necho a b | wc\\n<ctrl-d>")
+set(TYPED_OUTPUT "^hello from pid [0-9]+ on cpu [0-9]+" "^1 2 4$"
+    "init: sh [(]pid [0-9]+[)] ended: exit 0. starting a new one\\n(.*\\n)*sable[$] ")
+sable_system_test(keyboard.bios_vga_runs_commands
+    QEMU_TIMEOUT 90
+    ARGS --machine pc --until-expected --keys ${TYPED_KEYS}
+    EXPECT ${TYPED_OUTPUT})
+sable_system_test(keyboard.uefi_framebuffer_runs_commands
+    QEMU_TIMEOUT 120
+    ARGS --machine q35 --uefi --until-expected --keys ${TYPED_KEYS}
+         --screendump ${SABLE_SYSTEM_LOG_DIR}/keyboard.uefi_framebuffer_runs_commands.ppm
+    EXPECT ${TYPED_OUTPUT}
+    CHECK "${SCREEN_CHECK} ${SABLE_SYSTEM_LOG_DIR}/keyboard.uefi_framebuffer_runs_commands.ppm")
+
 sable_system_test(bench.user_print_bench_lines
     QEMU_TIMEOUT 240
     ARGS --smp 2 --cmdline "sable.bench=user"
