@@ -34,7 +34,8 @@ bool read_ppm(const char* path, Ppm& out) {
     if (!(file >> magic >> out.width >> out.height >> maxval) || magic != "P6" || maxval != 255) return false;
     file.get();
     out.rgb.resize(size_t{out.width} * out.height * 3);
-    return static_cast<bool>(file.read(reinterpret_cast<char*>(out.rgb.data()), static_cast<std::streamsize>(out.rgb.size())));
+    return static_cast<bool>(
+        file.read(reinterpret_cast<char*>(out.rgb.data()), static_cast<std::streamsize>(out.rgb.size())));
 }
 
 // The log from the last kernel banner on: firmware output before it never reached the screen
@@ -71,7 +72,8 @@ int main(int argc, char** argv) {
     std::vector<char> cells(drivers::kConsoleCells);
     drivers::FramebufferText console;
     if (auto started = console.init(layout, {cells.data(), cells.size()}); !started) {
-        std::fprintf(stderr, "screen_check: %ux%u: %s\n", screen.width, screen.height, drivers::describe(started.error()));
+        std::fprintf(stderr, "screen_check: %ux%u: %s\n", screen.width, screen.height,
+                     drivers::describe(started.error()));
         return 1;
     }
     std::vector<uint8_t> expected(size_t{layout.pitch_bytes} * layout.height);
