@@ -44,4 +44,17 @@ void write(const char* text, size_t length) {
     arch::write_combining_fence();
 }
 
+void row_text(unsigned row, char* out, size_t capacity) {
+    if (capacity == 0) return;
+    const TextGrid& grid = g_console.grid();
+    size_t length = 0;
+    if (g_active && row < grid.rows()) {
+        const char* cells = grid.slot_cells(grid.slot_of_row(row));
+        for (unsigned column = 0; column < grid.columns() && length + 1 < capacity; ++column)
+            out[length++] = cells[column];
+    }
+    while (length > 0 && out[length - 1] == ' ') --length;
+    out[length] = '\0';
+}
+
 }  // namespace drivers::framebuffer_console

@@ -26,4 +26,8 @@ unsigned columns();
 unsigned rows();
 void write(const char* text, size_t length);
 
+// Reading the screen back (as characters), for the console self test: copies the characters of
+// screen `row` (at most `capacity` - 1, trailing blanks dropped), NUL-ended.
+void row_text(unsigned row, char* out, size_t capacity);
+
 }  // namespace drivers::framebuffer_console
