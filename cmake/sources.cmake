@@ -20,10 +20,15 @@ set(SABLE_KERNEL_lib src/lib/clock.cpp)
 
 set(SABLE_PORTABLE_boot src/boot/multiboot2.cpp)
 
-set(SABLE_PORTABLE_drivers src/drivers/console_input.cpp)
+set(SABLE_PORTABLE_drivers
+    src/drivers/console_input.cpp
+    src/drivers/console_font_data.cpp
+    src/drivers/text_grid.cpp
+    src/drivers/framebuffer_text.cpp)
 set(SABLE_KERNEL_drivers
     src/drivers/uart16550.cpp
     src/drivers/vga_text.cpp
+    src/drivers/framebuffer_console.cpp
     src/drivers/qemu_fw_cfg.cpp
     src/drivers/ps2_keyboard.cpp)
 
@@ -48,6 +53,7 @@ set(SABLE_KERNEL_proc src/proc/programs.cpp src/proc/process.cpp src/proc/thread
 set(SABLE_KERNEL_kernel
     src/kernel/main.cpp
     src/kernel/console.cpp
+    src/kernel/display.cpp
     src/kernel/panic.cpp
     src/kernel/runtime.cpp
     src/kernel/symbols.cpp
@@ -65,6 +71,7 @@ set(SABLE_KERNEL_kernel
 set(SABLE_ARCH_SOURCES
     src/arch/x86_64/entry.S
     src/arch/x86_64/cpu.cpp
+    src/arch/x86_64/memory_types.cpp
     src/arch/x86_64/isr_stubs.S
     src/arch/x86_64/descriptors.cpp
     src/arch/x86_64/trap.cpp

@@ -67,6 +67,14 @@ void flush_tlb_non_global();
 void load_page_table_root(uint64_t root_phys);
 bool cpu_supports_no_execute();
 bool cpu_supports_1g_pages();
+// This CPU's page attribute table: the power-on entries plus one write-combining entry
+// (pte::kPatMsrValue), so mappings with mm::kPageWriteCombining mean the same on every CPU.
+// Each CPU runs it before it touches such a mapping. False if the CPU has no PAT (those pages
+// are then write-through).
+bool init_memory_types();
+// Drains this CPU's write-combining buffers: stores to a write-combining mapping are weakly
+// ordered, so they must reach memory before another CPU may write the same pixels.
+void write_combining_fence();
 
 // Loads this CPU's GDT, its TSS (with the interrupt-stack tops for #DF, NMI and #MC, each a
 // stack with a guard page) and the IDT. Exceptions are reported and fatal from then on.
@@ -209,6 +217,8 @@ concept DataSide = requires(uint64_t address, uint64_t entry, unsigned level) {
     pte::next_table(entry);
     pte::leaf_address(entry, level);
     pte::make_table(address, true);
+    pte::memory_type_bits(pte::kPatIndexWriteCombining, level);
+    pte::memory_type_index(entry, level);
     kVectorWakeIpi;
     kVectorRemoteCallIpi;
     kVectorSchedulerTrap;

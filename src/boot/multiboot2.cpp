@@ -32,6 +32,8 @@ constexpr size_t kMemoryMapHeaderBytes = 16;   // tag header + entry_size + entr
 constexpr size_t kMemoryMapEntryBytes = 24;    // base, length, type, reserved
 constexpr size_t kModuleHeaderBytes = 16;      // tag header + start + end
 constexpr size_t kFramebufferFixedBytes = 30;  // up to and including framebuffer_type
+constexpr size_t kFramebufferColorInfo = 32;   // after a 2-byte reserved field
+constexpr size_t kFramebufferRgbBytes = kFramebufferColorInfo + 6;  // three (position, size) pairs
 constexpr size_t kRsdpV1Bytes = 20;
 constexpr size_t kRsdpV2Bytes = 36;
 
@@ -174,6 +176,12 @@ kstd::Result<BootInfo, Mb2Error> parse_multiboot2(Bytes info) {
             if (tag[29] > static_cast<uint8_t>(FramebufferType::EgaText))
                 return fail(Mb2Error::BadFramebuffer);
             boot.framebuffer.type = static_cast<FramebufferType>(tag[29]);
+            if (boot.framebuffer.type == FramebufferType::Rgb) {
+                if (size < kFramebufferRgbBytes) return fail(Mb2Error::BadFramebuffer);
+                boot.framebuffer.red = {tag[kFramebufferColorInfo], tag[kFramebufferColorInfo + 1]};
+                boot.framebuffer.green = {tag[kFramebufferColorInfo + 2], tag[kFramebufferColorInfo + 3]};
+                boot.framebuffer.blue = {tag[kFramebufferColorInfo + 4], tag[kFramebufferColorInfo + 5]};
+            }
             boot.has_framebuffer = true;
             break;
         case kTagEfi32SystemTable:

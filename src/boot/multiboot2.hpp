@@ -27,7 +27,7 @@ enum class Mb2Error {
     BadString,            // a string tag without a terminating NUL inside the tag
     BadModule,            // a module tag too small, or end < start
     BadMemoryMap,         // memory map tag with an impossible entry size
-    BadFramebuffer,       // framebuffer tag too small for its fixed fields
+    BadFramebuffer,       // framebuffer tag too small for its fixed fields or its colour info
     BadRsdp,              // ACPI RSDP tag too small for the RSDP it must contain
 };
 
@@ -64,13 +64,20 @@ struct Module {
 
 enum class FramebufferType : uint8_t { Indexed = 0, Rgb = 1, EgaText = 2 };
 
+// [Multiboot2 §3.6.12] where one colour channel sits in a direct-colour (Rgb) pixel.
+struct ColorField {
+    uint8_t position = 0;   // lowest bit
+    uint8_t mask_size = 0;  // number of bits
+};
+
 struct Framebuffer {
     uint64_t address = 0;
-    uint32_t pitch = 0;
-    uint32_t width = 0;
+    uint32_t pitch = 0;  // bytes from one row to the next (text mode: of cells)
+    uint32_t width = 0;  // pixels (text mode: columns)
     uint32_t height = 0;
     uint8_t bits_per_pixel = 0;
     FramebufferType type = FramebufferType::EgaText;
+    ColorField red, green, blue;  // Rgb only
 };
 
 struct BootInfo {

@@ -1,5 +1,5 @@
 // PS/2 keyboard (the i8042 controller's first port, IRQ 1): scancode set 1 for the main block,
-// with shift, turned into console input characters.
+// with Shift and Ctrl, turned into console input characters.
 #pragma once
 
 namespace drivers::ps2_keyboard {

@@ -59,6 +59,8 @@ void write(const char* text, size_t length) {
             new_line();
         } else if (c == '\r') {
             g_column = 0;
+        } else if (c == '\b') {
+            if (g_column > 0) --g_column;  // the line editor erases with "\b \b"
         } else if (c == '\t') {
             do g_cells[g_row * g_columns + g_column] = kAttribute | ' ';
             while (++g_column % 8 != 0 && g_column < g_columns);

@@ -1,8 +1,9 @@
-// Console fan-out to the serial port and the VGA text screen under one per-CPU-owned lock, and
+// Console fan-out to the serial port and the screen (VGA text or framebuffer) under one per-CPU-owned lock, and
 // the time-stamped klog (see console.hpp).
 #include "lib/console.hpp"
 
 #include "arch/arch.hpp"
+#include "drivers/framebuffer_console.hpp"
 #include "drivers/uart16550.hpp"
 #include "drivers/vga_text.hpp"
 #include "lib/clock.hpp"
@@ -77,8 +78,11 @@ bool seize_for_panic() {
 
 void write(const char* text, size_t length) {
     Hold hold;
-    drivers::uart16550::write(text, length);
+    // Screens first: once a line is on the serial port it is on the screen too, which is what
+    // lets a test compare a screendump with the serial log.
     drivers::vga_text::write(text, length);
+    drivers::framebuffer_console::write(text, length);
+    drivers::uart16550::write(text, length);
 }
 
 void vprint(const char* format, va_list args) {

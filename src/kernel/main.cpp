@@ -6,9 +6,9 @@
 #include "boot/multiboot2.hpp"
 #include "drivers/qemu_fw_cfg.hpp"
 #include "drivers/uart16550.hpp"
-#include "drivers/vga_text.hpp"
 #include "kernel/selftest/bench.hpp"
 #include "kernel/boot_context.hpp"
+#include "kernel/display.hpp"
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
 #include "sched/cpu_local.hpp"
@@ -129,15 +129,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     if (!parsed) panic("multiboot2: boot information rejected: %s", boot::describe(parsed.error()));
     const boot::BootInfo& info = parsed.value();
 
-    const bool text_mode = !info.booted_by_uefi &&
-                           (!info.has_framebuffer || info.framebuffer.type == boot::FramebufferType::EgaText);
-    if (text_mode) {
-        const uint32_t columns = info.has_framebuffer ? info.framebuffer.width : 80;
-        const uint32_t rows = info.has_framebuffer ? info.framebuffer.height : 25;
-        drivers::vga_text::init(info.has_framebuffer ? info.framebuffer.address : 0xB8000, columns, rows);
-        const char banner[] = "Sable " SABLE_VERSION "\n";  // the screen missed the first line
-        drivers::vga_text::write(banner, sizeof(banner) - 1);
-    }
+    kernel::display::init_early(info);
 
     const bool calibrated = clock::calibrate();
     selftest::record_boot_stage("tsc_calibrated", calibrated, "PIT channel 2 never fired");
@@ -167,7 +159,9 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
                    static_cast<int>(command_line.size()), command_line.data());
 
     kernel::physical_memory::init(info);
+    kernel::display::before_paging_switch();
     kernel::init_kernel_address_space(info);
+    kernel::display::init_after_paging(info);
     kernel::physical_memory::print_meminfo();
     kernel::symbols::init(info);
     init_exceptions();

@@ -7,10 +7,15 @@
 
 extern "C" {
 
-// Byte loops on purpose: no SSE in kernel code, and `rep movsb` is fast on modern CPUs (ERMS).
+// String instructions on purpose: no SSE in kernel code, and `rep movs` is fast on modern CPUs
+// (ERMS). Whole quadwords first: the same speed on hardware, but an emulator without string
+// acceleration (QEMU's TCG) runs one iteration per element, and the framebuffer console copies
+// megabytes per scrolled line.
 void* memcpy(void* dest, const void* src, size_t count) {
     void* start = dest;
-    asm volatile("rep movsb" : "+D"(dest), "+S"(src), "+c"(count)::"memory");
+    size_t quads = count / 8, rest = count % 8;
+    asm volatile("rep movsq" : "+D"(dest), "+S"(src), "+c"(quads)::"memory");
+    asm volatile("rep movsb" : "+D"(dest), "+S"(src), "+c"(rest)::"memory");
     return start;
 }
 

@@ -1,11 +1,11 @@
-// The kernel console: every output device (serial, VGA text) behind one print call, plus the
-// time-stamped log used for free-form lines. Fixed-shape lines that tools grep (banner, boot:,
-// TEST, PANIC, ...; docs/testing.md) use console::print so they start at column 0; everything
-// else uses klog, which prefixes seconds since boot.
+// The kernel console: every output device (serial, VGA text or the framebuffer) behind one print
+// call, plus the time-stamped log used for free-form lines. Fixed-shape lines that tools grep
+// (banner, boot:, TEST, PANIC, ...; docs/testing.md) use console::print so they start at column 0;
+// everything else uses klog, which prefixes seconds since boot.
 //
 // One lock orders all output: a print call, a klog line or a user write reaches every device
-// whole, and the VGA cursor is only ever moved under it. The lock belongs to a CPU, not a call,
-// so code that holds the console (a console::Hold around a report that takes several calls)
+// whole, and the screen cursors are only ever moved under it. The lock belongs to a CPU, not a
+// call, so code that holds the console (a console::Hold around a report that takes several calls)
 // may go on calling print. Interrupts stay off on the holding CPU: an interrupt handler that
 // prints cannot deadlock against the code it interrupted.
 #pragma once

@@ -49,18 +49,25 @@ uint64_t AddressSpace::encode_leaf(uint64_t phys, uint32_t flags, unsigned level
     if (flags & kPageWritable) entry |= pte::kWritable;
     if (flags & kPageUser) entry |= pte::kUser;
     if (flags & kPageGlobal) entry |= pte::kGlobal;
-    if (flags & kPageUncached) entry |= pte::kCacheDisable | pte::kWriteThrough;
+    if (flags & kPageUncached)
+        entry |= pte::memory_type_bits(pte::kPatIndexUncached, level);
+    else if (flags & kPageWriteCombining)
+        entry |= pte::memory_type_bits(pte::kPatIndexWriteCombining, level);
     if (flags & kPageCopyOnWrite) entry = (entry & ~pte::kWritable) | pte::kCopyOnWrite;
     if (!(flags & kPageExecutable) && m_memory->no_execute_supported()) entry |= pte::kNoExecute;
     return entry;
 }
 
-uint32_t AddressSpace::decode_flags(uint64_t entry) const {
+uint32_t AddressSpace::decode_flags(uint64_t entry, unsigned level) const {
     uint32_t flags = 0;
     if (entry & pte::kWritable) flags |= kPageWritable;
     if (entry & pte::kUser) flags |= kPageUser;
     if (entry & pte::kGlobal) flags |= kPageGlobal;
-    if (entry & pte::kCacheDisable) flags |= kPageUncached;
+    const unsigned memory_type = pte::memory_type_index(entry, level);
+    if (memory_type == pte::kPatIndexWriteCombining)
+        flags |= kPageWriteCombining;
+    else if (entry & pte::kCacheDisable)
+        flags |= kPageUncached;  // entries 2, 3, 6, 7: UC- or UC
     if (entry & pte::kCopyOnWrite) flags |= kPageCopyOnWrite;
     if (!(entry & pte::kNoExecute)) flags |= kPageExecutable;
     return flags;
@@ -187,7 +194,7 @@ kstd::Result<Translation, MapError> AddressSpace::translate(uint64_t virt) const
         if (!pte::is_present(entry)) return kstd::fail(MapError::NotMapped);
         if (level <= pte::kHighestLeafLevel && pte::is_leaf(entry, level)) {
             const uint64_t offset = virt & (pte::level_size(level) - 1);
-            return Translation{pte::leaf_address(entry, level) + offset, decode_flags(entry),
+            return Translation{pte::leaf_address(entry, level) + offset, decode_flags(entry, level),
                                static_cast<PageSize>(level)};
         }
         table = Pfn::from_address(pte::next_table(entry));

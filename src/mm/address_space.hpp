@@ -21,7 +21,10 @@ enum PageFlags : uint32_t {
     kPageExecutable = 1u << 2,
     kPageGlobal = 1u << 3,
     kPageUncached = 1u << 4,  // device memory
-    kPageCopyOnWrite = 1u << 5,  // read-only in the tables; a write fault copies (user pages)
+    // Writes gather in the CPU's write-combining buffers and reach memory in bursts, reads are
+    // uncached: for framebuffers, which are written in long runs and never read back.
+    kPageWriteCombining = 1u << 5,
+    kPageCopyOnWrite = 1u << 6,  // read-only in the tables; a write fault copies (user pages)
 };
 
 enum class PageSize : unsigned { Size4K = 0, Size2M = 1, Size1G = 2, Largest = 3 };
@@ -82,7 +85,7 @@ public:
 private:
     uint64_t* entries(Pfn table) const { return m_memory->table_entries(table); }
     uint64_t encode_leaf(uint64_t phys, uint32_t flags, unsigned level) const;
-    uint32_t decode_flags(uint64_t entry) const;
+    uint32_t decode_flags(uint64_t entry, unsigned level) const;
     // Walks to the table at `level` covering virt, creating tables on the way when asked.
     kstd::Result<uint64_t*, MapError> walk(uint64_t virt, unsigned level, bool create, bool user);
     // The level whose entry for `virt` is a present leaf (mapped) or absent (not mapped): lets

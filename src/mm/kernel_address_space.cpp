@@ -10,7 +10,6 @@ namespace kernel {
 namespace {
 
 constexpr uint64_t kTwoMiB = 2ull << 20;
-constexpr uint64_t kBootIdentityLimit = 4ull << 30;
 
 // Page-table frames come from the physical allocator. Until the new tables are loaded they are
 // reached through the boot identity map (0..4 GiB), afterwards through the direct map.

@@ -15,6 +15,9 @@ namespace kernel {
 
 inline constexpr uint64_t kDirectMapBase = 0x4000000000ull;  // bit 38, as in the seed
 inline constexpr uint64_t kKernelIdentityLimit = 128ull << 20;
+// The boot stub identity-maps this much (docs/boot.md); until the kernel's tables are loaded,
+// nothing above it is reachable.
+inline constexpr uint64_t kBootIdentityLimit = 4ull << 30;
 
 // Physical address -> pointer through the direct map (valid once the kernel tables are loaded).
 template <typename T = void>

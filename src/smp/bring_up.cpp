@@ -135,6 +135,7 @@ uint64_t bringup_ns() { return g_bringup_ns; }
 
 // First C++ on an AP, on its own guarded stack, interrupts off.
 extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
+    arch::init_memory_types();  // the same PAT as the boot CPU's before any console output
     CpuLocal* cpu = cpu_for_apic_id(static_cast<uint32_t>(apic_id));
     if (!cpu) arch::halt_forever();
     install_cpu_local(*cpu);

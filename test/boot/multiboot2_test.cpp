@@ -392,6 +392,33 @@ TEST(Multiboot2, ReadsRgbFramebufferWithColourInfo) {
     EXPECT_EQ(info->framebuffer.height, 768u);
     EXPECT_EQ(info->framebuffer.bits_per_pixel, 32u);
     EXPECT_EQ(info->framebuffer.type, boot::FramebufferType::Rgb);
+    EXPECT_EQ(info->framebuffer.red.position, 16u);
+    EXPECT_EQ(info->framebuffer.red.mask_size, 8u);
+    EXPECT_EQ(info->framebuffer.green.position, 8u);
+    EXPECT_EQ(info->framebuffer.green.mask_size, 8u);
+    EXPECT_EQ(info->framebuffer.blue.position, 0u);
+    EXPECT_EQ(info->framebuffer.blue.mask_size, 8u);
+}
+
+TEST(Multiboot2, ReadsBgrColourFieldsAsGiven) {
+    // Blue in the high byte: the console must follow the fields, not assume xRGB.
+    Buffer data = with_tag(
+        kFramebuffer,
+        Payload().u64(0x80000000).u32(3200).u32(800).u32(600).u8(32).u8(1).u16(0).u8(0).u8(8).u8(8).u8(8).u8(16).u8(8));
+    auto info = parse(data);
+    ASSERT_TRUE(info.ok()) << boot::describe(info.error());
+    EXPECT_EQ(info->framebuffer.red.position, 0u);
+    EXPECT_EQ(info->framebuffer.blue.position, 16u);
+}
+
+TEST(Multiboot2, RejectsRgbFramebufferWithoutColourInfo) {
+    // Type 1 promises six colour bytes after the reserved field; five are one short.
+    Buffer data = with_tag(
+        kFramebuffer,
+        Payload().u64(0x80000000).u32(3200).u32(800).u32(600).u8(32).u8(1).u16(0).u8(16).u8(8).u8(8).u8(8).u8(0));
+    auto info = parse(data);
+    ASSERT_FALSE(info.ok());
+    EXPECT_EQ(info.error(), boot::Mb2Error::BadFramebuffer);
 }
 
 TEST(Multiboot2, AcceptsFramebufferOfExactlyFixedFields) {

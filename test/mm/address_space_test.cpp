@@ -366,6 +366,38 @@ TEST_F(AddressSpaceTest, UncachedSetsCacheDisableAndWriteThrough) {
     EXPECT_EQ(space.translate(0xFEE00000)->flags, kW | kUC);
 }
 
+TEST_F(AddressSpaceTest, WriteCombiningSelectsPatEntryOneOnEveryPageSize) {
+    // PAT index 1 = PWT alone: the same bits at every level, PCD and the PAT bit clear.
+    map_ok(0x80000000, 0x80000000, k4K, kW | mm::kPageWriteCombining);
+    map_ok(0x80200000, 0x80200000, k2M, kW | mm::kPageWriteCombining, PageSize::Size2M);
+    const auto leaves = leaves_of(space);
+    ASSERT_EQ(leaves.size(), 2u);
+    for (const auto& leaf : leaves) {
+        const uint64_t pat_bit = leaf.level == 0 ? pte::kPatSmall : pte::kPatLarge;  // bit 7 is PS on huge leaves
+        EXPECT_EQ(leaf.entry & (pte::kWriteThrough | pte::kCacheDisable | pat_bit), pte::kWriteThrough);
+        EXPECT_EQ(pte::memory_type_index(leaf.entry, leaf.level), pte::kPatIndexWriteCombining);
+    }
+    EXPECT_EQ(space.translate(0x80000000)->flags, kW | mm::kPageWriteCombining);
+    EXPECT_EQ(space.translate(0x80300000)->flags, kW | mm::kPageWriteCombining);
+}
+
+TEST(PageTableEntry, PatBitMovesToBit12OnHugePages) {
+    // Index 4 needs the PAT bit: bit 7 in a 4 KiB entry, bit 12 where bit 7 is PS.
+    EXPECT_EQ(pte::memory_type_bits(4, 0), pte::kPatSmall);
+    EXPECT_EQ(pte::memory_type_bits(4, 1), pte::kPatLarge);
+    EXPECT_EQ(pte::memory_type_bits(7, 2), pte::kPatLarge | pte::kCacheDisable | pte::kWriteThrough);
+    for (unsigned level = 0; level < 3; ++level)
+        for (unsigned index = 0; index < 8; ++index)
+            EXPECT_EQ(pte::memory_type_index(pte::memory_type_bits(index, level) | (level ? pte::kHuge : 0), level),
+                      index);
+}
+
+TEST(PageTableEntry, PatMsrKeepsPowerOnTypesExceptEntryOne) {
+    constexpr uint64_t kPowerOn = 0x0007040600070406ull;  // [SDM vol3 §11.12.4]
+    EXPECT_EQ(pte::kPatMsrValue & ~0xFF00ull, kPowerOn & ~0xFF00ull);
+    EXPECT_EQ(pte::kPatMsrValue >> 8 & 0xFF, pte::kMemoryTypeWriteCombining);
+}
+
 TEST_F(AddressSpaceTest, HugeLeavesCarryThePageSizeBitAndSmallOnesDoNot) {
     // On a 4 KiB entry bit 7 is PAT, not PS: it must stay clear.
     map_ok(0x1000, 0x1000, k4K, kW);

@@ -1,10 +1,11 @@
 // sable.test=console: every line whole under concurrent writers. Two kernel tasks per online CPU
 // and one `lines` user process per CPU print numbered lines (<sable/console_lines.h>) as fast as
 // they can, the kernel tasks alternating klog and console::print. The kernel then checks the
-// VGA screen (only whole lines, the hardware cursor where the driver writes);
+// screen (only whole lines; on VGA text also the hardware cursor where the driver writes);
 // tools/check-console-lines checks the serial log: every line whole, none missing.
 #include <sable/console_lines.h>
 
+#include "drivers/framebuffer_console.hpp"
 #include "drivers/vga_text.hpp"
 #include "lib/console.hpp"
 #include "sched/cpu_local.hpp"
@@ -78,29 +79,58 @@ bool whole_test_line(kstd::StringView row) {
     return take(row, filler) && row == " end";
 }
 
+// Counts the screen rows that mention LINE and those of them that are not one whole test line;
+// the caller holds the console, so nothing moves while the rows are read.
+struct RowCheck {
+    unsigned test_rows = 0, broken_rows = 0;
+    char broken[96] = "";
+};
+template <typename ReadRow>
+RowCheck check_rows(unsigned rows, ReadRow read_row) {
+    RowCheck check;
+    char row[256];
+    for (unsigned r = 0; r < rows; ++r) {
+        read_row(r, row, sizeof(row));
+        const kstd::StringView text(row);
+        if (!mentions_line(text)) continue;
+        ++check.test_rows;
+        if (!whole_test_line(text) && check.broken_rows++ == 0)
+            kstd::format_to_buffer(check.broken, sizeof(check.broken), "%s", row);
+    }
+    return check;
+}
+
+void expect_rows_whole(Context& t, const char* name, const RowCheck& check) {
+    t.expect(check.test_rows > 0 && check.broken_rows == 0, name, "%u of %u test rows broken, e.g. \"%s\"",
+             check.broken_rows, check.test_rows, check.broken);
+}
+
 void check_screen(Context& t) {
+    if (drivers::framebuffer_console::active()) {
+        RowCheck check;
+        {
+            console::Hold nothing_moves;
+            check = check_rows(drivers::framebuffer_console::rows(), drivers::framebuffer_console::row_text);
+        }
+        expect_rows_whole(t, "fb_rows_whole", check);
+    } else {
+        t.skip("fb_rows_whole", "no framebuffer console");
+    }
     if (!drivers::vga_text::active()) {
         t.skip("vga_rows_whole", "no VGA text screen (UEFI boots hand over a framebuffer)");
         t.skip("vga_cursor_consistent", "no VGA text screen");
         return;
     }
-    unsigned test_rows = 0, broken_rows = 0;
-    char broken[96] = "";
+    RowCheck check;
     bool cursor_ok;
     {
         console::Hold nothing_moves;  // the screen and the cursor stay still while read
-        char row[96];
-        for (uint32_t r = 0; r < drivers::vga_text::rows(); ++r) {
-            drivers::vga_text::row_text(r, row, sizeof(row));
-            const kstd::StringView text(row);
-            if (!mentions_line(text)) continue;
-            ++test_rows;
-            if (!whole_test_line(text) && broken_rows++ == 0) kstd::format_to_buffer(broken, sizeof(broken), "%s", row);
-        }
+        check = check_rows(drivers::vga_text::rows(), [](unsigned r, char* out, size_t capacity) {
+            drivers::vga_text::row_text(r, out, capacity);
+        });
         cursor_ok = drivers::vga_text::hardware_cursor_matches();
     }
-    t.expect(test_rows > 0 && broken_rows == 0, "vga_rows_whole", "%u of %u test rows broken, e.g. \"%s\"", broken_rows,
-             test_rows, broken);
+    expect_rows_whole(t, "vga_rows_whole", check);
     t.expect(cursor_ok, "vga_cursor_consistent", "the CRT controller's cursor is not where the driver writes");
 }
 
