@@ -252,10 +252,18 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
         case arch::FaultKind::DivideError: reason = SABLE_KILL_DIVIDE_ERROR; break;
         case arch::FaultKind::InvalidOpcode: reason = SABLE_KILL_INVALID_OPCODE; break;
         case arch::FaultKind::GeneralProtection: reason = SABLE_KILL_GENERAL_PROTECTION; break;
+        case arch::FaultKind::X87Error:
+        case arch::FaultKind::SimdError:
+            reason = SABLE_KILL_FLOATING_POINT;
+            break;
         default: reason = SABLE_KILL_OTHER_EXCEPTION; break;
         }
         words = arch::describe(fault.kind);
-        kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%lx)", fault.vector, fault.error_code);
+        if (reason == SABLE_KILL_FLOATING_POINT)
+            kstd::format_to_buffer(detail, sizeof(detail), " (%s, vector %u)",
+                                   arch::describe_floating_point_error(fault), fault.vector);
+        else
+            kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%lx)", fault.vector, fault.error_code);
     }
     if (!fault.from_user) return false;  // out of memory inside copy_user: -EFAULT too
     arch::interrupts_on();
@@ -399,8 +407,9 @@ int64_t fork(const arch::TrapFrame* frame) {
     for (unsigned fd = 0; fd < SABLE_MAX_FDS; ++fd)
         if (self->fds[fd]) child->fds[fd] = files::retain(self->fds[fd]);
     const tasks::KernelTask* task = tasks::current();
-    auto started = tasks::spawn_user(child->name, child->space.root().address(), build_fork_frame,
-                                     const_cast<arch::TrapFrame*>(frame), child, task->sched.affinity, &child->task);
+    auto started =
+        tasks::spawn_user(child->name, child->space.root().address(), build_fork_frame,
+                          const_cast<arch::TrapFrame*>(frame), child, task->sched.affinity, &child->task, true);
     if (!started) {
         discard(child);
         return error_of(started.error());
