@@ -968,8 +968,8 @@ void fp_interleave(bool migrate) {
         static FpWorker w;
         fp_worker_init(w, k);
         fp_worker_run(w, k, avx, migrate && cpu_count > 1, cpus, cpu_count);
-        if ((read_mxcsr() & ~kMxcsrFlags) != w.mxcsr || read_fcw() != w.fcw) exit(2);
-        exit(memcmp(&w.registers, &expected[k].registers, sizeof(FpRegisters)) == 0 ? 0 : 1);
+        if (memcmp(&w.registers, &expected[k].registers, sizeof(FpRegisters)) != 0) exit(1);
+        exit((read_mxcsr() & ~kMxcsrFlags) != w.mxcsr || read_fcw() != w.fcw ? 2 : 0);
     }
     for (int k = 0; k < 2; ++k) {
         const int status = wait_for(pids[k]);
