@@ -81,7 +81,8 @@ set(SABLE_ARCH_SOURCES
     src/arch/x86_64/ap_trampoline.S
     src/arch/x86_64/smp_startup.cpp
     src/arch/x86_64/user_entry.S
-    src/arch/x86_64/user_mode.cpp)
+    src/arch/x86_64/user_mode.cpp
+    src/arch/x86_64/extended_state.cpp)
 
 # Every portable source, for the host's fuzzers and benchmarks.
 set(SABLE_PORTABLE_SOURCES "")

@@ -235,7 +235,8 @@ set(USER_KILL_LINES
     "^\\[pid [0-9]+ usertest\\] killed: divide error at 0x[0-9a-f]+"
     "^\\[pid [0-9]+ usertest\\] killed: invalid opcode at 0x[0-9a-f]+"
     "^\\[pid [0-9]+ usertest\\] killed: general protection fault at 0x[0-9a-f]+"
-    "^\\[pid [0-9]+ usertest\\] killed: page fault at 0x[0-9a-f]+")
+    "^\\[pid [0-9]+ usertest\\] killed: page fault at 0x[0-9a-f]+"
+    "^\\[pid [0-9]+ usertest\\] killed: x87 floating-point error at 0x[0-9a-f]+ [(]divide by zero, vector 16[)]")
 sable_system_test(user.pc_smp1
     QEMU_TIMEOUT 240
     ARGS --machine pc --smp 1 --cmdline "sable.test=user"
@@ -244,6 +245,20 @@ sable_system_test(user.q35_smp4
     QEMU_TIMEOUT 240
     ARGS --machine q35 --smp 4 --mem 1G --cmdline "sable.test=user"
     EXPECT "^TEST user.no_leak PASS" ${USER_KILL_LINES} ${ALL_PASSED})
+# x87/SSE/AVX per process (docs/fpu.md): the fpu_* cases again with the other two ways of keeping
+# the state — lazy switching through #NM, and FXSAVE on a CPU without XSAVE (or AVX).
+sable_system_test(user.fpu_lazy_smp4
+    QEMU_TIMEOUT 240
+    ARGS --smp 4 --cmdline "sable.test=user sable.fpu=lazy"
+    EXPECT "fpu: xsave [(]xsaveopt[)] area=[0-9]+ bytes components=x87,sse,avx$"
+           "^TEST user.fpu_switch PASS" "^TEST user.fpu_migrate PASS" "^TEST user.fpu_clean PASS"
+           "^TEST user.fpu_fork PASS" ${ALL_PASSED})
+sable_system_test(user.fpu_fxsave_nehalem_smp4
+    QEMU_TIMEOUT 240
+    ARGS --smp 4 --cpu Nehalem --cmdline "sable.test=user"
+    EXPECT "fpu: fxsave area=512 bytes components=x87,sse$"
+           "usertest: fpu_switch: 2 processes, [0-9]+ steps, xmm [(]no AVX[)] and x87, one CPU"
+           "^TEST user.fpu_migrate PASS" "^TEST user.fpu_clean PASS" "^TEST user.fpu_fork PASS" ${ALL_PASSED})
 sable_system_test(user.uefi_smp2_64m
     QEMU_TIMEOUT 240
     ARGS --machine q35 --uefi --smp 2 --mem 64M --cmdline "sable.test=user"
@@ -292,6 +307,7 @@ sable_system_test(bench.user_print_bench_lines
     ARGS --smp 2 --cmdline "sable.bench=user"
     EXPECT "^BENCH syscall_null unit=cycles n=[1-9][0-9]* median=[0-9]+ p99=[0-9]+ min=[0-9]+"
            "^BENCH yield_switch unit=cycles n=[1-9][0-9]* median=[0-9]+"
+           "^BENCH yield_switch_sse unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH pipe_pingpong unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH page_fault_grow unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH fork_exit_wait unit=cycles n=[1-9][0-9]* median=[0-9]+"

@@ -5,14 +5,14 @@
 
 set(SABLE_USER_PROGRAMS init sh echo cat wc true spin hello usertest bench lines parallel)
 
-# Ring-3 code: no FPU/SSE (the kernel does not save that state and leaves SSE off), stack probes
-# so a large frame touches the stack page by page and hits the guard page instead of jumping it
-# (docs/userspace.md), frame pointers for backtraces. The red zone is allowed: interrupts and
-# `syscall` move to the ring-0 stack before pushing anything.
+# Ring-3 code: the normal x86-64 ABI, x87 and SSE2 included (the kernel keeps each user task's
+# x87/SSE/AVX registers, docs/fpu.md), stack probes so a large frame touches the stack page by
+# page and hits the guard page instead of jumping it (docs/userspace.md), frame pointers for
+# backtraces. The red zone is allowed: interrupts and `syscall` move to the ring-0 stack before
+# pushing anything.
 set(SABLE_USER_FLAGS
     -ffreestanding -nostdlibinc
     -fno-exceptions -fno-rtti -fno-threadsafe-statics
-    -mno-mmx -mno-sse -mno-sse2 -mno-80387 -msoft-float
     # Clang's driver drops -fstack-clash-protection for targets other than Linux/FreeBSD (with
     # an "unused argument" warning), so the option goes straight to the compiler proper.
     -Xclang -fstack-clash-protection -fno-stack-protector

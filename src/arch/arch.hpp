@@ -103,9 +103,31 @@ void load_address_space(uint64_t pml4_phys);
 
 // This CPU: `syscall` enabled (EFER.SCE), its entry point and flag mask (IF, DF, TF, AC cleared
 // on entry), the user/kernel selectors for SYSRET, SMEP when the CPU has it (the kernel never
-// executes a user page), and x87/SSE off for ring 3 (their state is not saved per task, so a
-// user FPU instruction faults instead of leaking state between processes).
+// executes a user page), and x87, SSE and AVX on for ring 3 (below; the boot CPU, index 0,
+// picks the save method every CPU then uses).
 void init_user_mode(unsigned cpu_index);
+
+// ---- extended register state: x87, SSE, AVX (extended_state.cpp) ----------------------------
+// The kernel is built without SSE and never touches these registers, so a user task's values
+// stay in them while it runs kernel code; the scheduler moves them to and from a save area of
+// extended_state_size() bytes, aligned to kExtendedStateAlignment, per user task.
+uint32_t extended_state_size();
+// The state a new program starts with, whatever ran before: x87 control word 0x37F, MXCSR
+// 0x1F80 (all exceptions masked, round to nearest), every data register zero.
+void extended_state_init(void* area);
+// This CPU's registers to `area` and back. A save into an area must follow a restore from that
+// same area on this CPU (XSAVEOPT skips what is unchanged since that restore).
+void extended_state_save(void* area);
+void extended_state_restore(const void* area);
+// Lazy switching: after trap_next_use, the next x87/SSE/AVX instruction on this CPU raises #NM,
+// which from ring 3 goes to the registered handler first; it returns true once it has called
+// allow_use and loaded the task's registers (the instruction is then retried).
+void extended_state_trap_next_use();
+void extended_state_allow_use();
+using ExtendedStateTrapHandler = bool (*)();
+void set_extended_state_trap_handler(ExtendedStateTrapHandler handler);
+// The boot CPU's choice for the log: "xsave (xsaveopt) area=832 bytes components=x87,sse,avx".
+void describe_extended_state(char* buffer, uint64_t capacity);
 // The ring-0 stack the next entry from ring 3 on this CPU lands on (TSS.RSP0 and the syscall
 // stack): the stack of the user task about to run.
 void set_user_entry_stack(unsigned cpu_index, uint64_t stack_top);
@@ -149,10 +171,13 @@ struct FaultInfo {
     bool write;            // page faults: a write access
     bool from_user;        // raised in ring 3 (else inside copy_user)
     bool instruction_fetch;  // page faults: fetching an instruction (NX or not present)
+    uint32_t fp_status;    // #MF: the x87 status word; #XM: MXCSR (the raised flags)
 };
 using FaultHandler = bool (*)(TrapFrame* frame, const FaultInfo& fault);
 void set_fault_handler(FaultHandler handler);
 const char* describe(FaultKind kind);  // "divide error", "page fault", ...
+// #MF and #XM: the first unmasked exception raised, from fp_status ("divide by zero", ...).
+const char* describe_floating_point_error(const FaultInfo& fault);
 
 // Exceptions nothing can resolve: a fault in kernel code outside copy_user, and NMI, #DF and #MC
 // from anywhere (the panic path's NMI to stop other CPUs arrives here too). The handler reports
@@ -223,6 +248,7 @@ concept DataSide = requires(uint64_t address, uint64_t entry, unsigned level) {
     kVectorRemoteCallIpi;
     kVectorSchedulerTrap;
     kLegacyCom1Port;
+    kExtendedStateAlignment;
     cpu_local_base();
 };
 static_assert(DataSide<>, "the arch implementation's data side does not match the contract");

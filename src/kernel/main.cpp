@@ -173,6 +173,10 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);
     if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;
     kernel::smp_boot::init_boot_cpu();
+    char extended_state[96];
+    arch::describe_extended_state(extended_state, sizeof extended_state);
+    klog("fpu: %s", extended_state);
+    kernel::tasks::use_lazy_extended_state(cmdline.value("sable.fpu") == "lazy");
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
     kernel::tasks::init(static_cast<unsigned>(tick_hz));
     kernel::interrupts::set_tick_hook(kernel::tasks::on_timer_tick);

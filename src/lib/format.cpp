@@ -10,7 +10,7 @@ struct Spec {
     bool left_align = false;  // '-' flag
     bool zero_pad = false;    // '0' flag (ignored with '-', as in C)
     int width = 0;
-    int precision = -1;  // only meaningful for %s here
+    int precision = -1;  // for %s, and %f outside the kernel
 };
 
 class CountingSink {
@@ -73,6 +73,113 @@ int parse_bounded_number(const char*& p) {
     }
     return value < kMaxWidth ? value : kMaxWidth;
 }
+
+#ifndef SABLE_KERNEL
+// %f for user programs and the host; the kernel is built without floating-point registers and
+// cannot even receive a double. The digits are exact: the value is m * 2^e with a 53-bit m, so
+// m * 10^precision shifted by e, rounded half to even as the C library does, is a big integer
+// whose decimal digits are the answer. A precision above kMaxFixedPrecision counts as that.
+constexpr int kMaxFixedPrecision = 60;
+
+// An unsigned integer of up to kLimbs * 32 bits (1024 for the largest double's exponent, 200 for
+// m * 10^60, with room to spare), least significant limb first.
+class BigUnsigned {
+public:
+    static constexpr int kLimbs = 44;
+    explicit BigUnsigned(uint64_t value) {
+        m_limbs[0] = static_cast<uint32_t>(value);
+        m_limbs[1] = static_cast<uint32_t>(value >> 32);
+    }
+    void multiply(uint32_t factor) {
+        uint64_t carry = 0;
+        for (uint32_t& limb : m_limbs) {
+            const uint64_t product = uint64_t{limb} * factor + carry;
+            limb = static_cast<uint32_t>(product);
+            carry = product >> 32;
+        }
+    }
+    void shift_left(int bits) {
+        for (; bits >= 16; bits -= 16) multiply(1u << 16);
+        multiply(1u << bits);
+    }
+    // Shifts right, rounding half to even.
+    void shift_right_rounded(int bits) {
+        if (bits <= 0) return;
+        const bool half = bit(bits - 1);
+        bool below_half = false;
+        for (int i = 0; i < bits - 1 && !below_half; ++i) below_half = bit(i);
+        const int limbs = bits / 32, rest = bits % 32;
+        for (int i = 0; i < kLimbs; ++i) {
+            const uint64_t low = i + limbs < kLimbs ? m_limbs[i + limbs] : 0;
+            const uint64_t high = i + limbs + 1 < kLimbs ? m_limbs[i + limbs + 1] : 0;
+            m_limbs[i] = static_cast<uint32_t>(((high << 32) | low) >> rest);
+        }
+        if (half && (below_half || bit(0))) add_one();
+    }
+    uint32_t divide(uint32_t divisor) {  // returns the remainder
+        uint64_t remainder = 0;
+        for (int i = kLimbs - 1; i >= 0; --i) {
+            const uint64_t current = (remainder << 32) | m_limbs[i];
+            m_limbs[i] = static_cast<uint32_t>(current / divisor);
+            remainder = current % divisor;
+        }
+        return static_cast<uint32_t>(remainder);
+    }
+    bool is_zero() const {
+        for (uint32_t limb : m_limbs)
+            if (limb) return false;
+        return true;
+    }
+
+private:
+    bool bit(int i) const { return i < kLimbs * 32 && ((m_limbs[i / 32] >> (i % 32)) & 1); }
+    void add_one() {
+        for (uint32_t& limb : m_limbs)
+            if (++limb != 0) return;
+    }
+    uint32_t m_limbs[kLimbs] = {};
+};
+
+void emit_fixed(CountingSink& out, const Spec& spec, double value) {
+    uint64_t bits;
+    __builtin_memcpy(&bits, &value, sizeof bits);
+    const bool negative = bits >> 63;
+    const int biased_exponent = static_cast<int>((bits >> 52) & 0x7FF);
+    uint64_t mantissa = bits & ((uint64_t{1} << 52) - 1);
+    Spec text_spec = spec;
+    if (biased_exponent == 0x7FF) {  // no digits to pad with zeros
+        text_spec.zero_pad = false;
+        emit_padded(out, text_spec, negative && mantissa == 0 ? "-" : "", mantissa ? "nan" : "inf", 3);
+        return;
+    }
+    // value = mantissa * 2^exponent exactly (subnormals have no implicit bit).
+    int exponent = biased_exponent == 0 ? -1074 : biased_exponent - 1075;
+    if (biased_exponent != 0) mantissa |= uint64_t{1} << 52;
+    const int precision = spec.precision < 0                    ? 6
+                          : spec.precision < kMaxFixedPrecision ? spec.precision
+                                                                : kMaxFixedPrecision;
+
+    BigUnsigned scaled(mantissa);
+    for (int i = 0; i < precision; ++i) scaled.multiply(10);
+    if (exponent >= 0)
+        scaled.shift_left(exponent);
+    else
+        scaled.shift_right_rounded(-exponent);
+
+    char reversed[400];  // 309 integer digits of the largest double, then the fraction
+    int length = 0;
+    do {
+        reversed[length++] = static_cast<char>('0' + scaled.divide(10));
+    } while (!scaled.is_zero() || length <= precision);
+    char body[sizeof reversed + 1];
+    int body_length = 0;
+    for (int i = length - 1; i >= 0; --i) {
+        body[body_length++] = reversed[i];
+        if (i == precision && precision > 0) body[body_length++] = '.';
+    }
+    emit_padded(out, text_spec, negative ? "-" : "", body, body_length);
+}
+#endif
 
 }  // namespace
 
@@ -183,6 +290,11 @@ size_t vformat(FormatSink& sink, const char* format, va_list args) {
             emit_padded(out, char_spec, "", &c, 1);
             break;
         }
+#ifndef SABLE_KERNEL
+        case 'f':
+            emit_fixed(out, spec, va_arg(args, double));
+            break;
+#endif
         case '%': out.put('%'); break;
         case '\0':
             // A lone '%' at the end: print it rather than read past the terminator.

@@ -1,6 +1,8 @@
 // printf-style formatting for the kernel console, written once and host-tested against the C
 // library: conversions %d %i %u %x %X %p %s %c %%, flags '-' and '0', a width (or '*'), a
-// precision for %s, and length modifiers l, ll, z (so 64-bit values print whole).
+// precision for %s, and length modifiers l, ll, z (so 64-bit values print whole). User programs
+// and host builds also get %f with a precision (exact digits, at most 60 places); the kernel, built
+// without floating point, prints "%f" as an unknown conversion.
 #pragma once
 
 #include <stdarg.h>

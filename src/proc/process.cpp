@@ -291,10 +291,18 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
         case arch::FaultKind::DivideError: reason = SABLE_KILL_DIVIDE_ERROR; break;
         case arch::FaultKind::InvalidOpcode: reason = SABLE_KILL_INVALID_OPCODE; break;
         case arch::FaultKind::GeneralProtection: reason = SABLE_KILL_GENERAL_PROTECTION; break;
+        case arch::FaultKind::X87Error:
+        case arch::FaultKind::SimdError:
+            reason = SABLE_KILL_FLOATING_POINT;
+            break;
         default: reason = SABLE_KILL_OTHER_EXCEPTION; break;
         }
         words = arch::describe(fault.kind);
-        kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%lx)", fault.vector, fault.error_code);
+        if (reason == SABLE_KILL_FLOATING_POINT)
+            kstd::format_to_buffer(detail, sizeof(detail), " (%s, vector %u)",
+                                   arch::describe_floating_point_error(fault), fault.vector);
+        else
+            kstd::format_to_buffer(detail, sizeof(detail), " (vector %u, error 0x%lx)", fault.vector, fault.error_code);
     }
     if (!fault.from_user) return false;  // out of memory inside copy_user: -EFAULT too
     arch::interrupts_on();
@@ -389,9 +397,9 @@ Thread* current_thread() {
 }
 
 int64_t start_thread_task(Process& process, Thread& thread, uint64_t (*build_frame)(uint64_t, void*), void* context,
-                          const kstd::CpuMask& affinity) {
-    const tasks::UserTaskSpec spec{process.name,   process.space.root().address(), &process.space_loaded_on,
-                                   &process,       &thread,                        affinity};
+                          const kstd::CpuMask& affinity, bool copy_callers_extended_state) {
+    const tasks::UserTaskSpec spec{process.name, process.space.root().address(), &process.space_loaded_on, &process,
+                                   &thread,      affinity,                       copy_callers_extended_state};
     // Counted live before it can run (and so before it can leave).
     {
         IrqLockGuard guard(process.lock);
@@ -605,7 +613,8 @@ int64_t fork(const arch::TrapFrame* frame) {
     if (caller->stack_slot >= 0) child->stack_slots[caller->stack_slot / 64] |= 1ull << (caller->stack_slot % 64);
     const tasks::KernelTask* task = tasks::current();
     const int64_t started = start_thread_task(*child, child->main_thread, build_fork_frame,
-                                              const_cast<arch::TrapFrame*>(frame), task->sched.affinity);
+                                              const_cast<arch::TrapFrame*>(frame), task->sched.affinity,
+                                              /*copy_callers_extended_state=*/true);
     if (started < 0) {
         discard(child);
         return started;

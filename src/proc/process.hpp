@@ -123,8 +123,10 @@ bool begin_ending(Process& process, int32_t status);
 // Interrupts on, the process lock not held.
 uint64_t unmap_range(Process& process, uint64_t start, uint64_t end);
 // Starts a task for `thread` of `process` (the user frame built by build_frame(context)).
+// With copy_callers_extended_state (fork) it starts with the caller's x87/SSE/AVX registers;
+// otherwise with clean ones (a new program, a new thread).
 int64_t start_thread_task(Process& process, Thread& thread, uint64_t (*build_frame)(uint64_t, void*), void* context,
-                          const kstd::CpuMask& affinity);
+                          const kstd::CpuMask& affinity, bool copy_callers_extended_state = false);
 // The descriptor `fd` of the calling process, kept alive until put_file (other threads may
 // close it meanwhile); nullptr if not open.
 files::File* get_file(Process& self, uint64_t fd);

@@ -43,12 +43,15 @@ struct CpuTasks {
     bool running = false;            // this CPU takes tasks
     kstd::CpuMask* loaded_space_cpus = nullptr;  // the loaded user space's CPU set (KernelTask)
     uint64_t ipi_switches = 0;       // switches made by the wake-up IPI (not the tick)
+    bool extended_state_live = false;  // lazy mode: the current task's registers are loaded (CR0.TS
+                                       // clear); changed only by this CPU with interrupts off
 };
 CpuTasks g_cpus[kMaxCpus];
 KernelTask g_boot_task;
 uint64_t g_switches = 0, g_steals = 0, g_wake_ipis = 0;
 
 unsigned g_tick_hz = 0;  // the timer's rate, for turning sleeps into ticks
+bool g_lazy_extended_state = false;  // set once at boot (use_lazy_extended_state)
 
 sched::TaskEntry& entry(uint32_t slot) { return g_task_list.entry(slot); }
 KernelTask* from_sched(sched::Task* task) { return reinterpret_cast<KernelTask*>(task); }
@@ -104,6 +107,43 @@ void reaper(uint64_t) {
     }
 }
 
+// Eager: the registers of a user task leaving are saved, those of a user task coming are loaded
+// (a kernel task neither: it never touches them). Lazy: they are saved only if the leaving task
+// used them since it was switched in, and the next use traps (on_extended_state_trap). A dead
+// task's registers are dropped. The incoming task's last CPU saved them before clearing on_cpu.
+void switch_extended_state_locked(CpuTasks& cpu, KernelTask* previous, KernelTask* next) {
+    const bool keep_previous = previous->sched.state != sched::TaskState::Dead;
+    if (!g_lazy_extended_state) {
+        if (previous->extended_state && keep_previous) arch::extended_state_save(previous->extended_state);
+        if (next->extended_state) arch::extended_state_restore(next->extended_state);
+        return;
+    }
+    if (!cpu.extended_state_live) return;
+    if (keep_previous) arch::extended_state_save(previous->extended_state);
+    cpu.extended_state_live = false;
+    arch::extended_state_trap_next_use();
+}
+
+// Lazy mode, #NM from ring 3, interrupts off: the current task's first x87/SSE/AVX instruction
+// since it was switched in.
+bool on_extended_state_trap() {
+    CpuTasks& cpu = this_cpu_tasks();
+    KernelTask* task = cpu.current;
+    if (!g_lazy_extended_state || cpu.extended_state_live || !task->extended_state) return false;
+    arch::extended_state_allow_use();
+    arch::extended_state_restore(task->extended_state);
+    cpu.extended_state_live = true;
+    return true;
+}
+
+// Fork: the caller's live registers to its save area, so the child can copy them.
+void save_current_extended_state() {
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    CpuTasks& cpu = this_cpu_tasks();
+    if (!g_lazy_extended_state || cpu.extended_state_live) arch::extended_state_save(cpu.current->extended_state);
+    arch::restore_interrupts(were_enabled);
+}
+
 // The one switch path: called with the interrupted task's frame, returns the frame to resume.
 uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_task) {
     KernelTask* previous = cpu.current;
@@ -119,6 +159,7 @@ uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_
     // A task that just left another CPU (woken, stolen or migrated) may still have that CPU on
     // its stack for a few instructions: resume it only once that CPU has let go.
     while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
+    switch_extended_state_locked(cpu, previous, next);
     next->on_cpu = 1;
     this_cpu().switch_release = &previous->on_cpu;  // cleared by isr_common after the stack switch
     cpu.current = next;
@@ -255,13 +296,20 @@ void idle_loop(uint64_t) {
 }
 
 KernelTask* create(const char* name, uint64_t pml4_phys, uint64_t (*build_frame)(uint64_t stack_top, void* context),
-                   void* context, TaskError& error) {
-    auto* task = static_cast<KernelTask*>(kmalloc(sizeof(KernelTask)));
+                   void* context, TaskError& error, bool user = false) {
+    // A user task's register save area follows it in the same allocation, so the reaper's kfree
+    // releases both.
+    constexpr uint64_t kAlign = arch::kExtendedStateAlignment;
+    const uint64_t state_bytes = user ? arch::extended_state_size() + kAlign - 1 : 0;
+    auto* task = static_cast<KernelTask*>(kmalloc(sizeof(KernelTask) + state_bytes));
     if (!task) {
         error = TaskError::OutOfMemory;
         return nullptr;
     }
     *task = {};
+    if (user)
+        task->extended_state =
+            reinterpret_cast<void*>((reinterpret_cast<uint64_t>(task + 1) + kAlign - 1) & ~(kAlign - 1));
     auto slot = g_task_list.add();
     if (!slot) {
         kfree(task);
@@ -357,6 +405,7 @@ void init_application_processor() {
     IrqLockGuard guard(cpu.lock);
     cpu.current = idle;
     cpu.scheduler.init(index, &idle->sched, nullptr);
+    if (g_lazy_extended_state) arch::extended_state_trap_next_use();  // nothing is loaded yet
     __atomic_store_n(&cpu.running, true, __ATOMIC_RELEASE);
 }
 
@@ -392,8 +441,14 @@ kstd::Result<KernelTask*, TaskError> spawn_user(const UserTaskSpec& spec,
     const unsigned cpu_index = least_loaded_cpu(spec.affinity);
     if (cpu_index == kAnyCpu) return kstd::fail(TaskError::NoSuchCpu);
     TaskError error;
-    KernelTask* task = create(spec.name, spec.pml4_phys, build_frame, context, error);
+    KernelTask* task = create(spec.name, spec.pml4_phys, build_frame, context, error, true);
     if (!task) return kstd::fail(error);
+    if (spec.copy_callers_extended_state) {
+        save_current_extended_state();
+        __builtin_memcpy(task->extended_state, current()->extended_state, arch::extended_state_size());
+    } else {
+        arch::extended_state_init(task->extended_state);
+    }
     task->process = spec.process;
     task->thread = spec.thread;
     task->address_space_cpus = spec.address_space_cpus;
@@ -402,6 +457,13 @@ kstd::Result<KernelTask*, TaskError> spawn_user(const UserTaskSpec& spec,
     __atomic_store_n(publish, task, __ATOMIC_RELEASE);
     make_ready_on_its_cpu(&task->sched);
     return task;
+}
+
+void use_lazy_extended_state(bool lazy) {
+    g_lazy_extended_state = lazy;
+    if (!lazy) return;
+    arch::set_extended_state_trap_handler(on_extended_state_trap);
+    arch::extended_state_trap_next_use();  // this (the boot) CPU; each AP as it starts
 }
 
 bool set_current_affinity(const kstd::CpuMask& cpus) {

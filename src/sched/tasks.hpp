@@ -41,6 +41,9 @@ struct KernelTask {
     WaitQueue* blocked_queue; // the queue it sleeps on while Blocked (kill wakes it there)
     IrqSpinLock block_lock;   // the task clears blocked_queue under it, so a waker using the
                               // pointer under it never sees the queue freed in between
+    void* extended_state;     // a user task's x87/SSE/AVX registers while they are not on a CPU
+                              // (arch::extended_state_*), in the same allocation as the task;
+                              // nullptr for kernel tasks, which never use them
 };
 
 enum class TaskError { OutOfMemory, TooManyTasks, NoSuchCpu };
@@ -86,7 +89,8 @@ KernelTask* current();
 // A user task: `pml4_phys` is its address space, `build_frame(stack_top, context)` writes its
 // initial frame on the new kernel stack and returns the RSP to save (arch::build_user_task_frame
 // or build_forked_task_frame). It starts Ready on the least-loaded CPU its affinity allows;
-// `*publish` is set to the task before it can run (and so before it can exit).
+// `*publish` is set to the task before it can run (and so before it can exit). Its x87/SSE/AVX
+// registers start clean, or as a copy of the calling user task's (fork).
 struct UserTaskSpec {
     const char* name;
     uint64_t pml4_phys;               // its address space
@@ -94,10 +98,15 @@ struct UserTaskSpec {
     void* process;
     void* thread;
     kstd::CpuMask affinity;
+    bool copy_callers_extended_state;  // fork: the caller's registers; else clean ones
 };
 kstd::Result<KernelTask*, TaskError> spawn_user(const UserTaskSpec& spec,
                                                 uint64_t (*build_frame)(uint64_t stack_top, void* context),
                                                 void* context, KernelTask** publish);
+// How user tasks' x87/SSE/AVX registers follow them (docs/fpu.md): eager (saved and loaded on
+// every switch between user tasks, the default) or lazy (loaded at the first use after a switch,
+// through #NM). Set once, on the boot CPU before the others start and any user task runs.
+void use_lazy_extended_state(bool lazy);
 // The calling task's CPU mask; moves it at once if it runs outside the new mask. False (nothing
 // changed) if no online CPU is in the mask.
 bool set_current_affinity(const kstd::CpuMask& cpus);

@@ -95,9 +95,18 @@ void bench_syscall_null() {
     report("syscall_null", g_samples, kSamples);
 }
 
+// `count` yields; with `use_sse`, each after an SSE instruction, as a program that computes
+// between switches would (with lazy switching its first use after each switch traps).
+void yield_times(long count, bool use_sse) {
+    for (long i = 0; i < count; ++i) {
+        if (use_sse) __asm__ volatile("addpd %%xmm0, %%xmm0" ::: "xmm0");
+        sable_syscall0(SYS_YIELD);
+    }
+}
+
 // Parent and child both pinned to CPU 0 and yielding: every parent yield is two switches
 // (parent -> child -> parent). A sample is one round of kRoundYields parent yields.
-void bench_yield_switch() {
+void yield_switch(const char* name, bool use_sse) {
     constexpr int kRoundYields = 200;
     constexpr size_t kWarmupRounds = 5, kRounds = 100;
     constexpr long kChildYields = (kWarmupRounds + kRounds) * kRoundYields + 10000;
@@ -105,21 +114,22 @@ void bench_yield_switch() {
     if (child < 0) die("fork");
     if (child == 0) {
         set_affinity(1);  // inherited from the parent already; explicit all the same
-        for (long i = 0; i < kChildYields; ++i) sable_syscall0(SYS_YIELD);
+        yield_times(kChildYields, use_sse);
         exit(0);
     }
-    for (size_t r = 0; r < kWarmupRounds; ++r) {
-        for (int i = 0; i < kRoundYields; ++i) sable_syscall0(SYS_YIELD);
-    }
+    for (size_t r = 0; r < kWarmupRounds; ++r) yield_times(kRoundYields, use_sse);
     for (size_t r = 0; r < kRounds; ++r) {
         const uint64_t start = rdtsc_serialized();
-        for (int i = 0; i < kRoundYields; ++i) sable_syscall0(SYS_YIELD);
+        yield_times(kRoundYields, use_sse);
         g_samples[r] = (rdtsc_serialized() - start) / (2 * kRoundYields);
     }
     kill(child);  // it may still have yields left; ESRCH if it has already exited is fine
-    wait_child(child, "yield_switch", true);
-    report("yield_switch", g_samples, kRounds);
+    wait_child(child, name, true);
+    report(name, g_samples, kRounds);
 }
+
+void bench_yield_switch() { yield_switch("yield_switch", false); }
+void bench_yield_switch_sse() { yield_switch("yield_switch_sse", true); }
 
 // One byte there and back through two pipes; the child echoes until end of file.
 void bench_pipe_pingpong() {
@@ -277,11 +287,9 @@ struct Benchmark {
 };
 
 const Benchmark kBenchmarks[] = {
-    {"syscall_null", bench_syscall_null},
-    {"yield_switch", bench_yield_switch},
-    {"pipe_pingpong", bench_pipe_pingpong},
-    {"page_fault_grow", bench_page_fault_grow},
-    {"fork_exit_wait", bench_fork_exit_wait},
+    {"syscall_null", bench_syscall_null},         {"yield_switch", bench_yield_switch},
+    {"yield_switch_sse", bench_yield_switch_sse}, {"pipe_pingpong", bench_pipe_pingpong},
+    {"page_fault_grow", bench_page_fault_grow},   {"fork_exit_wait", bench_fork_exit_wait},
     {"spawn_exit_wait", bench_spawn_exit_wait},
     {"thread_create_join", bench_thread_create_join},
     {"futex_pingpong", bench_futex_pingpong},

@@ -291,3 +291,31 @@ TEST(Format, SinkCountMatchesCharactersWritten) {
     EXPECT_EQ(sink.text, "irq:   14:0x0000000000000000");
     EXPECT_EQ(count, sink.text.size());
 }
+
+// %f exists outside the kernel only (the kernel has no floating point); digits are exact and
+// ties round to even, as in the C library.
+TEST(Format, FixedMatchesLibc) {
+    expect_matches_libc("%f", 3.14159265358979);
+    expect_matches_libc("%f|%f|%f", 0.0, -0.0, 1.0);
+    expect_matches_libc("%.2f %.2f %.2f", 2.675, 1.005, 0.125);  // below, below, an exact tie
+    expect_matches_libc("%.0f %.0f %.0f %.0f", 0.5, 1.5, 2.5, 0.50000000000000011);
+    expect_matches_libc("%8.3f|%-8.3f|%08.3f", -1.5, 2.25, -3.125);
+    expect_matches_libc("%f", 1e20);
+    expect_matches_libc("%f", 1.7976931348623157e308);
+    expect_matches_libc("%.3f %.10f", 1e-5, 1e-5);
+    expect_matches_libc("%.60f", 0.1);
+    expect_matches_libc("%.20f", 4.9406564584124654e-324);
+    expect_matches_libc("%f %f", 9.999999, 9.9999995);
+    expect_matches_libc("%.*f", 4, 2.0 / 3.0);
+    expect_matches_libc("%f %.1f", static_cast<double>(1.25f), 0.05);
+}
+
+TEST(Format, FixedInfinityAndNan) {
+    const double inf = __builtin_inf();
+    expect_matches_libc("%f %f %6f|%-6f|", inf, -inf, inf, -inf);
+    EXPECT_EQ(format_string("%f %06f", __builtin_nan(""), inf), "nan    inf");
+}
+
+TEST(Format, FixedPrecisionIsCapped) {
+    EXPECT_EQ(format_string("%.70f", 0.5), "0.500000000000000000000000000000000000000000000000000000000000");
+}

@@ -4,6 +4,7 @@
 // with describe_exception() but never calls into the kernel itself.
 #include <arch/cpu.hpp>
 #include <arch/descriptors.hpp>
+#include <arch/extended_state.hpp>
 #include <arch/trap_frame.hpp>
 
 #include "arch/arch.hpp"
@@ -77,13 +78,23 @@ const char* describe(FaultKind kind) {
     case FaultKind::StackSegment: return "stack-segment fault";
     case FaultKind::SegmentNotPresent: return "segment not present";
     case FaultKind::PageFault: return "page fault";
-    case FaultKind::X87Error: return "x87 error";
+    case FaultKind::X87Error:
+        return "x87 floating-point error";
     case FaultKind::AlignmentCheck: return "alignment check";
-    case FaultKind::SimdError: return "SIMD error";
+    case FaultKind::SimdError:
+        return "SIMD floating-point error";
     case FaultKind::ControlProtection: return "control protection";
     case FaultKind::Other: return "exception";
     }
     return "exception";
+}
+
+const char* describe_floating_point_error(const FaultInfo& fault) {
+    constexpr const char* kNames[6] = {"invalid operation", "denormal operand", "divide by zero",
+                                       "overflow",          "underflow",        "inexact result"};
+    for (unsigned bit = 0; bit < 6; ++bit)
+        if (fault.fp_status & (1u << bit)) return kNames[bit];
+    return "no unmasked exception";
 }
 
 const char* exception_name(unsigned vector) { return vector < 32 ? kExceptionNames[vector] : "interrupt"; }
@@ -147,11 +158,22 @@ extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint6
         const bool in_user_copy = vector == 14 && frame->rip >= reinterpret_cast<uint64_t>(user_copy_fault_begin) &&
                                   frame->rip < reinterpret_cast<uint64_t>(user_copy_fault_end);
         const arch::FaultHandler handler = __atomic_load_n(&arch::g_fault_handler, __ATOMIC_ACQUIRE);
+        // Lazy switching: the task's first x87/SSE/AVX instruction since it was switched in.
+        if (vector == 7 && from_user && arch::x86::take_extended_state_trap()) return reinterpret_cast<uint64_t>(frame);
         if (handler && arch::is_program_fault(vector) && (from_user || in_user_copy)) {
             // [SDM vol3 §4.7] page-fault error code: bit 0 P (protection violation), bit 1 W/R.
-            const arch::FaultInfo fault{arch::fault_kind(vector), static_cast<unsigned>(vector), error_code,
-                                        vector == 14 ? arch::x86::read_cr2() : 0, (error_code & 1) == 0,
-                                        (error_code & 2) != 0, from_user, (error_code & 16) != 0};
+            const uint32_t fp_status = vector == 16   ? arch::x86::unmasked_x87_exceptions()
+                                       : vector == 19 ? arch::x86::unmasked_simd_exceptions()
+                                                      : 0;
+            const arch::FaultInfo fault{arch::fault_kind(vector),
+                                        static_cast<unsigned>(vector),
+                                        error_code,
+                                        vector == 14 ? arch::x86::read_cr2() : 0,
+                                        (error_code & 1) == 0,
+                                        (error_code & 2) != 0,
+                                        from_user,
+                                        (error_code & 16) != 0,
+                                        fp_status};
             if (handler(frame, fault)) return reinterpret_cast<uint64_t>(frame);
             if (in_user_copy) {
                 frame->rip = reinterpret_cast<uint64_t>(user_copy_fault_fixup);

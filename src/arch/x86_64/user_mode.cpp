@@ -1,8 +1,9 @@
 // Ring 3 for the arch contract: the SYSCALL MSRs, the entry stack, user task frames and the
 // register conventions of the system-call ABI (src/user/include/sable/abi.h).
+#include <arch/percpu_offsets.h>
 #include <arch/cpu.hpp>
 #include <arch/descriptors.hpp>
-#include <arch/percpu_offsets.h>
+#include <arch/extended_state.hpp>
 #include <arch/trap_frame.hpp>
 
 #include "arch/arch.hpp"
@@ -19,8 +20,6 @@ namespace {
 // is saved), DF (the ABI wants it clear), NT, AC (no user-granted alignment checks in ring 0).
 constexpr uint64_t kEntryFlagMask = X86_RFLAGS_TF | X86_RFLAGS_IF | X86_RFLAGS_DF | X86_RFLAGS_NT | X86_RFLAGS_AC;
 
-constexpr uint64_t kCr0Emulation = X86_CR0_EM;
-constexpr uint64_t kCr0MonitorCoprocessor = X86_CR0_MP;
 constexpr uint64_t kCr4Smep = X86_CR4_SMEP;
 }  // namespace
 
@@ -37,9 +36,7 @@ void init_user_mode(unsigned cpu_index) {
         uint64_t cr4 = read_cr4() | kCr4Smep;
         asm volatile("mov %0, %%cr4" ::"r"(cr4));
     }
-    // CR4.OSFXSR stays clear, so SSE instructions raise #UD; CR0.EM makes x87 ones raise #NM.
-    const uint64_t cr0 = (read_cr0() | kCr0Emulation) & ~kCr0MonitorCoprocessor;
-    asm volatile("mov %0, %%cr0" ::"r"(cr0));
+    init_extended_state(cpu_index);
     set_user_entry_stack(cpu_index, 0);
 }
 

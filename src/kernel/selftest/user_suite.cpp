@@ -103,6 +103,25 @@ void user_suite(Context& t) {
     expect_passes(t, "cow");
     expect_passes(t, "cow_shared");
     expect_passes(t, "cow_threads");
+    expect_passes(t, "fpu_switch");
+    expect_passes(t, "fpu_migrate");
+    expect_passes(t, "fpu_threads");
+    expect_passes(t, "fpu_clean");
+    expect_passes(t, "fpu_fork");
+    expect_passes(t, "printf_float");
+    {
+        // usertest exits 3 when the CPU flags an unmasked SIMD exception but raises no #XM (QEMU's
+        // TCG): nothing for the kernel to handle there.
+        constexpr int32_t kNoSimdException = 3;
+        const int32_t status = run_case("fault_xm");
+        if (status == kNoSimdException)
+            t.skip("fault_xm", "this CPU raises no #XM (QEMU TCG)");
+        else
+            t.expect(status >= 256 && SABLE_WKILLREASON(status) == SABLE_KILL_FLOATING_POINT, "fault_xm",
+                     "usertest fault_xm ended with status %d, expected killed with reason %u", status,
+                     SABLE_KILL_FLOATING_POINT);
+    }
+    expect_killed(t, "fault_mf", SABLE_KILL_FLOATING_POINT);
     {
         const int32_t status = run_case("forkbomb");
         t.expect(status == 0, "forkbomb_again", "a second fork bomb ended with status %d", status);

@@ -156,6 +156,8 @@ const char* sable_kill_reason_string(int reason) {
     case SABLE_KILL_SIGNAL: return "kill request";
     case SABLE_KILL_OUT_OF_MEMORY: return "out of memory";
     case SABLE_KILL_OTHER_EXCEPTION: return "exception";
+    case SABLE_KILL_FLOATING_POINT:
+        return "floating-point error";
     default: return "unknown reason";
     }
 }

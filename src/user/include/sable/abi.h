@@ -124,8 +124,10 @@ enum sable_kill_reason {
     SABLE_KILL_STACK_OVERFLOW = 5,     /* "stack overflow"           guard page or below it     */
     SABLE_KILL_SIGNAL = 6,             /* "kill request"             kill() from a process or the kernel */
     SABLE_KILL_OUT_OF_MEMORY = 7,      /* "out of memory"            stack page could not commit */
-    SABLE_KILL_OTHER_EXCEPTION = 8     /* the exception's name       any other CPU exception (e.g.
-                                          "FPU instruction", "debug trap"); the line adds the vector */
+    SABLE_KILL_OTHER_EXCEPTION = 8,    /* the exception's name       any other CPU exception (e.g.
+                                          "debug trap"); the line adds the vector */
+    SABLE_KILL_FLOATING_POINT = 9      /* "x87 floating-point error" #MF, "SIMD floating-point
+                                          error" #XM: an unmasked FP exception; the line names it */
 };
 
 /* ---- user address-space layout (docs/userspace.md draws it) ----------------------------------- */

@@ -64,6 +64,35 @@ SABLE_READ_CR(2)
 SABLE_READ_CR(3)
 SABLE_READ_CR(4)
 #undef SABLE_READ_CR
+inline void write_cr0(uint64_t value) { asm volatile("mov %0, %%cr0" ::"r"(value) : "memory"); }
+inline void write_cr4(uint64_t value) { asm volatile("mov %0, %%cr4" ::"r"(value) : "memory"); }
+inline void clts() { asm volatile("clts" ::: "memory"); }
+
+// The extended-state instructions, all in their 64-bit forms (FPU instruction and data pointers
+// saved whole). The requested-feature bitmap in EDX:EAX is all ones: XCR0 limits it.
+inline void xsetbv(uint32_t xcr, uint64_t value) {
+    asm volatile("xsetbv" ::"c"(xcr), "a"(static_cast<uint32_t>(value)), "d"(static_cast<uint32_t>(value >> 32)));
+}
+inline void xsave(void* area) { asm volatile("xsave64 (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory"); }
+inline void xsaveopt(void* area) { asm volatile("xsaveopt64 (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory"); }
+inline void xrstor(const void* area) { asm volatile("xrstor64 (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory"); }
+inline void fxsave(void* area) { asm volatile("fxsave64 (%0)" ::"r"(area) : "memory"); }
+inline void fxrstor(const void* area) { asm volatile("fxrstor64 (%0)" ::"r"(area) : "memory"); }
+inline uint32_t read_mxcsr() {
+    uint32_t value;
+    asm volatile("stmxcsr %0" : "=m"(value));
+    return value;
+}
+inline uint16_t read_x87_status() {
+    uint16_t value;
+    asm volatile("fnstsw %0" : "=a"(value));
+    return value;
+}
+inline uint16_t read_x87_control() {
+    uint16_t value;
+    asm volatile("fnstcw %0" : "=m"(value));
+    return value;
+}
 
 inline uint64_t read_rflags() {
     uint64_t value;
@@ -98,6 +127,7 @@ inline constexpr uint64_t kEferLongModeActive = X86_EFER_LMA;
 inline constexpr uint64_t kEferNoExecuteEnable = X86_EFER_NXE;
 inline constexpr uint64_t kCr0Paging = X86_CR0_PG;
 inline constexpr uint64_t kCr4Pae = X86_CR4_PAE;
+inline constexpr uint64_t kCr0TaskSwitched = X86_CR0_TS;
 inline constexpr uint64_t kRflagsInterruptsOn = X86_RFLAGS_IF;
 
 inline bool cpu_has_hypervisor() { return (cpuid(1).ecx >> 31) & 1; }

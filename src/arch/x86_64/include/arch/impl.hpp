@@ -26,6 +26,9 @@ inline void* cpu_local_base() {
     return self;
 }
 
+// XSAVE and XRSTOR fault on a save area not aligned to 64 bytes [SDM vol1 §13.4].
+inline constexpr uint32_t kExtendedStateAlignment = 64;
+
 // The PC's first serial port, for the 16550 driver.
 inline constexpr uint16_t kLegacyCom1Port = X86_COM1_PORT;
 

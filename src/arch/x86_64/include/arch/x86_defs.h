@@ -12,10 +12,20 @@
 #define X86_CR0_PE 0x00000001          /* protected mode */
 #define X86_CR0_MP 0x00000002          /* monitor coprocessor: WAIT obeys TS */
 #define X86_CR0_EM 0x00000004          /* x87 instructions raise #NM */
+#define X86_CR0_TS 0x00000008          /* task switched: x87/SSE/AVX instructions raise #NM */
+#define X86_CR0_NE 0x00000020          /* x87 errors raise #MF (not the legacy FERR# line) */
 #define X86_CR0_WP 0x00010000          /* supervisor writes honour read-only pages */
 #define X86_CR0_PG 0x80000000          /* paging */
 #define X86_CR4_PAE 0x00000020
+#define X86_CR4_OSFXSR 0x00000200      /* FXSAVE/FXRSTOR and SSE instructions enabled */
+#define X86_CR4_OSXMMEXCPT 0x00000400  /* unmasked SIMD floating-point errors raise #XM */
+#define X86_CR4_OSXSAVE 0x00040000     /* XSAVE family and XCR0 enabled */
 #define X86_CR4_SMEP 0x00100000        /* no kernel execution of user pages */
+
+/* XCR0: the state components XSAVE manages [SDM vol1 §13.1]. */
+#define X86_XCR0_X87 0x1
+#define X86_XCR0_SSE 0x2
+#define X86_XCR0_AVX 0x4 /* upper halves of ymm0-15 */
 
 /* MSRs and EFER bits. */
 #define X86_MSR_EFER 0xC0000080
