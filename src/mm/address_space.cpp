@@ -176,6 +176,12 @@ kstd::Result<bool, MapError> AddressSpace::protect(uint64_t virt, uint64_t size,
     return true;
 }
 
+uint64_t AddressSpace::skip_unmapped(uint64_t virt) const {
+    const Probe found = probe(virt);
+    if (found.mapped) return virt;
+    return (virt | (pte::level_size(found.level) - 1)) + 1;
+}
+
 AddressSpace::Probe AddressSpace::probe(uint64_t virt) const {
     Pfn table = m_root;
     for (unsigned level = kTop;; --level) {

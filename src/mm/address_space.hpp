@@ -71,6 +71,10 @@ public:
     // Changes flags of every mapped page in the range; unmapped pages are an error.
     kstd::Result<bool, MapError> protect(uint64_t virt, uint64_t size, uint32_t flags);
     kstd::Result<Translation, MapError> translate(uint64_t virt) const;
+    // The first address at or above `virt` that may be mapped: `virt` itself if it is, else
+    // the end of the empty entry (at whatever level) that covers it, so a walk over a sparse
+    // range skips whole empty tables. 0 if that end wraps past the top.
+    uint64_t skip_unmapped(uint64_t virt) const;
 
     // Shares top-level entries [first, first+count) with `other` (the kernel half of a process):
     // destroy() leaves shared subtrees alone.

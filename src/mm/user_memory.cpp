@@ -13,9 +13,9 @@ constexpr unsigned kFirstUserDirectoryEntry = kUserBase >> 21;  // 64: the seed'
 constexpr uint64_t kPageSize = mm::kPageSize;
 static_assert(kUserTop == 1ull << 30, "user space is exactly page-directory 0 of PDPT entry 0");
 
-// Page tables of user spaces come from the same allocator as the kernel's, but their TLB
-// entries only ever live on the one CPU running the process: a change is made by the process
-// itself (or once it runs nowhere), so invalidating locally is enough — no shootdown.
+// Page tables of user spaces come from the same allocator as the kernel's. A change drops this
+// CPU's TLB entry only: the process layer shoots down the other CPUs that run the space (its
+// threads), after releasing the lock that guards the tables (proc/memory.cpp explains the order).
 class UserPageTableMemory final : public mm::PageTableMemory {
 public:
     kstd::Result<mm::Pfn, mm::AllocError> allocate_table() override {
@@ -137,10 +137,17 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
 uint64_t unmap_batch(mm::AddressSpace& space, uint64_t virt, uint64_t end, FrameBatch& batch) {
     batch.count = 0;
     uint64_t page = virt;
-    for (; page < end && batch.count < FrameBatch::kCapacity; page += kPageSize) {
+    while (page < end && batch.count < FrameBatch::kCapacity) {
+        // A thread's 20 MiB stack is mostly empty tables: skip them whole, not page by page.
+        const uint64_t next = space.skip_unmapped(page);
+        if (next != page) {
+            page = next == 0 || next > end ? end : next;
+            continue;
+        }
         auto found = space.translate(page);
+        page += kPageSize;
         if (!found) continue;
-        space.unmap(page, kPageSize);
+        space.unmap(page - kPageSize, kPageSize);
         batch.frames[batch.count++] = mm::Pfn::from_address(found.value().phys_addr);
     }
     return page;

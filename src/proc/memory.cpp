@@ -88,6 +88,7 @@ int64_t mmap(uint64_t address, uint64_t length, uint32_t prot, uint32_t flags) {
     if (fixed && ((address & (kPageSize - 1)) || !in_window(address, address + size) || address + size < address))
         return -SABLE_EINVAL;
     if (!ensure_regions(*self)) return -SABLE_ENOMEM;
+    tasks::MutexGuard map_guard(self->map_lock);
     IrqLockGuard guard(self->lock);
     uint64_t start;
     if (fixed) {
@@ -107,6 +108,7 @@ int64_t munmap(uint64_t address, uint64_t length) {
     if ((address & (kPageSize - 1)) || length == 0) return -SABLE_EINVAL;
     const uint64_t end = address + align_up(length);
     if (end < address || !in_window(address, end)) return -SABLE_EINVAL;
+    tasks::MutexGuard map_guard(self->map_lock);
     {
         IrqLockGuard guard(self->lock);
         if (!self->regions.remove(address, end)) return -SABLE_ENOMEM;
@@ -122,6 +124,7 @@ int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot) {
     if ((address & (kPageSize - 1)) || length == 0 || !valid_prot(prot)) return -SABLE_EINVAL;
     const uint64_t end = address + align_up(length);
     if (end < address || !in_window(address, end)) return -SABLE_ENOMEM;
+    tasks::MutexGuard map_guard(self->map_lock);
     bool changed = false;
     {
         IrqLockGuard guard(self->lock);
@@ -131,6 +134,7 @@ int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot) {
         for (uint64_t page = address; page < end; page += kPageSize) {
             auto found = self->space.translate(page);
             if (!found) continue;
+            const bool shared = self->regions.find(page)->flags & SABLE_MAP_SHARED;
             uint32_t flags = wanted;
             if (prot == SABLE_PROT_NONE) {
                 // No access: x86 has no present-but-inaccessible user page, so it becomes a
@@ -138,8 +142,9 @@ int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot) {
                 // rights come back.
                 flags = 0;
             }
-            // A frame still shared with a fork relative stays copy-on-write when made writable.
-            if ((flags & mm::kPageWritable) &&
+            // A private frame still shared with a fork relative stays copy-on-write when made
+            // writable; MAP_SHARED memory is meant to be written by all its owners.
+            if ((flags & mm::kPageWritable) && !shared &&
                 physical_memory::owners(mm::Pfn::from_address(found.value().phys_addr)) > 1)
                 flags = (flags & ~mm::kPageWritable) | mm::kPageCopyOnWrite;
             self->space.protect(page, kPageSize, flags);
@@ -191,6 +196,7 @@ MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const
 }
 
 bool fork_memory(Process& parent, Process& child) {
+    tasks::MutexGuard map_guard(parent.map_lock);
     if (parent.region_storage) {
         auto* storage = static_cast<Region*>(kmalloc(sizeof(Region) * kRegionCapacity));
         if (!storage) return false;

@@ -463,17 +463,17 @@ uint64_t unmap_range(Process& process, uint64_t start, uint64_t end) {
     return freed;
 }
 
-files::File* get_file(Process& self, uint64_t fd) {
-    if (fd >= SABLE_MAX_FDS) return nullptr;
-    // A lone thread is the only one that can change its table: no lock, no extra reference.
-    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) == 1) return self.fds[fd];
+FileRef get_file(Process& self, uint64_t fd) {
+    if (fd >= SABLE_MAX_FDS) return {nullptr, false};
+    // A lone thread is the only one that can change its table (only it can create another
+    // thread, and it is busy in this call): no lock, no extra reference.
+    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) == 1) return {self.fds[fd], false};
     IrqLockGuard guard(self.lock);
-    return self.fds[fd] ? files::retain(self.fds[fd]) : nullptr;
+    return self.fds[fd] ? FileRef{files::retain(self.fds[fd]), true} : FileRef{nullptr, false};
 }
 
-void put_file(Process& self, files::File* file) {
-    // The count cannot have gone from 1 to more meanwhile: only this thread creates threads.
-    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) != 1) files::release(file);
+void put_file(const FileRef& ref) {
+    if (ref.counted) files::release(ref.file);
 }
 
 void for_each_process_locked(bool (*visit)(Process& process, void* context), void* context) {
@@ -590,6 +590,12 @@ int64_t spawn(uint64_t user_program, uint64_t user_argv, uint64_t user_stdio) {
 
 int64_t fork(const arch::TrapFrame* frame) {
     Process* self = current();
+    // Copy-on-write promises memory it does not take yet: a write on either side later needs a
+    // frame. Refuse a fork that would leave less than a reserve beyond what the parent could
+    // copy, so a fork bomb meets ENOMEM in fork while processes that already run still find
+    // frames for their copies (else their writes would die of "out of memory").
+    constexpr uint64_t kForkReserveFrames = 128;
+    if (physical_memory::count(mm::PageState::Free) < kForkReserveFrames + self->user_pages) return -SABLE_ENOMEM;
     files::File* const no_descriptors_yet[3] = {};  // the whole table is copied below
     Process* child = nullptr;
     const int64_t pid = create_process(self->name, self, false, no_descriptors_yet, child);
@@ -611,6 +617,24 @@ int64_t fork(const arch::TrapFrame* frame) {
     const Thread* caller = current_thread();
     child->main_thread.stack_slot = caller->stack_slot;
     if (caller->stack_slot >= 0) child->stack_slots[caller->stack_slot / 64] |= 1ull << (caller->stack_slot % 64);
+    // The other threads' stacks came along with the rest of the memory; their threads did not.
+    // Drop them, so their slots are free in the child (it is not running yet: no shootdown).
+    uint64_t parent_slots[sizeof(self->stack_slots) / sizeof(uint64_t)];
+    {
+        IrqLockGuard guard(self->lock);
+        __builtin_memcpy(parent_slots, self->stack_slots, sizeof(parent_slots));
+    }
+    for (unsigned slot = 0; slot < SABLE_MAX_THREADS - 1; ++slot) {
+        if (!((parent_slots[slot / 64] >> (slot % 64)) & 1) || static_cast<int32_t>(slot) == caller->stack_slot)
+            continue;
+        const user_memory::StackRegion stack = user_memory::thread_stack_region(slot);
+        user_memory::FrameBatch batch;
+        for (uint64_t at = stack.bottom; at < stack.top;) {
+            at = user_memory::unmap_batch(child->space, at, stack.top, batch);
+            child->user_pages -= batch.count;
+            user_memory::free_batch(batch);
+        }
+    }
     const tasks::KernelTask* task = tasks::current();
     const int64_t started = start_thread_task(*child, child->main_thread, build_fork_frame,
                                               const_cast<arch::TrapFrame*>(frame), task->sched.affinity,
@@ -727,6 +751,7 @@ int64_t brk(uint64_t new_break) {
     Process* self = current();
     if (new_break == 0) return static_cast<int64_t>(self->break_end);
     if (new_break < self->break_base || new_break > user_memory::kHeapLimit) return -SABLE_ENOMEM;
+    tasks::MutexGuard map_guard(self->map_lock);
     const uint64_t old_top = align_up(self->break_end), new_top = align_up(new_break);
     for (uint64_t page = old_top; page < new_top; page += kPageSize) {
         bool mapped;

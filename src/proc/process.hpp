@@ -48,9 +48,15 @@ struct Process {
     Process* parent;       // nullptr: the kernel (kernel_wait collects it) or nobody (auto_reap)
     bool auto_reap;        // no one will wait: freed at exit instead of becoming a zombie
     bool is_init;          // adopts orphans; cannot be killed
-    // Guards the thread list and slots, the address space's mappings (faults, brk, fork's copy)
-    // and, once there is more than one thread, the descriptor table. Taken after no other lock.
+    // Guards the thread list and slots, the address space's mappings (faults, brk, fork's copy),
+    // the region list and the descriptor table. Lock order: the process table's lock, a futex
+    // bucket's lock (a fault while futex_wait reads the word), then this one; under it only a
+    // task's block lock, wait-queue and CPU locks (interrupt_wait) and the frame allocator's.
     IrqSpinLock lock;
+    // Serialises changes to the map of the address space (mmap, munmap, mprotect, brk, fork's
+    // snapshot), which release `lock` in between for shootdowns: a range being unmapped cannot
+    // be handed out again by mmap before its old pages are gone. Faults take only `lock`.
+    tasks::Mutex map_lock;
     Thread main_thread;        // the first thread, part of the process (no allocation)
     Thread* threads;           // live and exited-unjoined threads, newest first
     uint32_t live_threads;     // threads whose tasks have not left (0: the process has ended)
@@ -128,9 +134,14 @@ uint64_t unmap_range(Process& process, uint64_t start, uint64_t end);
 int64_t start_thread_task(Process& process, Thread& thread, uint64_t (*build_frame)(uint64_t, void*), void* context,
                           const kstd::CpuMask& affinity, bool copy_callers_extended_state = false);
 // The descriptor `fd` of the calling process, kept alive until put_file (other threads may
-// close it meanwhile); nullptr if not open.
-files::File* get_file(Process& self, uint64_t fd);
-void put_file(Process& self, files::File* file);
+// close it meanwhile); file is nullptr if not open. A lone thread takes no reference (no one
+// else can close it); `counted` remembers which, since threads may come or go in between.
+struct FileRef {
+    files::File* file;
+    bool counted;
+};
+FileRef get_file(Process& self, uint64_t fd);
+void put_file(const FileRef& ref);
 // Memory calls and faults (memory.cpp).
 int64_t mmap(uint64_t address, uint64_t length, uint32_t prot, uint32_t flags);
 int64_t munmap(uint64_t address, uint64_t length);

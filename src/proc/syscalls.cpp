@@ -22,18 +22,18 @@ using process::Process;
 // length of the call (process::get_file), changes are made under the process lock.
 
 int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
-    files::File* file = process::get_file(self, fd);
-    if (!file) return -SABLE_EBADF;
-    const int64_t result = files::read(file, buffer, size, process::interruption());
-    process::put_file(self, file);
+    const process::FileRef ref = process::get_file(self, fd);
+    if (!ref.file) return -SABLE_EBADF;
+    const int64_t result = files::read(ref.file, buffer, size, process::interruption());
+    process::put_file(ref);
     return result;
 }
 
 int64_t sys_write(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
-    files::File* file = process::get_file(self, fd);
-    if (!file) return -SABLE_EBADF;
-    const int64_t result = files::write(file, buffer, size, process::interruption());
-    process::put_file(self, file);
+    const process::FileRef ref = process::get_file(self, fd);
+    if (!ref.file) return -SABLE_EBADF;
+    const int64_t result = files::write(ref.file, buffer, size, process::interruption());
+    process::put_file(ref);
     return result;
 }
 

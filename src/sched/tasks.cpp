@@ -506,9 +506,17 @@ void interrupt_wait(KernelTask* task) {
     // checked again under its lock.
     for (;;) {
         const unsigned cpu = __atomic_load_n(&task->sched.cpu, __ATOMIC_ACQUIRE);
-        IrqLockGuard guard(g_cpus[cpu].lock);
-        if (__atomic_load_n(&task->sched.cpu, __ATOMIC_ACQUIRE) != cpu) continue;
-        g_cpus[cpu].scheduler.wake_sleeper(&task->sched);
+        bool parked;
+        {
+            IrqLockGuard guard(g_cpus[cpu].lock);
+            if (__atomic_load_n(&task->sched.cpu, __ATOMIC_ACQUIRE) != cpu) continue;
+            parked = g_cpus[cpu].scheduler.wake_sleeper(&task->sched) && g_cpus[cpu].scheduler.idle_now();
+        }
+        // A woken sleeper on a parked CPU runs now, not at that CPU's next tick (a futex wake).
+        if (parked) {
+            __atomic_fetch_add(&g_wake_ipis, 1, __ATOMIC_RELAXED);
+            arch::send_ipi(g_cpu_locals[cpu].apic_id, arch::kVectorWakeIpi);
+        }
         return;
     }
 }
@@ -614,6 +622,19 @@ void Completion::wait_until(uint64_t count) {
             const auto* t = static_cast<const Target*>(context);
             return t->completion->count() >= t->count;
         }, &target);
+}
+
+void Mutex::lock() {
+    while (__atomic_exchange_n(&m_held, 1, __ATOMIC_ACQUIRE)) {
+        // Checked again under the queue's lock, which unlock's wake takes: no lost wake-up.
+        block_unless(m_queue, [](void* held) { return __atomic_load_n(static_cast<uint32_t*>(held), __ATOMIC_ACQUIRE) == 0; },
+                     &m_held);
+    }
+}
+
+void Mutex::unlock() {
+    __atomic_store_n(&m_held, 0, __ATOMIC_RELEASE);
+    wake_all(m_queue);  // every waiter tries again; one wins, the rest block again
 }
 
 void exit() {

@@ -54,6 +54,30 @@ struct WaitQueue {
     IrqSpinLock lock;
 };
 
+// A lock that sleeps instead of spinning, for work that may block or take long (with interrupts
+// on) while others must wait: a process's mapping changes (mmap, munmap, fork's snapshot).
+// Waiters block on its queue; unlock wakes them and one takes it.
+class Mutex {
+public:
+    void lock();
+    void unlock();
+
+private:
+    WaitQueue m_queue;
+    uint32_t m_held = 0;
+};
+
+class MutexGuard {
+public:
+    explicit MutexGuard(Mutex& mutex) : m_mutex(mutex) { m_mutex.lock(); }
+    ~MutexGuard() { m_mutex.unlock(); }
+    MutexGuard(const MutexGuard&) = delete;
+    MutexGuard& operator=(const MutexGuard&) = delete;
+
+private:
+    Mutex& m_mutex;
+};
+
 // Counts events and lets tasks wait until a number of them have happened: a join for a group of
 // tasks, each signalling as its last act. signal() is safe from any CPU and from interrupt
 // handlers; a wait never misses a signal (the count is re-checked under the queue's lock).

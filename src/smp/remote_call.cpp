@@ -10,7 +10,11 @@ namespace kernel::remote_call {
 namespace {
 
 
-SpinLock g_lock;  // one call at a time; interrupts stay on while we wait
+// One call at a time. A caller waits for the slot with interrupts on (the caller that holds it
+// may be waiting for this CPU's answer) and holds it with interrupts off: no one needs its answer
+// meanwhile (there is no other call), and a holder preempted by its timer would make every other
+// caller spin through the rest of its time slice (255 exiting threads' shootdowns took 15 s so).
+bool g_busy = false;
 void (*volatile g_function)(void*) = nullptr;
 void* volatile g_argument = nullptr;
 volatile unsigned g_pending = 0;
@@ -28,25 +32,34 @@ uint64_t on_remote_call(arch::TrapFrame* frame, void*) {
 void init() { arch::set_interrupt_handler(arch::kVectorRemoteCallIpi, on_remote_call, nullptr); }
 
 void on_cpus(const kstd::CpuMask& targets, void (*fn)(void* argument), void* argument) {
-    const bool were_enabled = arch::save_and_disable_interrupts();
+    if (!arch::save_and_disable_interrupts()) {
+        for (unsigned i = 0; i < g_cpu_count; ++i)
+            if (g_cpu_locals[i].online && &g_cpu_locals[i] != &this_cpu())
+                panic("remote_call: called with interrupts disabled while other CPUs run");
+        return;  // alone: nothing to call
+    }
+    while (__atomic_exchange_n(&g_busy, true, __ATOMIC_ACQUIRE)) {
+        arch::restore_interrupts(true);
+        while (__atomic_load_n(&g_busy, __ATOMIC_RELAXED)) arch::cpu_relax();
+        arch::save_and_disable_interrupts();
+    }
+    // Interrupts off from here: this CPU is fixed, so is the set of others.
     const CpuLocal& self = this_cpu();
     unsigned others = 0;
     for (unsigned i = 0; i < g_cpu_count; ++i)
         others += g_cpu_locals[i].online && &g_cpu_locals[i] != &self && targets.contains(i);
-    arch::restore_interrupts(were_enabled);
-    if (others == 0) return;
-    if (!were_enabled) panic("remote_call: called with interrupts disabled while other CPUs run");
-    // From here the caller may move to another CPU: the set was fixed above, and a target that
-    // is now the caller's CPU answers its own IPI once the wait lets interrupts in.
-    LockGuard guard(g_lock);
-    g_function = fn;
-    g_argument = argument;
-    __atomic_store_n(&g_pending, others, __ATOMIC_RELEASE);
-    for (unsigned i = 0; i < g_cpu_count; ++i)
-        if (g_cpu_locals[i].online && &g_cpu_locals[i] != &self && targets.contains(i))
-            arch::send_ipi(g_cpu_locals[i].apic_id, arch::kVectorRemoteCallIpi);
-    while (__atomic_load_n(&g_pending, __ATOMIC_ACQUIRE) != 0) arch::cpu_relax();
-    ++g_count;
+    if (others != 0) {
+        g_function = fn;
+        g_argument = argument;
+        __atomic_store_n(&g_pending, others, __ATOMIC_RELEASE);
+        for (unsigned i = 0; i < g_cpu_count; ++i)
+            if (g_cpu_locals[i].online && &g_cpu_locals[i] != &self && targets.contains(i))
+                arch::send_ipi(g_cpu_locals[i].apic_id, arch::kVectorRemoteCallIpi);
+        while (__atomic_load_n(&g_pending, __ATOMIC_ACQUIRE) != 0) arch::cpu_relax();
+        ++g_count;
+    }
+    __atomic_store_n(&g_busy, false, __ATOMIC_RELEASE);
+    arch::restore_interrupts(true);
 }
 
 void on_other_cpus(void (*fn)(void* argument), void* argument) { on_cpus(kstd::CpuMask::all(), fn, argument); }

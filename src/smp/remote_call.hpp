@@ -10,7 +10,8 @@ namespace kernel::remote_call {
 void init();
 // Runs fn(argument) on every other online CPU (interrupts off there, in the IPI handler) and
 // returns when all have finished. Needs interrupts enabled here when other CPUs are online:
-// they may be waiting for us in the same way. One call at a time system-wide.
+// they may be waiting for us in the same way. One call at a time system-wide; the caller waits
+// for its turn with interrupts on and makes its call with them off (remote_call.cpp says why).
 void on_other_cpus(void (*fn)(void* argument), void* argument);
 // Runs fn(argument) on the online CPUs in `targets` other than this one, the same way.
 void on_cpus(const kstd::CpuMask& targets, void (*fn)(void* argument), void* argument);

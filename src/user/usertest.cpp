@@ -934,6 +934,7 @@ void blocker_entry(uint64_t) {
 void case_thread_limit() {
     static int tids[SABLE_MAX_THREADS];
     int created = 0;
+    const uint64_t start = clock_ns();
     for (;;) {
         const int tid = thread_create(blocker_entry, 0);
         if (tid < 0) {
@@ -946,7 +947,10 @@ void case_thread_limit() {
     CHECK(created == SABLE_MAX_THREADS - 1, "%d threads besides main, want %d", created, SABLE_MAX_THREADS - 1);
     __atomic_store_n(&g_release_blockers, 1, __ATOMIC_RELEASE);
     futex_wake(&g_release_blockers, ~0u);
+    const uint64_t all_created = clock_ns();
     for (int i = 0; i < created; ++i) CHECK(thread_join(tids[i], nullptr) == 0, "join %d: %s", tids[i], strerror(errno));
+    printf("usertest: thread_limit: %d threads created in %lu ms, released and joined in %lu ms\n", created,
+           (all_created - start) / 1000000, (clock_ns() - all_created) / 1000000);
     // Every slot is free again.
     g_release_blockers = 0;
     const int again = thread_create(blocker_entry, 0);
@@ -1057,7 +1061,10 @@ void* spin_and_wait_helper(void*) {
     return nullptr;
 }
 
-// fork from a thread: the child has that one thread, as its main thread, on a copy of its stack.
+void exit_three(uint64_t) { thread_exit(3); }
+
+// fork from a thread: the child has that one thread, as its main thread, on a copy of its stack;
+// the other threads' stack slots are free in the child (a new thread there may take them).
 void* fork_in_thread(void*) {
     char on_stack[64];
     snprintf(on_stack, sizeof on_stack, "from thread %d", gettid());
@@ -1072,6 +1079,11 @@ void* fork_in_thread(void*) {
         if (strncmp(on_stack, "from thread ", 12) != 0) exit(12);
         errno = 0;
         if (thread_join(5, nullptr) != -1 || errno != SABLE_ESRCH) exit(13);
+        for (int i = 0; i < 3; ++i) {  // takes the parent's other threads' slots first
+            const int tid = thread_create(exit_three, 0);
+            uint64_t value = 0;
+            if (tid < 0 || thread_join(tid, &value) != 0 || value != 3) exit(14);
+        }
         exit(5);
     }
     return reinterpret_cast<void*>(static_cast<intptr_t>(child));
@@ -1395,7 +1407,10 @@ void* replaced_reader(void* argument) {
     const auto index = reinterpret_cast<uintptr_t>(argument);
     while (!__atomic_load_n(&g_replaced.stop, __ATOMIC_ACQUIRE)) {
         const uint64_t generation = __atomic_load_n(&g_replaced.generation, __ATOMIC_ACQUIRE);
-        if (generation & 1) continue;
+        if (generation & 1) {
+            yield();  // the writer is replacing the page: let it run
+            continue;
+        }
         __atomic_store_n(&g_replaced.reading[index], 1, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&g_replaced.generation, __ATOMIC_SEQ_CST) != generation) {
             __atomic_store_n(&g_replaced.reading[index], 0, __ATOMIC_RELEASE);
@@ -1405,7 +1420,9 @@ void* replaced_reader(void* argument) {
         __atomic_store_n(&g_replaced.reading[index], 0, __ATOMIC_RELEASE);
         CHECK(value == pattern_of(generation), "reader %lu read %lx in generation %lu (want %lx)%s", index, value,
               generation, pattern_of(generation), value == kPoison ? ": a freed frame" : ": a stale frame");
-        ++g_replaced.reads[index];
+        __atomic_store_n(&g_replaced.reads[index], g_replaced.reads[index] + 1, __ATOMIC_RELEASE);
+        // Now and then let the writer run if it shares this CPU (it waits for these reads).
+        if (g_replaced.reads[index] % 64 == 0) yield();
     }
     return nullptr;
 }
@@ -1434,9 +1451,13 @@ void case_shootdown() {
         void* again = mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED);
         CHECK(again == page, "remap at %p gave %p (%s)", static_cast<void*>(page), again, strerror(errno));
         for (int i = 0; i < 512; ++i) page[i] = pattern_of(uint64_t(2 * g));
+        uint64_t reads_before[16];
+        for (int i = 0; i < readers; ++i) reads_before[i] = __atomic_load_n(&g_replaced.reads[i], __ATOMIC_ACQUIRE);
         __atomic_store_n(&g_replaced.generation, uint64_t(2 * g), __ATOMIC_SEQ_CST);
-        // Readers go at the new page; the poison stays mapped elsewhere until the next round.
-        for (int spin = 0; spin < 20; ++spin) yield();
+        // Every reader reads the new page (and would see poison through a stale entry) while the
+        // poison is still mapped elsewhere; then the next round.
+        for (int i = 0; i < readers; ++i)
+            while (__atomic_load_n(&g_replaced.reads[i], __ATOMIC_ACQUIRE) < reads_before[i] + 2) yield();
         CHECK(munmap(other, 4096) == 0, "munmap other: %s", strerror(errno));
     }
     __atomic_store_n(&g_replaced.stop, 1, __ATOMIC_RELEASE);
@@ -1511,10 +1532,14 @@ void case_cow_shared() {
     if (child == 0) {
         *shared = 42;
         *own = 42;
+        // Read-only and writable again: still the shared frame, not a private copy.
+        if (mprotect(const_cast<uint64_t*>(shared), 4096, PROT_READ) != 0) exit(1);
+        if (mprotect(const_cast<uint64_t*>(shared), 4096, PROT_READ | PROT_WRITE) != 0) exit(2);
+        *shared = 43;
         exit(0);
     }
     expect_exit(child, 0, "the child writing shared and private memory");
-    CHECK(*shared == 42, "MAP_SHARED: the child's write did not show (%lu)", *shared);
+    CHECK(*shared == 43, "MAP_SHARED: the child's writes did not show (%lu)", *shared);
     CHECK(*own == 1, "MAP_PRIVATE: the child's write showed (%lu)", *own);
 }
 

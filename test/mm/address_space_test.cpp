@@ -816,3 +816,35 @@ TEST_F(AddressSpaceTest, BorrowerTablesUnderAnEmptySharedEntryAreFreedWithTheBor
 }
 
 }  // namespace
+
+// --- skip_unmapped and copy-on-write entries ----------------------------------------------------
+
+namespace {
+class SkipTest : public AddressSpaceTest {};
+}  // namespace
+
+TEST_F(SkipTest, SkipsWholeEmptyTablesAtEveryLevel) {
+    map_ok(0x10000000000, 0x200000, k4K, kW);  // 1 TiB: one page, so one table at each level
+    EXPECT_EQ(space.skip_unmapped(0x10000000000), 0x10000000000u);  // mapped: itself
+    // The next page is in the same page table: skipped to the next 4 KiB.
+    EXPECT_EQ(space.skip_unmapped(0x10000001000), 0x10000002000u);
+    // Beyond the page table's 2 MiB: the empty directory entry's span.
+    EXPECT_EQ(space.skip_unmapped(0x10000200000), 0x10000400000u);
+    // Beyond the directory's 1 GiB: the empty PDPT entry's span.
+    EXPECT_EQ(space.skip_unmapped(0x10040000000), 0x10080000000u);
+    // An empty top-level entry: 512 GiB at once.
+    EXPECT_EQ(space.skip_unmapped(0x20000000000), 0x28000000000u);
+}
+
+TEST_F(SkipTest, CopyOnWriteEntriesAreReadOnlyAndSayWhy) {
+    map_ok(0x400000, 0x12345000, k4K, kW | mm::kPageCopyOnWrite);
+    auto found = space.translate(0x400000);
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(found->flags & kW) << "a copy-on-write page must not be writable in the tables";
+    EXPECT_TRUE(found->flags & mm::kPageCopyOnWrite);
+    const auto leaves = leaves_of(space);
+    ASSERT_EQ(leaves.size(), 1u);
+    ASSERT_TRUE(space.protect(0x400000, k4K, kW).ok());  // writable again: the bit goes
+    EXPECT_FALSE(space.translate(0x400000)->flags & mm::kPageCopyOnWrite);
+    EXPECT_TRUE(space.translate(0x400000)->flags & kW);
+}

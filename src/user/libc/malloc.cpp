@@ -7,8 +7,9 @@
 // an odd value no block address can equal, so free() can catch double frees and foreign
 // pointers. When no free block fits, the heap grows by at least kGrowBytes with sbrk and the new
 // space is freed into the list, where it merges with a free block that ends at the old break
-// ("coalescing on sbrk"). Memory is never returned to the kernel. Single-threaded, like every
-// Sable process.
+// ("coalescing on sbrk"). The brk heap is never returned to the kernel; blocks of 128 KiB or
+// more get their own pages from mmap and go back with munmap. One mutex serialises the calls of
+// a process's threads.
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>

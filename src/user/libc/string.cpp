@@ -150,9 +150,12 @@ const char* strerror(int error) {
     case ERANGE: return "result out of range";
     default: break;
     }
-    // Unknown codes are shown by number; one static buffer is enough for single-threaded code.
-    static char unknown[32];
-    snprintf(unknown, sizeof unknown, "unknown error %d", error);
+    // Unknown codes are shown by number, in one of a few buffers taken in turn, so threads of a
+    // process formatting at once do not write into the same one.
+    static char ring[8][32];
+    static unsigned next;
+    char* unknown = ring[__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 8];
+    snprintf(unknown, sizeof ring[0], "unknown error %d", error);
     return unknown;
 }
 
