@@ -236,7 +236,11 @@ set(USER_KILL_LINES
     "^\\[pid [0-9]+ usertest\\] killed: invalid opcode at 0x[0-9a-f]+"
     "^\\[pid [0-9]+ usertest\\] killed: general protection fault at 0x[0-9a-f]+"
     "^\\[pid [0-9]+ usertest\\] killed: page fault at 0x[0-9a-f]+"
-    "^\\[pid [0-9]+ usertest\\] killed: x87 floating-point error at 0x[0-9a-f]+ [(]divide by zero, vector 16[)]")
+    "^\\[pid [0-9]+ usertest\\] killed: x87 floating-point error at 0x[0-9a-f]+ [(]divide by zero, vector 16[)]"
+    # A thread's fault ends its process; the line names the thread (thread stack slot 0 ends at
+    # 0x10002000000, so its guard zone is just below 0x10000c00000).
+    "^\\[pid [0-9]+ usertest\\] killed: page fault at 0x[0-9a-f]+ in thread [0-9]+ [(]address 0x0000000000000010, write,"
+    "^\\[pid [0-9]+ usertest\\] killed: stack overflow at 0x[0-9a-f]+ in thread [0-9]+ [(]address 0x0000010000bff[0-9a-f][0-9a-f][0-9a-f],")
 sable_system_test(user.pc_smp1
     QEMU_TIMEOUT 240
     ARGS --machine pc --smp 1 --cmdline "sable.test=user"
@@ -245,6 +249,12 @@ sable_system_test(user.q35_smp4
     QEMU_TIMEOUT 240
     ARGS --machine q35 --smp 4 --mem 1G --cmdline "sable.test=user"
     EXPECT "^TEST user.no_leak PASS" ${USER_KILL_LINES} ${ALL_PASSED})
+# Eight CPUs: threads, futexes, shootdowns and copy-on-write with the most CPUs at once.
+sable_system_test(user.q35_smp8
+    QEMU_TIMEOUT 300
+    ARGS --machine q35 --smp 8 --mem 2G --cmdline "sable.test=user"
+    EXPECT "^TEST user.no_leak PASS" "usertest: threads: 64 threads joined in random order, ran on [2-8] of 8 CPUs"
+           ${USER_KILL_LINES} ${ALL_PASSED})
 # x87/SSE/AVX per process (docs/fpu.md): the fpu_* cases again with the other two ways of keeping
 # the state — lazy switching through #NM, and FXSAVE on a CPU without XSAVE (or AVX).
 sable_system_test(user.fpu_lazy_smp4
@@ -313,7 +323,9 @@ sable_system_test(bench.user_print_bench_lines
            "^BENCH fork_exit_wait unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH spawn_exit_wait unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH thread_create_join unit=cycles n=[1-9][0-9]* median=[0-9]+"
-           "^BENCH futex_pingpong unit=cycles n=[1-9][0-9]* median=[0-9]+")
+           "^BENCH futex_pingpong unit=cycles n=[1-9][0-9]* median=[0-9]+"
+           "^BENCH mmap_touch_unmap unit=cycles n=[1-9][0-9]* median=[0-9]+"
+           "^BENCH cow_fault unit=cycles n=[1-9][0-9]* median=[0-9]+")
 # With the process limit raised, a fork bomb in 32 MiB runs out of memory first (copy-on-write
 # children are small: in 64 MiB the 1024-process table fills first): fork must fail with ENOMEM
 # while the bomb itself keeps running, and the leak check after it proves the failed forks left

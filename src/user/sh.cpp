@@ -182,9 +182,9 @@ void builtin_mem() {
     const uint64_t free_mib = info.free * info.page_size / (1024 * 1024);
     printf(
         "free=%lu kernel=%lu stack=%lu heap=%lu pagetable=%lu user=%lu firmware=%lu "
-        "absent=%lu (%lu MiB free)\n",
+        "absent=%lu (%lu MiB free; %lu user frames shared copy-on-write or by MAP_SHARED)\n",
         info.free, info.kernel, info.stack, info.heap, info.page_table, info.user, info.firmware, info.absent,
-        free_mib);
+        free_mib, info.shared);
 }
 
 void builtin_cpus() {

@@ -1521,6 +1521,66 @@ void case_cow() {
     close(to_child[1]);
 }
 
+// Copy-on-write promised more than there is: three children each copy a third of free memory
+// while the parent keeps the originals and each child holds its copies until all are through.
+// At least one copy finds no frame: that child dies with "out of memory"; the others, the
+// parent and the kernel go on, and every frame comes back (the suite's leak check).
+void case_cow_oom() {
+    sable_meminfo info{};
+    CHECK(meminfo(&info) == 0, "meminfo: %s", strerror(errno));
+    const size_t pages = info.free / 3;
+    auto* data = static_cast<uint8_t*>(mmap(nullptr, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE));
+    CHECK(data != MAP_FAILED, "mmap %zu pages: %s", pages, strerror(errno));
+    auto* done = static_cast<uint32_t*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED));
+    CHECK(done != MAP_FAILED, "mmap shared: %s", strerror(errno));
+    for (size_t i = 0; i < pages; ++i) data[i * 4096] = 1;
+    *done = 0;  // committed before the fork, so the children share this frame
+    int hold[2];
+    checked_pipe(hold);
+    constexpr int kChildren = 3;
+    int pids[kChildren];
+    for (int& pid : pids) {
+        pid = checked_fork();
+        if (pid == 0) {
+            close(hold[1]);
+            for (size_t i = 0; i < pages; ++i) data[i * 4096] = 2;  // a copy per page
+            __atomic_fetch_add(done, 1, __ATOMIC_ACQ_REL);
+            char byte;
+            exit(read(hold[0], &byte, 1) == 0 ? 0 : 1);  // keep the copies until released
+        }
+    }
+    close(hold[0]);
+    int out_of_memory = 0, finished = 0, ended = 0;
+    while (__atomic_load_n(done, __ATOMIC_ACQUIRE) + out_of_memory < kChildren) {
+        int status;
+        const int pid = waitpid(-1, &status, SABLE_WNOHANG);
+        CHECK(pid >= 0, "waitpid: %s", strerror(errno));
+        if (pid == 0) {
+            yield();
+            continue;
+        }
+        ++ended;
+        CHECK(SABLE_WIFKILLED(status) && SABLE_WKILLREASON(status) == SABLE_KILL_OUT_OF_MEMORY,
+              "child %d ended with status %d before it was released", pid, status);
+        ++out_of_memory;
+    }
+    close(hold[1]);  // release the ones that got all their copies
+    for (; ended < kChildren; ++ended) {
+        int status;
+        const int pid = waitpid(-1, &status, 0);
+        CHECK(pid > 0, "waitpid: %s", strerror(errno));
+        if (status == 0) ++finished;
+        else CHECK(SABLE_WIFKILLED(status) && SABLE_WKILLREASON(status) == SABLE_KILL_OUT_OF_MEMORY, "child %d: status %d", pid, status);
+        if (status != 0) ++out_of_memory;
+    }
+    CHECK(out_of_memory >= 1, "%d children copied %zu pages each out of %lu free: none ran out", kChildren, pages,
+          info.free);
+    CHECK(data[0] == 1 && data[(pages - 1) * 4096] == 1, "the parent's pages changed");
+    printf("usertest: cow_oom: %d of %d children ran out of memory copying %zu pages each; %d finished\n",
+           out_of_memory, kChildren, pages, finished);
+    CHECK(munmap(data, pages * 4096) == 0 && munmap(done, 4096) == 0, "munmap: %s", strerror(errno));
+}
+
 // MAP_SHARED memory stays shared with a fork child; MAP_PRIVATE memory does not.
 void case_cow_shared() {
     auto* shared = static_cast<volatile uint64_t*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED));
@@ -1996,6 +2056,7 @@ const Case kCases[] = {
     {"cow", case_cow},
     {"cow_shared", case_cow_shared},
     {"cow_threads", case_cow_threads},
+    {"cow_oom", case_cow_oom},
     {"fpu_switch", case_fpu_switch},
     {"fpu_threads", case_fpu_threads},
     {"fpu_migrate", case_fpu_migrate},
