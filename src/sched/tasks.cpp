@@ -547,7 +547,11 @@ bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* c
     // less than one tick longer, instead of a whole tick of slack.
     const bool were_enabled = arch::save_and_disable_interrupts();  // stay on this CPU's tick
     const uint64_t tick_ns = 1000000000ull / g_tick_hz;
-    const uint64_t since_tick_ns = clock::ns_since_boot() - __atomic_load_n(&this_cpu().last_tick_ns, __ATOMIC_RELAXED);
+    // At most one period: a last tick older than that is a late one (a stalled host, or a CPU that
+    // has taken no tick yet, whose last_tick_ns is 0) and the next arrives soon; counting the whole
+    // gap would add a tick per missed period (an AP's 10 ms INIT wait lasted 40-72 ms so).
+    uint64_t since_tick_ns = clock::ns_since_boot() - __atomic_load_n(&this_cpu().last_tick_ns, __ATOMIC_RELAXED);
+    if (since_tick_ns > tick_ns) since_tick_ns = tick_ns;
     constexpr uint64_t kLongest = (~0ull - 2000000000ull) / 1000000;  // keeps the sum below from wrapping
     const uint64_t ticks = milliseconds >= kLongest ? ~0ull : (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
     const SleepRequest request{ticks ? ticks : 1, stop, context};
