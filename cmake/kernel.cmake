@@ -8,6 +8,9 @@ set(SABLE_KERNEL_FLAGS
     -fno-stack-protector -fno-omit-frame-pointer          # frame pointers feed backtraces
     -fno-pic -fno-pie -mcmodel=small     # linked at 1 MiB, below 2 GiB
     -Wall -Wextra -Werror=return-type -Werror=format   # a format that does not match its argument is a bug
+    # Whole-kernel ThinLTO: the arch contract is a set of small out-of-line functions (one file
+    # per mechanism), which the linker inlines across files into the hot paths.
+    -flto=thin
 )
 
 include(cmake/modules.cmake)
