@@ -326,6 +326,12 @@ sable_system_test(bench.user_print_bench_lines
            "^BENCH futex_pingpong unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH mmap_touch_unmap unit=cycles n=[1-9][0-9]* median=[0-9]+"
            "^BENCH cow_fault unit=cycles n=[1-9][0-9]* median=[0-9]+")
+# The performance gate: every single-CPU path length under --icount (exact and repeatable) against
+# test/bench/baseline.txt; more than 2 % over fails and prints the old and new figure.
+sable_system_test(bench.icount_gate
+    QEMU_TIMEOUT 600
+    ARGS --smp 2 --icount --cmdline "sable.bench=all"
+    CHECK "${PROJECT_SOURCE_DIR}/tools/bench-gate --baseline ${PROJECT_SOURCE_DIR}/test/bench/baseline.txt")
 # With the process limit raised, a fork bomb in 32 MiB runs out of memory first (copy-on-write
 # children are small: in 64 MiB the 1024-process table fills first): fork must fail with ENOMEM
 # while the bomb itself keeps running, and the leak check after it proves the failed forks left
