@@ -200,6 +200,8 @@ void interrupts_on();
 // (<arch/percpu_offsets.h>: the block's own address first); cpu_local_base() reads it back.
 void set_cpu_local_base(void* block);
 inline void* cpu_local_base();  // defined by <arch/impl.hpp>: it is on every hot path
+// template <unsigned Offset> void* cpu_local_word(): the block's word at Offset in one load
+// (<arch/impl.hpp>), for fields a task reads about itself without turning interrupts off.
 // This CPU's local APIC id, as the firmware tables list it.
 uint32_t this_cpu_apic_id();
 // A fixed-vector interrupt to the CPU with `apic_id` (a wake-up, a remote call).

@@ -19,6 +19,7 @@ struct CpuLocal {
     uint64_t user_entry_stack_top;   // ring-0 stack of the user task running here
     uint64_t user_rsp_scratch;       // syscall entry's place for the user RSP
     uint32_t* switch_release;        // the task just left: its on_cpu word, cleared off its stack
+    void* current_task;      // the task running here (tasks::KernelTask*), read by tasks::current()
     unsigned index;          // 0 = the boot CPU; dense, in the firmware table's order
     uint32_t apic_id;
     volatile bool online;    // set by the CPU itself once it runs kernel code
@@ -32,6 +33,7 @@ static_assert(offsetof(CpuLocal, self) == PERCPU_SELF);
 static_assert(offsetof(CpuLocal, user_entry_stack_top) == PERCPU_ENTRY_RSP);
 static_assert(offsetof(CpuLocal, user_rsp_scratch) == PERCPU_USER_RSP);
 static_assert(offsetof(CpuLocal, switch_release) == PERCPU_SWITCH_RELEASE);
+static_assert(offsetof(CpuLocal, current_task) == PERCPU_CURRENT_TASK);
 
 extern CpuLocal g_cpu_locals[kMaxCpus];
 extern unsigned g_cpu_count;  // CPUs that have a CpuLocal (found, enabled)

@@ -163,6 +163,7 @@ uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_
     next->on_cpu = 1;
     this_cpu().switch_release = &previous->on_cpu;  // cleared by isr_common after the stack switch
     cpu.current = next;
+    this_cpu().current_task = next;
     if (next->process) arch::set_user_entry_stack(this_cpu().index, next->stack.top);
     if (next->address_space_cpus != cpu.loaded_space_cpus) {
         // Joining the set before loading the tables: a shootdown that reads the set after that
@@ -381,6 +382,7 @@ void init(unsigned tick_hz) {
     {
         IrqLockGuard guard(cpu.lock);
         cpu.current = &g_boot_task;
+        this_cpu().current_task = &g_boot_task;
         cpu.scheduler.init(0, &idle->sched, &g_boot_task.sched);
         cpu.running = true;
     }
@@ -404,6 +406,7 @@ void init_application_processor() {
     CpuTasks& cpu = g_cpus[index];
     IrqLockGuard guard(cpu.lock);
     cpu.current = idle;
+    this_cpu().current_task = idle;
     cpu.scheduler.init(index, &idle->sched, nullptr);
     if (g_lazy_extended_state) arch::extended_state_trap_next_use();  // nothing is loaded yet
     __atomic_store_n(&cpu.running, true, __ATOMIC_RELEASE);
@@ -427,12 +430,9 @@ kstd::Result<KernelTask*, TaskError> spawn(const char* name, void (*entry_point)
 }
 
 KernelTask* current() {
-    // With interrupts off: a migration between reading the CPU and its current task would
-    // return another CPU's task.
-    const bool were_enabled = arch::save_and_disable_interrupts();
-    KernelTask* task = this_cpu_tasks().current;
-    arch::restore_interrupts(were_enabled);
-    return task;
+    // One %gs-relative load: whichever CPU the caller is on when it runs, that CPU's current task
+    // is the caller itself, so no interrupts-off window is needed.
+    return static_cast<KernelTask*>(arch::cpu_local_word<PERCPU_CURRENT_TASK>());
 }
 
 kstd::Result<KernelTask*, TaskError> spawn_user(const UserTaskSpec& spec,

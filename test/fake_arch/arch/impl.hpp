@@ -19,5 +19,9 @@ inline constexpr uint32_t kExtendedStateAlignment = 64;
 
 inline thread_local void* t_cpu_local_base = nullptr;
 inline void* cpu_local_base() { return t_cpu_local_base; }
+template <unsigned Offset>
+inline void* cpu_local_word() {
+    return *reinterpret_cast<void**>(static_cast<char*>(t_cpu_local_base) + Offset);
+}
 
 }  // namespace arch

@@ -26,6 +26,16 @@ inline void* cpu_local_base() {
     return self;
 }
 
+// One word of this CPU's block at a fixed offset, read with a single %gs-relative load: a task
+// that moves to another CPU mid-read still gets a consistent value (the load happens on one
+// CPU), which reading the base and then the word could not promise.
+template <unsigned Offset>
+inline void* cpu_local_word() {
+    void* word;
+    asm volatile("mov %%gs:%c1, %0" : "=r"(word) : "i"(Offset));
+    return word;
+}
+
 // XSAVE and XRSTOR fault on a save area not aligned to 64 bytes [SDM vol1 §13.4].
 inline constexpr uint32_t kExtendedStateAlignment = 64;
 
