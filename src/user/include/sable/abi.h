@@ -16,72 +16,72 @@
 
 /* ---- call numbers ---------------------------------------------------------------------------- */
 enum sable_syscall {
-    SYS_EXIT = 0,           /* exit(int status) -> does not return                               */
-    SYS_GETPID = 1,         /* getpid() -> pid                                                    */
-    SYS_GETPPID = 2,        /* getppid() -> parent's pid (0: the kernel)                          */
-    SYS_YIELD = 3,          /* yield() -> 0                                                       */
-    SYS_FORK = 4,           /* fork() -> child's pid in the parent, 0 in the child                */
-    SYS_WAITPID = 5,        /* waitpid(int pid (-1: any child), int* status (may be NULL),
-                               int flags) -> pid reaped, 0 (WNOHANG, none yet), -ECHILD           */
-    SYS_SPAWN = 6,          /* spawn(const char* program, const char* const* argv (NULL-ended,
-                               may be NULL), const int* stdio (3 fds for the child's 0,1,2;
-                               NULL: the caller's 0,1,2)) -> child's pid. The child gets only
-                               those three descriptors.                                          */
-    SYS_SLEEP_MS = 7,       /* sleep_ms(uint64_t ms) -> 0                                         */
-    SYS_READ = 8,           /* read(int fd, void* buf, size_t len) -> bytes (0: end of file)      */
-    SYS_WRITE = 9,          /* write(int fd, const void* buf, size_t len) -> bytes                */
-    SYS_PIPE = 10,          /* pipe(int fds[2]) -> 0; fds[0] reads, fds[1] writes                 */
-    SYS_CLOSE = 11,         /* close(int fd) -> 0                                                 */
-    SYS_DUP2 = 12,          /* dup2(int old_fd, int new_fd) -> new_fd                             */
-    SYS_BRK = 13,           /* brk(uintptr_t new_break (0: query)) -> the break now, or -ENOMEM   */
-    SYS_CLOCK_NS = 14,      /* clock_ns() -> nanoseconds since boot                               */
-    SYS_GETCPU = 15,        /* getcpu() -> index of the CPU running the caller                    */
-    SYS_SET_AFFINITY = 16,  /* set_affinity(uint64_t cpu_mask (bit n = CPU n, n < 64; 0 or ~0:
-                               any CPU)) -> 0; moves the caller at once if it is on a CPU outside
-                               the mask; -EINVAL if no online CPU is in the mask                  */
-    SYS_KILL = 17,          /* kill(int pid) -> 0; the target dies with reason "kill request";
-                               -EPERM for init, -ESRCH if there is no such process                */
-    SYS_PROCESS_LIST = 18,  /* process_list(struct sable_process_info* out, size_t max) -> count
-                               of live processes (all of them, even if more than max)             */
-    SYS_MEMINFO = 19,       /* meminfo(struct sable_meminfo* out) -> 0                            */
-    SYS_CPU_INFO = 20,      /* cpu_info(struct sable_cpu_info* out, size_t max) -> CPUs online   */
-    SYS_PROGRAM_LIST = 21,  /* program_list(char* buf, size_t len) -> bytes: the names of the
-                               programs in the boot image, each followed by '\n'; -EINVAL if
-                               they do not all fit (the buffer's contents are then undefined)     */
-    SYS_THREAD_CREATE = 22, /* thread_create(void (*entry)(uint64_t arg), uint64_t arg) -> tid: a new
-                               thread of the caller's process, entered at entry(arg) (rdi = arg)
-                               on its own 20 MiB stack (rsp % 16 == 8, as after a call, below the
-                               thread block; returning from entry is a fault: end with
-                               thread_exit); -EFAULT: entry not in user space; -EAGAIN beyond
-                               SABLE_MAX_THREADS threads or the system's task limit            */
-    SYS_THREAD_EXIT = 23,   /* thread_exit(uint64_t value) -> does not return; the last thread's
-                               exit ends the process with status 0                             */
-    SYS_THREAD_JOIN = 24,   /* thread_join(int tid, uint64_t* value (may be NULL)) -> 0 once
-                               that thread has exited; -ESRCH: no such thread (or already
-                               joined), -EDEADLK: the caller itself, -EINVAL: being joined     */
-    SYS_GETTID = 25,        /* gettid() -> the caller's thread id (1: the main thread)          */
-    SYS_FUTEX_WAIT = 26,    /* futex_wait(const uint32_t* address, uint32_t expected,
-                               uint64_t timeout_ms (SABLE_FUTEX_FOREVER: none)) -> 0 when woken,
-                               -EAGAIN if *address != expected on entry, -ETIMEDOUT; address
-                               must be 4-byte aligned user memory (-EINVAL, -EFAULT)          */
-    SYS_FUTEX_WAKE = 27,    /* futex_wake(const uint32_t* address, uint32_t count) -> how many
-                               waiters of this process on that address were woken (<= count) */
-    SYS_THREAD_LIST = 28,   /* thread_list(struct sable_thread_info* out, size_t max) -> count of
-                               threads of all live processes (all of them, even if more than max) */
-    SYS_MMAP = 29,          /* mmap(void* address, size_t length, int prot, int flags) -> address
-                               of `length` bytes (rounded up to pages) of zero-filled memory,
-                               committed page by page on first touch. address: a hint (used if
-                               free), or with SABLE_MAP_FIXED the place itself (page-aligned, free,
-                               inside the mmap window). -EINVAL: bad flags, length 0, W+X, a
-                               fixed place that is taken or outside; -ENOMEM: no room            */
-    SYS_MUNMAP = 30,        /* munmap(void* address, size_t length) -> 0; unmaps every page of
-                               the range (parts of regions too); -EINVAL: unaligned or outside
-                               the mmap window                                                  */
-    SYS_MPROTECT = 31,      /* mprotect(void* address, size_t length, int prot) -> 0; -EINVAL:
-                               unaligned, W+X; -ENOMEM: part of the range is not mapped         */
-    SYS_REBOOT = 32,        /* reboot(int how: SABLE_REBOOT_RESTART or SABLE_REBOOT_POWER_OFF) ->
-                               does not return (any process may call it: docs/syscalls.md says
-                               why); -EINVAL: another `how`                                     */
+    SYS_EXIT = 0,          /* exit(int status) -> does not return                               */
+    SYS_GETPID = 1,        /* getpid() -> pid                                                    */
+    SYS_GETPPID = 2,       /* getppid() -> parent's pid (0: the kernel)                          */
+    SYS_YIELD = 3,         /* yield() -> 0                                                       */
+    SYS_FORK = 4,          /* fork() -> child's pid in the parent, 0 in the child                */
+    SYS_WAITPID = 5,       /* waitpid(int pid (-1: any child), int* status (may be NULL),
+                              int flags) -> pid reaped, 0 (WNOHANG, none yet), -ECHILD           */
+    SYS_SPAWN = 6,         /* spawn(const char* program, const char* const* argv (NULL-ended,
+                              may be NULL), const int* stdio (3 fds for the child's 0,1,2;
+                              NULL: the caller's 0,1,2)) -> child's pid. The child gets only
+                              those three descriptors.                                          */
+    SYS_SLEEP_MS = 7,      /* sleep_ms(uint64_t ms) -> 0                                         */
+    SYS_READ = 8,          /* read(int fd, void* buf, size_t len) -> bytes (0: end of file)      */
+    SYS_WRITE = 9,         /* write(int fd, const void* buf, size_t len) -> bytes                */
+    SYS_PIPE = 10,         /* pipe(int fds[2]) -> 0; fds[0] reads, fds[1] writes                 */
+    SYS_CLOSE = 11,        /* close(int fd) -> 0                                                 */
+    SYS_DUP2 = 12,         /* dup2(int old_fd, int new_fd) -> new_fd                             */
+    SYS_BRK = 13,          /* brk(uintptr_t new_break (0: query)) -> the break now, or -ENOMEM   */
+    SYS_CLOCK_NS = 14,     /* clock_ns() -> nanoseconds since boot                               */
+    SYS_GETCPU = 15,       /* getcpu() -> index of the CPU running the caller                    */
+    SYS_SET_AFFINITY = 16, /* set_affinity(uint64_t cpu_mask (bit n = CPU n, n < 64; 0 or ~0:
+                              any CPU)) -> 0; moves the caller at once if it is on a CPU outside
+                              the mask; -EINVAL if no online CPU is in the mask                  */
+    SYS_KILL = 17,         /* kill(int pid) -> 0; the target dies with reason "kill request";
+                              -EPERM for init, -ESRCH if there is no such process                */
+    SYS_PROCESS_LIST = 18, /* process_list(struct sable_process_info* out, size_t max) -> count
+                              of live processes (all of them, even if more than max)             */
+    SYS_MEMINFO = 19,      /* meminfo(struct sable_meminfo* out) -> 0                            */
+    SYS_CPU_INFO = 20,     /* cpu_info(struct sable_cpu_info* out, size_t max) -> CPUs online   */
+    SYS_PROGRAM_LIST = 21, /* program_list(char* buf, size_t len) -> bytes: the names of the
+                              programs in the boot image, each followed by '\n'; -EINVAL if
+                              they do not all fit (the buffer's contents are then undefined)     */
+    SYS_THREAD_CREATE = 22,/* thread_create(void (*entry)(uint64_t arg), uint64_t arg) -> tid: a new
+                              thread of the caller's process, entered at entry(arg) (rdi = arg)
+                              on its own 20 MiB stack (rsp % 16 == 8, as after a call, below the
+                              thread block; returning from entry is a fault: end with
+                              thread_exit); -EFAULT: entry not in user space; -EAGAIN beyond
+                              SABLE_MAX_THREADS threads or the system's task limit            */
+    SYS_THREAD_EXIT = 23,  /* thread_exit(uint64_t value) -> does not return; the last thread's
+                              exit ends the process with status 0                             */
+    SYS_THREAD_JOIN = 24,  /* thread_join(int tid, uint64_t* value (may be NULL)) -> 0 once
+                              that thread has exited; -ESRCH: no such thread (or already
+                              joined), -EDEADLK: the caller itself, -EINVAL: being joined     */
+    SYS_GETTID = 25,       /* gettid() -> the caller's thread id (1: the main thread)          */
+    SYS_FUTEX_WAIT = 26,   /* futex_wait(const uint32_t* address, uint32_t expected,
+                              uint64_t timeout_ms (SABLE_FUTEX_FOREVER: none)) -> 0 when woken,
+                              -EAGAIN if *address != expected on entry, -ETIMEDOUT; address
+                              must be 4-byte aligned user memory (-EINVAL, -EFAULT)          */
+    SYS_FUTEX_WAKE = 27,   /* futex_wake(const uint32_t* address, uint32_t count) -> how many
+                              waiters of this process on that address were woken (<= count) */
+    SYS_THREAD_LIST = 28,  /* thread_list(struct sable_thread_info* out, size_t max) -> count of
+                              threads of all live processes (all of them, even if more than max) */
+    SYS_MMAP = 29,         /* mmap(void* address, size_t length, int prot, int flags) -> address
+                              of `length` bytes (rounded up to pages) of zero-filled memory,
+                              committed page by page on first touch. address: a hint (used if
+                              free), or with SABLE_MAP_FIXED the place itself (page-aligned, free,
+                              inside the mmap window). -EINVAL: bad flags, length 0, W+X, a
+                              fixed place that is taken or outside; -ENOMEM: no room            */
+    SYS_MUNMAP = 30,       /* munmap(void* address, size_t length) -> 0; unmaps every page of
+                              the range (parts of regions too); -EINVAL: unaligned or outside
+                              the mmap window                                                  */
+    SYS_MPROTECT = 31,     /* mprotect(void* address, size_t length, int prot) -> 0; -EINVAL:
+                              unaligned, W+X; -ENOMEM: part of the range is not mapped         */
+    SYS_REBOOT = 32,       /* reboot(int how: SABLE_REBOOT_RESTART or SABLE_REBOOT_POWER_OFF) ->
+                              does not return (any process may call it: docs/syscalls.md says
+                              why); -EINVAL: another `how`                                     */
     SYS_COUNT = 33
 };
 
