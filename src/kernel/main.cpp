@@ -1,33 +1,33 @@
 // kernel_main: the first C++ code. Brings up the console, reads what GRUB handed over, prints
 // the boot banner, and runs the self tests when the command line asks for them.
-#include <sable/abi.h>
 #include <stdint.h>
+#include <sable/abi.h>
 
 #include "arch/arch.hpp"
 #include "boot/multiboot2.hpp"
 #include "drivers/qemu_fw_cfg.hpp"
 #include "drivers/uart16550.hpp"
+#include "kernel/selftest/bench.hpp"
 #include "kernel/boot_context.hpp"
 #include "kernel/display.hpp"
-#include "kernel/interrupts.hpp"
-#include "kernel/panic.hpp"
-#include "kernel/selftest/bench.hpp"
-#include "kernel/selftest/selftest.hpp"
-#include "kernel/symbols.hpp"
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
-#include "lib/format.hpp"
+#include "sched/cpu_local.hpp"
+#include "kernel/panic.hpp"
 #include "mm/kernel_address_space.hpp"
+#include "kernel/interrupts.hpp"
 #include "mm/kernel_stacks.hpp"
-#include "mm/physical_memory.hpp"
 #include "proc/files.hpp"
 #include "proc/process.hpp"
-#include "sched/cpu_local.hpp"
-#include "sched/tasks.hpp"
-#include "smp/bring_up.hpp"
-#include "smp/discovery.hpp"
-#include "smp/power.hpp"
 #include "smp/tlb.hpp"
+#include "sched/tasks.hpp"
+#include "kernel/symbols.hpp"
+#include "mm/physical_memory.hpp"
+#include "smp/discovery.hpp"
+#include "smp/bring_up.hpp"
+#include "kernel/selftest/selftest.hpp"
+#include "lib/format.hpp"
+#include "smp/power.hpp"
 
 #ifndef SABLE_VERSION
 #error "SABLE_VERSION comes from CMake (project version)"

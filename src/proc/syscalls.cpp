@@ -5,13 +5,13 @@
 
 #include "arch/arch.hpp"
 #include "lib/clock.hpp"
-#include "mm/physical_memory.hpp"
-#include "mm/user_memory.hpp"
+#include "sched/cpu_local.hpp"
 #include "proc/files.hpp"
+#include "mm/physical_memory.hpp"
 #include "proc/process.hpp"
 #include "proc/programs.hpp"
-#include "sched/cpu_local.hpp"
 #include "sched/tasks.hpp"
+#include "mm/user_memory.hpp"
 #include "smp/power.hpp"
 
 namespace kernel::syscalls {
