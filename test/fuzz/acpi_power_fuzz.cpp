@@ -25,8 +25,10 @@ void run(const Buffer& input) {
         // A reset register is only ever reported in a space the kernel can write.
         if (fadt->reset_supported) check(fadt->reset_register.space_id <= 1 && fadt->reset_register.present());
     }
-    if (auto s5 = smp::find_s5_sleep_type(bytes)) check(s5->pm1a <= 7 && s5->pm1b <= 7);
-    else (void)smp::describe(s5.error());
+    if (auto s5 = smp::find_s5_sleep_type(bytes))
+        check(s5->pm1a <= 7 && s5->pm1b <= 7);
+    else
+        (void)smp::describe(s5.error());
 }
 
 // The input with `signature` and a valid checksum over its own length field (clamped).

@@ -41,8 +41,8 @@ Buffer load_fixture(const std::string& config, const std::string& table) {
     return bytes;
 }
 
-const char* const kConfigs[] = {"seabios_pc_smp1", "seabios_pc_smp4_sockets", "seabios_q35_smp4_cores",
-                                "seabios_q35_smp8_sockets", "ovmf_q35_smp4", "ovmf_pc_smp1"};
+const char* const kConfigs[] = {"seabios_pc_smp1",          "seabios_pc_smp4_sockets", "seabios_q35_smp4_cores",
+                                "seabios_q35_smp8_sockets", "ovmf_q35_smp4",           "ovmf_pc_smp1"};
 
 void put32(Buffer& b, size_t at, uint32_t value) {
     for (int i = 0; i < 4; ++i) b[at + i] = static_cast<uint8_t>(value >> (8 * i));
@@ -116,7 +116,7 @@ TEST(Fadt, Q35Revision3HasResetRegisterAtPortCf9AndXFields) {
 
 TEST(Fadt, PrefersXDsdtAndXPm1aWhenNonZero) {
     Buffer b = load_fixture("seabios_q35_smp4_cores", "fadt");
-    put64(b, 140, 0x1'2345'6000ull);              // X_DSDT
+    put64(b, 140, 0x1'2345'6000ull);                      // X_DSDT
     b[172] = static_cast<uint8_t>(AddressSpace::Memory);  // X_PM1a_CNT_BLK: memory
     put64(b, 176, 0xfed0'0004ull);
     fix_checksum(b, 9, b.size());
@@ -269,14 +269,15 @@ TEST(S5, ReadsEveryIntegerEncoding) {
         uint8_t a, b;
     };
     const Case cases[] = {
-        {{0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x01, 0x00, 0x00}, 0, 1},           // Zero, One
-        {{0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0A, 0x05, 0x0A, 0x07}, 5, 7},           // BytePrefix
-        {{0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x02, 0x0B, 0x06, 0x00, 0x0B, 0x02, 0x00}, 6, 2},  // WordPrefix
+        {{0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x01, 0x00, 0x00}, 0, 1},                    // Zero, One
+        {{0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0A, 0x05, 0x0A, 0x07}, 5, 7},                    // BytePrefix
+        {{0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x02, 0x0B, 0x06, 0x00, 0x0B, 0x02, 0x00}, 6, 2},        // WordPrefix
         {{0x08, '_', 'S', '5', '_', 0x12, 0x0C, 0x02, 0x0C, 0x07, 0, 0, 0, 0x0C, 0x03, 0, 0, 0}, 7, 3},  // DWord
         {{0x08, '_', 'S', '5', '_', 0x12, 0x14, 0x02, 0x0E, 4, 0, 0, 0, 0, 0, 0, 0, 0x0E, 1, 0, 0, 0, 0, 0, 0, 0},
-         4, 1},  // QWordPrefix
+         4,
+         1},                                                                           // QWordPrefix
         {{0x08, '\\', '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0A, 0x05, 0x00}, 5, 0},  // \_S5 (root prefix)
-        {{0x08, '_', 'S', '5', '_', 0x12, 0x04, 0x01, 0x0A, 0x05}, 5, 5},             // one element: b = a
+        {{0x08, '_', 'S', '5', '_', 0x12, 0x04, 0x01, 0x0A, 0x05}, 5, 5},              // one element: b = a
         // A two-byte PkgLength (lead 0x40 | low nibble, then the next eight bits).
         {{0x08, '_', 'S', '5', '_', 0x12, 0x47, 0x00, 0x02, 0x0A, 0x03, 0x0A, 0x04}, 3, 4},
     };
@@ -297,8 +298,8 @@ TEST(S5, FoundInAnSsdtToo) {
 
 TEST(S5, SkipsMentionsThatAreNotTheDefinition) {
     // A bare reference to _S5_ (no NameOp), then Name(_S5_, 3) (not a package), then the real one.
-    const Buffer b = table_with_aml({'_', 'S', '5', '_', 0x08, '_', 'S', '5', '_', 0x0A, 0x03,
-                                     0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0A, 0x06, 0x00});
+    const Buffer b = table_with_aml({'_',  'S', '5', '_', 0x08, '_',  'S',  '5',  '_',  0x0A, 0x03,
+                                     0x08, '_', 'S', '5', '_',  0x12, 0x05, 0x02, 0x0A, 0x06, 0x00});
     auto s5 = smp::find_s5_sleep_type(view(b));
     ASSERT_TRUE(s5);
     EXPECT_EQ(s5->pm1a, 6);
