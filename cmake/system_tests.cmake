@@ -339,18 +339,19 @@ sable_system_test(user.fork_until_out_of_memory
 # `poweroff` and `reboot` typed into the shell on every firmware/machine pair. QEMU's SHUTDOWN
 # event tells a power-off from a reset (run-qemu --expect-exit); the last line of the log must be
 # the step that worked, so a step that did nothing (and let the next one act) fails the test.
+# Two CPUs, one of them busy with `spin`: the other must be stopped first.
 foreach(config IN ITEMS "bios_pc;pc;0" "bios_q35;q35;0" "uefi_pc;pc;1" "uefi_q35;q35;1")
     list(GET config 0 name)
     list(GET config 1 machine)
     list(GET config 2 uefi)
-    set(firmware_args --machine ${machine})
+    set(firmware_args --machine ${machine} --smp 2)
     if(uefi)
         list(APPEND firmware_args --uefi)
     endif()
     sable_system_test(power.poweroff_${name}
         QEMU_TIMEOUT 120 OUTCOME poweroff
-        ARGS ${firmware_args} --serial-input "poweroff\\n"
-        EXPECT "power: [\\\\]_S5 in the DSDT: SLP_TYPa=0 SLP_TYPb=0"
+        ARGS ${firmware_args} --serial-input "spin &\\npoweroff\\n"
+        EXPECT "power: [\\\\]_S5 in the DSDT: SLP_TYPa=0 SLP_TYPb=0" "power: 1 other CPU halted"
                "poweroff: entering S5: 0x2001 -> PM1a_CNT I/O 0x[0-9a-f]+\\n\\Z")
     # q35's FADT (revision 3) has the reset register; pc's (revision 1) does not, so port 0xCF9 resets.
     if(machine STREQUAL "q35")
@@ -360,8 +361,8 @@ foreach(config IN ITEMS "bios_pc;pc;0" "bios_q35;q35;0" "uefi_pc;pc;1" "uefi_q35
     endif()
     sable_system_test(power.reboot_${name}
         QEMU_TIMEOUT 120 OUTCOME reset
-        ARGS ${firmware_args} --serial-input "reboot\\n"
-        EXPECT "reset: trying ${reset_step}\\n\\Z")
+        ARGS ${firmware_args} --serial-input "spin &\\nreboot\\n"
+        EXPECT "power: 1 other CPU halted" "reset: trying ${reset_step}\\n\\Z")
 endforeach()
 # Each later step of the reset sequence alone (sable.reset= starts the sequence there).
 foreach(config IN ITEMS "cf9;port 0xcf9 [(]0x02 then 0x06[)]" "keyboard;keyboard controller [(]0x64 <- 0xfe[)]"

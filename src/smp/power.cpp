@@ -142,8 +142,9 @@ void enter_acpi_mode() {
 }
 
 void stop_everything_else() {
-    remote_call::halt_other_cpus();
+    const unsigned halted = remote_call::halt_other_cpus();
     arch::save_and_disable_interrupts();
+    klog("power: %u other CPU%s halted", halted, halted == 1 ? "" : "s");
 }
 
 }  // namespace

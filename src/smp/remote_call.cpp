@@ -70,7 +70,13 @@ void on_cpus(const kstd::CpuMask& targets, void (*fn)(void* argument), void* arg
 
 void on_other_cpus(void (*fn)(void* argument), void* argument) { on_cpus(kstd::CpuMask::all(), fn, argument); }
 
-void halt_other_cpus() { on_other_cpus(answer_and_halt, nullptr); }
+unsigned halt_other_cpus() {
+    // Every CPU is online by the time a process can ask for this, and none goes offline.
+    unsigned others = 0;
+    for (unsigned i = 0; i < g_cpu_count; ++i) others += g_cpu_locals[i].online;
+    on_other_cpus(answer_and_halt, nullptr);
+    return others - 1;
+}
 
 unsigned long long call_count() { return __atomic_load_n(&g_count, __ATOMIC_RELAXED); }
 

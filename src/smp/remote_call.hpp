@@ -17,8 +17,8 @@ void on_other_cpus(void (*fn)(void* argument), void* argument);
 void on_cpus(const kstd::CpuMask& targets, void (*fn)(void* argument), void* argument);
 // Stops every other online CPU for good (interrupts off, halted) and returns once all have
 // stopped: reset and power-off touch the hardware with no other CPU in the middle of anything.
-// Needs interrupts enabled here, like on_other_cpus.
-void halt_other_cpus();
+// Needs interrupts enabled here, like on_other_cpus. Returns how many it stopped.
+unsigned halt_other_cpus();
 // Count of calls made (all CPUs).
 unsigned long long call_count();
 
