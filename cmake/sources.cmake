@@ -43,8 +43,9 @@ set(SABLE_KERNEL_mm
 set(SABLE_PORTABLE_sched src/sched/scheduler.cpp src/sched/task_list.cpp)
 set(SABLE_KERNEL_sched src/sched/tasks.cpp src/sched/cpu_local.cpp)
 
-set(SABLE_PORTABLE_smp src/smp/firmware_tables.cpp)
-set(SABLE_KERNEL_smp src/smp/discovery.cpp src/smp/bring_up.cpp src/smp/remote_call.cpp src/smp/tlb.cpp)
+set(SABLE_PORTABLE_smp src/smp/firmware_tables.cpp src/smp/acpi_power.cpp)
+set(SABLE_KERNEL_smp src/smp/discovery.cpp src/smp/bring_up.cpp src/smp/remote_call.cpp src/smp/tlb.cpp
+    src/smp/power.cpp)
 
 set(SABLE_PORTABLE_proc src/proc/files.cpp src/proc/process_table.cpp src/proc/region_list.cpp)
 set(SABLE_KERNEL_proc src/proc/programs.cpp src/proc/process.cpp src/proc/threads.cpp src/proc/futex.cpp
@@ -82,7 +83,8 @@ set(SABLE_ARCH_SOURCES
     src/arch/x86_64/smp_startup.cpp
     src/arch/x86_64/user_entry.S
     src/arch/x86_64/user_mode.cpp
-    src/arch/x86_64/extended_state.cpp)
+    src/arch/x86_64/extended_state.cpp
+    src/arch/x86_64/reset.cpp)
 
 # Every portable source, for the host's fuzzers and benchmarks.
 set(SABLE_PORTABLE_SOURCES "")

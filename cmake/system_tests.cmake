@@ -340,3 +340,55 @@ sable_system_test(user.fork_until_out_of_memory
     QEMU_TIMEOUT 240
     ARGS --smp 2 --mem 32M --cmdline "sable.test=user sable.max_procs=1024"
     EXPECT "forkbomb: [0-9]+ children, then fork failed: out of memory" "^TEST user.no_leak PASS" ${ALL_PASSED})
+
+# --- Reset and power-off (docs/power.md) -----------------------------------------------------------
+# `poweroff` and `reboot` typed into the shell on every firmware/machine pair. QEMU's SHUTDOWN
+# event tells a power-off from a reset (run-qemu --expect-exit); the last line of the log must be
+# the step that worked, so a step that did nothing (and let the next one act) fails the test.
+# Two CPUs, one of them busy with `spin`: the other must be stopped first.
+foreach(config IN ITEMS "bios_pc;pc;0" "bios_q35;q35;0" "uefi_pc;pc;1" "uefi_q35;q35;1")
+    list(GET config 0 name)
+    list(GET config 1 machine)
+    list(GET config 2 uefi)
+    set(firmware_args --machine ${machine} --smp 2)
+    if(uefi)
+        list(APPEND firmware_args --uefi)
+    endif()
+    sable_system_test(power.poweroff_${name}
+        QEMU_TIMEOUT 120 OUTCOME poweroff
+        ARGS ${firmware_args} --serial-input "spin &\\npoweroff\\n"
+        EXPECT "power: [\\\\]_S5 in the DSDT: SLP_TYPa=0 SLP_TYPb=0" "power: 1 other CPU halted"
+               "poweroff: entering S5: 0x2001 -> PM1a_CNT I/O 0x[0-9a-f]+\\n\\Z")
+    # q35's FADT (revision 3) has the reset register; pc's (revision 1) does not, so port 0xCF9 resets.
+    if(machine STREQUAL "q35")
+        set(reset_step "the ACPI reset register [(]I/O 0xcf9 <- 0xf[)]")
+    else()
+        set(reset_step "port 0xcf9 [(]0x02 then 0x06[)]")
+    endif()
+    sable_system_test(power.reboot_${name}
+        QEMU_TIMEOUT 120 OUTCOME reset
+        ARGS ${firmware_args} --serial-input "spin &\\nreboot\\n"
+        EXPECT "power: 1 other CPU halted" "reset: trying ${reset_step}\\n\\Z")
+endforeach()
+# Each later step of the reset sequence alone (sable.reset= starts the sequence there).
+foreach(config IN ITEMS "cf9;port 0xcf9 [(]0x02 then 0x06[)]" "keyboard;keyboard controller [(]0x64 <- 0xfe[)]"
+                        "triple-fault;triple fault [(]empty IDT, int3[)]")
+    list(GET config 0 method)
+    list(GET config 1 step)
+    sable_system_test(power.reset_via_${method}
+        OUTCOME reset
+        ARGS --machine q35 --cmdline "sable.reset=${method}" --serial-input "reboot\\n"
+        EXPECT "reset: trying ${step}\\n\\Z")
+endforeach()
+# A kernel with nothing left to run powers off: init (here `hello`, which exits at once) is
+# started twice, then the machine goes off.
+sable_system_test(power.init_ends_twice_powers_off
+    OUTCOME poweroff
+    ARGS --cmdline "sable.init=hello"
+    EXPECT "init: hello [(]pid [0-9]+[)] ended with status 0. starting it again"
+           "kernel: init ended twice, nothing left to run: powering off"
+           "poweroff: entering S5: ")
+# Without ACPI (sable.acpi=off, as on firmware without it) power-off says so and halts.
+sable_system_test(power.poweroff_without_acpi_says_so
+    ARGS --cmdline "sable.acpi=off" --until-expected --serial-input "poweroff\\n"
+    EXPECT "poweroff: cannot power off [(]no ACPI[)]: halted with interrupts off")

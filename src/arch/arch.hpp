@@ -33,6 +33,19 @@ void wait_for_interrupt();
 uint8_t port_read8(uint16_t port);
 void port_write8(uint16_t port, uint8_t value);
 void port_write16(uint16_t port, uint16_t value);
+uint16_t port_read16(uint16_t port);
+uint32_t port_read32(uint16_t port);
+void port_write32(uint16_t port, uint32_t value);
+
+// The machine's own ways to reset, in the order to try them after the FADT's reset register
+// (reset.cpp). Each returns only if the machine is still running.
+struct ResetMethod {
+    const char* name;         // the word sable.reset= takes: "cf9", "keyboard", "triple-fault"
+    const char* description;  // what the log line says is being tried
+    void (*attempt)();
+};
+extern const ResetMethod kResetMethods[];
+extern const unsigned kResetMethodCount;
 
 // Raw timestamp counter, and its frequency measured against the PIT (0 until calibrated).
 uint64_t timestamp();

@@ -1,6 +1,7 @@
 // kernel_main: the first C++ code. Brings up the console, reads what GRUB handed over, prints
 // the boot banner, and runs the self tests when the command line asks for them.
 #include <stdint.h>
+#include <sable/abi.h>
 
 #include "arch/arch.hpp"
 #include "boot/multiboot2.hpp"
@@ -26,6 +27,7 @@
 #include "smp/bring_up.hpp"
 #include "kernel/selftest/selftest.hpp"
 #include "lib/format.hpp"
+#include "smp/power.hpp"
 
 #ifndef SABLE_VERSION
 #error "SABLE_VERSION comes from CMake (project version)"
@@ -169,6 +171,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
     kernel::platform::discover(info, cmdline.value("sable.acpi") == "off");
     if (kstd::list_contains(cmdline.value("sable.dump"), "firmware")) kernel::platform::dump_tables();
+    kernel::power::init(cmdline.value("sable.reset"));
     // 100 Hz keeps TCG guests responsive; real machines may ask for more (sable.tick_hz=1000).
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);
     if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;
@@ -190,8 +193,25 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
 
     // Logged before init can run, so the shell's prompt is the last thing on the console.
     klog("boot complete: starting init");
-    const int64_t init_pid = kernel::process::spawn_init("init");
-    if (init_pid < 0) klog("boot: cannot start init: error %ld", -init_pid);
-    // The boot task has nothing left to do; sleeping leaves the CPU to other tasks and idle.
-    for (;;) kernel::tasks::sleep_ms(60 * 1000);
+    // init never ends by design; if it does, it gets one more chance (a crash may be a one-off),
+    // then the kernel has nothing left to run and powers the machine off rather than idle forever.
+    char init_program[SABLE_MAX_NAME] = "init";
+    const kstd::StringView chosen_init = cmdline.value("sable.init");
+    if (!chosen_init.empty() && chosen_init.size() < sizeof init_program) {
+        __builtin_memcpy(init_program, chosen_init.data(), chosen_init.size());
+        init_program[chosen_init.size()] = '\0';
+    }
+    constexpr unsigned kInitRuns = 2;
+    for (unsigned run = 1; run <= kInitRuns; ++run) {
+        const int64_t init_pid = kernel::process::spawn_init(init_program);
+        if (init_pid < 0) {
+            klog("boot: cannot start %s: error %ld", init_program, -init_pid);
+            continue;
+        }
+        const int32_t status = kernel::process::kernel_wait(static_cast<int32_t>(init_pid));
+        klog("init: %s (pid %ld) ended with status %d%s", init_program, init_pid, status,
+             run < kInitRuns ? "; starting it again" : "");
+    }
+    klog("kernel: init ended twice, nothing left to run: powering off");
+    kernel::power::power_off();
 }

@@ -521,7 +521,7 @@ int64_t spawn_from_kernel(const char* program_name, const char* const* argv, int
 
 int64_t spawn_init(const char* program_name) {
     const char* const argv[] = {program_name};
-    return spawn_for_kernel(program_name, argv, 1, true, true);
+    return spawn_for_kernel(program_name, argv, 1, false, true);
 }
 
 int64_t spawn(uint64_t user_program, uint64_t user_argv, uint64_t user_stdio) {

@@ -86,7 +86,8 @@ void init(const boot::BootInfo& info, unsigned process_limit);
 // Starts `program` with `argv` (argv[0] is the name by convention) as a child of the kernel;
 // its descriptors 0, 1, 2 are the console. Returns the pid, or a negative SABLE_E* code.
 int64_t spawn_from_kernel(const char* program, const char* const* argv, int argc, bool auto_reap);
-// Starts the init program: like spawn_from_kernel (auto-reaped), and it adopts orphans.
+// Starts the init program: like spawn_from_kernel, and it adopts orphans; the kernel collects
+// it with kernel_wait (kernel_main starts it once more, then powers off).
 int64_t spawn_init(const char* program);
 // Waits for a process spawn_from_kernel started (auto_reap false) and returns its wait status.
 int32_t kernel_wait(int32_t pid);

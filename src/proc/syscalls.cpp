@@ -12,6 +12,7 @@
 #include "proc/programs.hpp"
 #include "sched/tasks.hpp"
 #include "mm/user_memory.hpp"
+#include "smp/power.hpp"
 
 namespace kernel::syscalls {
 namespace {
@@ -188,6 +189,14 @@ int64_t sys_program_list(uint64_t user_buffer, uint64_t size) {
     return static_cast<int64_t>(written);
 }
 
+// Any process may: see docs/syscalls.md (no users or privileges yet; the console's user owns the
+// machine). Both never return.
+int64_t sys_reboot(uint64_t how) {
+    if (how == SABLE_REBOOT_RESTART) power::restart();
+    if (how == SABLE_REBOOT_POWER_OFF) power::power_off();
+    return -SABLE_EINVAL;
+}
+
 }  // namespace
 }  // namespace kernel::syscalls
 
@@ -233,6 +242,9 @@ extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
         break;
     case SYS_MUNMAP: result = process::munmap(a0, a1); break;
     case SYS_MPROTECT: result = process::mprotect(a0, a1, static_cast<uint32_t>(a2)); break;
+    case SYS_REBOOT:
+        result = sys_reboot(a0);
+        break;
     default: result = -SABLE_ENOSYS; break;
     }
     arch::set_syscall_result(frame, static_cast<uint64_t>(result));

@@ -1,9 +1,10 @@
 // Firmware table discovery (see discovery.hpp).
 #include "smp/discovery.hpp"
 
+#include "lib/bytes.hpp"
 #include "lib/console.hpp"
 #include "mm/kernel_address_space.hpp"
-#include "lib/bytes.hpp"
+#include "smp/acpi_power.hpp"
 
 namespace kernel::platform {
 namespace {
@@ -14,6 +15,7 @@ bool g_from_firmware = false;
 struct Found {
     kstd::Bytes rsdp, root, madt, mp_pointer, mp_config;
 } g_found;
+smp::SdtPointers g_root_pointers;  // the RSDT/XSDT's entries; count() 0 without ACPI
 
 constexpr uint64_t kLowMemoryBytes = 1 << 20;
 constexpr uint64_t kMaxTableBytes = 1 << 16;
@@ -60,6 +62,7 @@ bool try_madt(const boot::BootInfo& info) {
         return false;
     }
     g_found.root = root.value().table;
+    g_root_pointers = root.value();
     for (size_t i = 0; i < root.value().count(); ++i) {
         kstd::Bytes table = sdt_bytes(root.value()[i]);
         if (table.size() < 4 || table[0] != 'A' || table[1] != 'P' || table[2] != 'I' || table[3] != 'C') continue;
@@ -152,12 +155,26 @@ void discover(const boot::BootInfo& info, bool ignore_madt) {
 const smp::PlatformTopology& topology() { return g_topology; }
 bool from_firmware() { return g_from_firmware; }
 
+kstd::Bytes acpi_table(const char* signature, unsigned index) {
+    for (size_t i = 0; i < g_root_pointers.count(); ++i) {
+        kstd::Bytes table = sdt_bytes(g_root_pointers[i]);
+        if (!smp::check_sdt(table, signature) || index-- != 0) continue;
+        return table;
+    }
+    return {};
+}
+
+kstd::Bytes acpi_table_at(uint64_t phys_addr) { return sdt_bytes(phys_addr); }
+
 void dump_tables() {
     print_hex("rsdp", g_found.rsdp);
     print_hex("root", g_found.root);
     print_hex("madt", g_found.madt);
     print_hex("mp_pointer", g_found.mp_pointer);
     print_hex("mp_config", g_found.mp_config);
+    const kstd::Bytes fadt = acpi_table("FACP");
+    print_hex("fadt", fadt);
+    if (auto parsed = smp::parse_fadt(fadt)) print_hex("dsdt", acpi_table_at(parsed.value().dsdt_address));
 }
 
 }  // namespace kernel::platform

@@ -15,8 +15,15 @@ void discover(const boot::BootInfo& info, bool ignore_madt = false);
 const smp::PlatformTopology& topology();
 bool from_firmware();  // false when neither table was usable
 
-// sable.dump=firmware: prints the raw RSDP, root table, MADT, MP floating pointer and MP
-// configuration table as "FWDUMP <name> <hex>" lines (tools/capture-firmware-tables turns them
+// The `index`th valid ACPI table with this signature the root table lists ("FACP", "SSDT"),
+// mapped read-only; empty if there is none or ACPI was not used (no root table, sable.acpi=off).
+kstd::Bytes acpi_table(const char* signature, unsigned index = 0);
+// The table at a physical address another table names (the FADT's DSDT), mapped read-only;
+// empty if its length is implausible. Not validated: the parser checks it.
+kstd::Bytes acpi_table_at(uint64_t phys_addr);
+
+// sable.dump=firmware: prints the raw RSDP, root table, MADT, MP floating pointer, MP
+// configuration table, FADT and DSDT as "FWDUMP <name> <hex>" lines (tools/capture-firmware-tables turns them
 // into the host tests' fixtures).
 void dump_tables();
 

@@ -27,6 +27,12 @@ uint64_t on_remote_call(arch::TrapFrame* frame, void*) {
     return reinterpret_cast<uint64_t>(frame);
 }
 
+// Answers before it halts: on_remote_call's own answer, after the function, never comes.
+void answer_and_halt(void*) {
+    __atomic_fetch_sub(&g_pending, 1, __ATOMIC_RELEASE);
+    arch::halt_forever();
+}
+
 }  // namespace
 
 void init() { arch::set_interrupt_handler(arch::kVectorRemoteCallIpi, on_remote_call, nullptr); }
@@ -63,6 +69,14 @@ void on_cpus(const kstd::CpuMask& targets, void (*fn)(void* argument), void* arg
 }
 
 void on_other_cpus(void (*fn)(void* argument), void* argument) { on_cpus(kstd::CpuMask::all(), fn, argument); }
+
+unsigned halt_other_cpus() {
+    // Every CPU is online by the time a process can ask for this, and none goes offline.
+    unsigned others = 0;
+    for (unsigned i = 0; i < g_cpu_count; ++i) others += g_cpu_locals[i].online;
+    on_other_cpus(answer_and_halt, nullptr);
+    return others - 1;
+}
 
 unsigned long long call_count() { return __atomic_load_n(&g_count, __ATOMIC_RELAXED); }
 

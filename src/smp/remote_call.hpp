@@ -15,6 +15,10 @@ void init();
 void on_other_cpus(void (*fn)(void* argument), void* argument);
 // Runs fn(argument) on the online CPUs in `targets` other than this one, the same way.
 void on_cpus(const kstd::CpuMask& targets, void (*fn)(void* argument), void* argument);
+// Stops every other online CPU for good (interrupts off, halted) and returns once all have
+// stopped: reset and power-off touch the hardware with no other CPU in the middle of anything.
+// Needs interrupts enabled here, like on_other_cpus. Returns how many it stopped.
+unsigned halt_other_cpus();
 // Count of calls made (all CPUs).
 unsigned long long call_count();
 

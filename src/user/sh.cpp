@@ -1,6 +1,6 @@
 // sh: the Sable shell. Reads a line, splits it into whitespace-separated words, runs the stages
 // of a pipeline (`a | b | c`) connected by pipes, in the foreground or, with a trailing `&`, in
-// the background. Builtins (help ps mem cpus kill exit) run in the shell itself.
+// the background. Builtins (help ps mem cpus kill exit reboot poweroff) run in the shell itself.
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -108,7 +108,7 @@ bool parse(char* line, Job& job) {
 // --- builtins ---------------------------------------------------------------------------------
 
 void builtin_help() {
-    printf("builtins: help ps mem cpus kill <pid>... exit [code]\n");
+    printf("builtins: help ps mem cpus kill <pid>... exit [code] reboot poweroff\n");
     printf("syntax:   prog args... [| prog args...]... [&]\n");
     static char names[4096];
     long length = program_list(names, sizeof names - 1);
@@ -219,6 +219,12 @@ void builtin_kill(const char* const* argv) {
     }
 }
 
+// reboot and poweroff: the call returns only if it was refused.
+void builtin_reboot(const char* name, int how) {
+    reboot(how);
+    dprintf(2, "sh: %s: %s\n", name, strerror(errno));
+}
+
 // Runs argv as a builtin if it names one; false if it does not.
 bool run_builtin(const char* const* argv) {
     const char* name = argv[0];
@@ -234,6 +240,10 @@ bool run_builtin(const char* const* argv) {
         builtin_kill(argv);
     } else if (strcmp(name, "exit") == 0) {
         exit(argv[1] != nullptr ? atoi(argv[1]) : 0);
+    } else if (strcmp(name, "reboot") == 0) {
+        builtin_reboot(name, SABLE_REBOOT_RESTART);
+    } else if (strcmp(name, "poweroff") == 0) {
+        builtin_reboot(name, SABLE_REBOOT_POWER_OFF);
     } else {
         return false;
     }
@@ -241,7 +251,7 @@ bool run_builtin(const char* const* argv) {
 }
 
 bool is_builtin(const char* name) {
-    static const char* const builtins[] = {"help", "ps", "mem", "cpus", "kill", "exit"};
+    static const char* const builtins[] = {"help", "ps", "mem", "cpus", "kill", "exit", "reboot", "poweroff"};
     for (const char* builtin : builtins) {
         if (strcmp(name, builtin) == 0) return true;
     }

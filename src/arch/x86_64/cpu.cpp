@@ -46,6 +46,9 @@ void wait_for_interrupt() { asm volatile("sti; hlt" ::: "memory"); }  // sti's s
 uint8_t port_read8(uint16_t port) { return inb(port); }
 void port_write8(uint16_t port, uint8_t value) { outb(port, value); }
 void port_write16(uint16_t port, uint16_t value) { outw(port, value); }
+uint16_t port_read16(uint16_t port) { return inw(port); }
+uint32_t port_read32(uint16_t port) { return inl(port); }
+void port_write32(uint16_t port, uint32_t value) { outl(port, value); }
 
 void set_cpu_local_base(void* block) { wrmsr(kMsrGsBase, reinterpret_cast<uint64_t>(block)); }
 

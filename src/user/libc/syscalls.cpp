@@ -123,6 +123,8 @@ int mprotect(void* address, size_t length, int prot) {
     return static_cast<int>(check(sable_syscall3(SYS_MPROTECT, ptr(address), static_cast<long>(length), prot)));
 }
 
+int reboot(int how) { return static_cast<int>(check(sable_syscall1(SYS_REBOOT, how))); }
+
 long thread_list(struct sable_thread_info* out, size_t max) {
     return check(sable_syscall2(SYS_THREAD_LIST, ptr(out), static_cast<long>(max)));
 }

@@ -79,7 +79,10 @@ enum sable_syscall {
                               the mmap window                                                  */
     SYS_MPROTECT = 31,     /* mprotect(void* address, size_t length, int prot) -> 0; -EINVAL:
                               unaligned, W+X; -ENOMEM: part of the range is not mapped         */
-    SYS_COUNT = 32
+    SYS_REBOOT = 32,       /* reboot(int how: SABLE_REBOOT_RESTART or SABLE_REBOOT_POWER_OFF) ->
+                              does not return (any process may call it: docs/syscalls.md says
+                              why); -EINVAL: another `how`                                     */
+    SYS_COUNT = 33
 };
 
 /* ---- errors (returned negated) --------------------------------------------------------------- */
@@ -163,6 +166,10 @@ enum sable_kill_reason {
 #define SABLE_MAP_PRIVATE 1 /* a fork child gets its own copy (copy-on-write) */
 #define SABLE_MAP_SHARED 2  /* a fork child shares the pages: writes show on both sides */
 #define SABLE_MAP_FIXED 4   /* exactly at `address` */
+
+/* ---- reboot ------------------------------------------------------------------------------------ */
+#define SABLE_REBOOT_RESTART 1   /* reset the machine (docs/power.md: the order of the steps)  */
+#define SABLE_REBOOT_POWER_OFF 2 /* ACPI S5; without it the kernel says so and halts            */
 
 #define SABLE_MAX_ARGS 32          /* argv entries spawn accepts                                  */
 #define SABLE_MAX_ARG_BYTES 4096   /* total bytes of argv strings                                 */

@@ -57,6 +57,10 @@ void* mmap(void* address, size_t length, int prot, int flags);
 int munmap(void* address, size_t length);
 int mprotect(void* address, size_t length, int prot);
 
+/* Restarts or powers off the machine: how = SABLE_REBOOT_RESTART or SABLE_REBOOT_POWER_OFF.
+   Returns only on failure (-1, errno EINVAL). */
+int reboot(int how);
+
 /* Threads and futexes (pthread.h builds on these). */
 int thread_create(void (*entry)(uint64_t argument), uint64_t argument);
 __attribute__((noreturn)) void thread_exit(uint64_t value);
