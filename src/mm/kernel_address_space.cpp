@@ -95,8 +95,10 @@ void init_kernel_address_space(const boot::BootInfo& info) {
     const uint64_t split_end = align_up(kernel_end, kTwoMiB);
 
     // 1. The 2 MiB page(s) holding the kernel image, in 4 KiB pages with per-section rights.
-    //    Below the image: BIOS data, VGA memory, EBDA, the ROM area (read by the MP-table search).
-    map_kernel_pages(split_base, kernel_start, kPageWritable, "low memory");
+    //    Below the image: VGA memory, EBDA, the ROM area, the AP trampoline page. Page 0 (the
+    //    real-mode IVT and the BIOS data area) stays unmapped, so a kernel NULL dereference
+    //    faults instead of reading it; the MP-table search reads the BDA through the direct map.
+    map_kernel_pages(split_base == 0 ? kPageSize : split_base, kernel_start, kPageWritable, "low memory");
     map_kernel_pages(kernel_start, text_end, kPageExecutable | kPageGlobal, "kernel text");
     map_kernel_pages(text_end, rodata_end, kPageGlobal, "kernel rodata");
     map_kernel_pages(rodata_end, guard, kPageWritable | kPageGlobal, "kernel data");
