@@ -116,8 +116,11 @@ bool user_access_prevention_on();  // SMAP
 // it, else the TSC; *source says which ("rdrand", "tsc"). Runs before anything needs the heap.
 uint64_t boot_entropy(const char** source);
 // For a kernel-mode exception: "SMAP" if it was a data access to a user page outside copy_user
-// (*address = the page's address), "SMEP" if the kernel executed one; nullptr otherwise.
+// (*address = the page's address), "SMEP" if the kernel executed one; nullptr otherwise. It
+// reads the active page tables at physical address + the offset last set here: 0 (the boot
+// identity map) until the kernel says its direct map is live, which every address space has.
 const char* broken_protection(const TrapFrame* frame, unsigned vector, uint64_t error_code, uint64_t* address);
+void set_page_table_view_offset(uint64_t offset);
 
 // ---- extended register state: x87, SSE, AVX (extended_state.cpp) ----------------------------
 // The kernel is built without SSE and never touches these registers, so a user task's values

@@ -138,6 +138,8 @@ void init_kernel_address_space(const boot::BootInfo& info) {
 
     arch::load_page_table_root(g_kernel_space.root().address());
     g_table_memory.set_direct_map_live();
+    // A process's tables may sit above the low 128 MiB, which is all its identity map covers.
+    arch::set_page_table_view_offset(kDirectMapBase);
     physical_memory::use_direct_map();
     klog("mm: kernel page tables loaded: PML4 at 0x%lx, %lu page-table frames, NX %s, 1 GiB pages %s",
          g_kernel_space.root().address(), physical_memory::count(PageState::PageTable),

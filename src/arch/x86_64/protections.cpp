@@ -26,6 +26,8 @@ constexpr uint32_t kLeaf1EcxRdrand = 1u << 30;
 // true of every CPU it runs on.
 bool g_decided = false;
 uint64_t g_cr4_bits = 0;
+// Where page tables are read: physical address + this (set_page_table_view_offset).
+uint64_t g_table_view_offset = 0;
 
 uint64_t supported_protections() {
     if (x86::cpuid(0).eax < 7) return 0;
@@ -35,11 +37,12 @@ uint64_t supported_protections() {
 }
 
 // True if `virt_addr` is mapped with the user bit at every level of the active tables, i.e. a
-// page ring 3 may touch. The tables are reached by their physical addresses (see translate).
+// page ring 3 may touch.
 bool is_user_page(uint64_t virt_addr) {
     uint64_t table = pte::next_table(x86::read_cr3());
     for (unsigned level = pte::kLevels; level-- > 0;) {
-        const uint64_t entry = reinterpret_cast<const uint64_t*>(table)[pte::index(virt_addr, level)];
+        const auto* entries = reinterpret_cast<const uint64_t*>(table + g_table_view_offset);
+        const uint64_t entry = entries[pte::index(virt_addr, level)];
         if (!pte::is_present(entry) || !(entry & pte::kUser)) return false;
         if (pte::is_leaf(entry, level)) return true;
         table = pte::next_table(entry);
@@ -86,6 +89,8 @@ uint64_t boot_entropy(const char** source) {
     // The TSC's low bits are what varies from boot to boot; spread them over the whole word.
     return x86::rdtsc_ordered() * 0x9E3779B97F4A7C15ull;
 }
+
+void set_page_table_view_offset(uint64_t offset) { g_table_view_offset = offset; }
 
 const char* broken_protection(const TrapFrame* frame, unsigned vector, uint64_t error_code, uint64_t* address) {
     // [SDM vol3 §4.7] error code: bit 0 P (protection violation), bit 2 U/S (ring 3), bit 4 I/D.
