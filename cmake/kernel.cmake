@@ -5,7 +5,10 @@ set(SABLE_KERNEL_FLAGS
     -fno-exceptions -fno-rtti -fno-threadsafe-statics
     -mno-red-zone                        # interrupts push onto the stack below RSP
     -mno-mmx -mno-sse -mno-sse2 -mno-80387 -msoft-float   # no FPU/SIMD state in the kernel
-    -fno-stack-protector -fno-omit-frame-pointer          # frame pointers feed backtraces
+    -fno-omit-frame-pointer              # frame pointers feed backtraces
+    # A canary below the locals of every function with an array or an address-taken local,
+    # checked before it returns (kernel/stack_protector.cpp); a global one: no TLS in the kernel.
+    -fstack-protector-strong -mstack-protector-guard=global
     -fno-pic -fno-pie -mcmodel=small     # linked at 1 MiB, below 2 GiB
     -Wall -Wextra -Werror=return-type -Werror=format   # a format that does not match its argument is a bug
     # Whole-kernel ThinLTO: the arch contract is a set of small out-of-line functions (one file

@@ -57,6 +57,7 @@ set(SABLE_KERNEL_kernel
     src/kernel/display.cpp
     src/kernel/panic.cpp
     src/kernel/runtime.cpp
+    src/kernel/stack_protector.cpp
     src/kernel/symbols.cpp
     src/kernel/interrupts.cpp
     src/kernel/selftest/selftest.cpp
@@ -83,6 +84,7 @@ set(SABLE_ARCH_SOURCES
     src/arch/x86_64/smp_startup.cpp
     src/arch/x86_64/user_entry.S
     src/arch/x86_64/user_mode.cpp
+    src/arch/x86_64/protections.cpp
     src/arch/x86_64/extended_state.cpp
     src/arch/x86_64/reset.cpp)
 

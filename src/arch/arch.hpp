@@ -115,10 +115,25 @@ void load_address_space(uint64_t pml4_phys);
 // (arch/percpu_offsets.h): self pointer, syscall entry stack, user-RSP scratch, switch release.
 
 // This CPU: `syscall` enabled (EFER.SCE), its entry point and flag mask (IF, DF, TF, AC cleared
-// on entry), the user/kernel selectors for SYSRET, SMEP when the CPU has it (the kernel never
-// executes a user page), and x87, SSE and AVX on for ring 3 (below; the boot CPU, index 0,
-// picks the save method every CPU then uses).
+// on entry), the user/kernel selectors for SYSRET, the protections below, and x87, SSE and AVX
+// on for ring 3 (below; the boot CPU, index 0, picks the save method every CPU then uses).
 void init_user_mode(unsigned cpu_index);
+
+// ---- protections (protections.cpp; docs/security.md) ---------------------------------------
+// init_user_mode turns on what the CPU has: UMIP (sgdt, sidt, sldt, smsw, str raise #GP in
+// ring 3), SMEP (the kernel never executes a user page) and SMAP (the kernel touches user pages
+// only inside copy_user). "umip on, smep on, smap on, ..." for the boot log.
+void describe_protections(char* buffer, uint64_t capacity);
+bool user_access_prevention_on();  // SMAP
+// A value nobody can predict at boot (the stack protector's canary): RDRAND when the CPU has
+// it, else the TSC; *source says which ("rdrand", "tsc"). Runs before anything needs the heap.
+uint64_t boot_entropy(const char** source);
+// For a kernel-mode exception: "SMAP" if it was a data access to a user page outside copy_user
+// (*address = the page's address), "SMEP" if the kernel executed one; nullptr otherwise. It
+// reads the active page tables at physical address + the offset last set here: 0 (the boot
+// identity map) until the kernel says its direct map is live, which every address space has.
+const char* broken_protection(const TrapFrame* frame, unsigned vector, uint64_t error_code, uint64_t* address);
+void set_page_table_view_offset(uint64_t offset);
 
 // ---- extended register state: x87, SSE, AVX (extended_state.cpp) ----------------------------
 // The kernel is built without SSE and never touches these registers, so a user task's values

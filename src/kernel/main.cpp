@@ -106,7 +106,9 @@ namespace kernel {
 BootContext g_boot;
 }
 
-extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
+// Its frame is live while the stack canary changes: it carries none (it never returns anyway).
+extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uint32_t magic, uint32_t info_phys) {
+    kernel::init_stack_protector();
     clock::mark_boot();
     // The console lock knows CPUs by their per-CPU data: the boot CPU's is in place before the
     // first line is printed.
@@ -179,6 +181,9 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys) {
     char extended_state[96];
     arch::describe_extended_state(extended_state, sizeof extended_state);
     klog("fpu: %s", extended_state);
+    char protections[128];
+    arch::describe_protections(protections, sizeof protections);
+    klog("security: %s, stack canary from %s", protections, kernel::stack_canary_source());
     kernel::tasks::use_lazy_extended_state(cmdline.value("sable.fpu") == "lazy");
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
     kernel::tasks::init(static_cast<unsigned>(tick_hz));

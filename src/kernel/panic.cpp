@@ -7,6 +7,7 @@
 
 #include "arch/arch.hpp"
 #include "lib/console.hpp"
+#include "lib/string_view.hpp"
 #include "kernel/selftest/selftest.hpp"
 #include "kernel/symbols.hpp"
 
@@ -45,7 +46,14 @@ bool panic_begin() {
 
 [[noreturn]] void report_kernel_exception(const arch::TrapFrame* frame, unsigned vector, uint64_t error_code) {
     if (!panic_begin()) arch::halt_forever();
-    console::print("PANIC: %s in kernel mode at ", arch::exception_name(vector));
+    uint64_t user_address = 0;
+    const char* protection = arch::broken_protection(frame, vector, error_code, &user_address);
+    if (protection)
+        console::print("PANIC: kernel %s user memory at %p outside a user copy (%s) at ",
+                       kstd::StringView(protection) == "SMEP" ? "executed" : "touched",
+                       reinterpret_cast<void*>(user_address), protection);
+    else
+        console::print("PANIC: %s in kernel mode at ", arch::exception_name(vector));
     print_symbolized(arch::frame_instruction_pointer(frame));
     console::print("\n");
     {

@@ -17,4 +17,9 @@ void print_backtrace(uint64_t rip, uint64_t rbp);
 // Prints "<address> <symbol+offset>" for one address (no newline).
 void print_symbolized(uint64_t address);
 
+// The stack protector's canary (stack_protector.cpp), from arch::boot_entropy: set first thing
+// in kernel_main. stack_canary_source() says where it came from ("rdrand", "tsc").
+void init_stack_protector();
+const char* stack_canary_source();
+
 }  // namespace kernel

@@ -95,8 +95,10 @@ void init_kernel_address_space(const boot::BootInfo& info) {
     const uint64_t split_end = align_up(kernel_end, kTwoMiB);
 
     // 1. The 2 MiB page(s) holding the kernel image, in 4 KiB pages with per-section rights.
-    //    Below the image: BIOS data, VGA memory, EBDA, the ROM area (read by the MP-table search).
-    map_kernel_pages(split_base, kernel_start, kPageWritable, "low memory");
+    //    Below the image: VGA memory, EBDA, the ROM area, the AP trampoline page. Page 0 (the
+    //    real-mode IVT and the BIOS data area) stays unmapped, so a kernel NULL dereference
+    //    faults instead of reading it; the MP-table search reads the BDA through the direct map.
+    map_kernel_pages(split_base == 0 ? kPageSize : split_base, kernel_start, kPageWritable, "low memory");
     map_kernel_pages(kernel_start, text_end, kPageExecutable | kPageGlobal, "kernel text");
     map_kernel_pages(text_end, rodata_end, kPageGlobal, "kernel rodata");
     map_kernel_pages(rodata_end, guard, kPageWritable | kPageGlobal, "kernel data");
@@ -136,6 +138,8 @@ void init_kernel_address_space(const boot::BootInfo& info) {
 
     arch::load_page_table_root(g_kernel_space.root().address());
     g_table_memory.set_direct_map_live();
+    // A process's tables may sit above the low 128 MiB, which is all its identity map covers.
+    arch::set_page_table_view_offset(kDirectMapBase);
     physical_memory::use_direct_map();
     klog("mm: kernel page tables loaded: PML4 at 0x%lx, %lu page-table frames, NX %s, 1 GiB pages %s",
          g_kernel_space.root().address(), physical_memory::count(PageState::PageTable),

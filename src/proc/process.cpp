@@ -274,9 +274,10 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
             words = "out of memory";
         } else if (!fault.from_user) {
             return false;  // inside copy_user: the copy fails, the call returns -EFAULT
-        } else if ((in_stack && in_guard) ||
-                   (user_rsp && user_rsp < user_memory::kStackBottom && user_rsp >= user_memory::kUserBase &&
-                    address >= align_up(process->break_end) && address < user_memory::kStackBottom)) {
+        } else if (!fault.instruction_fetch &&  // a jump into the guard page is no overflow
+                   ((in_stack && in_guard) ||
+                    (user_rsp && user_rsp < user_memory::kStackBottom && user_rsp >= user_memory::kUserBase &&
+                     address >= align_up(process->break_end) && address < user_memory::kStackBottom))) {
             reason = SABLE_KILL_STACK_OVERFLOW;
             words = "stack overflow";
         } else {

@@ -23,7 +23,8 @@ constexpr uint64_t kMaxTableBytes = 1 << 16;
 // Firmware tables may sit in "reserved" memory the kernel tables do not map: map it read-only
 // (identity, 4 KiB pages) before looking. Returns an empty span if that fails.
 kstd::Bytes firmware_bytes(uint64_t phys, uint64_t length) {
-    if (phys == 0 || length == 0 || length > kMaxTableBytes) return {};
+    // Nothing is looked for in page 0, which stays unmapped (kernel_address_space.cpp).
+    if (phys < mm::kPageSize || length == 0 || length > kMaxTableBytes) return {};
     auto& space = kernel_address_space();
     for (uint64_t page = phys & ~(mm::kPageSize - 1); page < phys + length; page += mm::kPageSize) {
         if (space.translate(page)) continue;
@@ -80,8 +81,9 @@ bool try_madt(const boot::BootInfo& info) {
 }
 
 bool try_mp_table() {
-    // The first MiB is always mapped (kernel_address_space.cpp maps it below the kernel image).
-    const kstd::Bytes low{reinterpret_cast<const uint8_t*>(uintptr_t{0}), kLowMemoryBytes};
+    // The first MiB through the direct map: the identity map leaves page 0 (the BIOS data
+    // area, with the EBDA's segment) unmapped (kernel_address_space.cpp).
+    const kstd::Bytes low{phys_to_virt<const uint8_t>(0), kLowMemoryBytes};
     auto offset = smp::find_mp_floating_pointer(low);
     if (!offset) return false;
     auto pointer = smp::parse_mp_floating_pointer(low.subspan(offset.value()));

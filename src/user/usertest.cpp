@@ -491,6 +491,78 @@ void case_fault_int() {
     fail("survived int $0x80");
 }
 
+// UMIP: the five instructions that would show ring 3 where the kernel keeps its GDT, IDT, TSS
+// and LDT, or its CR0, each in a child that must die of a general protection fault. Exits 3
+// when the CPU has no UMIP (CPUID leaf 7, ECX bit 2): they are then allowed to work.
+constexpr int kNoUmip = 3;
+
+bool cpu_has_umip() {
+    uint32_t eax = 0, ebx, ecx, edx;
+    __asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx));
+    if (eax < 7) return false;
+    eax = 7;
+    ecx = 0;
+    __asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+    return (ecx >> 2) & 1;
+}
+
+void case_umip() {
+    if (!cpu_has_umip()) {
+        printf("usertest: umip: this CPU has no UMIP\n");
+        exit(kNoUmip);
+    }
+    struct Instruction {
+        const char* name;
+        void (*run)();
+    };
+    static const Instruction kInstructions[] = {
+        {"sgdt",
+         [] {
+             uint8_t table[10];
+             __asm__ volatile("sgdt %0" : "=m"(table));
+         }},
+        {"sidt",
+         [] {
+             uint8_t table[10];
+             __asm__ volatile("sidt %0" : "=m"(table));
+         }},
+        {"sldt",
+         [] {
+             uint16_t selector;
+             __asm__ volatile("sldt %0" : "=r"(selector));
+         }},
+        {"smsw",
+         [] {
+             uint16_t cr0_low;
+             __asm__ volatile("smsw %0" : "=r"(cr0_low));
+         }},
+        {"str",
+         [] {
+             uint16_t selector;
+             __asm__ volatile("str %0" : "=r"(selector));
+         }},
+    };
+    for (const Instruction& instruction : kInstructions) {
+        const int pid = checked_fork();
+        if (pid == 0) {
+            instruction.run();
+            printf("usertest: umip: %s ran in ring 3\n", instruction.name);
+            exit(1);
+        }
+        const int status = wait_for(pid);
+        CHECK(!SABLE_WIFEXITED(status) && SABLE_WKILLREASON(status) == SABLE_KILL_GENERAL_PROTECTION,
+              "%s: child status %d, want killed by a general protection fault", instruction.name, status);
+    }
+}
+
+// A jump into the main stack's guard page: a page fault on an instruction fetch ("fetch" in the
+// kill line), not a stack overflow — the stack pointer is nowhere near the guard.
+void case_fetch_guard() {
+    const auto target = reinterpret_cast<void (*)()>(SABLE_GUARD_PAGE + 0x100);
+    target();
+    fail("survived a jump into the stack guard page");
+}
+
 void case_fault_pf() {
     *reinterpret_cast<volatile int*>(uintptr_t{0x1000}) = 1;
     fail("survived a write to unmapped 0x1000");
@@ -2032,6 +2104,8 @@ const Case kCases[] = {
     {"fault_ud", case_fault_ud},
     {"fault_gp", case_fault_gp},
     {"fault_int", case_fault_int},
+    {"umip", case_umip},
+    {"fetch_guard", case_fetch_guard},
     {"fault_pf", case_fault_pf},
     {"fault_kernel", case_fault_kernel},
     {"fault_noncanonical", case_fault_noncanonical},

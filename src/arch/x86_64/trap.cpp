@@ -104,10 +104,13 @@ void describe_exception(kstd::FormatSink& out, const TrapFrame* frame, unsigned 
     if (vector == 14) {
         const uint64_t cr2 = x86::read_cr2();
         // [SDM vol3 §4.7] error code bits: P, W/R, U/S, RSVD, I/D.
-        kstd::format(out, " cr2=%p (%s, %s%s)", reinterpret_cast<void*>(cr2),
+        kstd::format(out, " cr2=%p (%s, %s%s%s)", reinterpret_cast<void*>(cr2),
                      error_code & 1 ? "protection violation" : "page not present",
-                     error_code & 2 ? "write" : error_code & 16 ? "instruction fetch" : "read",
-                     error_code & 8 ? ", reserved bit set" : "");
+                     error_code & 2    ? "write"
+                     : error_code & 16 ? "instruction fetch"
+                                       : "read",
+                     error_code & 8 ? ", reserved bit set" : "",
+                     cr2 < pte::level_size(0) ? ", NULL pointer: page 0 is never mapped" : "");
     }
     if (vector == 8) kstd::format(out, " (on the IST stack: a kernel stack overflow ends here)");
     const TrapFrame& f = *frame;
@@ -147,8 +150,12 @@ void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_to
 }  // namespace arch
 
 extern "C" char user_copy_fault_begin[], user_copy_fault_end[], user_copy_fault_fixup[];
+extern "C" uint8_t arch_smap_enabled;  // protections.cpp
 
 extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
+    // RFLAGS.AC comes in as ring 3 left it (popf sets it) or as arch_user_copy set it, and SMAP
+    // would let the handler touch user pages: it runs with AC clear, iretq restores the old.
+    if (arch_smap_enabled) asm volatile("clac" ::: "memory");
     if (vector < 32) {
         // A fault in ring 3 is the program's: the kernel's handler resolves it (a stack page to
         // commit) or ends the task. A page fault inside copy_user is the kernel touching user

@@ -5,6 +5,7 @@
  *             extern "C" uint64_t arch_user_copy(void* dst, const void* src, size_t n);
  *                 returns 0, or 1 if a page fault could not be resolved (trap.cpp moves the
  *                 faulting RIP from user_copy_fault_begin..end to user_copy_fault_fixup).
+ *             arch_smap_enabled (protections.cpp): whether stac/clac exist and are needed.
  * Calls:      extern "C" void syscall_dispatch(arch::TrapFrame* frame)   (proc/syscalls.cpp)
  * Must match: arch::TrapFrame (the same frame isr_stubs.S builds, so a task that entered by
  *             `syscall` can be switched away and resumed by the common iretq path), the GDT
@@ -55,7 +56,16 @@ syscall_entry:
 
 /* Copies n bytes between kernel and user memory. A fault on a user page first goes to the
    kernel's fault handler (a stack page may need committing, then `rep movsb` resumes where it
-   stopped: RSI, RDI and RCX say how far it got); an unresolvable one resumes at the fixup. */
+   stopped: RSI, RDI and RCX say how far it got); an unresolvable one resumes at the fixup.
+   Under SMAP this is the one place the kernel may touch user pages: AC is set for the copy
+   alone (trap_dispatch clears it for whatever interrupts the copy; iretq brings it back).
+   `stac`/`clac` are invalid opcodes without SMAP, hence the flag (protections.cpp). */
+.macro USER_ACCESS insn
+    cmpb $0, arch_smap_enabled(%rip)
+    je 1f
+    \insn
+1:
+.endm
     .balign 16
     .global arch_user_copy
     .global user_copy_fault_begin
@@ -63,11 +73,14 @@ syscall_entry:
     .global user_copy_fault_fixup
 arch_user_copy:
     mov %rdx, %rcx
+    USER_ACCESS stac
 user_copy_fault_begin:
     rep movsb
 user_copy_fault_end:
+    USER_ACCESS clac
     xor %eax, %eax
     ret
 user_copy_fault_fixup:
+    USER_ACCESS clac
     mov $1, %eax
     ret

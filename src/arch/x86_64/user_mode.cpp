@@ -19,8 +19,6 @@ namespace {
 // RFLAGS bits masked on entry: TF (no single-stepping into the kernel), IF (off until the frame
 // is saved), DF (the ABI wants it clear), NT, AC (no user-granted alignment checks in ring 0).
 constexpr uint64_t kEntryFlagMask = X86_RFLAGS_TF | X86_RFLAGS_IF | X86_RFLAGS_DF | X86_RFLAGS_NT | X86_RFLAGS_AC;
-
-constexpr uint64_t kCr4Smep = X86_CR4_SMEP;
 }  // namespace
 
 void init_user_mode(unsigned cpu_index) {
@@ -32,10 +30,7 @@ void init_user_mode(unsigned cpu_index) {
     wrmsr(kMsrLstar, reinterpret_cast<uint64_t>(syscall_entry));
     wrmsr(kMsrFmask, kEntryFlagMask);
     wrmsr(kMsrKernelGsBase, 0);  // what ring 3 sees after the first swapgs
-    if ((cpuid(7).ebx >> 7) & 1) {
-        uint64_t cr4 = read_cr4() | kCr4Smep;
-        asm volatile("mov %0, %%cr4" ::"r"(cr4));
-    }
+    init_protections();
     init_extended_state(cpu_index);
     set_user_entry_stack(cpu_index, 0);
 }

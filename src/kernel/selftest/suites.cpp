@@ -15,6 +15,8 @@
 #include "sched/tasks.hpp"
 #include "lib/clock.hpp"
 #include "kernel/panic.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/user_memory.hpp"
 #include "proc/files.hpp"
 #include "proc/process.hpp"
 #include "proc/programs.hpp"
@@ -176,6 +178,50 @@ __attribute__((noinline)) void fault_page_suite(Context&) {
     volatile uint64_t* unmapped = reinterpret_cast<volatile uint64_t*>(0xFFFF800000000000ull);
     *unmapped = 1;
 }
+// Page 0 is never mapped (kernel_address_space.cpp): a NULL read faults. The empty asm hides
+// the null from the compiler, which could otherwise treat the load as unreachable.
+__attribute__((noinline)) void fault_null_suite(Context&) {
+    const volatile uint64_t* null = nullptr;
+    asm volatile("" : "+r"(null));
+    (void)*null;
+}
+
+// SMAP: the kernel reads a user page outside copy_user. The page is mapped in a fresh user
+// address space loaded on this CPU with interrupts off (no switch can load another), so only
+// SMAP stands between the read and the page.
+__attribute__((noinline)) void smap_violation_suite(Context& t) {
+    if (!arch::user_access_prevention_on()) {
+        t.skip("smap_violation", "this CPU has no SMAP");
+        return;
+    }
+    auto created = kernel::user_memory::create();
+    constexpr uint64_t kUserPage = kernel::user_memory::kUserBase;
+    if (!created || !kernel::user_memory::map_new_page(created.value(), kUserPage, mm::kPageWritable)) {
+        t.expect(false, "smap_violation", "no memory for a user page");
+        return;
+    }
+    mm::AddressSpace& space = created.value();
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    arch::load_address_space(space.root().address());
+    const uint64_t value = *reinterpret_cast<const volatile uint64_t*>(kUserPage);
+    // Reached only if SMAP let the read through.
+    arch::load_address_space(kernel::kernel_address_space().root().address());
+    arch::restore_interrupts(were_enabled);
+    kernel::user_memory::destroy(space);
+    t.expect(false, "smap_violation", "the kernel read user page %p (value %lu) without a fault",
+             reinterpret_cast<void*>(kUserPage), value);
+}
+
+// -fstack-protector-strong gives this function a canary (it has an array); the volatile bound
+// keeps the compiler from seeing the writes run past the array, over the canary above it.
+__attribute__((noinline)) void smash_own_canary() {
+    char buffer[16];
+    volatile size_t end = sizeof(buffer) + 16;
+    for (size_t i = 0; i < end; ++i) buffer[i] = 0x5A;
+    asm volatile("" ::"r"(buffer) : "memory");
+}
+void stack_smash_suite(Context&) { smash_own_canary(); }
+
 // Each frame keeps 1 KiB live so the compiler cannot turn the recursion into a loop.
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Winfinite-recursion"
@@ -210,6 +256,9 @@ constexpr selftest::Suite kSuites[] = {
     {"fault_ud", fault_invalid_opcode_suite, false},
     {"fault_pf", fault_page_suite, false},
     {"fault_stack_overflow", fault_stack_overflow_suite, false},
+    {"fault_null", fault_null_suite, false},
+    {"smap_violation", smap_violation_suite, false},
+    {"stack_smash", stack_smash_suite, false},
     {"hang", hang_suite, false},
 };
 

@@ -135,4 +135,7 @@ inline bool cpu_has_nx() {
     return cpuid(0x80000000).eax >= 0x80000001 && ((cpuid(0x80000001).edx >> 20) & 1);
 }
 
+// protections.cpp: this CPU's UMIP, SMEP and SMAP, the ones the boot CPU found (it runs first).
+void init_protections();
+
 }  // namespace arch::x86

@@ -16,11 +16,14 @@
 #define X86_CR0_NE 0x00000020          /* x87 errors raise #MF (not the legacy FERR# line) */
 #define X86_CR0_WP 0x00010000          /* supervisor writes honour read-only pages */
 #define X86_CR0_PG 0x80000000          /* paging */
+#define X86_CR4_TSD 0x00000004         /* rdtsc only in ring 0 (Sable leaves it clear: docs/security.md) */
 #define X86_CR4_PAE 0x00000020
 #define X86_CR4_OSFXSR 0x00000200      /* FXSAVE/FXRSTOR and SSE instructions enabled */
 #define X86_CR4_OSXMMEXCPT 0x00000400  /* unmasked SIMD floating-point errors raise #XM */
+#define X86_CR4_UMIP 0x00000800        /* sgdt, sidt, sldt, smsw, str raise #GP in ring 3 */
 #define X86_CR4_OSXSAVE 0x00040000     /* XSAVE family and XCR0 enabled */
 #define X86_CR4_SMEP 0x00100000        /* no kernel execution of user pages */
+#define X86_CR4_SMAP 0x00200000        /* no kernel data access to user pages unless RFLAGS.AC */
 
 /* XCR0: the state components XSAVE manages [SDM vol1 §13.1]. */
 #define X86_XCR0_X87 0x1
