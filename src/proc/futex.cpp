@@ -11,6 +11,7 @@
 // bucket lock, which the waiter takes again before it returns: the record on its stack and its
 // task outlive every use by the waker.
 #include "arch/arch.hpp"
+#include "lib/clock.hpp"
 #include "lib/spinlock.hpp"
 #include "mm/user_memory.hpp"
 #include "proc/process.hpp"
@@ -72,16 +73,22 @@ int64_t futex_wait(uint64_t user_address, uint32_t expected, uint64_t timeout_ms
         waiter.next = bucket.head;
         bucket.head = &waiter;
     }
-    const uint64_t milliseconds = timeout_ms == SABLE_FUTEX_FOREVER ? tasks::kForever : timeout_ms;
-    tasks::sleep_ms_unless(
-        milliseconds,
-        [](void* context) {
-            const auto* w = static_cast<const Waiter*>(context);
-            return __atomic_load_n(&w->woken, __ATOMIC_ACQUIRE) ||
-                   __atomic_load_n(&w->process->ending, __ATOMIC_ACQUIRE) != 0 ||
-                   __atomic_load_n(&w->process->kill_reason, __ATOMIC_ACQUIRE) != 0;
-        },
-        &waiter);
+    auto stop = [](void* context) {
+        const auto* w = static_cast<const Waiter*>(context);
+        return __atomic_load_n(&w->woken, __ATOMIC_ACQUIRE) ||
+               __atomic_load_n(&w->process->ending, __ATOMIC_ACQUIRE) != 0 ||
+               __atomic_load_n(&w->process->kill_reason, __ATOMIC_ACQUIRE) != 0;
+    };
+    if (timeout_ms == SABLE_FUTEX_FOREVER) {
+        tasks::sleep_ms_unless(tasks::kForever, stop, &waiter);
+    } else {
+        // Against the clock, not ticks: a host that stalls the guest delivers late ticks in a
+        // burst, and counting ticks alone could end the wait early.
+        if (timeout_ms > ~0ull / 1000000 - 1) timeout_ms = ~0ull / 1000000 - 1;
+        const uint64_t deadline = clock::ns_since_boot() + timeout_ms * 1000000;
+        for (uint64_t now = clock::ns_since_boot(); now < deadline && !stop(&waiter); now = clock::ns_since_boot())
+            tasks::sleep_ms_unless((deadline - now + 999999) / 1000000, stop, &waiter);
+    }
     IrqLockGuard guard(bucket.lock);
     if (waiter.woken) return 0;
     unlink_locked(bucket, &waiter);
