@@ -51,6 +51,22 @@ void unlink_locked(Bucket& bucket, Waiter* waiter) {
     }
 }
 
+bool waiter_done(void* context) {
+    const auto* w = static_cast<const Waiter*>(context);
+    return __atomic_load_n(&w->woken, __ATOMIC_ACQUIRE) || __atomic_load_n(&w->process->ending, __ATOMIC_ACQUIRE) != 0 ||
+           __atomic_load_n(&w->process->kill_reason, __ATOMIC_ACQUIRE) != 0;
+}
+
+// A timed wait, against the clock rather than ticks: a host that stalls the guest delivers late
+// ticks in a burst, and counting ticks alone could end the wait early. Out of line: the untimed
+// wait (every mutex and condition variable) does not carry it.
+[[gnu::noinline]] void sleep_until_timeout(Waiter& waiter, uint64_t timeout_ms) {
+    if (timeout_ms > ~0ull / 1000000 - 1) timeout_ms = ~0ull / 1000000 - 1;
+    const uint64_t deadline = clock::ns_since_boot() + timeout_ms * 1000000;
+    for (uint64_t now = clock::ns_since_boot(); now < deadline && !waiter_done(&waiter); now = clock::ns_since_boot())
+        tasks::sleep_ms_unless((deadline - now + 999999) / 1000000, waiter_done, &waiter);
+}
+
 bool valid_word(uint64_t user_address) {
     return (user_address & 3) == 0 && user_memory::range_ok(user_address, sizeof(uint32_t));
 }
@@ -73,22 +89,8 @@ int64_t futex_wait(uint64_t user_address, uint32_t expected, uint64_t timeout_ms
         waiter.next = bucket.head;
         bucket.head = &waiter;
     }
-    auto stop = [](void* context) {
-        const auto* w = static_cast<const Waiter*>(context);
-        return __atomic_load_n(&w->woken, __ATOMIC_ACQUIRE) ||
-               __atomic_load_n(&w->process->ending, __ATOMIC_ACQUIRE) != 0 ||
-               __atomic_load_n(&w->process->kill_reason, __ATOMIC_ACQUIRE) != 0;
-    };
-    if (timeout_ms == SABLE_FUTEX_FOREVER) {
-        tasks::sleep_ms_unless(tasks::kForever, stop, &waiter);
-    } else {
-        // Against the clock, not ticks: a host that stalls the guest delivers late ticks in a
-        // burst, and counting ticks alone could end the wait early.
-        if (timeout_ms > ~0ull / 1000000 - 1) timeout_ms = ~0ull / 1000000 - 1;
-        const uint64_t deadline = clock::ns_since_boot() + timeout_ms * 1000000;
-        for (uint64_t now = clock::ns_since_boot(); now < deadline && !stop(&waiter); now = clock::ns_since_boot())
-            tasks::sleep_ms_unless((deadline - now + 999999) / 1000000, stop, &waiter);
-    }
+    if (timeout_ms == SABLE_FUTEX_FOREVER) tasks::sleep_ms_unless(tasks::kForever, waiter_done, &waiter);
+    else sleep_until_timeout(waiter, timeout_ms);
     IrqLockGuard guard(bucket.lock);
     if (waiter.woken) return 0;
     unlink_locked(bucket, &waiter);
