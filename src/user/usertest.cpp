@@ -1841,6 +1841,16 @@ int online_cpus(int* cpus, int max) {
     return n;
 }
 
+// What workers 0 and 1 compute alone, with nothing else on the CPU; settings back to defaults after.
+void fp_expected_results(FpWorker (&expected)[2], bool avx, const int* cpus, int cpu_count) {
+    for (int k = 0; k < 2; ++k) {
+        fp_worker_init(expected[k], k);
+        fp_worker_run(expected[k], k, avx, false, cpus, cpu_count);
+    }
+    write_mxcsr(kMxcsrDefault);
+    write_fcw(kFcwDefault);
+}
+
 // Two processes run the same register-held computation with different values and rounding,
 // interleaved (a yield in every step, preemption within steps), on one CPU or migrating between
 // CPUs after every step; each must end with exactly what it computed alone beforehand.
@@ -1850,12 +1860,7 @@ void fp_interleave(bool migrate) {
     const int cpu_count = online_cpus(cpus, 64);
     CHECK(set_affinity(uint64_t{1} << getcpu()) == 0, "set_affinity: %s", strerror(errno));
     static FpWorker expected[2];
-    for (int k = 0; k < 2; ++k) {
-        fp_worker_init(expected[k], k);
-        fp_worker_run(expected[k], k, avx, false, cpus, cpu_count);
-    }
-    write_mxcsr(kMxcsrDefault);
-    write_fcw(kFcwDefault);
+    fp_expected_results(expected, avx, cpus, cpu_count);
     CHECK(memcmp(&expected[0].registers, &expected[1].registers, sizeof(FpRegisters)) != 0,
           "both workers computed the same values");
     int pids[2];
@@ -1906,12 +1911,7 @@ void case_fpu_threads() {
     int cpus[64];
     const int cpu_count = online_cpus(cpus, 64);
     static FpWorker expected[2];
-    for (int k = 0; k < 2; ++k) {
-        fp_worker_init(expected[k], k);
-        fp_worker_run(expected[k], k, avx, false, cpus, cpu_count);
-    }
-    write_mxcsr(kMxcsrDefault);
-    write_fcw(kFcwDefault);
+    fp_expected_results(expected, avx, cpus, cpu_count);
     for (int migrate = 0; migrate < 2; ++migrate) {
         FpThread threads[2];
         pthread_t ids[2];

@@ -4,6 +4,7 @@
 // with the right error and never read outside their exact-size buffers.
 #include "smp/acpi_power.hpp"
 #include "support/table_bytes.hpp"
+#include "support/table_fixtures.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,17 +30,7 @@ using test_support::fix_checksum;
 
 kstd::Bytes view(const Buffer& buffer) { return {buffer.data(), buffer.size()}; }
 
-Buffer load_fixture(const std::string& config, const std::string& table) {
-    const std::string path = std::string(SABLE_TEST_DATA_DIR "/smp/data/") + config + "." + table + ".bin";
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
-        ADD_FAILURE() << "cannot open fixture " << path;
-        return {};
-    }
-    Buffer bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    bytes.shrink_to_fit();
-    return bytes;
-}
+using test_support::load_fixture;
 
 const char* const kConfigs[] = {"seabios_pc_smp1",          "seabios_pc_smp4_sockets", "seabios_q35_smp4_cores",
                                 "seabios_q35_smp8_sockets", "ovmf_q35_smp4",           "ovmf_pc_smp1"};

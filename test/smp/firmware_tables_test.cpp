@@ -4,6 +4,7 @@
 // and never read outside their (exact-size) buffers.
 #include "smp/firmware_tables.hpp"
 #include "support/table_bytes.hpp"
+#include "support/table_fixtures.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,18 +33,7 @@ using test_support::fix_checksum;
 
 kstd::Bytes view(const Buffer& buffer) { return {buffer.data(), buffer.size()}; }
 
-// A fixture from test/smp/data in a vector of exactly its size, so ASan flags any overread.
-Buffer load_fixture(const std::string& config, const std::string& table) {
-    const std::string path = std::string(SABLE_TEST_DATA_DIR "/smp/data/") + config + "." + table + ".bin";
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
-        ADD_FAILURE() << "cannot open fixture " << path;
-        return {};
-    }
-    Buffer bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    bytes.shrink_to_fit();
-    return bytes;
-}
+using test_support::load_fixture;
 
 // A copy of the first `size` bytes, in a vector of exactly that size.
 Buffer prefix(const Buffer& bytes, size_t size) { return Buffer(bytes.begin(), bytes.begin() + size); }
