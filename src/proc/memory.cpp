@@ -155,6 +155,18 @@ int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot) {
     return 0;
 }
 
+namespace {
+
+// A first touch: a zeroed frame at `page`. Under the process lock.
+MemoryFault commit_page(Process& process, uint64_t page, uint32_t flags) {
+    if (process.space.translate(page)) return MemoryFault::Resolved;  // another thread committed it
+    if (!user_memory::map_new_page(process.space, page, flags)) return MemoryFault::OutOfMemory;
+    ++process.user_pages;
+    return MemoryFault::Resolved;
+}
+
+}  // namespace
+
 MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     const uint64_t page = fault.address & ~(kPageSize - 1);
     if (!user_memory::range_ok(page, kPageSize)) return MemoryFault::NotMine;
@@ -181,6 +193,12 @@ MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const
         }
         return MemoryFault::NotMine;
     }
+    if (page >= align_up(process.break_base) && page < user_memory::kHeapLimit) {
+        // The brk heap: every page below the break commits at its first touch.
+        IrqLockGuard guard(process.lock);
+        if (page >= align_up(process.break_end)) return MemoryFault::NotMine;
+        return commit_page(process, page, mm::kPageWritable);
+    }
     if (!in_window(page, page + kPageSize)) return MemoryFault::NotMine;
     IrqLockGuard guard(process.lock);
     const Region* region = process.regions.find(fault.address);
@@ -189,10 +207,7 @@ MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const
     if (prot == SABLE_PROT_NONE || (fault.write && !(prot & SABLE_PROT_WRITE)) ||
         (fault.instruction_fetch && !(prot & SABLE_PROT_EXEC)))
         return MemoryFault::Denied;
-    if (process.space.translate(page)) return MemoryFault::Resolved;  // another thread committed it
-    if (!user_memory::map_new_page(process.space, page, page_flags_for(prot))) return MemoryFault::OutOfMemory;
-    ++process.user_pages;
-    return MemoryFault::Resolved;
+    return commit_page(process, page, page_flags_for(prot));
 }
 
 bool fork_memory(Process& parent, Process& child) {

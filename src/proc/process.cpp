@@ -754,20 +754,18 @@ int64_t brk(uint64_t new_break) {
     if (new_break < self->break_base || new_break > user_memory::kHeapLimit) return -SABLE_ENOMEM;
     tasks::MutexGuard map_guard(self->map_lock);
     const uint64_t old_top = align_up(self->break_end), new_top = align_up(new_break);
-    for (uint64_t page = old_top; page < new_top; page += kPageSize) {
-        bool mapped;
-        {
-            IrqLockGuard guard(self->lock);
-            mapped = user_memory::map_new_page(self->space, page, mm::kPageWritable) != 0;
-            if (mapped) ++self->user_pages;
-        }
-        if (!mapped) {
-            unmap_range(*self, old_top, page);
-            return -SABLE_ENOMEM;
-        }
+    // Growing commits nothing: each page is committed at its first touch (resolve_memory_fault),
+    // as stack and mmap pages are, so a far break costs no frames and no time. A growth larger
+    // than all free memory could never be touched in full: refuse it now, not page by page.
+    if (new_top > old_top && (new_top - old_top) / kPageSize > physical_memory::count(mm::PageState::Free))
+        return -SABLE_ENOMEM;
+    {
+        // Under the lock the fault path reads the break with: after a shrink no thread can
+        // commit a page above the new break, so the unmap below leaves nothing behind.
+        IrqLockGuard guard(self->lock);
+        self->break_end = new_break;
     }
     if (new_top < old_top) unmap_range(*self, new_top, old_top);
-    self->break_end = new_break;
     return static_cast<int64_t>(new_break);
 }
 

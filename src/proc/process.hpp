@@ -68,7 +68,7 @@ struct Process {
     RegionList regions;        // mmap's regions (storage from the heap at the first mmap)
     Region* region_storage;
     uint64_t break_base;   // end of the program image: the heap starts here
-    uint64_t break_end;    // current break (brk); pages up to it rounded up are mapped
+    uint64_t break_end;    // current break (brk); pages below it (rounded up) commit on first touch
     uint64_t user_pages;   // committed user pages
     files::File* fds[SABLE_MAX_FDS];
     int32_t status;        // wait status once a zombie (abi.h SABLE_WIF*)
@@ -149,7 +149,7 @@ int64_t munmap(uint64_t address, uint64_t length);
 int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot);
 enum class MemoryFault { Resolved, NotMine, OutOfMemory, Denied };
 // A page fault of `process` that its memory map may resolve: a first touch inside an mmap
-// region, or a write to a copy-on-write page. NotMine: neither (the stack and kill logic
+// region or below the break, or a write to a copy-on-write page. NotMine: neither (the stack and kill logic
 // decide). Called with interrupts off; turns them on for a shootdown when the faulting code
 // had them on.
 MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault);

@@ -743,6 +743,75 @@ void case_brk() {
     malloc_stress();
 }
 
+sable_meminfo memory_now() {
+    sable_meminfo info{};
+    CHECK(meminfo(&info) == 0, "meminfo: %s", strerror(errno));
+    return info;
+}
+
+// A far break takes no frames: brk to the stack's guard page either succeeds at once, committing
+// nothing until a page is touched, or fails at once with ENOMEM when the memory could never
+// cover it. Either way the frames stay free for everyone else meanwhile.
+void case_brk_far() {
+    constexpr uint64_t kPage = 4096;
+    // Other CPUs may be finishing the previous case's teardown: a little slack, far below the
+    // hundreds of MiB an eager brk took.
+    constexpr uint64_t kSlackFrames = 16;
+    free(malloc(1));  // malloc's own first growth happens before the counts
+    auto initial = static_cast<uint8_t*>(sbrk(0));
+    const uint64_t heap_start = (reinterpret_cast<uint64_t>(initial) + kPage - 1) & ~(kPage - 1);
+    const sable_meminfo before = memory_now();
+
+    const uint64_t far_pages = (SABLE_GUARD_PAGE - heap_start) / kPage;
+    const int result = brk(reinterpret_cast<void*>(uintptr_t{SABLE_GUARD_PAGE}));
+    const sable_meminfo after = memory_now();
+    CHECK(after.free + kSlackFrames >= before.free, "brk to %#lx took %lu frames",
+          static_cast<unsigned long>(SABLE_GUARD_PAGE), before.free - after.free);
+    uint64_t top;
+    if (far_pages > before.free) {
+        CHECK(result == -1 && errno == SABLE_ENOMEM, "brk for %lu pages with %lu free: %d (%s), want ENOMEM",
+              far_pages, before.free, result, strerror(errno));
+        CHECK(sbrk(0) == initial, "a refused brk moved the break to %p", sbrk(0));
+        // What fits is granted, still without a frame.
+        top = heap_start + before.free / 2 * kPage;
+        CHECK(brk(reinterpret_cast<void*>(top)) == 0, "brk for half the free memory: %s", strerror(errno));
+        CHECK(memory_now().free + kSlackFrames >= before.free, "brk for half the free memory took frames");
+    } else {
+        CHECK(result == 0, "brk to %#lx with %lu free pages for %lu: %s",
+              static_cast<unsigned long>(SABLE_GUARD_PAGE), before.free, far_pages, strerror(errno));
+        top = SABLE_GUARD_PAGE;
+    }
+
+    // A first touch commits exactly that page, zero-filled; the kernel's own copy into an
+    // untouched page (a pipe read) commits it the same way.
+    auto first = reinterpret_cast<volatile uint8_t*>(heap_start);
+    auto middle = reinterpret_cast<volatile uint8_t*>((heap_start + (top - heap_start) / 2) & ~(kPage - 1));
+    auto last = reinterpret_cast<volatile uint8_t*>(top - kPage);
+    const uint64_t user_before_touch = memory_now().user;
+    volatile uint8_t* const touched[] = {first, middle, last};
+    for (volatile uint8_t* page : touched) {
+        CHECK(page[0] == 0 && page[kPage - 1] == 0, "untouched heap page %p is not zero", (void*)page);
+        page[7] = 0x5a;
+    }
+    int p[2];
+    checked_pipe(p);
+    CHECK(write(p[1], "lazy", 4) == 4, "write to pipe: %s", strerror(errno));
+    auto target = reinterpret_cast<char*>(top - 2 * kPage);
+    CHECK(read(p[0], target, 4) == 4 && memcmp(target, "lazy", 4) == 0, "read into an untouched heap page: %s",
+          strerror(errno));
+    close(p[0]);
+    close(p[1]);
+    const uint64_t committed = memory_now().user - user_before_touch;
+    CHECK(committed == 4, "touching 4 heap pages committed %lu frames", committed);
+
+    // Shrinking gives them back; growing again finds zeroes, not the old contents.
+    CHECK(brk(initial) == 0, "brk back to %p: %s", static_cast<void*>(initial), strerror(errno));
+    CHECK(memory_now().user == user_before_touch, "shrinking below the touched pages kept frames");
+    CHECK(brk(reinterpret_cast<void*>(top)) == 0, "brk again: %s", strerror(errno));
+    CHECK(first[7] == 0 && last[7] == 0, "a page regrown below the break kept its old contents");
+    CHECK(brk(initial) == 0, "brk back to %p: %s", static_cast<void*>(initial), strerror(errno));
+}
+
 // ---- loop ------------------------------------------------------------------------------------
 
 void case_loop() {
@@ -2111,6 +2180,7 @@ const Case kCases[] = {
     {"fault_noncanonical", case_fault_noncanonical},
     {"efault", case_efault},
     {"brk", case_brk},
+    {"brk_far", case_brk_far},
     {"loop", case_loop},
     {"spawn", case_spawn},
     {"affinity", case_affinity},

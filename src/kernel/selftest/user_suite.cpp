@@ -77,6 +77,7 @@ void user_suite(Context& t) {
     expect_passes(t, "wait");
     expect_passes(t, "pipe");
     expect_passes(t, "brk");
+    expect_passes(t, "brk_far");
     expect_passes(t, "stack_grow");
     expect_killed(t, "stack_overflow", SABLE_KILL_STACK_OVERFLOW);
     expect_passes(t, "efault");
