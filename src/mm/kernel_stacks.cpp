@@ -8,9 +8,10 @@
 namespace kernel {
 namespace {
 
-constexpr unsigned kSlots = 4096;  // 256 MiB of virtual space
+constexpr unsigned kSlots = kKernelStackSlots;
 uint64_t g_slot_used[kSlots / 64];
 uint64_t g_in_use = 0;
+unsigned g_slots_reached = 0;  // one past the highest slot ever used
 IrqSpinLock g_lock;    // the slot bitmap
 SpinLock g_map_lock;   // kernel page-table changes: interrupts stay on (unmap shoots down TLBs)
 
@@ -41,6 +42,7 @@ kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages) {
         }
         if (slot == kSlots) return kstd::fail(StackError::OutOfSlots);
         ++g_in_use;
+        if (slot + 1 > g_slots_reached) g_slots_reached = slot + 1;
     }
     const uint64_t slot_top = kKernelStackAreaBase + (uint64_t{slot} + 1) * kKernelStackSlotBytes;
     const uint64_t bottom = slot_top - uint64_t{pages} * mm::kPageSize;
@@ -85,6 +87,14 @@ void unmap_kernel_page(uint64_t virt_addr) {
 uint64_t kernel_stacks_in_use() {
     IrqLockGuard guard(g_lock);
     return g_in_use;
+}
+
+uint64_t kernel_stack_page_tables() {
+    // The lowest free slot is always taken, so when slot k was taken every slot below it was in
+    // use: every 2 MiB below the high-water slot has had a stack, hence a page table.
+    constexpr uint64_t kSlotsPerTable = kPageTableSpan / kKernelStackSlotBytes;
+    IrqLockGuard guard(g_lock);
+    return (g_slots_reached + kSlotsPerTable - 1) / kSlotsPerTable;
 }
 
 }  // namespace kernel

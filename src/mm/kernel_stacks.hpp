@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "arch/arch.hpp"  // arch::pte::kEntriesPerTable
 #include "lib/addresses.hpp"
 #include "lib/result.hpp"
 #include "mm/page_frame_allocator.hpp"
@@ -14,6 +15,7 @@ namespace kernel {
 
 inline constexpr uint64_t kKernelStackAreaBase = 0xFFFF800000000000ull;
 inline constexpr uint64_t kKernelStackSlotBytes = 64 * 1024;
+inline constexpr unsigned kKernelStackSlots = 4096;  // 256 MiB of virtual space
 inline constexpr unsigned kKernelStackMaxPages = 15;  // one page of the slot is always the guard
 
 struct KernelStack {
@@ -28,6 +30,14 @@ kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages);
 // Unmaps (with a TLB shootdown on SMP) and frees the frames: call with interrupts enabled.
 void free_kernel_stack(const KernelStack& stack);
 uint64_t kernel_stacks_in_use();
+
+// Page-table frames under the stack area. One maps 2 MiB (32 slots); it is made when a stack first
+// lands in its 2 MiB and kept when those stacks are freed, so the count follows the high-water
+// mark of concurrent stacks (tasks and IST stacks), never shrinks, and is bounded: at most
+// kKernelStackPageTablesMax. Leak checks add its growth to the page-table count they expect.
+inline constexpr uint64_t kPageTableSpan = arch::pte::kEntriesPerTable * mm::kPageSize;  // 2 MiB
+inline constexpr uint64_t kKernelStackPageTablesMax = kKernelStackSlots * kKernelStackSlotBytes / kPageTableSpan;
+uint64_t kernel_stack_page_tables();
 
 // Maps or unmaps one page in the kernel address space under the same lock the stack code uses
 // (interrupts stay on: an unmap shoots down other CPUs' TLB entries). For tests and drivers.

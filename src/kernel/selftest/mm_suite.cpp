@@ -5,6 +5,7 @@
 #include "kernel/boot_context.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/kernel_heap.hpp"
+#include "mm/kernel_stacks.hpp"
 #include "mm/physical_memory.hpp"
 #include "kernel/selftest/selftest.hpp"
 
@@ -202,6 +203,50 @@ void heap_suite(Context& t) {
              "heap_returns_pages", "heap holds %lu frames", count(PageState::Heap));
 }
 
+// The stack area's page tables stay at their high-water mark (kernel_stacks.hpp): a burst of
+// stacks past it adds tables that freeing the stacks keeps, the count says so exactly, and the
+// next burst of the same size reuses them.
+void kernel_stack_tables_suite(Context& t) {
+    constexpr unsigned kMaxBurst = 256;  // at boot a few dozen stacks are in use
+    auto* stacks = static_cast<kernel::KernelStack*>(kernel::kmalloc(sizeof(kernel::KernelStack) * kMaxBurst));
+    if (!stacks) {
+        t.expect(false, "kernel_stack_tables_kept", "no heap for the test");
+        return;
+    }
+    const uint64_t tables_before = count(PageState::PageTable), stack_frames_before = count(PageState::Stack);
+    const uint64_t kept_before = kernel::kernel_stack_page_tables();
+    uint64_t kept_at_peak = 0, tables_at_peak = 0;
+    bool reused = true;
+    unsigned burst = 0;
+    for (unsigned round = 0; round < 2; ++round) {
+        unsigned made = 0;
+        // First round: until a new table appears; second: the same number again.
+        while (made < kMaxBurst && (round == 0 ? kernel::kernel_stack_page_tables() == kept_before : made < burst)) {
+            auto stack = kernel::allocate_kernel_stack(4);
+            if (!stack) break;
+            stacks[made++] = stack.value();
+        }
+        if (round == 0) {
+            burst = made;
+            kept_at_peak = kernel::kernel_stack_page_tables();
+            tables_at_peak = count(PageState::PageTable);
+        } else {
+            reused = made == burst && count(PageState::PageTable) == tables_at_peak &&
+                     kernel::kernel_stack_page_tables() == kept_at_peak;
+        }
+        for (unsigned i = 0; i < made; ++i) kernel::free_kernel_stack(stacks[i]);
+    }
+    kernel::kfree(stacks);
+    const uint64_t grown = kept_at_peak - kept_before;
+    t.expect(grown >= 1 && tables_at_peak - tables_before == grown, "kernel_stack_tables_counted",
+             "%u stacks: %lu tables counted, %lu page-table frames added", burst, grown, tables_at_peak - tables_before);
+    t.expect(count(PageState::PageTable) == tables_before + grown && count(PageState::Stack) == stack_frames_before &&
+                 kept_at_peak <= kernel::kKernelStackPageTablesMax,
+             "kernel_stack_tables_kept", "page tables %lu -> %lu (expected +%lu), stack frames %lu -> %lu",
+             tables_before, count(PageState::PageTable), grown, stack_frames_before, count(PageState::Stack));
+    t.expect(reused, "kernel_stack_tables_reused", "a second burst of %u stacks added page tables", burst);
+}
+
 }  // namespace
 
 namespace selftest {
@@ -209,5 +254,6 @@ void mm_suite(Context& t) {
     frames_suite(t);
     page_tables_suite(t);
     heap_suite(t);
+    kernel_stack_tables_suite(t);
 }
 }  // namespace selftest
