@@ -314,6 +314,15 @@ sable_system_test(fbcon.uefi_q35_screen_shows_boot_log
          --screendump ${SABLE_SYSTEM_LOG_DIR}/fbcon.uefi_q35_screen_shows_boot_log.ppm
     EXPECT ${FB_MODE_LINE} "^sable[$] "
     CHECK "${SCREEN_CHECK} ${SABLE_SYSTEM_LOG_DIR}/fbcon.uefi_q35_screen_shows_boot_log.ppm")
+# BIOS machines boot VGA text by default; the ISO's second GRUB entry (chosen here through the
+# SMBIOS family, as a user picks it at the menu) asks for a 32-bpp VESA mode instead, and the
+# same framebuffer console must draw the same screen there.
+sable_system_test(fbcon.bios_pc_framebuffer_entry
+    QEMU_TIMEOUT 90
+    ARGS --machine pc --grub-entry framebuffer --smp 2 --until-expected
+         --screendump ${SABLE_SYSTEM_LOG_DIR}/fbcon.bios_pc_framebuffer_entry.ppm
+    EXPECT ${FB_MODE_LINE} "^boot: firmware=bios " "^sable[$] "
+    CHECK "${SCREEN_CHECK} ${SABLE_SYSTEM_LOG_DIR}/fbcon.bios_pc_framebuffer_entry.ppm")
 # Keys typed on the PS/2 keyboard (QEMU send-key) once the prompt is up: a typo erased with
 # Backspace, a command that runs, and Ctrl-D, which ends the shell (init starts a new one). On
 # the framebuffer the echo and the erased glyph must be on the screen as well.
