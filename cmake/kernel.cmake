@@ -16,6 +16,13 @@ set(SABLE_KERNEL_FLAGS
     -flto=thin
 )
 
+# The debug build (preset kernel-lockdebug): every spinlock checks its own invariants
+# (src/lib/lock_debug.hpp). ctest boots it too (system tests lockdebug.*).
+option(SABLE_LOCK_DEBUG "Build the kernel with the lock checker" OFF)
+if(SABLE_LOCK_DEBUG)
+    set(SABLE_KERNEL_DEFINITIONS SABLE_LOCK_DEBUG=1)
+endif()
+
 include(cmake/modules.cmake)
 
 # One object library per module, each compiled against its include view (cmake/modules.cmake):
@@ -29,7 +36,8 @@ set(SABLE_KERNEL_OBJECTS "")
 function(sable_kernel_module name view)
     add_library(sable_module_${name} OBJECT ${ARGN})
     target_include_directories(sable_module_${name} PRIVATE ${view})
-    target_compile_definitions(sable_module_${name} PRIVATE SABLE_VERSION="${PROJECT_VERSION}" SABLE_KERNEL=1)
+    target_compile_definitions(sable_module_${name} PRIVATE SABLE_VERSION="${PROJECT_VERSION}" SABLE_KERNEL=1
+                               ${SABLE_KERNEL_DEFINITIONS})
     target_compile_options(sable_module_${name} PRIVATE
         $<$<COMPILE_LANGUAGE:CXX>:${SABLE_KERNEL_FLAGS}>
         $<$<COMPILE_LANGUAGE:C>:${SABLE_KERNEL_FLAGS}>

@@ -422,3 +422,29 @@ sable_system_test(power.init_ends_twice_powers_off
 sable_system_test(power.poweroff_without_acpi_says_so
     ARGS --cmdline "sable.acpi=off" --until-expected --serial-input "poweroff\\n"
     EXPECT "poweroff: cannot power off [(]no ACPI[)]: halted with interrupts off")
+
+# --- The debug build's lock checker (preset kernel-lockdebug, src/lib/lock_debug.hpp) ------------
+# Every self test on four CPUs with every spinlock checking its rules: a breach would panic and
+# end the run without the pass verdict.
+# Then one deliberate breach per rule, each of which the checker must stop with a panic naming it.
+set(SABLE_LOCKDEBUG_ISO "${PROJECT_SOURCE_DIR}/build/kernel-lockdebug/sable.iso" CACHE FILEPATH
+    "ISO of the kernel with the lock checker")
+sable_system_test(lockdebug.all_smp4
+    QEMU_TIMEOUT 400
+    ARGS --iso ${SABLE_LOCKDEBUG_ISO} --smp 4 --cmdline "sable.test=all"
+    EXPECT ${ALL_PASSED})
+set(LOCK_CHECK_PANIC "^PANIC: lock check: this CPU")
+sable_system_test(lockdebug.order_breach_stopped
+    OUTCOME fail ARGS --iso ${SABLE_LOCKDEBUG_ISO} --smp 2 --cmdline "sable.test=lock_order"
+    EXPECT "${LOCK_CHECK_PANIC} takes locks out of order: process table lock 0x[0-9a-f]+ [(]level 10[)] while holding physical memory lock"
+           "^  #[0-9] 0x[0-9a-f]+ .*lock_order_suite")
+sable_system_test(lockdebug.recursion_stopped
+    OUTCOME fail ARGS --iso ${SABLE_LOCKDEBUG_ISO} --smp 2 --cmdline "sable.test=lock_recursion"
+    EXPECT "${LOCK_CHECK_PANIC} takes a lock it already holds" "^  #[0-9] 0x[0-9a-f]+ .*lock_recursion_suite")
+sable_system_test(lockdebug.interrupts_on_stopped
+    OUTCOME fail ARGS --iso ${SABLE_LOCKDEBUG_ISO} --smp 2 --cmdline "sable.test=lock_interrupts"
+    EXPECT "${LOCK_CHECK_PANIC} has interrupts on while holding an IrqSpinLock" "^  #[0-9] 0x[0-9a-f]+ .*lock_interrupts_suite")
+# The normal kernel has no checker: the same suites report SKIP there instead of hanging.
+sable_system_test(lockdebug.normal_build_skips
+    ARGS --cmdline "sable.test=lock_order"
+    EXPECT "^TEST lock_order.order_breach_stopped SKIP")

@@ -12,6 +12,7 @@
 #include "kernel/display.hpp"
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
+#include "lib/lock_debug.hpp"
 #include "sched/cpu_local.hpp"
 #include "kernel/panic.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -113,6 +114,9 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
     // The console lock knows CPUs by their per-CPU data: the boot CPU's is in place before the
     // first line is printed.
     kernel::install_cpu_local(kernel::g_cpu_locals[0]);
+#if SABLE_LOCK_DEBUG
+    kernel::lock_debug::start();  // it keys its records by the per-CPU base, in place from here
+#endif
     const bool serial_ok = drivers::uart16550::init();
     console::print("Sable " SABLE_VERSION "\n");
     selftest::record_boot_stage("serial", serial_ok, "no UART answered the loopback test");

@@ -4,26 +4,53 @@
 #pragma once
 
 #include "arch/arch.hpp"
+#include "lib/lock_debug.hpp"
+
+// The debug build's lock checker (lib/lock_debug.hpp) hooks in here; elsewhere it costs nothing.
+#ifndef SABLE_LOCK_DEBUG
+#define SABLE_LOCK_DEBUG 0
+#endif
 
 namespace kernel {
 
 class IrqSpinLock {
 public:
+    constexpr IrqSpinLock() = default;
+    // A lock that nests with others gets its place in the lock order (lib/lock_debug.hpp).
+    constexpr explicit IrqSpinLock([[maybe_unused]] LockLevel level)
+#if SABLE_LOCK_DEBUG
+        : m_level(level)
+#endif
+    {
+    }
+
     // Returns the interrupt state to hand back to unlock().
     bool lock() {
         const bool were_enabled = arch::save_and_disable_interrupts();
+#if SABLE_LOCK_DEBUG
+        lock_debug::on_irq_lock_acquire(this, m_level);
+#endif
         while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE)) {
             while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
         }
+#if SABLE_LOCK_DEBUG
+        lock_debug::on_irq_lock_acquired(this, m_level);
+#endif
         return were_enabled;
     }
     void unlock(bool were_enabled) {
+#if SABLE_LOCK_DEBUG
+        lock_debug::on_irq_lock_release(this);
+#endif
         __atomic_store_n(&m_locked, false, __ATOMIC_RELEASE);
         arch::restore_interrupts(were_enabled);
     }
 
 private:
     bool m_locked = false;
+#if SABLE_LOCK_DEBUG
+    LockLevel m_level = LockLevel::None;
+#endif
 };
 
 class IrqLockGuard {
@@ -48,6 +75,9 @@ namespace kernel {
 class SpinLock {
 public:
     void lock() {
+#if SABLE_LOCK_DEBUG
+        lock_debug::on_spin_lock_acquire(this, LockLevel::None);
+#endif
         while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE))
             while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
     }

@@ -23,7 +23,7 @@ public:
 
 FramePageSource g_page_source;
 mm::Heap g_heap(g_page_source);
-IrqSpinLock g_heap_lock;
+IrqSpinLock g_heap_lock{LockLevel::KernelHeap};
 
 }  // namespace
 

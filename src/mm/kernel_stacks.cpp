@@ -12,7 +12,7 @@ constexpr unsigned kSlots = kKernelStackSlots;
 uint64_t g_slot_used[kSlots / 64];
 uint64_t g_in_use = 0;
 unsigned g_slots_reached = 0;  // one past the highest slot ever used
-IrqSpinLock g_lock;    // the slot bitmap
+IrqSpinLock g_lock{LockLevel::KernelStackSlots};  // the slot bitmap
 SpinLock g_map_lock;   // kernel page-table changes: interrupts stay on (unmap shoots down TLBs)
 
 // Frees the frames behind [bottom, bottom + pages) and unmaps them (TLB entries dropped).

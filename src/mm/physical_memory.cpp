@@ -12,7 +12,7 @@ namespace {
 using mm::PageState;
 
 mm::PageFrameAllocator g_frames;
-IrqSpinLock g_lock;
+IrqSpinLock g_lock{LockLevel::PhysicalMemory};
 uint64_t g_metadata_phys = 0;
 
 // The boot page tables identity-map 0..4 GiB: the metadata must sit there to be reachable

@@ -52,7 +52,7 @@ struct Process {
     // the region list and the descriptor table. Lock order: the process table's lock, a futex
     // bucket's lock (a fault while futex_wait reads the word), then this one; under it only a
     // task's block lock, wait-queue and CPU locks (interrupt_wait) and the frame allocator's.
-    IrqSpinLock lock;
+    IrqSpinLock lock{LockLevel::Process};
     // Serialises changes to the map of the address space (mmap, munmap, mprotect, brk, fork's
     // snapshot), which release `lock` in between for shootdowns: a range being unmapped cannot
     // be handed out again by mmap before its old pages are gone. Faults take only `lock`.

@@ -41,7 +41,7 @@ public:
     }
 
 private:
-    kernel::IrqSpinLock m_lock;
+    kernel::IrqSpinLock m_lock{kernel::LockLevel::ProcessTable};
     unsigned m_limit = kDefaultProcessLimit;
     uint64_t m_live = 0;
     int32_t m_next_pid = 1;

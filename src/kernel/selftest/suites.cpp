@@ -22,6 +22,7 @@
 #include "proc/programs.hpp"
 #include "kernel/selftest/selftest.hpp"
 #include "lib/cmdline.hpp"
+#include "lib/spinlock.hpp"
 #include "lib/format.hpp"
 #include "lib/string_view.hpp"
 
@@ -241,6 +242,40 @@ void hang_suite(Context&) {
     arch::halt_forever();
 }
 
+// Deliberate breaches of the lock rules. The debug build's checker (lib/lock_debug.hpp) must
+// stop each with a panic naming the rule (system tests lockdebug.*); the normal build has no
+// checker, and a real breach there would hang, so it reports SKIP without trying.
+#if SABLE_LOCK_DEBUG
+using kernel::IrqLockGuard;
+using kernel::IrqSpinLock;
+using kernel::LockLevel;
+
+void lock_order_suite(Context& t) {
+    static IrqSpinLock inner{LockLevel::PhysicalMemory}, outer{LockLevel::ProcessTable};
+    IrqLockGuard inner_guard(inner);
+    IrqLockGuard outer_guard(outer);  // a lower level under a higher one
+    t.expect(false, "order_breach_stopped", "the checker let an out-of-order lock through");
+}
+void lock_recursion_suite(Context& t) {
+    static IrqSpinLock lock;
+    IrqLockGuard first(lock);
+    IrqLockGuard second(lock);  // would spin forever
+    t.expect(false, "recursion_stopped", "the checker let a CPU take a lock it holds");
+}
+void lock_interrupts_suite(Context& t) {
+    static IrqSpinLock lock;
+    {
+        IrqLockGuard guard(lock);
+        arch::interrupts_on();  // the release must notice
+    }
+    t.expect(false, "interrupts_on_stopped", "the checker let interrupts on under an IrqSpinLock");
+}
+#else
+void lock_order_suite(Context& t) { t.skip("order_breach_stopped", "no lock checker in this build"); }
+void lock_recursion_suite(Context& t) { t.skip("recursion_stopped", "no lock checker in this build"); }
+void lock_interrupts_suite(Context& t) { t.skip("interrupts_on_stopped", "no lock checker in this build"); }
+#endif
+
 constexpr selftest::Suite kSuites[] = {
     {"boot", boot_suite, true},
     {"lib", lib_suite, true},
@@ -260,6 +295,9 @@ constexpr selftest::Suite kSuites[] = {
     {"smap_violation", smap_violation_suite, false},
     {"stack_smash", stack_smash_suite, false},
     {"hang", hang_suite, false},
+    {"lock_order", lock_order_suite, false},
+    {"lock_recursion", lock_recursion_suite, false},
+    {"lock_interrupts", lock_interrupts_suite, false},
 };
 
 }  // namespace
