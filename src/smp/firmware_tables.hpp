@@ -7,12 +7,13 @@
 
 #include <stdint.h>
 
+#include "lib/cpu_mask.hpp"
 #include "lib/result.hpp"
 #include "lib/span.hpp"
 
 namespace smp {
 
-inline constexpr unsigned kMaxCpus = 256;
+using kstd::kMaxCpus;  // the most CPUs the kernel keeps per-CPU data for
 inline constexpr unsigned kMaxIoApics = 16;
 inline constexpr unsigned kMaxOverrides = 32;
 inline constexpr unsigned kMaxNmis = 16;
