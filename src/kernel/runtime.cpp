@@ -21,7 +21,10 @@ void* memcpy(void* dest, const void* src, size_t count) {
 
 void* memset(void* dest, int value, size_t count) {
     void* start = dest;
-    asm volatile("rep stosb" : "+D"(dest), "+c"(count) : "a"(value) : "memory");
+    const uint64_t pattern = 0x0101010101010101ull * static_cast<uint8_t>(value);
+    size_t quads = count / 8, rest = count % 8;
+    asm volatile("rep stosq" : "+D"(dest), "+c"(quads) : "a"(pattern) : "memory");
+    asm volatile("rep stosb" : "+D"(dest), "+c"(rest) : "a"(pattern) : "memory");
     return start;
 }
 

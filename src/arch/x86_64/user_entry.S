@@ -55,7 +55,7 @@ syscall_entry:
     sysretq
 
 /* Copies n bytes between kernel and user memory. A fault on a user page first goes to the
-   kernel's fault handler (a stack page may need committing, then `rep movsb` resumes where it
+   kernel's fault handler (a stack page may need committing, then the `rep movs` resumes where it
    stopped: RSI, RDI and RCX say how far it got); an unresolvable one resumes at the fixup.
    Under SMAP this is the one place the kernel may touch user pages: AC is set for the copy
    alone (trap_dispatch clears it for whatever interrupts the copy; iretq brings it back).
@@ -73,8 +73,12 @@ syscall_entry:
     .global user_copy_fault_fixup
 arch_user_copy:
     mov %rdx, %rcx
+    shr $3, %rcx                        /* whole quadwords, then the 0-7 bytes left */
+    and $7, %edx
     USER_ACCESS stac
 user_copy_fault_begin:
+    rep movsq
+    mov %rdx, %rcx
     rep movsb
 user_copy_fault_end:
     USER_ACCESS clac

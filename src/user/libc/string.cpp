@@ -1,6 +1,7 @@
 // String and memory functions. Built with -fno-builtin (user.cmake) so clang cannot turn these
-// loops back into calls to themselves; the bulk copies use `rep movsb` / `rep stosb`, which are
-// fast on every CPU with ERMS and need no SSE.
+// loops back into calls to themselves; the bulk copies use `rep movs` / `rep stos`, which are
+// fast on every CPU with ERMS and need no SSE. Whole quadwords first: the same speed on hardware,
+// and an emulator without string acceleration runs one iteration per element.
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,7 +11,9 @@ extern "C" {
 
 void* memcpy(void* __restrict dst, const void* __restrict src, size_t n) {
     void* d = dst;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+    size_t quads = n / 8, rest = n % 8;
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(quads) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(rest) : : "memory");
     return dst;
 }
 
@@ -27,7 +30,10 @@ void* memmove(void* dst, const void* src, size_t n) {
 
 void* memset(void* dst, int c, size_t n) {
     void* d = dst;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    const uint64_t pattern = 0x0101010101010101ull * static_cast<unsigned char>(c);
+    size_t quads = n / 8, rest = n % 8;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(quads) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(rest) : "a"(pattern) : "memory");
     return dst;
 }
 
