@@ -50,6 +50,8 @@ extern const unsigned kResetMethodCount;
 // Raw timestamp counter, and its frequency measured against the PIT (0 until calibrated).
 uint64_t timestamp();
 uint64_t calibrate_timestamp_hz();
+// The timestamp when the boot stub had checked the CPU: where the boot_to_init benchmark starts.
+uint64_t boot_entry_timestamp();
 
 // True when a hypervisor announces itself (CPUID.1:ECX[31]); gates probing of QEMU devices.
 bool running_under_hypervisor();

@@ -7,8 +7,11 @@
 #include <sable/sys.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+extern "C" uint64_t __sable_start_cycles;  // crt0.S: the timestamp at the first user instruction
 
 namespace {
 
@@ -83,7 +86,7 @@ void wait_child(int pid, const char* name, bool killed_is_expected = false) {
 }
 
 // TSC ticks over a 100 ms sleep, against the kernel clock.
-void bench_tsc_hz() {
+uint64_t bench_tsc_hz() {
     const uint64_t start_ns = clock_ns();
     const uint64_t start_tsc = rdtsc_serialized();
     sleep_ms(100);
@@ -93,6 +96,30 @@ void bench_tsc_hz() {
     // ticks < 2^34 for any TSC under 100 GHz, so ticks * 10^9 stays below 2^64.
     const uint64_t hz = elapsed_ns == 0 ? 0 : ticks * 1'000'000'000ull / elapsed_ns;
     printf("BENCH tsc_hz unit=hz n=1 median=%lu p99=%lu min=%lu\n", hz, hz, hz);
+    return hz;
+}
+
+// `bench boot_to_init <entry>`: the kernel starts it as the first program of a benchmark boot
+// (sable.bench=boot), by the path that starts init and with nothing run before, passing the
+// timestamp at which its boot stub had checked the CPU. crt0 read the timestamp at this
+// program's first instruction: the difference is the boot, stub to the first user instruction.
+int bench_boot_to_init(const char* entry_text) {
+    const uint64_t start = __sable_start_cycles;
+    char* end = nullptr;
+    const uint64_t entry = strtoul(entry_text, &end, 10);
+    if (end == entry_text || *end != '\0' || entry == 0 || entry >= start) {
+        dprintf(2, "bench: boot_to_init: bad entry timestamp '%s'\n", entry_text);
+        return 2;
+    }
+    const uint64_t cycles = start - entry;
+    printf("BENCH boot_to_init_cycles unit=cycles n=1 median=%lu p99=%lu min=%lu\n", cycles, cycles, cycles);
+    const uint64_t hz = bench_tsc_hz();
+    if (hz == 0) return 1;
+    // cycles < 2^44 for any boot under an hour at 4 GHz, so cycles * 10^6 stays below 2^64.
+    const uint64_t us = cycles * 1'000'000ull / hz;
+    printf("BENCH boot_to_init unit=ms n=1 median=%lu.%03lu p99=%lu.%03lu min=%lu.%03lu\n", us / 1000, us % 1000,
+           us / 1000, us % 1000, us / 1000, us % 1000);
+    return 0;
 }
 
 void bench_syscall_null() {
@@ -357,6 +384,7 @@ const Benchmark kBenchmarks[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 3 && strcmp(argv[1], "boot_to_init") == 0) return bench_boot_to_init(argv[2]);
     const char* only = argc >= 2 ? argv[1] : nullptr;
     bool found = only == nullptr;
     for (const Benchmark& b : kBenchmarks) found = found || strcmp(only, b.name) == 0;

@@ -2,6 +2,7 @@
 // its calibration against the PIT, register snapshots and frame-pointer walks.
 #include "arch/arch.hpp"
 
+#include <arch/boot_layout.hpp>
 #include <arch/cpu.hpp>
 #include <arch/interrupt_controllers.hpp>
 
@@ -54,6 +55,7 @@ void set_cpu_local_base(void* block) { wrmsr(kMsrGsBase, reinterpret_cast<uint64
 
 
 uint64_t timestamp() { return rdtsc_ordered(); }
+uint64_t boot_entry_timestamp() { return boot_entry_tsc; }
 
 bool running_under_hypervisor() { return cpu_has_hypervisor(); }
 

@@ -15,6 +15,9 @@ _start:
     xorl %ebp, %ebp                 /* frame-pointer chains end with a zero rbp */
     cld                             /* the psABI wants DF clear at every call */
     movq %rsp, __sable_entry_rsp(%rip)  /* kept so `usertest args` can check the alignment */
+    rdtsc                           /* when the program began (bench boot_to_init) */
+    movl %eax, __sable_start_cycles(%rip)
+    movl %edx, __sable_start_cycles + 4(%rip)
     /* The psABI wants rsp % 16 == 0 at a call; realign in case the kernel handed us less. */
     andq $-16, %rsp
     call __libc_start_main
@@ -29,5 +32,10 @@ _start:
 __sable_entry_rsp:
     .quad 0
     .size __sable_entry_rsp, 8
+    .globl __sable_start_cycles
+    .type __sable_start_cycles, @object
+__sable_start_cycles:
+    .quad 0
+    .size __sable_start_cycles, 8
 
     .section .note.GNU-stack, "", @progbits

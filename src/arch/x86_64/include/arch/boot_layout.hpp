@@ -14,4 +14,5 @@ extern char __bss_end[];
 extern uint64_t boot_pml4[512];
 extern char boot_stack_guard[];
 extern char boot_stack_top[];
+extern uint64_t boot_entry_tsc;  // the TSC when the 32-bit stub had checked the CPU
 }
