@@ -182,6 +182,24 @@ TEST_F(Pipe, AnInterruptedReaderReturnsEintrInsteadOfBlocking) {
     EXPECT_EQ(fake_kernel::blocks(), blocks);
 }
 
+TEST_F(Pipe, AnInterruptedWriterToAFullPipeReturnsEintrInsteadOfBlocking) {
+    fill_user(kUser, kPipeCapacity, 4);
+    ASSERT_EQ(write(kUser, kPipeCapacity), static_cast<int64_t>(kPipeCapacity));
+    const Interruption killed{[](void*) { return true; }, nullptr};
+    const uint64_t blocks = fake_kernel::blocks();
+    EXPECT_EQ(write(kUser, 10, killed), -SABLE_EINTR);
+    EXPECT_EQ(fake_kernel::blocks(), blocks);
+}
+
+TEST_F(Pipe, AnInterruptedWriterKeepsWhatFittedBeforeThePipeFilled) {
+    constexpr uint64_t kTotal = kPipeCapacity + 3000;
+    fill_user(kUser, kTotal, 6);
+    const Interruption killed{[](void*) { return true; }, nullptr};
+    EXPECT_EQ(write(kUser, kTotal, killed), static_cast<int64_t>(kPipeCapacity));
+    EXPECT_EQ(read(kUser + 0x20000, kTotal), static_cast<int64_t>(kPipeCapacity));
+    EXPECT_TRUE(user_matches(kUser + 0x20000, kPipeCapacity, 6));
+}
+
 TEST_F(Pipe, AReadEndIsNotWritable) {
     EXPECT_EQ(kernel::files::write(m_read, kUser, 1, kNever), -SABLE_EBADF);
     EXPECT_EQ(kernel::files::read(m_write, kUser, 1, kNever), -SABLE_EBADF);
