@@ -1,4 +1,5 @@
-# Host build: the portable modules under ASan+UBSan with GoogleTest, and the QEMU system tests.
+# Host build: the portable modules under ASan+UBSan with GoogleTest, and the QEMU system tests
+# (or, with SABLE_COVERAGE, the unit tests alone with coverage counters).
 # Portable sources get the kernel's language flags (no exceptions, no RTTI); only *_test.cpp
 # files relax them, because GoogleTest needs both.
 enable_testing()
@@ -7,10 +8,10 @@ set(SABLE_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all -fno
 
 # SABLE_COVERAGE (tools/coverage, build/coverage): the portable modules carry Clang's source-based
 # coverage counters and the build holds only the host unit tests. Sanitizers are left out there:
-# the host preset already runs the same tests under them, and without them the coverage run is
-# several times faster. Fuzzers, benchmarks and the QEMU system tests are left out too: fuzz
-# inputs check only memory safety, so lines they reach would count as tested without being
-# checked, and system tests need the kernel ISO.
+# the host preset already runs the same tests under them, and the coverage run is faster without
+# them. Fuzzers, benchmarks and the QEMU system tests are left out too: fuzz inputs check only
+# memory safety, so lines they reach would count as tested without being checked, and system
+# tests need the kernel ISO.
 option(SABLE_COVERAGE "Host unit tests only, with line coverage of the portable modules" OFF)
 if(SABLE_COVERAGE)
     if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
