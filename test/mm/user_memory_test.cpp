@@ -12,7 +12,7 @@ namespace {
 
 namespace um = kernel::user_memory;
 
-constexpr uint64_t kPage = 4096;
+constexpr uint64_t kPage = mm::kPageSize;
 constexpr uint64_t kWindow = SABLE_USER_BASE;  // the fake's user memory starts here
 
 class UserPointers : public ::testing::Test {
