@@ -1,9 +1,37 @@
-# Host build: the portable modules under ASan+UBSan with GoogleTest, and the QEMU system tests.
+# Host build: the portable modules under ASan+UBSan with GoogleTest, and the QEMU system tests
+# (or, with SABLE_COVERAGE, the unit tests alone with coverage counters).
 # Portable sources get the kernel's language flags (no exceptions, no RTTI); only *_test.cpp
 # files relax them, because GoogleTest needs both.
 enable_testing()
 
 set(SABLE_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+
+# SABLE_COVERAGE (tools/coverage, build/coverage): the portable modules carry Clang's source-based
+# coverage counters and the build holds only the host unit tests. Sanitizers are left out there:
+# the host preset already runs the same tests under them, and the coverage run is faster without
+# them. Fuzzers, benchmarks and the QEMU system tests are left out too: fuzz inputs check only
+# memory safety, so lines they reach would count as tested without being checked, and system
+# tests need the kernel ISO.
+option(SABLE_COVERAGE "Host unit tests only, with line coverage of the portable modules" OFF)
+if(SABLE_COVERAGE)
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+        message(FATAL_ERROR "SABLE_COVERAGE needs Clang (source-based coverage)")
+    endif()
+    set(SABLE_HOST_INSTRUMENTATION -fprofile-instr-generate -fcoverage-mapping)
+    # One profile per test binary: merged together, the binaries' records of one function can
+    # disagree (llvm-cov drops them as "mismatched data"), so tools/coverage merges per binary.
+    set(SABLE_COVERAGE_PROFILE_DIR ${CMAKE_BINARY_DIR}/profiles)
+    # What tools/coverage counts: each portable module's sources, one "<module> <path>" a line.
+    set(manifest "")
+    foreach(module IN LISTS SABLE_MODULES)
+        foreach(source IN LISTS SABLE_PORTABLE_${module})
+            string(APPEND manifest "${module} ${source}\n")
+        endforeach()
+    endforeach()
+    file(WRITE ${CMAKE_BINARY_DIR}/portable-sources.txt "${manifest}")
+else()
+    set(SABLE_HOST_INSTRUMENTATION ${SABLE_SANITIZERS})
+endif()
 
 # The same module boundaries as the kernel (cmake/modules.cmake), with the host's arch contract:
 # arch.hpp, the fake's impl.hpp (test/fake_arch) and the real x86-64 page-table encoding, which is
@@ -24,8 +52,8 @@ foreach(module IN LISTS SABLE_MODULES)
     add_library(sable_host_${module} STATIC ${SABLE_PORTABLE_${module}})
     target_include_directories(sable_host_${module} PRIVATE ${view})
     target_compile_options(sable_host_${module} PRIVATE -fno-exceptions -fno-rtti -Wall -Wextra -Werror=return-type)
-    target_compile_options(sable_host_${module} PUBLIC ${SABLE_SANITIZERS} -g)
-    target_link_options(sable_host_${module} PUBLIC ${SABLE_SANITIZERS})
+    target_compile_options(sable_host_${module} PUBLIC ${SABLE_HOST_INSTRUMENTATION} -g)
+    target_link_options(sable_host_${module} PUBLIC ${SABLE_HOST_INSTRUMENTATION})
     foreach(dependency IN LISTS SABLE_DEPS_${module})
         if(TARGET sable_host_${dependency})
             target_link_libraries(sable_host_${module} PUBLIC sable_host_${dependency})
@@ -62,7 +90,12 @@ include(GoogleTest)
 function(sable_host_test name)
     add_executable(${name} ${ARGN})
     target_link_libraries(${name} PRIVATE sable_portable GTest::gtest_main)
-    gtest_discover_tests(${name} PROPERTIES LABELS host TIMEOUT 60 DISCOVERY_TIMEOUT 60)
+    set(coverage_properties "")
+    if(SABLE_COVERAGE)
+        # %4m: the runs of one binary merge into at most four files as they end.
+        set(coverage_properties ENVIRONMENT "LLVM_PROFILE_FILE=${SABLE_COVERAGE_PROFILE_DIR}/${name}-%4m.profraw")
+    endif()
+    gtest_discover_tests(${name} PROPERTIES LABELS host TIMEOUT 60 ${coverage_properties} DISCOVERY_TIMEOUT 60)
 endfunction()
 
 # The stateful fake arch and the host stand-ins for kernel services (threads as tasks, a console
@@ -98,7 +131,21 @@ target_link_libraries(pipe_test PRIVATE sable_host_fakes)
 sable_host_test(process_table_test test/proc/process_table_test.cpp)
 target_link_libraries(process_table_test PRIVATE sable_host_fakes)
 sable_host_test(region_list_test test/proc/region_list_test.cpp)
+sable_host_test(console_file_test test/proc/console_file_test.cpp)
+target_link_libraries(console_file_test PRIVATE sable_host_fakes)
+sable_host_test(console_input_test test/drivers/console_input_test.cpp)
+sable_host_test(user_memory_test test/mm/user_memory_test.cpp)
+target_link_libraries(user_memory_test PRIVATE sable_host_fakes)
+sable_host_test(cpu_mask_test test/lib/cpu_mask_test.cpp)
+sable_host_test(spinlock_test test/lib/spinlock_test.cpp)
+target_link_libraries(spinlock_test PRIVATE sable_host_fakes)
+sable_host_test(console_sink_test test/lib/console_sink_test.cpp)
+target_link_libraries(console_sink_test PRIVATE sable_host_fakes)
 target_compile_definitions(elf_test PRIVATE SABLE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/test")
+
+if(SABLE_COVERAGE)
+    return()
+endif()
 
 # libFuzzer targets for every parser of untrusted input (clang only). ctest runs each for a short
 # time seeded with the real dumps; run one longer by hand, e.g.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,16 @@ TEST(FramebufferLayout, RejectsPitchShorterThanARow) {
 }
 
 TEST(FramebufferLayout, RejectsAScreenSmallerThanAGlyph) { EXPECT_EQ(error_of(xrgb(7, 600)), LayoutError::TooSmall); }
+
+// The kernel logs the reason it falls back to VGA text; each must say what was wrong.
+TEST(FramebufferLayout, EveryRejectionHasItsOwnReason) {
+    std::set<std::string> reasons;
+    for (LayoutError error : {LayoutError::UnsupportedDepth, LayoutError::BadColorField, LayoutError::PitchTooSmall,
+                              LayoutError::TooSmall})
+        reasons.insert(drivers::describe(error));
+    EXPECT_EQ(reasons.size(), 4u);
+    EXPECT_EQ(reasons.count("?"), 0u);
+}
 
 TEST(FramebufferColour, FollowsTheFieldPositions) {
     const drivers::Rgb color{0x12, 0x34, 0x56};

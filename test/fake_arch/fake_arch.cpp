@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -24,6 +25,7 @@ uint64_t g_user_faults = 0;
 uint64_t g_address_space = 0;
 std::vector<std::pair<uint32_t, uint8_t>> g_ipis;
 std::vector<uint64_t> g_invalidated;
+std::atomic<uint64_t> g_relax_count{0};  // not under g_mutex: spinning threads must not queue on it
 
 constexpr uint64_t kPage = 4096;
 
@@ -59,6 +61,8 @@ uint64_t user_faults() {
     return g_user_faults;
 }
 
+uint64_t relax_count() { return g_relax_count.load(); }
+
 uint64_t loaded_address_space() {
     std::lock_guard lock(g_mutex);
     return g_address_space;
@@ -85,6 +89,7 @@ void reset() {
     g_address_space = 0;
     g_ipis.clear();
     g_invalidated.clear();
+    g_relax_count = 0;
 }
 
 }  // namespace fake_arch
@@ -103,7 +108,7 @@ void restore_interrupts(bool were_enabled) {
     t_interrupts_enabled = were_enabled;
 }
 
-void cpu_relax() {}
+void cpu_relax() { g_relax_count.fetch_add(1); }
 
 void set_cpu_local_base(void* block) { t_cpu_local_base = block; }
 

@@ -1,7 +1,7 @@
 // The host's arch contract keeps state a test can inspect and steer (test/fake_arch/fake_arch.cpp):
 // the interrupt flag and how deeply it is disabled on each thread, the address space loaded,
-// IPIs sent and TLB pages invalidated, and a user memory window whose pages can be made to fault,
-// so copy_user fails where the real one would.
+// IPIs sent, TLB pages invalidated and spin-wait pauses, and a user memory window whose pages can
+// be made to fault, so copy_user fails where the real one would.
 #pragma once
 
 #include <stdint.h>
@@ -22,6 +22,9 @@ uint8_t* user_bytes(uint64_t user_address);  // host pointer to a user byte, for
 // A copy touching the 4 KiB page at `user_address` copies up to it, then fails.
 void fault_user_page(uint64_t user_address);
 uint64_t user_faults();  // copies that failed so far
+
+// cpu_relax calls so far, on any thread: a waiter spinning for a lock shows here.
+uint64_t relax_count();
 
 uint64_t loaded_address_space();
 std::vector<std::pair<uint32_t, uint8_t>> sent_ipis();  // (APIC id, vector)

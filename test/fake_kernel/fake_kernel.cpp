@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -30,6 +31,19 @@ uint64_t g_blocks = 0;
 std::recursive_mutex g_console_mutex;  // a Hold may print
 std::string g_console;
 
+constexpr int64_t kUnlimited = -1;
+std::atomic<int64_t> g_allocations_left{kUnlimited};
+
+// False when the test made memory run out (fail_allocations_after).
+bool may_allocate() {
+    int64_t left = g_allocations_left.load();
+    while (left != kUnlimited) {
+        if (left == 0) return false;
+        if (g_allocations_left.compare_exchange_weak(left, left - 1)) return true;
+    }
+    return true;
+}
+
 }  // namespace
 
 namespace fake_kernel {
@@ -48,6 +62,9 @@ uint64_t blocks() {
     std::lock_guard lock(g_wait_mutex);
     return g_blocks;
 }
+
+void fail_allocations_after(uint64_t successes) { g_allocations_left = static_cast<int64_t>(successes); }
+void allow_allocations() { g_allocations_left = kUnlimited; }
 
 }  // namespace fake_kernel
 
@@ -129,7 +146,9 @@ void panic(const char* format, ...) {
 }
 
 // The kernel's allocation forms, on the host's heap (ASan watches them).
-void* operator new(size_t size_bytes, const kstd::NoThrow&) noexcept { return ::operator new(size_bytes, std::nothrow); }
+void* operator new(size_t size_bytes, const kstd::NoThrow&) noexcept {
+    return may_allocate() ? ::operator new(size_bytes, std::nothrow) : nullptr;
+}
 void* operator new[](size_t size_bytes, const kstd::NoThrow&) noexcept {
-    return ::operator new[](size_bytes, std::nothrow);
+    return may_allocate() ? ::operator new[](size_bytes, std::nothrow) : nullptr;
 }

@@ -11,6 +11,7 @@
 #include <ostream>
 #include <random>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -896,4 +897,52 @@ TEST(PageFrameAllocator, FreeingASharedFrameOutrightKeepsTheSharedCountTrue) {
     ASSERT_TRUE(frames.alloc.free(page).ok());
     EXPECT_EQ(frames.alloc.shared_count(), 0u);
     EXPECT_TRUE(frames.alloc.check_consistency());
+}
+
+// --- moving the metadata, names -----------------------------------------------------------------
+
+TEST(PageFrameAllocator, MetadataMovedElsewhereKeepsEveryFrameAndTheFreeList) {
+    // The kernel copies nothing: the same bytes are reached at a new address. Here the bytes are
+    // copied to a second buffer and the first one is wiped, so any use of the old address shows.
+    Frames frames = all_free(8);
+    const Pfn kernel = take(frames.alloc, PageState::Kernel);
+    const Pfn user = take(frames.alloc, PageState::User);
+    // frames: [ku ff ffff]
+    std::vector<uint8_t> moved(frames.metadata);
+    frames.alloc.relocate_metadata(moved.data());
+    std::fill(frames.metadata.begin(), frames.metadata.end(), 0xA5);
+    EXPECT_EQ(frames.alloc.frame_count(), 8u);
+    EXPECT_EQ(draw(frames.alloc, 8), "kuffffff");
+    EXPECT_TRUE(frames.alloc.check_consistency());
+    ASSERT_TRUE(frames.alloc.free(kernel).ok());
+    for (unsigned i = 0; i < 7; ++i) take(frames.alloc);
+    EXPECT_EQ(frames.alloc.allocate(PageState::Kernel).error(), AllocError::OutOfMemory);
+    EXPECT_EQ(frames.alloc.state(user), PageState::User);
+}
+
+TEST(PageFrameAllocator, FrameStatesHaveTheNamesTheMemorySummaryLineUses) {
+    // `mm: frames free=<n> kernel=<n> stack=<n> heap=<n> ...` (the log format); three bits each.
+    const std::pair<PageState, std::string> names[] = {
+        {PageState::Free, "free"},           {PageState::Stack, "stack"},
+        {PageState::Kernel, "kernel"},       {PageState::Heap, "heap"},
+        {PageState::PageTable, "pagetable"}, {PageState::User, "user"},
+        {PageState::Firmware, "firmware"},   {PageState::Absent, "absent"},
+    };
+    ASSERT_EQ(std::size(names), mm::kPageStateCount);
+    for (const auto& [state, name] : names) EXPECT_EQ(mm::page_state_name(state), name);
+}
+
+TEST(PageFrameAllocator, EveryErrorHasItsOwnDescription) {
+    std::set<std::string> seen;
+    for (AllocError error : {AllocError::OutOfMemory, AllocError::NoContiguousRun, AllocError::BadRequest})
+        seen.insert(mm::describe(error));
+    for (FreeError error : {FreeError::DoubleFree, FreeError::NotManaged}) seen.insert(mm::describe(error));
+    EXPECT_EQ(seen.size(), 5u);
+    EXPECT_EQ(seen.count("?"), 0u);
+}
+
+TEST(Pfn, ConvertsToAndFromPhysicalAddresses) {
+    EXPECT_EQ(Pfn::from_address(0x12345678).address(), 0x12345000u);
+    EXPECT_EQ(Pfn::from_address(0x12345fff), Pfn{0x12345});
+    EXPECT_NE(Pfn::from_address(0x12346000), Pfn{0x12345});
 }

@@ -182,9 +182,45 @@ TEST_F(Pipe, AnInterruptedReaderReturnsEintrInsteadOfBlocking) {
     EXPECT_EQ(fake_kernel::blocks(), blocks);
 }
 
+TEST_F(Pipe, AnInterruptedWriterToAFullPipeReturnsEintrInsteadOfBlocking) {
+    fill_user(kUser, kPipeCapacity, 4);
+    ASSERT_EQ(write(kUser, kPipeCapacity), static_cast<int64_t>(kPipeCapacity));
+    const Interruption killed{[](void*) { return true; }, nullptr};
+    const uint64_t blocks = fake_kernel::blocks();
+    EXPECT_EQ(write(kUser, 10, killed), -SABLE_EINTR);
+    EXPECT_EQ(fake_kernel::blocks(), blocks);
+}
+
+TEST_F(Pipe, AnInterruptedWriterKeepsWhatFittedBeforeThePipeFilled) {
+    constexpr uint64_t kTotal = kPipeCapacity + 3000;
+    fill_user(kUser, kTotal, 6);
+    const Interruption killed{[](void*) { return true; }, nullptr};
+    EXPECT_EQ(write(kUser, kTotal, killed), static_cast<int64_t>(kPipeCapacity));
+    EXPECT_EQ(read(kUser + 0x20000, kTotal), static_cast<int64_t>(kPipeCapacity));
+    EXPECT_TRUE(user_matches(kUser + 0x20000, kPipeCapacity, 6));
+}
+
 TEST_F(Pipe, AReadEndIsNotWritable) {
     EXPECT_EQ(kernel::files::write(m_read, kUser, 1, kNever), -SABLE_EBADF);
     EXPECT_EQ(kernel::files::read(m_write, kUser, 1, kNever), -SABLE_EBADF);
+}
+
+// A pipe is three allocations (the pipe and its two ends); running out at any of them leaves
+// nothing behind (ASan's leak check in the host preset sees anything that stayed allocated).
+TEST(PipeCreation, RunningOutOfMemoryCreatesNothing) {
+    for (uint64_t successes = 0; successes < 3; ++successes) {
+        File* read_end = nullptr;
+        File* write_end = nullptr;
+        fake_kernel::fail_allocations_after(successes);
+        EXPECT_FALSE(kernel::files::create_pipe(read_end, write_end)) << successes << " allocations succeeded";
+        fake_kernel::allow_allocations();
+        EXPECT_EQ(kernel::files::pipes_open(), 0u);
+    }
+    File* read_end = nullptr;
+    File* write_end = nullptr;
+    ASSERT_TRUE(kernel::files::create_pipe(read_end, write_end));
+    kernel::files::release(read_end);
+    kernel::files::release(write_end);
 }
 
 }  // namespace

@@ -121,6 +121,49 @@ TEST(RegionList, AFullListRefusesWithNothingChanged) {
     EXPECT_EQ(draw(l.list), "[0,11)rw [21,30)r");
 }
 
+TEST(RegionList, AFullListTakesARegionThatJoinsTheNextOrBothNeighbours) {
+    List l(2);
+    l.list.insert(region(0, 4));
+    l.list.insert(region(10, 4));
+    EXPECT_TRUE(l.list.insert(region(8, 2)));  // joins [10,14) from below
+    EXPECT_EQ(draw(l.list), "[0,4)rw [8,14)rw");
+    EXPECT_TRUE(l.list.insert(region(4, 4)));  // fills the gap: the two become one
+    EXPECT_EQ(draw(l.list), "[0,14)rw");
+    EXPECT_EQ(l.list.count(), 1u);
+}
+
+TEST(RegionList, AFullListRefusesANeighbourThatDiffers) {
+    List l(2);
+    l.list.insert(region(0, 4));
+    l.list.insert(region(10, 4));
+    EXPECT_FALSE(l.list.insert(region(8, 2, kR)));                         // other protection
+    EXPECT_FALSE(l.list.insert(region(4, 2, kRW, SABLE_MAP_SHARED)));      // other sharing
+    EXPECT_EQ(draw(l.list), "[0,4)rw [10,14)rw");
+}
+
+TEST(RegionList, AForkCopiesEveryRegion) {
+    List parent(4);
+    parent.list.insert(region(0, 2));
+    parent.list.insert(region(5, 1, kR, SABLE_MAP_SHARED));
+    List child(4);
+    child.list.insert(region(30, 1));  // replaced, not kept
+    ASSERT_TRUE(child.list.copy_from(parent.list));
+    EXPECT_EQ(draw(child.list), "[0,2)rw [5,6)rs");
+    EXPECT_EQ(draw(parent.list), "[0,2)rw [5,6)rs");
+}
+
+TEST(RegionList, AForkIntoAListTooSmallCopiesNothing) {
+    List parent(4);
+    parent.list.insert(region(0, 2));
+    parent.list.insert(region(5, 1, kR));
+    parent.list.insert(region(9, 1));
+    List child(2);
+    child.list.insert(region(30, 1));
+    EXPECT_FALSE(child.list.copy_from(parent.list));
+    EXPECT_EQ(draw(child.list), "[30,31)rw");
+    EXPECT_EQ(child.list.capacity(), 2u);
+}
+
 TEST(RegionList, RandomOperationsMatchAPageModel) {
     // Against a model with one prot value per page: every operation, whatever it splits or
     // merges, leaves the list describing exactly the model's pages, sorted and disjoint.

@@ -825,6 +825,17 @@ TEST(Madt, CapsNmisAt16) {
     EXPECT_EQ(topology->dropped, 4u);
 }
 
+TEST(Madt, CapsLocalApicNmisAt16) {
+    MadtBuilder builder;
+    for (unsigned i = 0; i < 20; ++i) builder.nmi(static_cast<uint8_t>(i), 0, 1);
+    const Buffer madt = builder.build();
+    auto topology = smp::parse_madt(view(madt));
+    ASSERT_TRUE(topology.ok());
+    EXPECT_EQ(topology->nmi_count, smp::kMaxNmis);
+    EXPECT_EQ(topology->dropped, 4u);
+    EXPECT_EQ(topology->nmis[smp::kMaxNmis - 1].acpi_processor_uid, smp::kMaxNmis - 1);  // the first 16 kept
+}
+
 TEST(Madt, ParsesX2ApicEntryWithIdAbove255) {
     const Buffer madt = MadtBuilder().processor(0, 0, 1).x2apic(0x1234, 1, 300).build();
     auto topology = smp::parse_madt(view(madt));
@@ -1092,6 +1103,18 @@ TEST(MpTable, CapsCpusAt256AndCountsTheRestAsDropped) {
     ASSERT_TRUE(topology.ok()) << smp::describe(topology.error());
     EXPECT_EQ(topology->cpu_count, 256u);
     EXPECT_EQ(topology->dropped, 4u);
+}
+
+TEST(MpTable, CapsOverridesAt32AndCountsTheRestAsDropped) {
+    MpConfigBuilder builder;
+    builder.processor(0, 0x03).bus(0, "ISA   ");
+    for (unsigned i = 0; i < 40; ++i) builder.interrupt(0, static_cast<uint8_t>(i % 16), 0, static_cast<uint8_t>(16 + i));
+    const Buffer config = builder.build();
+    auto topology = smp::parse_mp_config(view(config));
+    ASSERT_TRUE(topology.ok()) << smp::describe(topology.error());
+    EXPECT_EQ(topology->override_count, smp::kMaxOverrides);
+    EXPECT_EQ(topology->dropped, 8u);
+    EXPECT_EQ(topology->overrides[smp::kMaxOverrides - 1].gsi, 16u + smp::kMaxOverrides - 1);  // the first 32 kept
 }
 
 TEST(MpTable, SurvivesRandomMutations) {
