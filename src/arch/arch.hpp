@@ -248,6 +248,8 @@ uint64_t ap_trampoline_phys();
 // The start-up signals, to one CPU: INIT, then STARTUP at the installed trampoline.
 void send_init(uint32_t apic_id);
 void send_startup(uint32_t apic_id);
+// Whether this machine's CPUs need the 10 ms between INIT and STARTUP (docs/smp.md says which).
+bool init_needs_settle_delay();
 
 }  // namespace arch
 

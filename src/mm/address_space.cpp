@@ -221,7 +221,20 @@ void AddressSpace::share_top_level(const AddressSpace& other, unsigned first, un
 
 void AddressSpace::destroy_table(Pfn table, unsigned level) {
     const uint64_t* e = entries(table);
+    // Eight entries at a time where all are empty or (at the top) all borrowed: a user space's
+    // tables are mostly empty, and its top half is the kernel's.
+    constexpr unsigned kStride = 8;
+    static_assert(pte::kEntriesPerTable % kStride == 0 && 64 % kStride == 0);
     for (unsigned i = 0; i < pte::kEntriesPerTable && level > 0; ++i) {
+        if (i % kStride == 0) {
+            uint64_t any = 0;
+            for (unsigned j = 0; j < kStride; ++j) any |= e[i + j];
+            const uint64_t borrowed = level == kTop ? (m_shared_top[i / 64] >> (i % 64)) & 0xFF : 0;
+            if (any == 0 || borrowed == 0xFF) {
+                i += kStride - 1;
+                continue;
+            }
+        }
         if (!pte::is_present(e[i]) || pte::is_leaf(e[i], level)) continue;
         if (level == kTop && (m_shared_top[i / 64] >> (i % 64)) & 1) continue;
         destroy_table(Pfn::from_address(pte::next_table(e[i])), level - 1);

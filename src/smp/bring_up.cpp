@@ -98,11 +98,12 @@ void start_application_processors(void (*ap_init)(), uint32_t silent_apic_id) {
         kernel_address_space().protect(arch::ap_trampoline_phys(), mm::kPageSize, mm::kPageWritable | mm::kPageExecutable);
 
         // [SDM vol3 §8.4.4.1] INIT, 10 ms, SIPI, 200 µs, SIPI again to any that did not answer.
-        // All APs at once: one 10 ms wait in total, not one per CPU.
+        // All APs at once: one 10 ms wait in total, not one per CPU, and none where the CPUs
+        // take INIT at once (arch::init_needs_settle_delay).
         const uint64_t start = clock::ns_since_boot();
         for (unsigned i = 1; i < g_cpu_count; ++i)
             if (reachable(i)) arch::send_init(g_cpu_locals[i].apic_id);
-        tasks::sleep_ms(10);
+        if (arch::init_needs_settle_delay()) tasks::sleep_ms(10);
         for (unsigned i = 1; i < g_cpu_count; ++i)
             if (reachable(i)) arch::send_startup(g_cpu_locals[i].apic_id);
         wait_ns(200000);

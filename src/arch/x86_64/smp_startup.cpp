@@ -51,6 +51,23 @@ bool install_ap_trampoline(uint64_t root_table_phys, const uint64_t* stack_top_b
 
 uint64_t ap_trampoline_phys() { return AP_TRAMPOLINE_BASE; }
 void send_init(uint32_t apic_id) { x86::lapic_send_init(apic_id); }
+
+bool init_needs_settle_delay() {
+    // The 10 ms between INIT and STARTUP is for processors whose local APIC was a separate chip
+    // (the 82489DX) and for the P5 era: they need it to finish the INIT reset. A virtual CPU
+    // takes INIT at once, and so do Intel's P6 family (6) and later and AMD's K8 (family 0xF) and
+    // later, whose APIC is on the die. Anything older, or a vendor not known here, keeps it.
+    if (x86::cpu_has_hypervisor()) return false;
+    const x86::CpuidResult vendor = x86::cpuid(0);
+    const uint32_t signature = x86::cpuid(1).eax;
+    const uint32_t family = (signature >> 8) & 0xF;
+    const uint32_t extended_family = family == 0xF ? (signature >> 20) & 0xFF : 0;
+    const bool intel = vendor.ebx == 0x756E6547 && vendor.edx == 0x49656E69 && vendor.ecx == 0x6C65746E;  // GenuineIntel
+    const bool amd = vendor.ebx == 0x68747541 && vendor.edx == 0x69746E65 && vendor.ecx == 0x444D4163;    // AuthenticAMD
+    if (intel) return family < 6;
+    if (amd) return family + extended_family < 0xF;
+    return true;
+}
 void send_startup(uint32_t apic_id) { x86::lapic_send_startup(apic_id, AP_TRAMPOLINE_BASE >> 12); }
 
 }  // namespace arch
