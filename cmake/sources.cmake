@@ -53,6 +53,7 @@ set(SABLE_KERNEL_proc src/proc/programs.cpp src/proc/process.cpp src/proc/thread
 
 set(SABLE_KERNEL_kernel
     src/kernel/main.cpp
+    src/kernel/tsc_refine.cpp
     src/kernel/console.cpp
     src/kernel/display.cpp
     src/kernel/panic.cpp

@@ -109,6 +109,16 @@ sable_system_test(panic.verdict_fail
     OUTCOME fail
     ARGS --cmdline "sable.test=panic"
     EXPECT "^PANIC: self-test panic requested" "^  rip=0x[0-9a-f]+ rsp=" "^  #0 0x" "^TESTS 0 passed, 1 failed")
+# --- The clock: a 1 ms PIT calibration at boot, refined a second later against the ACPI PM timer.
+# Under --icount the TSC runs at exactly 1 GHz, so the refined rate must be within 10 ppm of it
+# (the boot calibration alone is ~100 ppm off there, and percent off on a busy host).
+sable_system_test(clock.refined_against_pm_timer_icount
+    ARGS --icount --smp 2 --until-expected
+    EXPECT "clock: TSC (99999[0-9]{4}|100000[0-9]{4}) Hz against the ACPI PM timer over 1[0-9][0-9][0-9] ms")
+sable_system_test(clock.refined_against_pm_timer_uefi_q35
+    QEMU_TIMEOUT 120
+    ARGS --uefi --machine q35 --smp 2 --until-expected
+    EXPECT "clock: TSC [0-9]+ Hz against the ACPI PM timer over 1[0-9][0-9][0-9] ms")
 # --- Interrupts: LAPIC tick against the TSC, IO APIC-routed COM1 input ---------------------------
 sable_system_test(irq.pc
     ARGS --machine pc --cmdline "sable.test=irq"

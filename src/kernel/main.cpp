@@ -13,6 +13,7 @@
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
 #include "lib/lock_debug.hpp"
+#include "kernel/tsc_refine.hpp"
 #include "sched/cpu_local.hpp"
 #include "kernel/panic.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -108,6 +109,16 @@ BootContext g_boot;
 }
 
 // Its frame is live while the stack canary changes: it carries none (it never returns anyway).
+namespace {
+
+// Every CPU's timer tick: the scheduler, and the clock's one refinement a second after boot.
+uint64_t on_timer_tick(arch::TrapFrame* frame) {
+    kernel::tsc_refine::on_tick();
+    return kernel::tasks::on_timer_tick(frame);
+}
+
+}  // namespace
+
 extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uint32_t magic, uint32_t info_phys) {
     kernel::init_stack_protector();
     clock::mark_boot();
@@ -178,6 +189,7 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
     kernel::platform::discover(info, cmdline.value("sable.acpi") == "off");
     if (kstd::list_contains(cmdline.value("sable.dump"), "firmware")) kernel::platform::dump_tables();
     kernel::power::init(cmdline.value("sable.reset"));
+    kernel::tsc_refine::start();
     // 100 Hz keeps TCG guests responsive; real machines may ask for more (sable.tick_hz=1000).
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);
     if (tick_hz < 10 || tick_hz > 10000) tick_hz = 100;
@@ -191,7 +203,7 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
     kernel::tasks::use_lazy_extended_state(cmdline.value("sable.fpu") == "lazy");
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
     kernel::tasks::init(static_cast<unsigned>(tick_hz));
-    kernel::interrupts::set_tick_hook(kernel::tasks::on_timer_tick);
+    kernel::interrupts::set_tick_hook(on_timer_tick);
     kernel::tlb::init();
     kernel::files::init();
     kernel::process::init(info, static_cast<unsigned>(cmdline.number("sable.max_procs", kernel::process::kDefaultProcessLimit)));

@@ -16,14 +16,18 @@ constexpr size_t kSmiCommand = 48;
 constexpr size_t kAcpiEnable = 52;
 constexpr size_t kPm1aControlBlock = 64;
 constexpr size_t kPm1bControlBlock = 68;
+constexpr size_t kPmTimerBlock = 76;
 constexpr size_t kPm1ControlLength = 89;
+constexpr size_t kPmTimerLength = 91;
 constexpr size_t kFlags = 112;
 constexpr size_t kResetRegister = 116;
 constexpr size_t kResetValue = 128;
 constexpr size_t kXDsdt = 140;
 constexpr size_t kXPm1aControlBlock = 172;
 constexpr size_t kXPm1bControlBlock = 184;
+constexpr size_t kXPmTimerBlock = 208;
 constexpr size_t kGenericAddressBytes = 12;
+constexpr uint32_t kFlagTimerValueExtended = 1u << 8;
 constexpr uint32_t kFlagResetRegisterSupported = 1u << 10;
 // The shortest FADT (revision 1) ends after Flags.
 constexpr size_t kFadtMinimumBytes = kFlags + 4;
@@ -141,6 +145,12 @@ kstd::Result<Fadt, TableError> parse_fadt(Bytes bytes) {
     const uint8_t pm1_length = table[kPm1ControlLength];
     fadt.pm1a_control = pm1_control(table, kXPm1aControlBlock, kPm1aControlBlock, pm1_length);
     fadt.pm1b_control = pm1_control(table, kXPm1bControlBlock, kPm1bControlBlock, pm1_length);
+    // [ACPI 6.4 §4.8.3.3] The PM timer: 3.579545 MHz, 24 bits unless Flags.TMR_VAL_EXT. A
+    // PM_TMR_LEN other than 4 means there is none.
+    if (table[kPmTimerLength] == 4) {
+        fadt.pm_timer = pm1_control(table, kXPmTimerBlock, kPmTimerBlock, 4);
+        fadt.pm_timer_bits = (load<uint32_t>(table, kFlags) & kFlagTimerValueExtended) ? 32 : 24;
+    }
     if (fits(table, kResetValue, 1) && (load<uint32_t>(table, kFlags) & kFlagResetRegisterSupported)) {
         fadt.reset_register = generic_address(table, kResetRegister);
         fadt.reset_value = table[kResetValue];

@@ -1,5 +1,5 @@
 // Portable parsers for what reset and power-off need from ACPI: the FADT's reset register, PM1
-// control blocks and DSDT pointer [ACPI 6.4 §5.2.9], and the \_S5 package's sleep types, found by
+// control blocks and DSDT pointer [ACPI 6.4 §5.2.9] (and its PM timer, which the clock uses), and the \_S5 package's sleep types, found by
 // a bounds-checked scan of the DSDT's or an SSDT's AML [ACPI 6.4 §7.4.2, §20.2]. Byte spans in,
 // plain values out; the kernel side (smp/power.cpp) does the writes. docs/power.md explains both.
 #pragma once
@@ -32,6 +32,8 @@ struct Fadt {
     GenericAddress pm1b_control;    // may be absent (address 0)
     uint32_t smi_command_port = 0;  // SMI_CMD: 0 = the machine is always in ACPI mode
     uint8_t acpi_enable_value = 0;  // written to SMI_CMD to hand PM1 control to the OS
+    GenericAddress pm_timer;        // X_PM_TMR_BLK when present, else PM_TMR_BLK as I/O; absent: none
+    uint8_t pm_timer_bits = 0;      // 24 or 32 (Flags.TMR_VAL_EXT); 0 with no timer
     bool reset_supported = false;   // Flags.RESET_REG_SUP and a usable RESET_REG
     GenericAddress reset_register;
     uint8_t reset_value = 0;
@@ -47,6 +49,9 @@ struct SleepType {
 // package whose first elements are integer constants. NotFound if the table has no usable \_S5;
 // BadEntry if one is there but its package is malformed or a value does not fit SLP_TYP.
 kstd::Result<SleepType, TableError> find_s5_sleep_type(kstd::Bytes bytes);
+
+// [ACPI 6.4 §4.8.3.3] The PM timer counts at 3.579545 MHz.
+inline constexpr uint64_t kPmTimerHz = 3579545;
 
 // The PM1 control value that enters a sleep state [ACPI 6.4 §4.8.3.2.1]: SLP_TYP<<10 | SLP_EN.
 inline constexpr uint16_t kSleepEnable = 1u << 13;

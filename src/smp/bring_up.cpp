@@ -32,9 +32,26 @@ bool started(unsigned index) {
     return g_started.contains_concurrently(index);
 }
 
-void wait_ns(uint64_t ns) {
-    const uint64_t end = arch::timestamp() + clock::tsc_hz() * ns / 1000000000ull;
-    while (arch::timestamp() < end) arch::cpu_relax();
+constexpr uint64_t kSecondStartupAfterNs = 200'000;
+constexpr uint64_t kAnswerDeadlineNs = 1'000'000'000;
+
+// Until every AP has started or the clock passes `deadline_ns`, halted rather than spinning: each
+// AP wakes this CPU once it is up (ap_main), and the check runs with interrupts off so that
+// `sti; hlt` cannot miss a wake-up that arrives after it. A deadline that passes with no AP
+// answering is noticed at the next tick. Spinning here kept an emulator that runs its CPUs in
+// turn (QEMU's --icount) from switching to the APs for a whole time slice: 10 ms per AP start.
+void wait_for_aps(uint64_t deadline_ns) {
+    for (;;) {
+        const bool were_enabled = arch::save_and_disable_interrupts();
+        unsigned up = 1;
+        for (unsigned i = 1; i < g_cpu_count; ++i) up += started(i);
+        if (up == g_cpu_count || clock::ns_since_boot() > deadline_ns) {
+            arch::restore_interrupts(were_enabled);
+            return;
+        }
+        arch::wait_for_interrupt();  // an AP's wake-up, or a tick
+        arch::restore_interrupts(were_enabled);
+    }
 }
 
 bool allocate_stacks(CpuLocal& cpu) {
@@ -106,17 +123,11 @@ void start_application_processors(void (*ap_init)(), uint32_t silent_apic_id) {
         if (arch::init_needs_settle_delay()) tasks::sleep_ms(10);
         for (unsigned i = 1; i < g_cpu_count; ++i)
             if (reachable(i)) arch::send_startup(g_cpu_locals[i].apic_id);
-        wait_ns(200000);
+        wait_for_aps(clock::ns_since_boot() + kSecondStartupAfterNs);
         for (unsigned i = 1; i < g_cpu_count; ++i)
             if (!started(i) && reachable(i)) arch::send_startup(g_cpu_locals[i].apic_id);
-        // Wait for them by the clock (1 s at most: TCG starts CPUs slowly on a loaded host).
-        const uint64_t deadline = clock::ns_since_boot() + 1000000000ull;
-        for (;;) {
-            unsigned up = 1;
-            for (unsigned i = 1; i < g_cpu_count; ++i) up += started(i);
-            if (up == g_cpu_count || clock::ns_since_boot() > deadline) break;
-            arch::cpu_relax();
-        }
+        // 1 s at most: TCG starts CPUs slowly on a loaded host.
+        wait_for_aps(clock::ns_since_boot() + kAnswerDeadlineNs);
         g_bringup_ns = clock::ns_since_boot() - start;
         kernel_address_space().protect(arch::ap_trampoline_phys(), mm::kPageSize, mm::kPageWritable);
         for (unsigned i = 1; i < g_cpu_count; ++i) {
@@ -146,6 +157,7 @@ extern "C" [[noreturn]] void ap_main(uint64_t apic_id) {
     tasks::init_application_processor();
     cpu->online = true;
     g_started.add_concurrently(cpu->index);
+    arch::send_ipi(g_cpu_locals[0].apic_id, arch::kVectorWakeIpi);  // the boot CPU waits halted
     // This context is now the CPU's idle task: the seed's park. Ticks, wake-up IPIs and work
     // stealing bring tasks here.
     for (;;) arch::wait_for_interrupt();

@@ -30,7 +30,7 @@ struct Register {
 smp::Fadt g_fadt;
 smp::SleepType g_s5{};
 const char* g_s5_problem = "no ACPI";  // nullptr once g_s5 is valid
-Register g_reset_register, g_pm1a, g_pm1b;
+Register g_reset_register, g_pm1a, g_pm1b, g_pm_timer;
 unsigned g_first_reset_step = 0;  // 0: the FADT's register; n: arch::kResetMethods[n - 1]
 
 const char* space_name(const Register& r) { return r.io ? "I/O" : "memory"; }
@@ -175,6 +175,7 @@ void init(kstd::StringView first_reset_method) {
     if (g_fadt.reset_supported) g_reset_register = prepare(g_fadt.reset_register, 1);
     g_pm1a = prepare(g_fadt.pm1a_control, 2);
     g_pm1b = prepare(g_fadt.pm1b_control, 2);
+    if (g_fadt.pm_timer_bits) g_pm_timer = prepare(g_fadt.pm_timer, 4);
     if (g_reset_register.usable)
         klog("power: FADT rev %u: reset register %s 0x%lx <- 0x%x", g_fadt.revision, space_name(g_reset_register),
              g_reset_register.address, g_fadt.reset_value);
@@ -189,6 +190,9 @@ void init(kstd::StringView first_reset_method) {
          g_pm1b.usable ? "present" : "none");
     find_s5();
 }
+
+unsigned pm_timer_bits() { return g_pm_timer.usable ? g_fadt.pm_timer_bits : 0; }
+uint32_t pm_timer_read() { return static_cast<uint32_t>(read_register(g_pm_timer)); }
 
 void restart() {
     klog("power: restart");

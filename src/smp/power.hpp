@@ -2,6 +2,8 @@
 // and ACPI S5 through the PM1 control blocks with the DSDT's \_S5 sleep type. docs/power.md.
 #pragma once
 
+#include <stdint.h>
+
 #include "lib/string_view.hpp"
 
 namespace kernel::power {
@@ -17,5 +19,10 @@ void init(kstd::StringView first_reset_method);
 [[noreturn]] void restart();
 // Without ACPI S5, or if the machine is still on after the write, says so and halts.
 [[noreturn]] void power_off();
+
+// The ACPI PM timer, a free-running 3.579545 MHz counter (smp::kPmTimerHz) the clock refines the
+// TSC against: its width in bits (24 or 32; 0 when the FADT gives no usable one) and its value.
+unsigned pm_timer_bits();
+uint32_t pm_timer_read();
 
 }  // namespace kernel::power

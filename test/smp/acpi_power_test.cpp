@@ -105,6 +105,41 @@ TEST(Fadt, Q35Revision3HasResetRegisterAtPortCf9AndXFields) {
 
 // --- FADT: what the real tables do not show -----------------------------------------------------
 
+// The PM timer of every machine dumped: I/O port, 24 or 32 bits, as the chipset puts it.
+TEST(Fadt, PmTimerOfEachFirmwareDump) {
+    struct Expected {
+        const char* machine;
+        uint64_t port;
+        uint8_t bits;
+    };
+    for (const Expected& e : {Expected{"seabios_pc_smp1", 0x608, 24}, Expected{"ovmf_pc_smp1", 0xb008, 24},
+                              Expected{"seabios_q35_smp4_cores", 0x608, 24}, Expected{"ovmf_q35_smp4", 0x608, 24}}) {
+        const Buffer b = load_fixture(e.machine, "fadt");
+        auto fadt = smp::parse_fadt(view(b));
+        ASSERT_TRUE(fadt) << e.machine;
+        EXPECT_EQ(fadt->pm_timer.space_id, static_cast<uint8_t>(AddressSpace::Io)) << e.machine;
+        EXPECT_EQ(fadt->pm_timer.address, e.port) << e.machine;
+        EXPECT_EQ(fadt->pm_timer_bits, e.bits) << e.machine;
+    }
+}
+
+TEST(Fadt, PmTimerNeedsLengthFourAndTakesTheExtendedFlag) {
+    const Buffer original = load_fixture("seabios_pc_smp1", "fadt");
+    Buffer b = original;
+    b[91] = 0;  // PM_TMR_LEN: no timer
+    fix_checksum(b, 9, b.size());
+    auto none = smp::parse_fadt(view(b));
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->pm_timer.present());
+    EXPECT_EQ(none->pm_timer_bits, 0);
+    b = original;
+    b[113] |= 1;  // Flags bit 8, TMR_VAL_EXT (Flags at byte 112, little-endian)
+    fix_checksum(b, 9, b.size());
+    auto extended = smp::parse_fadt(view(b));
+    ASSERT_TRUE(extended);
+    EXPECT_EQ(extended->pm_timer_bits, 32);
+}
+
 TEST(Fadt, PrefersXDsdtAndXPm1aWhenNonZero) {
     Buffer b = load_fixture("seabios_q35_smp4_cores", "fadt");
     put64(b, 140, 0x1'2345'6000ull);                      // X_DSDT
