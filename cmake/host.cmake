@@ -72,6 +72,7 @@ target_link_libraries(sable_host_fakes PUBLIC sable_portable)
 
 sable_host_test(format_test test/lib/format_test.cpp)
 sable_host_test(cmdline_test test/lib/cmdline_test.cpp)
+sable_host_test(watchdog_rule_test test/lib/watchdog_rule_test.cpp)
 sable_host_test(multiboot2_test test/boot/multiboot2_test.cpp)
 sable_host_test(text_grid_test test/drivers/text_grid_test.cpp)
 sable_host_test(console_font_test test/drivers/console_font_test.cpp)

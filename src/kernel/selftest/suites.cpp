@@ -31,6 +31,7 @@ void sched_suite(Context& context);  // sched_suite.cpp
 void smp_suite(Context& context);    // smp_suite.cpp
 void user_suite(Context& context);   // user_suite.cpp
 void console_suite(Context& context);  // console_suite.cpp
+void watchdog_suite(Context& context);  // watchdog_suite.cpp
 }
 
 namespace {
@@ -260,6 +261,7 @@ constexpr selftest::Suite kSuites[] = {
     {"smap_violation", smap_violation_suite, false},
     {"stack_smash", stack_smash_suite, false},
     {"hang", hang_suite, false},
+    {"watchdog", selftest::watchdog_suite, false},
 };
 
 }  // namespace
