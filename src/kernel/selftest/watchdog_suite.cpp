@@ -68,6 +68,7 @@ bool report_names(const kernel::watchdog::Report& report, void (*function)(uint6
 
 // The names a case's checks print.
 struct CaseNames {
+    const char* task;       // the spinning task's name, in the report
     const char* reported;   // the CPU was reported while it spun
     const char* stall;      // as the right kind of stall
     const char* frame;      // with a frame in the spinning function
@@ -82,7 +83,7 @@ void expect_report(Context& t, const CaseNames& names, unsigned cpu, void (*body
     spin.longest_ns = 4 * kernel::watchdog::settings().threshold_ns;
     spin.reported = false;
     spin.done.reset();
-    if (!kernel::tasks::spawn(names.reported, body, reinterpret_cast<uint64_t>(&spin), cpu, true)) {
+    if (!kernel::tasks::spawn(names.task, body, reinterpret_cast<uint64_t>(&spin), cpu, true)) {
         t.expect(false, names.reported, "cannot start a task on CPU %u", cpu);
         return;
     }
@@ -119,10 +120,11 @@ void watchdog_suite(Context& t) {
     uint64_t others_before[kernel::kMaxCpus];
     for (unsigned i = 0; i < kernel::g_cpu_count; ++i) others_before[i] = kernel::watchdog::report_count(i);
 
-    expect_report(t, {"stuck_with_interrupts_off", "reported_as_interrupts_off", "interrupts_off_backtrace"}, target,
+    expect_report(t, {"wd_irqs_off", "stuck_with_interrupts_off", "reported_as_interrupts_off", "interrupts_off_backtrace"}, target,
                   spin_with_interrupts_off, kstd::Stall::InterruptsOff);
     expect_report(t,
-                  {"stuck_in_kernel_without_scheduling", "reported_as_not_scheduling", "not_scheduling_backtrace"},
+                  {"wd_no_schedule", "stuck_in_kernel_without_scheduling", "reported_as_not_scheduling",
+                   "not_scheduling_backtrace"},
                   target, spin_in_kernel_without_scheduling, kstd::Stall::NotScheduling);
 
     unsigned others_reported = 0;
