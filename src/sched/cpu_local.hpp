@@ -25,9 +25,9 @@ struct CpuLocal {
     volatile bool online;    // set by the CPU itself once it runs kernel code
     uint64_t ticks;          // timer ticks taken on this CPU
     uint64_t last_tick_ns;   // clock::ns_since_boot() at the latest of them
-    // `ticks` when this CPU last scheduled: switched tasks, or its task blocked, slept or
-    // yielded, or a tick found it in user mode or idle. The watchdog's sign that the CPU is not
-    // stuck in the kernel (docs/watchdog.md); written only by this CPU.
+    // `ticks` when this CPU last scheduled: its task entered the scheduler (block, sleep, yield,
+    // exit), or a tick found it in user mode or idle or switched tasks. The watchdog's sign that
+    // the CPU is not stuck in the kernel (docs/watchdog.md); written only by this CPU.
     uint64_t scheduled_at_tick;
     KernelStack boot_stack;  // APs: the stack ap_main starts on
     uint64_t interrupt_stack_tops[3];

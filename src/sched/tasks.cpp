@@ -150,7 +150,6 @@ uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_
     KernelTask* next = from_sched(next_task);
     entry(previous->slot).saved_rsp = reinterpret_cast<uint64_t>(frame);
     if (next == previous) return reinterpret_cast<uint64_t>(frame);
-    note_scheduled(this_cpu());
     __atomic_fetch_add(&g_switches, 1, __ATOMIC_RELAXED);
     if (previous->sched.state == sched::TaskState::Dead) {
         // Still on its stack until the iretq: the reaper frees it once on_cpu is clear.
@@ -223,9 +222,12 @@ uint64_t on_timer_tick(arch::TrapFrame* frame) {
     IrqLockGuard guard(cpu.lock);
     reap_locked(cpu);
     // A CPU that was running user code or idling was not stuck in the kernel, even if its task
-    // keeps the CPU (the one task on it, or nothing to do).
-    if (arch::frame_is_user(frame) || cpu.scheduler.idle_now()) note_scheduled(this_cpu());
-    return switch_locked(cpu, frame, cpu.scheduler.on_tick());
+    // keeps the CPU (the one task on it, or nothing to do); one that switches here schedules.
+    // Switches elsewhere are noted by on_scheduler_trap, or follow an idle tick (the wake IPI).
+    const bool was_not_in_a_kernel_task = arch::frame_is_user(frame) || cpu.scheduler.idle_now();
+    const uint64_t resume = switch_locked(cpu, frame, cpu.scheduler.on_tick());
+    if (was_not_in_a_kernel_task || resume != reinterpret_cast<uint64_t>(frame)) note_scheduled(this_cpu());
+    return resume;
 }
 
 namespace {
@@ -242,8 +244,9 @@ uint64_t on_wake_ipi(arch::TrapFrame* frame, void*) {
 }
 
 uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
-    CpuTasks& cpu = this_cpu_tasks();
-    note_scheduled(this_cpu());  // the task gave the CPU back to the scheduler, if only to get it again
+    CpuLocal& self = this_cpu();  // one per-CPU base read for both uses (this is the yield path)
+    CpuTasks& cpu = g_cpus[self.index];
+    note_scheduled(self);  // the task gave the CPU back to the scheduler, if only to get it again
     const uint64_t operation = arch::scheduler_trap_operation(frame);
     const uint64_t argument = arch::scheduler_trap_argument(frame);
     if (operation == kBlock) {
