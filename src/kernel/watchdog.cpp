@@ -31,6 +31,7 @@ Watcher g_watchers[kMaxCpus];
 struct Watched {
     uint8_t request;
     uint64_t stalled_since_ns;  // the watcher's clock when the stuck value was first seen
+    uint64_t stuck_value;       // that value: the tick count, or the tick it last scheduled at
     uint64_t reports;
     uint64_t dismissed;
     Report last;
@@ -65,11 +66,14 @@ bool on_nmi(const arch::TrapFrame* frame) {
     const auto stall = static_cast<kstd::Stall>(
         __atomic_exchange_n(&self.request, static_cast<uint8_t>(kstd::Stall::None), __ATOMIC_ACQUIRE));
     if (stall == kstd::Stall::None) return false;
-    // The watcher judged at its tick; the stall may have ended since (interrupts back on, the
-    // task on its way to user mode), or this CPU was not running at all while the host ran the
-    // others: a CPU that was halted waiting for an interrupt wakes up with the NMI and IF set.
-    const bool over = stall == kstd::Stall::InterruptsOff ? arch::frame_interrupts_enabled(frame)
-                                                          : arch::frame_is_user(frame);
+    // The watcher judged at its tick; the stall may have ended since (a tick or a pass through
+    // the scheduler since then, interrupts back on, the task on its way to user mode), or this
+    // CPU was not running at all while the host ran the others: a CPU that was halted waiting
+    // for an interrupt wakes up with the NMI and IF set.
+    const bool interrupts_off = stall == kstd::Stall::InterruptsOff;
+    const uint64_t value = __atomic_load_n(interrupts_off ? &cpu.ticks : &cpu.scheduled_at_tick, __ATOMIC_RELAXED);
+    const bool over = value != self.stuck_value ||
+                      (interrupts_off ? arch::frame_interrupts_enabled(frame) : arch::frame_is_user(frame));
     if (over) {
         __atomic_fetch_add(&self.dismissed, 1, __ATOMIC_RELAXED);
         return true;
@@ -141,6 +145,8 @@ void on_tick(uint64_t now_ns) {
     const kstd::StallVerdict verdict = watcher.watch.observe(sample, now_ns, self.ticks, g_settings, g_tick_hz);
     if (verdict.stall == kstd::Stall::None) return;
     g_watched[watched].stalled_since_ns = verdict.since_ns;
+    g_watched[watched].stuck_value =
+        verdict.stall == kstd::Stall::InterruptsOff ? sample.heartbeat : sample.progress;
     __atomic_store_n(&g_watched[watched].request, static_cast<uint8_t>(verdict.stall), __ATOMIC_RELEASE);
     arch::send_nmi(target.apic_id);
 }
