@@ -34,6 +34,7 @@ struct Watched {
     uint64_t stuck_value;       // that value: the tick count, or the tick it last scheduled at
     uint64_t reports;
     uint64_t dismissed;
+    uint64_t dismissed_in_user;
     Report last;
 };
 Watched g_watched[kMaxCpus];
@@ -75,7 +76,8 @@ bool on_nmi(const arch::TrapFrame* frame) {
     const bool over = value != self.stuck_value ||
                       (interrupts_off ? arch::frame_interrupts_enabled(frame) : arch::frame_is_user(frame));
     if (over) {
-        __atomic_fetch_add(&self.dismissed, 1, __ATOMIC_RELAXED);
+        if (arch::frame_is_user(frame)) __atomic_fetch_add(&self.dismissed_in_user, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&self.dismissed, 1, __ATOMIC_RELEASE);
         return true;
     }
 
@@ -155,6 +157,17 @@ const kstd::WatchdogSettings& settings() { return g_settings; }
 
 Report last_report(unsigned cpu) { return g_watched[cpu].last; }
 const uint64_t& report_count(unsigned cpu) { return g_watched[cpu].reports; }
-uint64_t dismissed_count(unsigned cpu) { return __atomic_load_n(&g_watched[cpu].dismissed, __ATOMIC_RELAXED); }
+uint64_t dismissed_count(unsigned cpu) { return __atomic_load_n(&g_watched[cpu].dismissed, __ATOMIC_ACQUIRE); }
+uint64_t dismissed_in_user_count(unsigned cpu) {
+    return __atomic_load_n(&g_watched[cpu].dismissed_in_user, __ATOMIC_RELAXED);
+}
+
+void send_stale_request(unsigned cpu) {
+    Watched& target = g_watched[cpu];
+    target.stuck_value = ~0ull;  // no tick count or scheduling mark reaches it: the handler finds it over
+    target.stalled_since_ns = clock::ns_since_boot();
+    __atomic_store_n(&target.request, static_cast<uint8_t>(kstd::Stall::NotScheduling), __ATOMIC_RELEASE);
+    arch::send_nmi(g_cpu_locals[cpu].apic_id);
+}
 
 }  // namespace kernel::watchdog

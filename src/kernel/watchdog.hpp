@@ -30,7 +30,12 @@ Report last_report(unsigned cpu);
 // Reports made by that CPU's NMI handler, counted once each is printed; a test spinning on that
 // CPU reads it to know it has been seen.
 const uint64_t& report_count(unsigned cpu);
-// NMIs that found the CPU no longer stuck (the stall ended between the watcher's look and the NMI).
+// NMIs that found the CPU no longer stuck (the stall ended between the watcher's look and the
+// NMI), and how many of those had interrupted ring 3.
 uint64_t dismissed_count(unsigned cpu);
+uint64_t dismissed_in_user_count(unsigned cpu);
+// For the self test: an NMI into `cpu` with a request its handler must find over, as if the
+// stall had ended on the way; it resumes whatever it interrupted (dismissed_count counts it).
+void send_stale_request(unsigned cpu);
 
 }  // namespace kernel::watchdog
