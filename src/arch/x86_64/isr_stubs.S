@@ -4,7 +4,8 @@
  * Implements: extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector,
  *                                               uint64_t error_code);
  *             which returns the RSP to resume from: the same frame, or another task's saved
- *             frame (the seed's switch: load RSP, pop the registers, iretq).
+ *             frame (the seed's switch: load RSP, pop the registers, iretq); for the NMI,
+ *             extern "C" void nmi_dispatch(arch::TrapFrame* frame).
  * Must match: arch::TrapFrame (include/arch/trap_frame.hpp, static_asserts on every offset) and
  *             descriptors.cpp, which finds stub N at isr_stubs_begin + 16 * N.
  *
@@ -89,9 +90,9 @@ isr_return_to_frame:                    /* also the first "return" of a brand-ne
     swapgs
 3:  iretq
 
-/* The NMI path (see the top of the file). It runs on the NMI's IST stack and never switches
-   tasks: it resumes the frame it interrupted, whatever trap_dispatch returns. RBX (callee-saved,
-   so it survives the call) remembers whether the entry swapped GS, so the exit swaps back. */
+/* The NMI path (see the top of the file). It runs on the NMI's IST stack, calls nmi_dispatch
+   (trap.cpp), never switches tasks and resumes the frame it interrupted. RBX (callee-saved, so
+   it survives the call) remembers whether the entry swapped GS, so the exit swaps back. */
 nmi_common:
     PUSH_FRAME_REGISTERS
     mov $X86_MSR_GS_BASE, %ecx
@@ -103,10 +104,8 @@ nmi_common:
     mov $1, %ebx
 1:
     mov %rsp, %rdi                      /* frame */
-    mov $X86_VECTOR_NMI, %esi           /* vector */
-    xor %edx, %edx                      /* error code */
     cld
-    call trap_dispatch
+    call nmi_dispatch
     test %ebx, %ebx
     jz 2f
     swapgs

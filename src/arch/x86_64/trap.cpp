@@ -166,10 +166,6 @@ extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint6
     // RFLAGS.AC comes in as ring 3 left it (popf sets it) or as arch_user_copy set it, and SMAP
     // would let the handler touch user pages: it runs with AC clear, iretq restores the old.
     if (arch_smap_enabled) asm volatile("clac" ::: "memory");
-    if (vector == arch::kVectorNmi) {
-        const arch::NmiHandler nmi_handler = __atomic_load_n(&arch::g_nmi_handler, __ATOMIC_ACQUIRE);
-        if (nmi_handler && nmi_handler(frame)) return reinterpret_cast<uint64_t>(frame);
-    }
     if (vector < 32) {
         // A fault in ring 3 is the program's: the kernel's handler resolves it (a stack page to
         // commit) or ends the task. A page fault inside copy_user is the kernel touching user
@@ -206,4 +202,13 @@ extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint6
     const arch::InterruptHandler handler = __atomic_load_n(&arch::g_handlers[vector], __ATOMIC_ACQUIRE);
     if (handler) return handler(frame, arch::g_handler_contexts[vector]);
     return reinterpret_cast<uint64_t>(frame);
+}
+
+// NMIs come here from their own entry (isr_stubs.S, nmi_common), not through trap_dispatch: the
+// registered handler first, and what it does not claim is an exception nothing can resolve.
+extern "C" void nmi_dispatch(arch::TrapFrame* frame) {
+    if (arch_smap_enabled) asm volatile("clac" ::: "memory");
+    const arch::NmiHandler handler = __atomic_load_n(&arch::g_nmi_handler, __ATOMIC_ACQUIRE);
+    if (handler && handler(frame)) return;
+    arch::kernel_exception(*frame, arch::kVectorNmi, 0);
 }
