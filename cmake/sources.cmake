@@ -15,7 +15,8 @@ set(SABLE_DEPS_smp lib boot mm sched abi)
 set(SABLE_DEPS_proc lib boot mm sched smp drivers abi)
 set(SABLE_DEPS_kernel lib boot mm sched smp drivers proc abi)
 
-set(SABLE_PORTABLE_lib src/lib/format.cpp src/lib/cmdline.cpp src/lib/symbols.cpp src/lib/elf.cpp src/lib/lock_debug.cpp)
+set(SABLE_PORTABLE_lib src/lib/format.cpp src/lib/cmdline.cpp src/lib/symbols.cpp src/lib/elf.cpp
+    src/lib/lock_debug.cpp src/lib/watchdog_rule.cpp)
 set(SABLE_KERNEL_lib src/lib/clock.cpp)
 
 set(SABLE_PORTABLE_boot src/boot/multiboot2.cpp)
@@ -61,6 +62,7 @@ set(SABLE_KERNEL_kernel
     src/kernel/stack_protector.cpp
     src/kernel/symbols.cpp
     src/kernel/interrupts.cpp
+    src/kernel/watchdog.cpp
     src/kernel/selftest/selftest.cpp
     src/kernel/selftest/suites.cpp
     src/kernel/selftest/mm_suite.cpp
@@ -68,6 +70,7 @@ set(SABLE_KERNEL_kernel
     src/kernel/selftest/smp_suite.cpp
     src/kernel/selftest/user_suite.cpp
     src/kernel/selftest/console_suite.cpp
+    src/kernel/selftest/watchdog_suite.cpp
     src/kernel/selftest/bench.cpp)
 
 # The x86-64 implementation of the arch contract; it may include lib/ and nothing else.

@@ -186,7 +186,8 @@ sable_system_test(console.lines_whole_uefi_smp2
 sable_system_test(all.pc_smp2
     QEMU_TIMEOUT 90
     ARGS --machine pc --smp 2 --mem 512M --cmdline "sable.test=all"
-    EXPECT ${ALL_PASSED})
+    EXPECT ${ALL_PASSED}
+    CHECK ${PROJECT_SOURCE_DIR}/tools/check-watchdog-reports)
 sable_system_test(all.q35_1g
     QEMU_TIMEOUT 90
     ARGS --machine q35 --mem 1G --cmdline "sable.test=all"
@@ -230,6 +231,28 @@ sable_system_test(fault.stack_smash
 sable_system_test(panic.backtrace_symbolized
     OUTCOME fail ARGS --cmdline "sable.test=panic"
     EXPECT "^  #0 0x[0-9a-f]+ panic[(]" "^  #1 0x[0-9a-f]+ .*panic_suite" "^  #2 0x[0-9a-f]+ selftest::run")
+
+# The lockup detector (docs/watchdog.md): a CPU made stuck with interrupts off, then in the kernel
+# with interrupts on but never scheduling. Warn mode reports both and goes on (the suite checks
+# each report's CPU, stall and frames; the check that no other report appeared); the default
+# panic mode ends the run at the first, with the symbolized dump.
+sable_system_test(watchdog.warn_reports_both
+    QEMU_TIMEOUT 90
+    ARGS --machine pc --smp 2 --cmdline "sable.test=watchdog sable.watchdog=warn,3"
+    EXPECT "^watchdog: CPU 1 stuck: interrupts off for [0-9]+[.][0-9] s, task wd_irqs_off at 0x[0-9a-f]+ .*spin_until_reported"
+           "^  #1 0x[0-9a-f]+ .*spin_with_interrupts_off"
+           "^watchdog: CPU 1 stuck: in the kernel without scheduling for [0-9]+[.][0-9] s, task wd_no_schedule at 0x"
+           "^  #1 0x[0-9a-f]+ .*spin_in_kernel_without_scheduling"
+           "^TEST watchdog[.]no_other_cpu_reported PASS" ${ALL_PASSED}
+    CHECK "${PROJECT_SOURCE_DIR}/tools/check-watchdog-reports --expect 1:irqs-off --expect 1:no-schedule")
+sable_system_test(watchdog.panic_dump
+    QEMU_TIMEOUT 90 OUTCOME fail
+    ARGS --machine q35 --smp 4 --cmdline "sable.test=watchdog sable.watchdog=3"
+    EXPECT "^PANIC: watchdog: CPU 3 stuck: interrupts off for [0-9]+[.][0-9] s, task wd_irqs_off at 0x[0-9a-f]+ .*spin_until_reported"
+           "^  rip=0x[0-9a-f]+ cs=0x8 rflags=0x[0-9a-f]+ ss="
+           "^  #1 0x[0-9a-f]+ .*spin_with_interrupts_off"
+           "^TESTS 0 passed, 1 failed"
+    CHECK "${PROJECT_SOURCE_DIR}/tools/check-watchdog-reports --expect 3:irqs-off")
 
 sable_system_test(harness.hang_times_out
     QEMU_TIMEOUT 15 OUTCOME timeout
@@ -281,9 +304,10 @@ sable_system_test(user.q35_smp4
 # Eight CPUs: threads, futexes, shootdowns and copy-on-write with the most CPUs at once.
 sable_system_test(user.q35_smp8
     QEMU_TIMEOUT 300
-    ARGS --machine q35 --smp 8 --mem 2G --cmdline "sable.test=user"
+    ARGS --machine q35 --smp 8 --mem 2G --cmdline "sable.test=user sable.watchdog=warn"
     EXPECT "^TEST user.no_leak PASS" "usertest: threads: 64 threads joined in random order, ran on [2-8] of 8 CPUs"
-           ${USER_KILL_LINES} ${ALL_PASSED})
+           ${USER_KILL_LINES} ${ALL_PASSED}
+    CHECK ${PROJECT_SOURCE_DIR}/tools/check-watchdog-reports)
 # x87/SSE/AVX per process (docs/fpu.md): the fpu_* cases again with the other two ways of keeping
 # the state — lazy switching through #NM, and FXSAVE on a CPU without XSAVE (or AVX).
 sable_system_test(user.fpu_lazy_smp4

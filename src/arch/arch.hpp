@@ -65,9 +65,12 @@ struct RegisterSnapshot {
 void capture_registers(RegisterSnapshot& out);
 
 // Walks saved frame pointers from `rbp`, calling visit(return_address) up to max_frames times.
-// Stops at a null or non-canonical frame pointer, or one outside the identity-mapped low 4 GiB.
-void walk_stack(uint64_t rbp, unsigned max_frames, void (*visit)(uint64_t return_address, void* ctx),
-                void* ctx);
+// `stack_top`: the end of the mapped stack `rbp` lies on, when the caller knows it (a kernel
+// task's stack, outside the low identity map): frames are followed only below it. 0: only
+// frames in the identity-mapped low 4 GiB are followed. Stops at a null or misaligned frame
+// pointer and at one that does not lead upward.
+void walk_stack(uint64_t rbp, uint64_t stack_top, unsigned max_frames,
+                void (*visit)(uint64_t return_address, void* ctx), void* ctx);
 
 // Walks the active page tables (identity-mapped at boot): true and the physical address if
 // `virt_addr` is mapped. Used by self tests to check what the boot stub built.
@@ -209,10 +212,11 @@ const char* describe(FaultKind kind);  // "divide error", "page fault", ...
 // #MF and #XM: the first unmasked exception raised, from fp_status ("divide by zero", ...).
 const char* describe_floating_point_error(const FaultInfo& fault);
 
-// Exceptions nothing can resolve: a fault in kernel code outside copy_user, and NMI, #DF and #MC
-// from anywhere (the panic path's NMI to stop other CPUs arrives here too). The handler reports
-// and stops; it never returns. Arch code knows nothing of the kernel's console or panic path:
-// until a handler is registered, such an exception just halts the CPU.
+// Exceptions nothing can resolve: a fault in kernel code outside copy_user, #DF and #MC from
+// anywhere, and an NMI the NMI handler below did not claim (the panic path's NMI to stop other
+// CPUs arrives here). The handler reports and stops; it never returns. Arch code knows nothing
+// of the kernel's console or panic path: until a handler is registered, such an exception just
+// halts the CPU.
 using KernelExceptionHandler = void (*)(const TrapFrame* frame, unsigned vector, uint64_t error_code);
 void set_kernel_exception_handler(KernelExceptionHandler handler);
 // "#PF page fault", "#DF double fault", ... for vectors 0..31.
@@ -221,6 +225,16 @@ const char* exception_name(unsigned vector);
 // a note for #DF), the general registers, RIP/CS/RFLAGS/SS and the control registers.
 void describe_exception(kstd::FormatSink& out, const TrapFrame* frame, unsigned vector, uint64_t error_code);
 uint64_t frame_base_pointer(const TrapFrame* frame);  // RBP, where a backtrace starts
+// The register lines of that report alone (general registers, RIP/CS/RFLAGS/SS, control
+// registers), for a dump of a context that did not fault (the watchdog's NMI).
+void describe_registers(kstd::FormatSink& out, const TrapFrame* frame);
+
+// NMIs go first to this handler, on the NMI's own stack, with the interrupted context's frame,
+// wherever it was (ring 3, the kernel with interrupts off, the entry code on either side of
+// `swapgs`: the per-CPU base is the kernel's whatever the frame says). It returns true if the
+// NMI was its own, to resume the frame; false passes it on to the kernel exception handler.
+using NmiHandler = bool (*)(const TrapFrame* frame);
+void set_nmi_handler(NmiHandler handler);
 
 // Interrupts on (the kill path of a task that faulted runs like a system call).
 void interrupts_on();
@@ -236,6 +250,9 @@ inline void* cpu_local_base();  // defined by <arch/impl.hpp>: it is on every ho
 uint32_t this_cpu_apic_id();
 // A fixed-vector interrupt to the CPU with `apic_id` (a wake-up, a remote call).
 void send_ipi(uint32_t apic_id, uint8_t vector);
+// A non-maskable interrupt to the CPU with `apic_id`: it arrives even with interrupts off
+// (the watchdog's way into a stuck CPU).
+void send_nmi(uint32_t apic_id);
 // Acknowledges the interrupt being handled to this CPU's interrupt controller.
 void end_of_interrupt();
 // AP start-up [SDM vol3 §8.4.4.1]: copies the real-mode trampoline to its page below 1 MiB and

@@ -13,6 +13,7 @@
 #include "sched/cpu_local.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/watchdog.hpp"
 #include "smp/discovery.hpp"
 
 namespace kernel::interrupts {
@@ -36,8 +37,10 @@ void map_mmio(uint64_t phys, const char* what) {
 
 uint64_t on_timer(arch::TrapFrame* frame, void*) {
     CpuLocal& cpu = this_cpu();
-    __atomic_store_n(&cpu.ticks, cpu.ticks + 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&cpu.last_tick_ns, clock::ns_since_boot(), __ATOMIC_RELAXED);
+    const uint64_t now_ns = clock::ns_since_boot();
+    __atomic_store_n(&cpu.ticks, cpu.ticks + 1, __ATOMIC_RELAXED);  // the heartbeat the watchdog reads
+    __atomic_store_n(&cpu.last_tick_ns, now_ns, __ATOMIC_RELAXED);
+    watchdog::on_tick(now_ns);
     arch::end_of_interrupt();
     return g_tick_hook ? g_tick_hook(frame) : reinterpret_cast<uint64_t>(frame);
 }

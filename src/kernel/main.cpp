@@ -18,6 +18,7 @@
 #include "kernel/panic.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "kernel/interrupts.hpp"
+#include "kernel/watchdog.hpp"
 #include "mm/kernel_stacks.hpp"
 #include "proc/files.hpp"
 #include "proc/process.hpp"
@@ -202,6 +203,7 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
     klog("security: %s, stack canary from %s", protections, kernel::stack_canary_source());
     kernel::tasks::use_lazy_extended_state(cmdline.value("sable.fpu") == "lazy");
     kernel::interrupts::init(static_cast<unsigned>(tick_hz));
+    kernel::watchdog::init(cmdline.value("sable.watchdog"), static_cast<unsigned>(tick_hz));
     kernel::tasks::init(static_cast<unsigned>(tick_hz));
     kernel::interrupts::set_tick_hook(on_timer_tick);
     kernel::tlb::init();

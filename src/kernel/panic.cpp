@@ -10,6 +10,8 @@
 #include "lib/string_view.hpp"
 #include "kernel/selftest/selftest.hpp"
 #include "kernel/symbols.hpp"
+#include "sched/cpu_local.hpp"
+#include "sched/tasks.hpp"
 
 namespace kernel {
 namespace {
@@ -68,11 +70,37 @@ bool panic_begin() {
 
 void init_panic_on_exceptions() { arch::set_kernel_exception_handler(report_kernel_exception); }
 
+void panic_at_frame(const arch::TrapFrame* frame, const char* format, ...) {
+    if (!panic_begin()) arch::halt_forever();
+    console::print("PANIC: ");
+    va_list args;
+    va_start(args, format);
+    console::vprint(format, args);
+    va_end(args);
+    console::print(" at ");
+    print_symbolized(arch::frame_instruction_pointer(frame));
+    console::print("\n");
+    {
+        console::Sink out;
+        arch::describe_registers(out, frame);
+    }
+    print_backtrace(arch::frame_instruction_pointer(frame), arch::frame_base_pointer(frame));
+    panic_end();
+}
+
+bool panic_in_progress() { return __atomic_load_n(&g_panicking, __ATOMIC_ACQUIRE); }
+
 void print_symbolized(uint64_t address) {
     console::print("%p", reinterpret_cast<void*>(address));
     const kstd::SymbolMatch match = symbols::lookup(address);
     if (!match.name.empty())
         console::print(" %.*s+0x%lx", static_cast<int>(match.name.size()), match.name.data(), match.offset);
+}
+
+uint64_t stack_top_of(uint64_t rbp) {
+    const auto* task = static_cast<const tasks::KernelTask*>(this_cpu().current_task);
+    if (task && task->stack.top != 0 && rbp >= task->stack.bottom && rbp < task->stack.top) return task->stack.top;
+    return 0;
 }
 
 void print_backtrace(uint64_t rip, uint64_t rbp) {
@@ -81,7 +109,7 @@ void print_backtrace(uint64_t rip, uint64_t rbp) {
     console::print("  #%u ", depth++);
     print_symbolized(rip);
     console::print("\n");
-    arch::walk_stack(rbp, 32, print_frame, &depth);
+    arch::walk_stack(rbp, stack_top_of(rbp), 32, print_frame, &depth);
 }
 
 }  // namespace kernel

@@ -6,12 +6,25 @@
 
 #include "lib/panic.hpp"
 
+namespace arch {
+struct TrapFrame;
+}
+
 namespace kernel {
 
 // Registers the report for exceptions nothing can resolve (arch::set_kernel_exception_handler):
 // "PANIC: <exception> in kernel mode at <rip symbol>", the arch's register dump and a
 // symbolized backtrace, then the end of panic(). Called before the IDT is loaded.
 void init_panic_on_exceptions();
+// A panic about an interrupted context rather than the caller's: "PANIC: <message> at <rip
+// symbol>", the frame's registers and the backtrace from it, then the end of panic(). Used where
+// the culprit is the code a handler interrupted (the watchdog's NMI into a stuck CPU).
+[[noreturn]] void panic_at_frame(const arch::TrapFrame* frame, const char* format, ...)
+    __attribute__((format(printf, 2, 3)));
+// True once a panic has begun on any CPU (the other CPUs are being stopped).
+bool panic_in_progress();
+// The top of the running task's stack if `rbp` lies on it, else 0 (arch::walk_stack's bound).
+uint64_t stack_top_of(uint64_t rbp);
 // "  #n 0x... symbol+0x..": the faulting RIP first, then the saved frame pointers from `rbp`.
 void print_backtrace(uint64_t rip, uint64_t rbp);
 // Prints "<address> <symbol+offset>" for one address (no newline).

@@ -25,6 +25,10 @@ struct CpuLocal {
     volatile bool online;    // set by the CPU itself once it runs kernel code
     uint64_t ticks;          // timer ticks taken on this CPU
     uint64_t last_tick_ns;   // clock::ns_since_boot() at the latest of them
+    // `ticks` when this CPU last scheduled: its task entered the scheduler (block, sleep, yield,
+    // exit), or a tick found it in user mode or idle or switched tasks. The watchdog's sign that
+    // the CPU is not stuck in the kernel (docs/watchdog.md); written only by this CPU.
+    uint64_t scheduled_at_tick;
     KernelStack boot_stack;  // APs: the stack ap_main starts on
     uint64_t interrupt_stack_tops[3];
 };
@@ -40,5 +44,10 @@ extern unsigned g_cpu_count;  // CPUs that have a CpuLocal (found, enabled)
 
 void install_cpu_local(CpuLocal& cpu);  // loads IA32_GS_BASE on this CPU
 CpuLocal& this_cpu();
+
+// Interrupts off (on this CPU's scheduler paths): records that it scheduled, at its latest tick.
+inline void note_scheduled(CpuLocal& cpu) {
+    __atomic_store_n(&cpu.scheduled_at_tick, __atomic_load_n(&cpu.ticks, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
 
 }  // namespace kernel

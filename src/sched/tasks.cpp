@@ -221,7 +221,13 @@ uint64_t on_timer_tick(arch::TrapFrame* frame) {
     steal_if_idle(self);
     IrqLockGuard guard(cpu.lock);
     reap_locked(cpu);
-    return switch_locked(cpu, frame, cpu.scheduler.on_tick());
+    // A CPU that was running user code or idling was not stuck in the kernel, even if its task
+    // keeps the CPU (the one task on it, or nothing to do); one that switches here schedules.
+    // Switches elsewhere are noted by on_scheduler_trap, or follow an idle tick (the wake IPI).
+    const bool was_not_in_a_kernel_task = arch::frame_is_user(frame) || cpu.scheduler.idle_now();
+    const uint64_t resume = switch_locked(cpu, frame, cpu.scheduler.on_tick());
+    if (was_not_in_a_kernel_task || resume != reinterpret_cast<uint64_t>(frame)) note_scheduled(this_cpu());
+    return resume;
 }
 
 namespace {
@@ -238,7 +244,9 @@ uint64_t on_wake_ipi(arch::TrapFrame* frame, void*) {
 }
 
 uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
-    CpuTasks& cpu = this_cpu_tasks();
+    CpuLocal& self = this_cpu();  // one per-CPU base read for both uses (this is the yield path)
+    CpuTasks& cpu = g_cpus[self.index];
+    note_scheduled(self);  // the task gave the CPU back to the scheduler, if only to get it again
     const uint64_t operation = arch::scheduler_trap_operation(frame);
     const uint64_t argument = arch::scheduler_trap_argument(frame);
     if (operation == kBlock) {

@@ -123,11 +123,12 @@ __attribute__((noinline)) void capture_registers(RegisterSnapshot& out) {
     out.efer = rdmsr(kMsrEfer);
 }
 
-void walk_stack(uint64_t rbp, unsigned max_frames, void (*visit)(uint64_t, void*), void* ctx) {
+void walk_stack(uint64_t rbp, uint64_t stack_top, unsigned max_frames, void (*visit)(uint64_t, void*), void* ctx) {
     // Frame layout with -fno-omit-frame-pointer: [rbp] = caller's rbp, [rbp+8] = return address.
-    constexpr uint64_t kWalkableLimit = 1ull << 32;  // boot page tables identity-map 0..4 GiB
+    constexpr uint64_t kIdentityMappedLimit = 1ull << 32;  // boot page tables identity-map 0..4 GiB
+    const uint64_t limit = stack_top != 0 ? stack_top : kIdentityMappedLimit;
     for (unsigned i = 0; i < max_frames; ++i) {
-        if (rbp == 0 || rbp % 8 != 0 || rbp + 16 > kWalkableLimit) return;
+        if (rbp == 0 || rbp % 8 != 0 || rbp > limit - 16) return;
         const auto* frame = reinterpret_cast<const uint64_t*>(rbp);
         const uint64_t return_address = frame[1];
         if (return_address == 0) return;

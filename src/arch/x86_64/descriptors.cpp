@@ -38,7 +38,7 @@ void build_idt() {
         IdtGate& gate = g_idt[vector];
         gate.offset_low = static_cast<uint16_t>(handler);
         gate.selector = kKernelCodeSelector;
-        gate.ist = vector == 8 ? kIstDoubleFault : vector == 2 ? kIstNmi : vector == 18 ? kIstMachineCheck : 0;
+        gate.ist = vector == 8 ? kIstDoubleFault : vector == X86_VECTOR_NMI ? kIstNmi : vector == 18 ? kIstMachineCheck : 0;
         // 0x8E: present, DPL 0, 64-bit interrupt gate (IF cleared on entry). DPL 0 everywhere:
         // ring 3 cannot raise any vector with `int` — system calls use `syscall` instead.
         gate.type_attributes = 0x8E;

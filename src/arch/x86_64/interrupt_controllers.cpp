@@ -104,10 +104,14 @@ void send_icr(uint32_t apic_id, uint32_t low) {
 void lapic_send_init(uint32_t apic_id) { send_icr(apic_id, 0x4500); }            // INIT, level assert
 void lapic_send_startup(uint32_t apic_id, uint8_t page) { send_icr(apic_id, 0x4600 | page); }
 
+// [SDM vol3 §10.6.1] ICR delivery mode 100b (bits 8-10) is NMI; its vector field is ignored.
+constexpr uint32_t kIcrAssert = 0x4000, kIcrDeliveryNmi = 0x400, kIcrAllExcludingSelf = 0xC0000;
+
 void lapic_send_nmi_to_others() {
     if (!g_lapic) return;  // before the LAPIC is set up, no other CPU runs either
-    send_icr(0, 0xC0000 | 0x4000 | 0x400);  // shorthand all-excluding-self, assert, NMI
+    send_icr(0, kIcrAllExcludingSelf | kIcrAssert | kIcrDeliveryNmi);
 }
+void lapic_send_nmi(uint32_t apic_id) { send_icr(apic_id, kIcrAssert | kIcrDeliveryNmi); }
 uint64_t lapic_mmio_base() { return reinterpret_cast<uint64_t>(g_lapic); }
 
 void ioapic_init(uint64_t mmio_virt) {
@@ -132,6 +136,7 @@ void ioapic_route(unsigned irq, unsigned vector, uint32_t destination) {
 namespace arch {
 
 void end_of_interrupt() { x86::lapic_write(x86::kLapicEoi, 0); }
-void send_ipi(uint32_t apic_id, uint8_t vector) { x86::send_icr(apic_id, 0x4000 | vector); }
+void send_ipi(uint32_t apic_id, uint8_t vector) { x86::send_icr(apic_id, x86::kIcrAssert | vector); }
+void send_nmi(uint32_t apic_id) { x86::lapic_send_nmi(apic_id); }
 
 }  // namespace arch

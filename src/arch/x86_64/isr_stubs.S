@@ -4,7 +4,8 @@
  * Implements: extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector,
  *                                               uint64_t error_code);
  *             which returns the RSP to resume from: the same frame, or another task's saved
- *             frame (the seed's switch: load RSP, pop the registers, iretq).
+ *             frame (the seed's switch: load RSP, pop the registers, iretq); for the NMI,
+ *             extern "C" void nmi_dispatch(arch::TrapFrame* frame).
  * Must match: arch::TrapFrame (include/arch/trap_frame.hpp, static_asserts on every offset) and
  *             descriptors.cpp, which finds stub N at isr_stubs_begin + 16 * N.
  *
@@ -17,6 +18,12 @@
  * is the user's and the kernel's waits in IA32_KERNEL_GS_BASE. So an entry from ring 3 (the
  * interrupted CS has RPL 3) starts with `swapgs`, and a return to ring 3 ends with one. Only the
  * CS saved in the frame tells which, which is why both checks read it.
+ *
+ * NMIs take their own path, nmi_common: an NMI can land on any instruction, also between
+ * `syscall` and syscall_entry's `swapgs` or between the `swapgs` and `sysretq` on the way out,
+ * where CS is the kernel's but the GS base still (or already) ring 3's. There the GS base itself
+ * decides: the kernel's is never 0 (it is the CPU's block) and ring 3's always is (user_mode.cpp
+ * sets IA32_KERNEL_GS_BASE to 0 and ring 3 has no way to change it).
  */
 
 #include <arch/percpu_offsets.h>
@@ -41,7 +48,11 @@ isr_stubs_begin:
     .endif
     push %rdi
     mov $vector, %edi
+    .if vector == X86_VECTOR_NMI
+    jmp nmi_common
+    .else
     jmp isr_common
+    .endif
     .set vector, vector + 1
     .endr
     .org isr_stubs_begin + 256 * 16, 0xcc
@@ -78,3 +89,26 @@ isr_return_to_frame:                    /* also the first "return" of a brand-ne
     jz 3f
     swapgs
 3:  iretq
+
+/* The NMI path (see the top of the file). It runs on the NMI's IST stack, calls nmi_dispatch
+   (trap.cpp), never switches tasks and resumes the frame it interrupted. RBX (callee-saved, so
+   it survives the call) remembers whether the entry swapped GS, so the exit swaps back. */
+nmi_common:
+    PUSH_FRAME_REGISTERS
+    mov $X86_MSR_GS_BASE, %ecx
+    rdmsr                               /* EDX:EAX = this CPU's GS base; both saved in the frame */
+    xor %ebx, %ebx
+    or %eax, %edx
+    jnz 1f
+    swapgs
+    mov $1, %ebx
+1:
+    mov %rsp, %rdi                      /* frame */
+    cld
+    call nmi_dispatch
+    test %ebx, %ebx
+    jz 2f
+    swapgs
+2:
+    POP_FRAME_REGISTERS
+    iretq

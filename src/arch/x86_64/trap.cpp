@@ -26,6 +26,8 @@ const char* const kExceptionNames[32] = {
     "#HV hypervisor injection", "#VC VMM communication", "#SX security",          "reserved 31",
 };
 
+constexpr uint64_t kVectorNmi = X86_VECTOR_NMI;
+
 InterruptHandler g_handlers[256];
 void* g_handler_contexts[256];
 FaultHandler g_fault_handler = nullptr;
@@ -53,9 +55,10 @@ FaultKind fault_kind(uint64_t vector) {
 
 // Exceptions that say something about the code that ran, as opposed to the machine: NMI, #DF
 // and #MC stay fatal even in ring 3.
-bool is_program_fault(uint64_t vector) { return vector != 2 && vector != 8 && vector != 18; }
+bool is_program_fault(uint64_t vector) { return vector != kVectorNmi && vector != 8 && vector != 18; }
 
 KernelExceptionHandler g_kernel_exception_handler = nullptr;
+NmiHandler g_nmi_handler = nullptr;
 
 [[noreturn]] void kernel_exception(const TrapFrame& frame, uint64_t vector, uint64_t error_code) {
     const KernelExceptionHandler handler = __atomic_load_n(&g_kernel_exception_handler, __ATOMIC_ACQUIRE);
@@ -113,8 +116,13 @@ void describe_exception(kstd::FormatSink& out, const TrapFrame* frame, unsigned 
                      cr2 < pte::level_size(0) ? ", NULL pointer: page 0 is never mapped" : "");
     }
     if (vector == 8) kstd::format(out, " (on the IST stack: a kernel stack overflow ends here)");
+    kstd::format(out, "\n");
+    describe_registers(out, frame);
+}
+
+void describe_registers(kstd::FormatSink& out, const TrapFrame* frame) {
     const TrapFrame& f = *frame;
-    kstd::format(out, "\n  rax=%p rbx=%p rcx=%p rdx=%p\n", (void*)f.rax, (void*)f.rbx, (void*)f.rcx, (void*)f.rdx);
+    kstd::format(out, "  rax=%p rbx=%p rcx=%p rdx=%p\n", (void*)f.rax, (void*)f.rbx, (void*)f.rcx, (void*)f.rdx);
     kstd::format(out, "  rsi=%p rdi=%p rbp=%p rsp=%p\n", (void*)f.rsi, (void*)f.rdi, (void*)f.rbp, (void*)f.rsp);
     kstd::format(out, "  r8 =%p r9 =%p r10=%p r11=%p\n", (void*)f.r8, (void*)f.r9, (void*)f.r10, (void*)f.r11);
     kstd::format(out, "  r12=%p r13=%p r14=%p r15=%p\n", (void*)f.r12, (void*)f.r13, (void*)f.r14, (void*)f.r15);
@@ -127,6 +135,8 @@ uint64_t frame_base_pointer(const TrapFrame* frame) { return frame->rbp; }
 void set_kernel_exception_handler(KernelExceptionHandler handler) {
     __atomic_store_n(&g_kernel_exception_handler, handler, __ATOMIC_RELEASE);
 }
+
+void set_nmi_handler(NmiHandler handler) { __atomic_store_n(&g_nmi_handler, handler, __ATOMIC_RELEASE); }
 
 void set_fault_handler(FaultHandler handler) { __atomic_store_n(&g_fault_handler, handler, __ATOMIC_RELEASE); }
 
@@ -192,4 +202,13 @@ extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint6
     const arch::InterruptHandler handler = __atomic_load_n(&arch::g_handlers[vector], __ATOMIC_ACQUIRE);
     if (handler) return handler(frame, arch::g_handler_contexts[vector]);
     return reinterpret_cast<uint64_t>(frame);
+}
+
+// NMIs come here from their own entry (isr_stubs.S, nmi_common), not through trap_dispatch: the
+// registered handler first, and what it does not claim is an exception nothing can resolve.
+extern "C" void nmi_dispatch(arch::TrapFrame* frame) {
+    if (arch_smap_enabled) asm volatile("clac" ::: "memory");
+    const arch::NmiHandler handler = __atomic_load_n(&arch::g_nmi_handler, __ATOMIC_ACQUIRE);
+    if (handler && handler(frame)) return;
+    arch::kernel_exception(*frame, arch::kVectorNmi, 0);
 }

@@ -32,6 +32,7 @@ void sched_suite(Context& context);  // sched_suite.cpp
 void smp_suite(Context& context);    // smp_suite.cpp
 void user_suite(Context& context);   // user_suite.cpp
 void console_suite(Context& context);  // console_suite.cpp
+void watchdog_suite(Context& context);  // watchdog_suite.cpp
 }
 
 namespace {
@@ -298,6 +299,7 @@ constexpr selftest::Suite kSuites[] = {
     {"lock_order", lock_order_suite, false},
     {"lock_recursion", lock_recursion_suite, false},
     {"lock_interrupts", lock_interrupts_suite, false},
+    {"watchdog", selftest::watchdog_suite, false},
 };
 
 }  // namespace

@@ -35,6 +35,7 @@ void lapic_timer_start_oneshot_max();  // for calibration: count down from 0xFFF
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_startup(uint32_t apic_id, uint8_t page);
 void lapic_send_nmi_to_others();  // panic: stop every other CPU, whatever it is doing
+void lapic_send_nmi(uint32_t apic_id);  // the watchdog: into one CPU, even with interrupts off
 uint64_t lapic_mmio_base();
 
 // IO APIC: route legacy IRQ `irq` (after interrupt-source overrides: the same number on QEMU

@@ -70,6 +70,7 @@
 #define X86_SELECTOR_USER_CODE (0x20 | 3)
 
 /* The interrupt vector map (0..31 are exceptions). */
+#define X86_VECTOR_NMI 2               /* non-maskable interrupt: its own entry path (isr_stubs.S) */
 #define X86_VECTOR_TIMER 0x20          /* the local APIC timer: the tick */
 #define X86_VECTOR_IRQ_BASE 0x30       /* IO APIC pin n -> 0x30 + n */
 #define X86_VECTOR_YIELD 0x80          /* software interrupt: the scheduler trap */
