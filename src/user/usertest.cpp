@@ -622,6 +622,16 @@ void case_efault() {
     EXPECT_ERROR(process_list(static_cast<sable_process_info*>(kernel), 4), SABLE_EFAULT);
     EXPECT_ERROR(meminfo(static_cast<sable_meminfo*>(kernel)), SABLE_EFAULT);
     EXPECT_ERROR(cpu_info(static_cast<sable_cpu_info*>(kernel), 4), SABLE_EFAULT);
+
+    // A buffer that starts in user space and runs past its end is refused whole: nothing is
+    // written, not even the part below the end (here the top of this program's own stack, where
+    // its arguments are). program_list once copied the names that fitted before failing.
+    constexpr size_t kTopBytes = 64;
+    auto* top = reinterpret_cast<char*>(uintptr_t{SABLE_USER_TOP - kTopBytes});
+    char saved[kTopBytes];
+    memcpy(saved, top, kTopBytes);
+    EXPECT_ERROR(program_list(top, 4096), SABLE_EFAULT);
+    CHECK(memcmp(saved, top, kTopBytes) == 0, "program_list wrote below the end of user space");
 }
 
 // ---- brk -------------------------------------------------------------------------------------

@@ -1,0 +1,87 @@
+// What `fuzz` and `stress` share: a seeded generator, and a census of the system (frames by
+// state, live processes) taken before a run and compared after it, so a run proves that every
+// process it started was reaped and every frame it used came back.
+#ifndef SABLE_USER_CENSUS_HPP
+#define SABLE_USER_CENSUS_HPP
+
+#include <sable/abi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+namespace census {
+
+// splitmix64: one 64-bit word of state, so a run is reproduced from the seed on its command line.
+struct Random {
+    uint64_t state;
+
+    uint64_t next() {
+        uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    }
+    uint64_t below(uint64_t bound) { return bound ? next() % bound : 0; }
+    bool one_in(uint64_t n) { return below(n) == 0; }
+};
+
+// The seed of the k-th stream drawn from `seed`: streams of one run never share a sequence.
+inline uint64_t derive_seed(uint64_t seed, uint64_t k) {
+    Random mixer{seed ^ (k * 0xd1342543de82ef95ull)};
+    return mixer.next();
+}
+
+struct Census {
+    sable_meminfo memory;
+    long processes;
+};
+
+inline bool take(Census& out) {
+    out.processes = process_list(nullptr, 0);
+    return meminfo(&out.memory) == 0 && out.processes > 0;
+}
+
+// Waits until the processes a run started are gone (orphans reaped by init) and the reaper has
+// freed their kernel stacks: both happen after waitpid returns, so a comparison made at once
+// could see them still in use. The deadline, on the kernel's clock, only decides how a kernel
+// that never gets there fails.
+inline bool settle(const Census& baseline, Census& now, uint64_t deadline_ms) {
+    const uint64_t give_up_ns = clock_ns() + deadline_ms * 1000000ull;
+    for (;;) {
+        if (take(now) && now.processes == baseline.processes && now.memory.stack == baseline.memory.stack)
+            return true;
+        if (clock_ns() > give_up_ns) return false;
+        sleep_ms(10);
+    }
+}
+
+// Compares frame counts by state. The kernel heap keeps empty slabs for reuse, so what must match
+// is free + heap, not each alone; every other state must match exactly. Writes a one-line
+// description ("free+heap 6000->5990 user 300->310") of what differs to `out`.
+inline bool frames_conserved(const Census& before, const Census& after, char* out, size_t size) {
+    const sable_meminfo& a = before.memory;
+    const sable_meminfo& b = after.memory;
+    struct Row {
+        const char* name;
+        uint64_t before, after;
+    } rows[] = {
+        {"free+heap", a.free + a.heap, b.free + b.heap}, {"kernel", a.kernel, b.kernel},
+        {"stack", a.stack, b.stack},                      {"page_table", a.page_table, b.page_table},
+        {"user", a.user, b.user},                         {"shared", a.shared, b.shared},
+    };
+    bool same = true;
+    size_t used = 0;
+    if (size) out[0] = '\0';
+    for (const Row& row : rows) {
+        if (row.before == row.after) continue;
+        same = false;
+        if (used < size)
+            used += static_cast<size_t>(snprintf(out + used, size - used, "%s%s %lu->%lu", used ? " " : "", row.name,
+                                                 row.before, row.after));
+    }
+    return same;
+}
+
+}  // namespace census
+
+#endif  // SABLE_USER_CENSUS_HPP
