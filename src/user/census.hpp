@@ -36,6 +36,34 @@ struct Census {
     long processes;
 };
 
+// Grows the caller's stack and starts and ends a burst of threads, more than the `peak_tasks` a
+// run will have at once, so that what the kernel grows to a high-water mark and keeps (the
+// kernel-stack area's page tables, one per 32 stacks; task-list chunks) is grown before the
+// baseline is taken. The margin covers the kernel's own tasks and ended tasks not yet reaped.
+__attribute__((noinline)) inline void warm_up(unsigned peak_tasks) {
+    constexpr unsigned kMargin = 32;
+    volatile uint8_t stack[64 * 1024];
+    for (size_t i = 0; i < sizeof stack; i += 4096) stack[i] = 1;
+    static uint32_t gate = 0;
+    unsigned wanted = peak_tasks + kMargin;
+    if (wanted > SABLE_MAX_THREADS - 1) wanted = SABLE_MAX_THREADS - 1;
+    int tids[SABLE_MAX_THREADS];
+    unsigned started = 0;
+    while (started < wanted) {
+        const int tid = thread_create(
+            [](uint64_t) {
+                while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) == 0) futex_wait(&gate, 0, SABLE_FUTEX_FOREVER);
+                thread_exit(0);
+            },
+            0);
+        if (tid < 0) break;
+        tids[started++] = tid;
+    }
+    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
+    futex_wake(&gate, ~0u);
+    for (unsigned i = 0; i < started; ++i) thread_join(tids[i], nullptr);
+}
+
 inline bool take(Census& out) {
     out.processes = process_list(nullptr, 0);
     return meminfo(&out.memory) == 0 && out.processes > 0;

@@ -11,6 +11,7 @@
 // docs/testing.md explains the oracle, what the campaign excludes and why, and the frame check.
 #include <errno.h>
 #include <sable/sys.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,6 @@ constexpr int kReservedFd = SABLE_MAX_FDS - 1;
 constexpr unsigned kMaxChildren = 4, kMaxThreads = 3, kMaxRegions = 16, kMaxPipes = SABLE_MAX_FDS;
 // Brk growth a worker may ask for, except the rare call that asks for all of user space.
 constexpr uint64_t kBrkBudget = 4ull << 20;
-// The warm-up's threads beyond a campaign's peak of tasks (each worker, its threads and its
-// children): the kernel's own tasks, and workers that have exited but are not yet reaped.
-constexpr unsigned kWarmupMargin = 32;
 // The report page sits here, far from every edge the fuzzer aims at; no fuzzed call may touch it.
 constexpr uint64_t kReportAddress = SABLE_MMAP_BASE + (1ull << 40);
 constexpr size_t kScratchBytes = 32 * 1024;
@@ -1086,34 +1084,7 @@ void collect(Slot& slot, int status, WorkerReport& report, Totals& totals) {
         printf("fuzz: BUG worker seed=0x%lx exited with %d after %lu of %lu calls, last %s\n", slot.seed, status, done,
                slot.budget, call);
     }
-    if (slot.stuck) printf("fuzz: worker seed=0x%lx was stuck in %s\n", slot.seed, call);
     slot.pid = 0;
-}
-
-// Grows the stack and starts and ends a burst of threads, more than the campaign's peak of tasks,
-// so that what the kernel grows to a high-water mark and keeps (the kernel-stack area's page
-// tables, one per 32 stacks; task-list chunks) is grown before the baseline is taken.
-__attribute__((noinline)) void warm_up(unsigned workers) {
-    volatile uint8_t stack[64 * 1024];
-    for (size_t i = 0; i < sizeof stack; i += kPage) stack[i] = 1;
-    static uint32_t gate = 0;
-    unsigned wanted = workers * (1 + kMaxThreads + kMaxChildren) + kWarmupMargin;
-    if (wanted > SABLE_MAX_THREADS - 1) wanted = SABLE_MAX_THREADS - 1;
-    int tids[SABLE_MAX_THREADS];
-    unsigned started = 0;
-    while (started < wanted) {
-        const int tid = thread_create(
-            [](uint64_t) {
-                while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) == 0) futex_wait(&gate, 0, SABLE_FUTEX_FOREVER);
-                thread_exit(0);
-            },
-            0);
-        if (tid < 0) break;
-        tids[started++] = tid;
-    }
-    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
-    futex_wake(&gate, ~0u);
-    for (unsigned i = 0; i < started; ++i) thread_join(tids[i], nullptr);
 }
 
 struct Options {
@@ -1135,8 +1106,8 @@ int campaign(const Options& options) {
         printf("fuzz: FAIL cannot map the report page: %s\n", strerror(errno));
         return 1;
     }
-    memset(page, 0, kPage);
-    warm_up(options.workers);
+    memset(page, 0, kPage);  // committed before any fork, so the workers share it (see replay)
+    census::warm_up(options.workers * (1 + kMaxThreads + kMaxChildren));
     if (!census::settle(start, before, kSettleMs)) {
         printf("fuzz: FAIL the warm-up's tasks were not reaped\n");
         return 1;
@@ -1199,6 +1170,11 @@ int campaign(const Options& options) {
             } else if (now - slot.last_progress_ns > kStuckMs * 1000000ull) {
                 slot.stuck = true;
                 ++totals.stuck;
+                char call[160];
+                describe_call(g_reports[w], call, sizeof call);
+                printf("fuzz: worker seed=0x%lx stuck for %lu ms after %lu calls, %s %s: killed\n", slot.seed,
+                       (now - slot.last_progress_ns) / 1000000, done,
+                       __atomic_load_n(&g_reports[w].in_call, __ATOMIC_ACQUIRE) ? "in" : "after", call);
                 kill(slot.pid);
             }
         }
@@ -1236,11 +1212,14 @@ int campaign(const Options& options) {
 }
 
 int replay(const Options& options) {
-    // The worker writes its report to the same place as in a campaign.
-    if (mmap(reinterpret_cast<void*>(kReportAddress), kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED) == MAP_FAILED) {
+    // The worker writes its report to the same place as in a campaign. Touched before the fork:
+    // a MAP_SHARED page not yet committed at fork is committed apart on each side later.
+    void* page = mmap(reinterpret_cast<void*>(kReportAddress), kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED);
+    if (page == MAP_FAILED) {
         printf("fuzz: cannot map the report page: %s\n", strerror(errno));
         return 1;
     }
+    memset(page, 0, kPage);
     const int self = getpid();
     const int pid = fork();
     if (pid == 0) worker(g_reports[0], options.replay_seed, options.calls, self, true);
@@ -1261,6 +1240,7 @@ int replay(const Options& options) {
 }
 
 bool parse(int argc, char** argv, Options& options) {
+    bool calls_given = false;
     for (int i = 1; i < argc; ++i) {
         const char* word = argv[i];
         const char* equals = strchr(word, '=');
@@ -1268,7 +1248,10 @@ bool parse(int argc, char** argv, Options& options) {
         const uint64_t value = strtoul(equals + 1, nullptr, 0);
         const size_t key = static_cast<size_t>(equals - word);
         if (key == 4 && strncmp(word, "seed", 4) == 0) options.seed = value;
-        else if (key == 5 && strncmp(word, "calls", 5) == 0) options.calls = value;
+        else if (key == 5 && strncmp(word, "calls", 5) == 0) {
+            options.calls = value;
+            calls_given = true;
+        }
         else if (key == 7 && strncmp(word, "workers", 7) == 0) options.workers = static_cast<unsigned>(value);
         else if (key == 7 && strncmp(word, "seconds", 7) == 0) options.seconds = value;
         else if (key == 6 && strncmp(word, "replay", 6) == 0) {
@@ -1278,6 +1261,7 @@ bool parse(int argc, char** argv, Options& options) {
             return false;
         }
     }
+    if (options.replay && !calls_given) options.calls = kCallsPerWorker;  // a campaign worker's life
     return options.workers >= 1 && options.workers <= kMaxWorkers;
 }
 
