@@ -49,8 +49,9 @@ constexpr int kReservedFd = SABLE_MAX_FDS - 1;
 constexpr unsigned kMaxChildren = 4, kMaxThreads = 3, kMaxRegions = 16, kMaxPipes = SABLE_MAX_FDS;
 // Brk growth a worker may ask for, except the rare call that asks for all of user space.
 constexpr uint64_t kBrkBudget = 4ull << 20;
-// The report page sits here, far from every edge the fuzzer aims at; no fuzzed call may touch it.
+// The report pages sit here, far from every edge the fuzzer aims at; no fuzzed call may touch them.
 constexpr uint64_t kReportAddress = SABLE_MMAP_BASE + (1ull << 40);
+constexpr uint64_t kReportBytes = 4 * kPage;
 constexpr size_t kScratchBytes = 32 * 1024;
 constexpr uint64_t kScratchGuard = 64;      // bytes after a kernel-written buffer that must stay
 constexpr uint8_t kGuardByte = 0xA5;
@@ -67,8 +68,13 @@ struct WorkerReport {
     uint32_t risky;      // the call in progress may legitimately kill the worker
     uint32_t doomed;     // a thread was started at code that faults: the worker dies soon
     char violation[96];  // set before kViolationExit: what the oracle expected
+    // Calls made and TSC cycles spent in them, per call number (the last: invalid numbers), so
+    // a campaign can say where its time went.
+    struct {
+        uint64_t calls, cycles;
+    } cost[SYS_COUNT + 1];
 };
-static_assert(sizeof(WorkerReport) * kMaxWorkers <= kPage);
+static_assert(sizeof(WorkerReport) * kMaxWorkers <= kReportBytes);
 
 WorkerReport* g_reports = reinterpret_cast<WorkerReport*>(kReportAddress);
 
@@ -227,7 +233,7 @@ bool clobbers_worker(uint64_t address, uint64_t length) {
            overlaps(address, length, scratch_base() + kScratchBytes, end - (scratch_base() + kScratchBytes)) ||
            overlaps(address, length, SABLE_STACK_TOP - kStackUsedBelowTop, kStackUsedBelowTop) ||
            overlaps(address, length, SABLE_THREAD_STACKS_BASE, SABLE_MAX_THREADS * SABLE_THREAD_STACK_SLOT) ||
-           overlaps(address, length, kReportAddress, kPage);
+           overlaps(address, length, kReportAddress, kReportBytes);
 }
 
 // Whether the worker can read [address, address + length) back (a pipe's descriptors).
@@ -680,7 +686,7 @@ bool generate(Random& r, Model& m, Call& c) {
         a[3] = kFlags[r.below(7)];
         const bool fixed = a[3] & SABLE_MAP_FIXED;
         const uint64_t size = page_up(a[1]);
-        if (fixed && overlaps(a[0], size ? size : 1, kReportAddress, kPage)) return false;
+        if (fixed && overlaps(a[0], size ? size : 1, kReportAddress, kReportBytes)) return false;
         const uint64_t sharing = a[3] & (SABLE_MAP_PRIVATE | SABLE_MAP_SHARED);
         const bool bad_prot = a[2] > 7 || (a[2] & 6) == 6;  // unknown bits, or write with execute
         if (a[1] == 0) {
@@ -716,7 +722,7 @@ bool generate(Random& r, Model& m, Call& c) {
         const uint64_t size = page_up(a[1]);
         const uint64_t end = a[0] + size;
         const bool in_window = a[0] >= SABLE_MMAP_BASE && end <= SABLE_MMAP_TOP && a[0] < end && end > a[0];
-        if (overlaps(a[0], size ? size : 1, kReportAddress, kPage)) return false;
+        if (overlaps(a[0], size ? size : 1, kReportAddress, kReportBytes)) return false;
         if ((a[0] & (kPage - 1)) || a[1] == 0) expect_error(c, SABLE_EINVAL);
         else if (number == SYS_MPROTECT && (a[2] & 6) == 6) expect_error(c, SABLE_EINVAL);
         else if (!in_window) expect_error(c, number == SYS_MUNMAP ? SABLE_EINVAL : SABLE_ENOMEM);
@@ -945,7 +951,7 @@ bool check_and_apply(Model& m, const Call& c, int64_t result, WorkerReport& repo
     case SYS_MMAP:
         if (result >= 0) {
             const uint64_t start = static_cast<uint64_t>(result), size = page_up(a[1]);
-            bool taken = overlaps(start, size, kReportAddress, kPage);
+            bool taken = overlaps(start, size, kReportAddress, kReportBytes);
             for (unsigned i = 0; i < m.region_count && m.regions_complete; ++i)
                 taken |= overlaps(start, size, m.regions[i].start, m.regions[i].end - m.regions[i].start);
             if ((start & (kPage - 1)) || start < SABLE_MMAP_BASE || size > SABLE_MMAP_TOP - start || taken ||
@@ -1010,11 +1016,15 @@ void trace(bool tracing, uint64_t index, const Call& c) {
         if (c.risky && c.number == SYS_THREAD_CREATE) report.doomed = 1;
         __atomic_store_n(&report.in_call, 1, __ATOMIC_RELEASE);
         trace(tracing, i, c);
+        const uint64_t call_started = rdtsc_serialized();
         const int64_t result = sable_syscall6(static_cast<long>(c.number), static_cast<long>(c.args[0]),
                                               static_cast<long>(c.args[1]), static_cast<long>(c.args[2]),
                                               static_cast<long>(c.args[3]), static_cast<long>(c.args[4]),
                                               static_cast<long>(c.args[5]));
         if (c.number == SYS_FORK && result == 0) sable_syscall1(SYS_EXIT, kForkChildExit);
+        auto& cost = report.cost[c.number < SYS_COUNT ? c.number : SYS_COUNT];
+        ++cost.calls;
+        cost.cycles += rdtsc_serialized() - call_started;
         report.result = result;
         __atomic_store_n(&report.in_call, 0, __ATOMIC_RELEASE);
         if (!check_and_apply(m, c, result, report)) {
@@ -1045,7 +1055,28 @@ struct Slot {
 
 struct Totals {
     uint64_t calls = 0, workers = 0, killed = 0, expected_kills = 0, stuck = 0, bugs = 0;
+    uint64_t calls_by_number[SYS_COUNT + 1] = {}, cycles_by_number[SYS_COUNT + 1] = {};
 };
+
+// The calls that took most of the time, e.g. "fork 31% (1204 calls, 812k cycles each) ...".
+void print_costs(const Totals& totals) {
+    uint64_t all = 0;
+    for (uint64_t cycles : totals.cycles_by_number) all += cycles;
+    if (!all) return;
+    bool shown[SYS_COUNT + 1] = {};
+    printf("fuzz: time by call:");
+    for (unsigned rank = 0; rank < 6; ++rank) {
+        unsigned top = SYS_COUNT + 1;
+        for (unsigned n = 0; n <= SYS_COUNT; ++n)
+            if (!shown[n] && totals.calls_by_number[n] && (top > SYS_COUNT || totals.cycles_by_number[n] > totals.cycles_by_number[top]))
+                top = n;
+        if (top > SYS_COUNT) break;
+        shown[top] = true;
+        printf(" %s %lu%% (%lu calls, %luk cycles each)", call_name(top), totals.cycles_by_number[top] * 100 / all,
+               totals.calls_by_number[top], totals.cycles_by_number[top] / totals.calls_by_number[top] / 1000);
+    }
+    printf("\n");
+}
 
 void describe_call(const WorkerReport& report, char* out, size_t size) {
     snprintf(out, size, "%s(%lu) args %lx %lx %lx %lx", call_name(report.number), report.number, report.args[0],
@@ -1058,6 +1089,10 @@ void collect(Slot& slot, int status, WorkerReport& report, Totals& totals) {
     const bool in_call = __atomic_load_n(&report.in_call, __ATOMIC_ACQUIRE) != 0;
     totals.calls += done + (in_call ? 1 : 0);
     ++totals.workers;
+    for (unsigned n = 0; n <= SYS_COUNT; ++n) {
+        totals.calls_by_number[n] += report.cost[n].calls;
+        totals.cycles_by_number[n] += report.cost[n].cycles;
+    }
     char call[160];
     describe_call(report, call, sizeof call);
     if (SABLE_WIFKILLED(status)) {
@@ -1101,12 +1136,12 @@ int campaign(const Options& options) {
         printf("fuzz: FAIL cannot take a census\n");
         return 1;
     }
-    void* page = mmap(reinterpret_cast<void*>(kReportAddress), kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED);
+    void* page = mmap(reinterpret_cast<void*>(kReportAddress), kReportBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED);
     if (page == MAP_FAILED) {
-        printf("fuzz: FAIL cannot map the report page: %s\n", strerror(errno));
+        printf("fuzz: FAIL cannot map the report pages: %s\n", strerror(errno));
         return 1;
     }
-    memset(page, 0, kPage);  // committed before any fork, so the workers share it (see replay)
+    memset(page, 0, kReportBytes);  // committed before any fork, so the workers share it (see replay)
     census::warm_up(options.workers * (1 + kMaxThreads + kMaxChildren));
     if (!census::settle(start, before, kSettleMs)) {
         printf("fuzz: FAIL the warm-up's tasks were not reaped\n");
@@ -1191,6 +1226,7 @@ int campaign(const Options& options) {
     printf("fuzz: seed=%lu calls=%lu workers=%lu killed=%lu expected_kills=%lu stuck=%lu bugs=%lu ms=%lu\n",
            options.seed, totals.calls, totals.workers, totals.killed, totals.expected_kills, totals.stuck, totals.bugs,
            elapsed_ms);
+    print_costs(totals);
     const bool settled = census::settle(before, after, kSettleMs);
     char changes[200];
     const bool conserved = census::frames_conserved(before, after, changes, sizeof changes);
@@ -1214,12 +1250,12 @@ int campaign(const Options& options) {
 int replay(const Options& options) {
     // The worker writes its report to the same place as in a campaign. Touched before the fork:
     // a MAP_SHARED page not yet committed at fork is committed apart on each side later.
-    void* page = mmap(reinterpret_cast<void*>(kReportAddress), kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED);
+    void* page = mmap(reinterpret_cast<void*>(kReportAddress), kReportBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED);
     if (page == MAP_FAILED) {
-        printf("fuzz: cannot map the report page: %s\n", strerror(errno));
+        printf("fuzz: cannot map the report pages: %s\n", strerror(errno));
         return 1;
     }
-    memset(page, 0, kPage);
+    memset(page, 0, kReportBytes);
     const int self = getpid();
     const int pid = fork();
     if (pid == 0) worker(g_reports[0], options.replay_seed, options.calls, self, true);
