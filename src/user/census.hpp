@@ -36,17 +36,17 @@ struct Census {
     long processes;
 };
 
-// Grows the caller's stack and starts and ends a burst of threads, more than the `peak_tasks` a
-// run will have at once, so that what the kernel grows to a high-water mark and keeps (the
+// Grows the caller's stack and starts and ends a burst of threads, as many as one process may
+// have, so that what the kernel grows to a high-water mark of live tasks and keeps (the
 // kernel-stack area's page tables, one per 32 stacks; task-list chunks) is grown before the
-// baseline is taken. The margin covers the kernel's own tasks and ended tasks not yet reaped.
-__attribute__((noinline)) inline void warm_up(unsigned peak_tasks) {
-    constexpr unsigned kMargin = 32;
+// baseline is taken. A run's own peak is far lower, but ended tasks wait for the reaper: with
+// a burst of 96 (the peak plus a margin), 60 s of `stress` at 4 CPUs still grew one or two
+// tables, once per boot (a second run in the same boot was exact).
+__attribute__((noinline)) inline void warm_up() {
     volatile uint8_t stack[64 * 1024];
     for (size_t i = 0; i < sizeof stack; i += 4096) stack[i] = 1;
     static uint32_t gate = 0;
-    unsigned wanted = peak_tasks + kMargin;
-    if (wanted > SABLE_MAX_THREADS - 1) wanted = SABLE_MAX_THREADS - 1;
+    constexpr unsigned wanted = SABLE_MAX_THREADS - 1;
     int tids[SABLE_MAX_THREADS];
     unsigned started = 0;
     while (started < wanted) {

@@ -1142,7 +1142,7 @@ int campaign(const Options& options) {
         return 1;
     }
     memset(page, 0, kReportBytes);  // committed before any fork, so the workers share it (see replay)
-    census::warm_up(options.workers * (1 + kMaxThreads + kMaxChildren));
+    census::warm_up();
     if (!census::settle(start, before, kSettleMs)) {
         printf("fuzz: FAIL the warm-up's tasks were not reaped\n");
         return 1;

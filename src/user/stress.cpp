@@ -362,8 +362,7 @@ int main(int argc, char** argv) {
     }
     memset(shared, 0, 16 * kPage);
     g_reports = static_cast<ActorReport*>(shared);
-    // An actor's peak: itself, its threads, one child (and that child's echo).
-    census::warm_up(options.actors * (2 + kThreadsPerRound));
+    census::warm_up();
     if (!census::settle(start, before, kSettleMs)) {
         printf("stress: FAIL the warm-up's tasks were not reaped\n");
         return 1;
