@@ -405,6 +405,33 @@ sable_system_test(user.fork_until_out_of_memory
     ARGS --smp 2 --mem 32M --cmdline "sable.test=user sable.max_procs=1024"
     EXPECT "forkbomb: [0-9]+ children, then fork failed: out of memory" "^TEST user.no_leak PASS" ${ALL_PASSED})
 
+# --- The system-call fuzzer and the stress soak (docs/testing.md) -------------------------------
+# fuzz: 100,000 calls from forked workers with a per-call oracle; every worker reaped, every
+# frame back (the census line). A worker the kernel kills is expected only where the fuzzer
+# asked for it (its own kill, a thread at faulting code, all of memory); any other kill, a
+# result the oracle refuses, or a hang (stuck=) fails the run with the worker's seed to replay.
+set(FUZZ_PASSED
+    "^fuzz: seed=1 calls=(1[0-9]{5}|[2-9][0-9]{5}) workers=[0-9]+ killed=[0-9]+ expected_kills=[0-9]+ stuck=0 bugs=0 "
+    "^fuzz: census processes ([0-9]+)->\\1 .*: conserved$"
+    "^fuzz: PASS$")
+sable_system_test(user.fuzz_smp1
+    QEMU_TIMEOUT 240
+    ARGS --smp 1 --until-expected --serial-input "fuzz seed=1 calls=100000\\n"
+    EXPECT ${FUZZ_PASSED})
+sable_system_test(user.fuzz_smp4
+    QEMU_TIMEOUT 420
+    ARGS --smp 4 --until-expected --serial-input "fuzz seed=1 calls=100000\\n"
+    EXPECT ${FUZZ_PASSED})
+# stress: eight actors forking, piping checked data, spawning, killing, growing the break and
+# their stacks, moving between CPUs and running threads for 60 s of the kernel's clock; every
+# step of the mix ran, no actor stalled or failed, every process reaped, every frame back.
+sable_system_test(user.stress_smp4
+    QEMU_TIMEOUT 360
+    ARGS --smp 4 --until-expected --serial-input "stress seconds=60 actors=8\\n"
+    EXPECT "^stress: seconds=6[0-9] actors=8 rounds=[1-9][0-9]* .* failed=0 stalls=0$"
+           "^stress: census processes ([0-9]+)->\\1 .*: conserved$"
+           "^stress: PASS$")
+
 # --- Reset and power-off (docs/power.md) -----------------------------------------------------------
 # `poweroff` and `reboot` typed into the shell on every firmware/machine pair. QEMU's SHUTDOWN
 # event tells a power-off from a reset (run-qemu --expect-exit); the last line of the log must be

@@ -3,7 +3,7 @@
 # into the ISO as boot/user/<name>; the generated grub.cfg (iso/boot/grub/grub.cfg.in) loads each as a Multiboot2 module
 # whose command line is the program name.
 
-set(SABLE_USER_PROGRAMS init sh echo cat wc true spin hello usertest bench lines parallel)
+set(SABLE_USER_PROGRAMS init sh echo cat wc true spin hello usertest bench lines parallel fuzz stress)
 
 # Ring-3 code: the normal x86-64 ABI, x87 and SSE2 included (the kernel keeps each user task's
 # x87/SSE/AVX registers, docs/fpu.md), stack probes so a large frame touches the stack page by

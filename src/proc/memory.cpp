@@ -131,7 +131,16 @@ int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot) {
         if (!self->regions.covers(address, end)) return -SABLE_ENOMEM;
         if (!self->regions.protect(address, end, prot)) return -SABLE_ENOMEM;
         const uint32_t wanted = page_flags_for(prot) | mm::kPageUser;
+        // Only committed pages have entries to change. The range may be most of the 126 TiB
+        // window (mmap only records a region): walked page by page, with interrupts off under
+        // the lock, it held its CPU for hours; empty tables are skipped whole instead.
         for (uint64_t page = address; page < end; page += kPageSize) {
+            const uint64_t next = self->space.skip_unmapped(page);
+            if (next != page) {
+                if (next == 0 || next >= end) break;
+                page = next - kPageSize;  // the loop's step brings it to `next`
+                continue;
+            }
             auto found = self->space.translate(page);
             if (!found) continue;
             const bool shared = self->regions.find(page)->flags & SABLE_MAP_SHARED;

@@ -175,6 +175,10 @@ int64_t sys_cpu_info(uint64_t user_out, uint64_t max) {
 }
 
 int64_t sys_program_list(uint64_t user_buffer, uint64_t size) {
+    // The whole buffer first, as for every call: the names are copied one by one, and without
+    // this a buffer running past the end of a window was written up to that end (at the top of
+    // the low window, the caller's own stack) before the copy that crossed it failed.
+    if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
     uint64_t written = 0;
     for (size_t i = 0; i < programs::count(); ++i) {
         const char* name = programs::at(i).name;

@@ -622,6 +622,16 @@ void case_efault() {
     EXPECT_ERROR(process_list(static_cast<sable_process_info*>(kernel), 4), SABLE_EFAULT);
     EXPECT_ERROR(meminfo(static_cast<sable_meminfo*>(kernel)), SABLE_EFAULT);
     EXPECT_ERROR(cpu_info(static_cast<sable_cpu_info*>(kernel), 4), SABLE_EFAULT);
+
+    // A buffer that starts in user space and runs past its end is refused whole: nothing is
+    // written, not even the part below the end (here the top of this program's own stack, where
+    // its arguments are). program_list once copied the names that fitted before failing.
+    constexpr size_t kTopBytes = 64;
+    auto* top = reinterpret_cast<char*>(uintptr_t{SABLE_USER_TOP - kTopBytes});
+    char saved[kTopBytes];
+    memcpy(saved, top, kTopBytes);
+    EXPECT_ERROR(program_list(top, 4096), SABLE_EFAULT);
+    CHECK(memcmp(saved, top, kTopBytes) == 0, "program_list wrote below the end of user space");
 }
 
 // ---- brk -------------------------------------------------------------------------------------
@@ -1423,6 +1433,24 @@ void expect_child_killed(void (*body)(void*), void* argument, int reason, const 
 void write_byte(void* address) { *static_cast<volatile char*>(address) = 1; }
 void read_byte(void* address) { (void)*static_cast<volatile char*>(address); }
 
+// mprotect over a region of most of the mmap window (mmap only records it) with pages committed
+// at both ends: only the committed pages change, and the call must not walk the empty terabytes
+// between them page by page (found by fuzz: with interrupts off, that held a CPU for hours).
+void case_mprotect_huge() {
+    constexpr size_t kLength = 64ull << 40;  // 64 TiB
+    auto* base = static_cast<uint8_t*>(mmap(nullptr, kLength, PROT_READ | PROT_WRITE, MAP_PRIVATE));
+    CHECK(base != MAP_FAILED, "mmap of 64 TiB: %s", strerror(errno));
+    uint8_t* last = base + kLength - 4096;
+    base[0] = 0x5a;
+    last[0] = 0xa5;
+    CHECK(mprotect(base, kLength, PROT_READ) == 0, "mprotect read-only: %s", strerror(errno));
+    CHECK(base[0] == 0x5a && last[0] == 0xa5, "pages changed under mprotect");
+    CHECK(mprotect(base, kLength, PROT_READ | PROT_WRITE) == 0, "mprotect writable: %s", strerror(errno));
+    base[1] = 1;
+    last[1] = 2;
+    CHECK(munmap(base, kLength) == 0, "munmap: %s", strerror(errno));
+}
+
 void case_mmap() {
     constexpr size_t kPage = 4096;
     const uint64_t frames_before = user_frames();
@@ -2195,6 +2223,7 @@ const Case kCases[] = {
     {"futex", case_futex},
     {"condvar", case_condvar},
     {"mmap", case_mmap},
+    {"mprotect_huge", case_mprotect_huge},
     {"mmap_threads", case_mmap_threads},
     {"shootdown", case_shootdown},
     {"cow", case_cow},

@@ -110,6 +110,7 @@ void user_suite(Context& t) {
     expect_passes(t, "futex");
     expect_passes(t, "condvar");
     expect_passes(t, "mmap");
+    expect_passes(t, "mprotect_huge");
     expect_passes(t, "mmap_threads");
     expect_passes(t, "shootdown");
     expect_passes(t, "cow");
