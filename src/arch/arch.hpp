@@ -130,6 +130,7 @@ void init_user_mode(unsigned cpu_index);
 // only inside copy_user). "umip on, smep on, smap on, ..." for the boot log.
 void describe_protections(char* buffer, uint64_t capacity);
 bool user_access_prevention_on();  // SMAP
+bool user_execution_prevention_on();  // SMEP
 // A value nobody can predict at boot (the stack protector's canary): RDRAND when the CPU has
 // it, else the TSC; *source says which ("rdrand", "tsc"). Runs before anything needs the heap.
 uint64_t boot_entropy(const char** source);

@@ -71,6 +71,7 @@ void describe_protections(char* buffer, uint64_t capacity) {
 }
 
 bool user_access_prevention_on() { return g_cr4_bits & X86_CR4_SMAP; }
+bool user_execution_prevention_on() { return g_cr4_bits & X86_CR4_SMEP; }
 
 uint64_t boot_entropy(const char** source) {
     if (x86::cpuid(1).ecx & kLeaf1EcxRdrand) {

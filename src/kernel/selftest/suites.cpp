@@ -214,6 +214,33 @@ __attribute__((noinline)) void smap_violation_suite(Context& t) {
              reinterpret_cast<void*>(kUserPage), value);
 }
 
+// SMEP: the kernel calls into a user page (holding one `ret`), loaded as for the SMAP case. The
+// fetch must fault and panic instead of running user code with kernel rights.
+__attribute__((noinline)) void smep_violation_suite(Context& t) {
+    if (!arch::user_execution_prevention_on()) {
+        t.skip("smep_violation", "this CPU has no SMEP");
+        return;
+    }
+    auto created = kernel::user_memory::create();
+    constexpr uint64_t kUserPage = kernel::user_memory::kUserBase;
+    constexpr uint8_t kReturnInstruction = 0xC3;
+    const uint64_t phys = created ? kernel::user_memory::map_new_page(created.value(), kUserPage, mm::kPageExecutable) : 0;
+    if (!phys) {
+        t.expect(false, "smep_violation", "no memory for a user page");
+        return;
+    }
+    *kernel::phys_to_virt<uint8_t>(phys) = kReturnInstruction;  // written through the direct map
+    mm::AddressSpace& space = created.value();
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    arch::load_address_space(space.root().address());
+    reinterpret_cast<void (*)()>(kUserPage)();
+    // Reached only if SMEP let the fetch through.
+    arch::load_address_space(kernel::kernel_address_space().root().address());
+    arch::restore_interrupts(were_enabled);
+    kernel::user_memory::destroy(space);
+    t.expect(false, "smep_violation", "the kernel ran user page %p without a fault", reinterpret_cast<void*>(kUserPage));
+}
+
 // -fstack-protector-strong gives this function a canary (it has an array); the volatile bound
 // keeps the compiler from seeing the writes run past the array, over the canary above it.
 __attribute__((noinline)) void smash_own_canary() {
@@ -294,6 +321,7 @@ constexpr selftest::Suite kSuites[] = {
     {"fault_stack_overflow", fault_stack_overflow_suite, false},
     {"fault_null", fault_null_suite, false},
     {"smap_violation", smap_violation_suite, false},
+    {"smep_violation", smep_violation_suite, false},
     {"stack_smash", stack_smash_suite, false},
     {"hang", hang_suite, false},
     {"lock_order", lock_order_suite, false},
