@@ -33,7 +33,10 @@ void move_cursor() {
 void new_line() {
     g_column = 0;
     if (++g_row < g_rows) return;
-    for (uint32_t i = 0; i < (g_rows - 1) * g_columns; ++i) g_cells[i] = g_cells[i + g_columns];
+    // One block move (quadword string moves) instead of a loop over every cell: each scrolled
+    // boot line took ~8 000 instructions that way, half a million over a boot log.
+    auto* cells = const_cast<uint16_t*>(g_cells);
+    __builtin_memmove(cells, cells + g_columns, (g_rows - 1) * g_columns * sizeof(uint16_t));
     for (uint32_t i = 0; i < g_columns; ++i) g_cells[(g_rows - 1) * g_columns + i] = kAttribute | ' ';
     g_row = g_rows - 1;
 }
