@@ -12,6 +12,7 @@ const char* lock_level_name(LockLevel level) {
     case LockLevel::ProcessTable: return "process table";
     case LockLevel::Process: return "process";
     case LockLevel::KernelStackSlots: return "kernel stack slots";
+    case LockLevel::KernelStackMap: return "kernel page tables";
     case LockLevel::KernelHeap: return "kernel heap";
     case LockLevel::PhysicalMemory: return "physical memory";
     }

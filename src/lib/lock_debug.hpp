@@ -27,6 +27,7 @@ enum class LockLevel : uint8_t {
     ProcessTable = 10,    // the pid table (proc/process_table.hpp)
     Process = 20,         // one process's threads and mappings (proc/process.hpp)
     KernelStackSlots = 80,// the stack-slot bitmap (mm/kernel_stacks.cpp)
+    KernelStackMap = 82,  // kernel page-table changes (mm/kernel_stacks.cpp)
     KernelHeap = 85,      // the kernel heap's slabs (mm/kernel_heap.cpp)
     PhysicalMemory = 90,  // the page-frame allocator (mm/physical_memory.cpp)
 };

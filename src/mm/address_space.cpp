@@ -138,7 +138,13 @@ kstd::Result<bool, MapError> AddressSpace::map(kstd::VirtAddr virt_addr, kstd::P
     return true;
 }
 
-kstd::Result<bool, MapError> AddressSpace::unmap(uint64_t virt, uint64_t size) {
+kstd::Result<bool, MapError> AddressSpace::unmap(uint64_t virt, uint64_t size) { return remove(virt, size, true); }
+
+kstd::Result<bool, MapError> AddressSpace::unmap_leaving_tlb(uint64_t virt, uint64_t size) {
+    return remove(virt, size, false);
+}
+
+kstd::Result<bool, MapError> AddressSpace::remove(uint64_t virt, uint64_t size, bool invalidate) {
     if (!valid_range(virt, size)) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | size, kPageSize)) return kstd::fail(MapError::Misaligned);
     for (uint64_t offset = 0; offset < size;) {
@@ -153,7 +159,7 @@ kstd::Result<bool, MapError> AddressSpace::unmap(uint64_t virt, uint64_t size) {
         const uint64_t page = pte::level_size(level);
         if (!aligned(virt + offset, page) || size - offset < page) return kstd::fail(MapError::Misaligned);
         *walk(virt + offset, level, false, false).value() = 0;
-        m_memory->invalidate(virt + offset);
+        if (invalidate) m_memory->invalidate(virt + offset);
         offset += page;
     }
     return true;

@@ -68,6 +68,9 @@ public:
                                      PageSize page_size = PageSize::Size4K);
     // Removes every mapping in the range (a huge page must be covered whole, else Misaligned).
     kstd::Result<bool, MapError> unmap(uint64_t virt, uint64_t size);
+    // The same, but stale TLB entries are the caller's to drop (one flush for a whole range, and
+    // after any lock it holds: a shootdown waits for every other CPU).
+    kstd::Result<bool, MapError> unmap_leaving_tlb(uint64_t virt, uint64_t size);
     // Changes flags of every mapped page in the range; unmapped pages are an error.
     kstd::Result<bool, MapError> protect(uint64_t virt, uint64_t size, uint32_t flags);
     kstd::Result<Translation, MapError> translate(uint64_t virt) const;
@@ -92,6 +95,7 @@ private:
     uint32_t decode_flags(uint64_t entry, unsigned level) const;
     // Walks to the table at `level` covering virt, creating tables on the way when asked.
     kstd::Result<uint64_t*, MapError> walk(uint64_t virt, unsigned level, bool create, bool user);
+    kstd::Result<bool, MapError> remove(uint64_t virt, uint64_t size, bool invalidate);
     // The level whose entry for `virt` is a present leaf (mapped) or absent (not mapped): lets
     // range operations skip a whole empty table in one step instead of 512 lookups.
     struct Probe {

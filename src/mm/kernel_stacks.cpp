@@ -13,18 +13,29 @@ uint64_t g_slot_used[kSlots / 64];
 uint64_t g_in_use = 0;
 unsigned g_slots_reached = 0;  // one past the highest slot ever used
 IrqSpinLock g_lock{LockLevel::KernelStackSlots};  // the slot bitmap
-SpinLock g_map_lock;   // kernel page-table changes: interrupts stay on (unmap shoots down TLBs)
+// Kernel page-table changes. Interrupts off while held (a holder preempted by its tick would keep
+// every other CPU spinning); the shootdowns that wait for other CPUs come after it is released.
+IrqSpinLock g_map_lock{LockLevel::KernelStackMap};
 
-// Frees the frames behind [bottom, bottom + pages) and unmaps them (TLB entries dropped).
+// Unmaps [bottom, bottom + pages), drops every CPU's TLB entries for it in one shootdown, and
+// only then frees the frames. The shootdown waits for every other CPU, so it runs after the
+// map lock is released: stacks freed by the reaper, one shootdown per page under the lock, once
+// kept a CPU spawning a process waiting 23 s at -smp 8 on a busy host (the watchdog's report).
 void release_pages(uint64_t bottom, unsigned pages) {
-    LockGuard guard(g_map_lock);
-    mm::AddressSpace& space = kernel_address_space();
-    for (unsigned i = 0; i < pages; ++i) {
-        auto found = space.translate(bottom + i * mm::kPageSize);
-        if (!found) continue;
-        space.unmap(bottom + i * mm::kPageSize, mm::kPageSize);
-        physical_memory::free(mm::Pfn::from_address(found.value().phys_addr));
+    mm::Pfn frames[kKernelStackMaxPages];
+    unsigned count = 0;
+    {
+        IrqLockGuard guard(g_map_lock);
+        mm::AddressSpace& space = kernel_address_space();
+        for (unsigned i = 0; i < pages; ++i) {
+            auto found = space.translate(bottom + i * mm::kPageSize);
+            if (!found) continue;
+            space.unmap_leaving_tlb(bottom + i * mm::kPageSize, mm::kPageSize);
+            frames[count++] = mm::Pfn::from_address(found.value().phys_addr);
+        }
     }
+    if (count) invalidate_kernel_range(bottom, bottom + uint64_t{pages} * mm::kPageSize);
+    for (unsigned i = 0; i < count; ++i) physical_memory::free(frames[i]);
 }
 
 }  // namespace
@@ -50,7 +61,7 @@ kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages) {
         auto frame = physical_memory::allocate(mm::PageState::Stack);
         bool mapped = false;
         if (frame) {
-            LockGuard guard(g_map_lock);
+            IrqLockGuard guard(g_map_lock);
             mapped = kernel_address_space()
                          .map(kstd::VirtAddr{bottom + i * mm::kPageSize}, kstd::PhysAddr{frame.value().address()}, mm::kPageSize,
                               mm::kPageWritable)
@@ -75,13 +86,16 @@ void free_kernel_stack(const KernelStack& stack) {
 }
 
 bool map_kernel_page(kstd::VirtAddr virt_addr, kstd::PhysAddr phys_addr, uint32_t flags) {
-    LockGuard guard(g_map_lock);
+    IrqLockGuard guard(g_map_lock);
     return kernel_address_space().map(virt_addr, phys_addr, mm::kPageSize, flags).ok();
 }
 
 void unmap_kernel_page(uint64_t virt_addr) {
-    LockGuard guard(g_map_lock);
-    kernel_address_space().unmap(virt_addr, mm::kPageSize);
+    {
+        IrqLockGuard guard(g_map_lock);
+        kernel_address_space().unmap_leaving_tlb(virt_addr, mm::kPageSize);
+    }
+    invalidate_kernel_range(virt_addr, virt_addr + mm::kPageSize);
 }
 
 uint64_t kernel_stacks_in_use() {

@@ -16,6 +16,7 @@ void invalidate_here(void* virt_addr) { arch::invalidate_tlb_page(reinterpret_ca
 void init() {
     remote_call::init();
     set_tlb_invalidator(shootdown);
+    set_tlb_range_invalidator(shootdown_kernel_range);
 }
 
 void shootdown(uint64_t virt_addr) {
@@ -41,6 +42,19 @@ void invalidate_range_here(void* argument) {
     for (uint64_t page = range->start; page < range->end; page += mm::kPageSize) arch::invalidate_tlb_page(page);
 }
 }  // namespace
+
+// Kernel pages are global (a CR3 reload keeps them): page by page, whatever the length.
+void invalidate_kernel_pages_here(void* argument) {
+    const auto* range = static_cast<const Range*>(argument);
+    for (uint64_t page = range->start; page < range->end; page += mm::kPageSize) arch::invalidate_tlb_page(page);
+}
+
+void shootdown_kernel_range(uint64_t start, uint64_t end) {
+    Range range{start, end};
+    invalidate_kernel_pages_here(&range);
+    remote_call::on_other_cpus(invalidate_kernel_pages_here, &range);
+    __atomic_fetch_add(&g_count, 1, __ATOMIC_RELAXED);
+}
 
 void shootdown_user_range(const kstd::CpuMask& loaded_on, uint64_t start, uint64_t end) {
     // The tables changed before this fence; a CPU joining the set after the read below loads
