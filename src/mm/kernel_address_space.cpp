@@ -14,6 +14,14 @@ constexpr uint64_t kTwoMiB = 2ull << 20;
 // Page-table frames come from the physical allocator. Until the new tables are loaded they are
 // reached through the boot identity map (0..4 GiB), afterwards through the direct map.
 void (*g_invalidate)(uint64_t virt_addr) = arch::invalidate_tlb_page;
+void invalidate_range_here(uint64_t start, uint64_t end) {
+    for (uint64_t page = start; page < end; page += mm::kPageSize) arch::invalidate_tlb_page(page);
+}
+void (*g_invalidate_range)(uint64_t start, uint64_t end) = invalidate_range_here;
+// Set while unmap_kernel_range changes the tables: their pages are invalidated together after.
+// After boot only kernel_stacks.cpp changes the kernel tables, always under its map lock, so no
+// other change can run (and lose its invalidation) meanwhile.
+bool g_batching = false;
 
 class KernelPageTableMemory final : public mm::PageTableMemory {
 public:
@@ -29,7 +37,9 @@ public:
                                  : reinterpret_cast<uint64_t*>(table.address());
     }
     // The one TLB entry point: every CPU drops the entry (a shootdown once APs are online).
-    void invalidate(uint64_t virt_addr) override { __atomic_load_n(&g_invalidate, __ATOMIC_ACQUIRE)(virt_addr); }
+    void invalidate(uint64_t virt_addr) override {
+        if (!g_batching) __atomic_load_n(&g_invalidate, __ATOMIC_ACQUIRE)(virt_addr);
+    }
     bool no_execute_supported() const override { return m_no_execute; }
     bool huge_1g_supported() const override { return m_huge_1g; }
 
@@ -77,6 +87,17 @@ mm::PageTableMemory& kernel_page_table_memory() { return g_table_memory; }
 
 void set_tlb_invalidator(void (*invalidate)(uint64_t virt_addr)) {
     __atomic_store_n(&g_invalidate, invalidate, __ATOMIC_RELEASE);
+}
+
+void set_tlb_range_invalidator(void (*invalidate)(uint64_t start, uint64_t end)) {
+    __atomic_store_n(&g_invalidate_range, invalidate, __ATOMIC_RELEASE);
+}
+
+void unmap_kernel_range(uint64_t start, uint64_t end) {
+    g_batching = true;
+    g_kernel_space.unmap(start, end - start);
+    g_batching = false;
+    __atomic_load_n(&g_invalidate_range, __ATOMIC_ACQUIRE)(start, end);
 }
 
 void init_kernel_address_space(const boot::BootInfo& info) {

@@ -31,5 +31,11 @@ mm::PageTableMemory& kernel_page_table_memory();
 // How a kernel mapping's stale TLB entries are dropped: on this CPU only until the SMP layer
 // installs its shootdown (every online CPU) here.
 void set_tlb_invalidator(void (*invalidate)(uint64_t virt_addr));
+// The same for a whole range at once: one round of IPIs instead of one per page.
+void set_tlb_range_invalidator(void (*invalidate)(uint64_t start, uint64_t end));
+// Unmaps [start, end) of the kernel tables, drops the stale entries of the whole range on every
+// CPU in one go, and only then returns: the frames that were mapped there may be reused after.
+// The caller serialises kernel page-table changes (kernel_stacks.cpp's map lock).
+void unmap_kernel_range(uint64_t start, uint64_t end);
 
 }  // namespace kernel

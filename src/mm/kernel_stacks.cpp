@@ -14,16 +14,20 @@ uint64_t g_in_use = 0;
 IrqSpinLock g_lock;    // the slot bitmap
 SpinLock g_map_lock;   // kernel page-table changes: interrupts stay on (unmap shoots down TLBs)
 
-// Frees the frames behind [bottom, bottom + pages) and unmaps them (TLB entries dropped).
+// Unmaps [bottom, bottom + pages), drops the TLB entries everywhere, then frees the frames.
+// One shootdown for the whole stack: every task's end used to cost one IPI round per page.
 void release_pages(uint64_t bottom, unsigned pages) {
     LockGuard guard(g_map_lock);
     mm::AddressSpace& space = kernel_address_space();
+    mm::Pfn frames[kKernelStackMaxPages];
+    unsigned count = 0;
     for (unsigned i = 0; i < pages; ++i) {
         auto found = space.translate(bottom + i * mm::kPageSize);
-        if (!found) continue;
-        space.unmap(bottom + i * mm::kPageSize, mm::kPageSize);
-        physical_memory::free(mm::Pfn::from_address(found.value().phys_addr));
+        if (found) frames[count++] = mm::Pfn::from_address(found.value().phys_addr);
     }
+    if (count == 0) return;
+    unmap_kernel_range(bottom, bottom + uint64_t{pages} * mm::kPageSize);
+    for (unsigned i = 0; i < count; ++i) physical_memory::free(frames[i]);
 }
 
 }  // namespace
@@ -79,7 +83,7 @@ bool map_kernel_page(kstd::VirtAddr virt_addr, kstd::PhysAddr phys_addr, uint32_
 
 void unmap_kernel_page(uint64_t virt_addr) {
     LockGuard guard(g_map_lock);
-    kernel_address_space().unmap(virt_addr, mm::kPageSize);
+    unmap_kernel_range(virt_addr, virt_addr + mm::kPageSize);
 }
 
 uint64_t kernel_stacks_in_use() {

@@ -11,16 +11,33 @@ namespace {
 uint64_t g_count = 0;
 
 void invalidate_here(void* virt_addr) { arch::invalidate_tlb_page(reinterpret_cast<uint64_t>(virt_addr)); }
+
+struct KernelRange {
+    uint64_t start, end;
+};
+
+void invalidate_kernel_range_here(void* argument) {
+    const auto* range = static_cast<const KernelRange*>(argument);
+    for (uint64_t page = range->start; page < range->end; page += mm::kPageSize) arch::invalidate_tlb_page(page);
+}
 }  // namespace
 
 void init() {
     remote_call::init();
     set_tlb_invalidator(shootdown);
+    set_tlb_range_invalidator(shootdown_range);
 }
 
 void shootdown(uint64_t virt_addr) {
     arch::invalidate_tlb_page(virt_addr);
     remote_call::on_other_cpus(invalidate_here, reinterpret_cast<void*>(virt_addr));
+    __atomic_fetch_add(&g_count, 1, __ATOMIC_RELAXED);
+}
+
+void shootdown_range(uint64_t start, uint64_t end) {
+    KernelRange range{start, end};
+    invalidate_kernel_range_here(&range);
+    remote_call::on_other_cpus(invalidate_kernel_range_here, &range);
     __atomic_fetch_add(&g_count, 1, __ATOMIC_RELAXED);
 }
 

@@ -15,6 +15,8 @@ void init();
 // Invalidates `virt_addr` here and on every other online CPU, and returns once all have done it.
 // Needs interrupts enabled when other CPUs are online (they may be waiting on us meanwhile).
 void shootdown(uint64_t virt_addr);
+// The same for every page of [start, end) of the kernel's tables, in one round of IPIs.
+void shootdown_range(uint64_t start, uint64_t end);
 uint64_t shootdown_count();
 // A user address space's [start, end) changed: the other CPUs in `loaded_on` (those that have
 // it loaded, kept by the switch path) drop their entries for it — page by page for a short range,
