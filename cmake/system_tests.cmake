@@ -376,7 +376,7 @@ sable_system_test(user.fuzz_smp1
     ARGS --smp 1 --until-expected --serial-input "fuzz seed=1 calls=100000\\n"
     EXPECT ${FUZZ_PASSED})
 sable_system_test(user.fuzz_smp4
-    QEMU_TIMEOUT 240
+    QEMU_TIMEOUT 300
     ARGS --smp 4 --until-expected --serial-input "fuzz seed=1 calls=100000\\n"
     EXPECT ${FUZZ_PASSED})
 # stress: eight actors forking, piping checked data, spawning, killing, growing the break and
