@@ -78,8 +78,7 @@ inline bool take(Census& out) {
 inline bool settle(const Census& baseline, Census& now, uint64_t deadline_ms) {
     const uint64_t give_up_ns = clock_ns() + deadline_ms * 1000000ull;
     for (;;) {
-        if (take(now) && now.processes == baseline.processes && now.memory.stack <= baseline.memory.stack)
-            return true;
+        if (take(now) && now.processes == baseline.processes && now.memory.stack <= baseline.memory.stack) return true;
         if (clock_ns() > give_up_ns) return false;
         sleep_ms(10);
     }
@@ -95,9 +94,8 @@ inline bool frames_conserved(const Census& before, const Census& after, char* ou
         const char* name;
         uint64_t before, after;
     } rows[] = {
-        {"free+heap", a.free + a.heap, b.free + b.heap}, {"kernel", a.kernel, b.kernel},
-        {"stack", a.stack, b.stack},                      {"page_table", a.page_table, b.page_table},
-        {"user", a.user, b.user},                         {"shared", a.shared, b.shared},
+        {"free+heap", a.free + a.heap, b.free + b.heap}, {"kernel", a.kernel, b.kernel}, {"stack", a.stack, b.stack},
+        {"page_table", a.page_table, b.page_table},      {"user", a.user, b.user},       {"shared", a.shared, b.shared},
     };
     bool same = true;
     size_t used = 0;
@@ -106,8 +104,8 @@ inline bool frames_conserved(const Census& before, const Census& after, char* ou
         if (row.before == row.after) continue;
         same = false;
         if (used < size)
-            used += static_cast<size_t>(snprintf(out + used, size - used, "%s%s %lu->%lu", used ? " " : "", row.name,
-                                                 row.before, row.after));
+            used += static_cast<size_t>(
+                snprintf(out + used, size - used, "%s%s %lu->%lu", used ? " " : "", row.name, row.before, row.after));
     }
     return same;
 }

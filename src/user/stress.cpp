@@ -47,14 +47,14 @@ enum Step : uint32_t {
     kMmap,
     kStepCount,
 };
-const char* const kStepNames[kStepCount] = {"fork_exit", "pipe_data", "spawn_echo", "kill_child", "brk",
-                                           "deep_stack", "affinity",  "threads",    "mmap"};
+const char* const kStepNames[kStepCount] = {"fork_exit",  "pipe_data", "spawn_echo", "kill_child", "brk",
+                                            "deep_stack", "affinity",  "threads",    "mmap"};
 
 // One actor as the parent sees it (in a MAP_SHARED page).
 struct ActorReport {
     uint64_t rounds;
-    uint32_t step;        // the step in progress
-    uint32_t failed;      // set with `message` before the actor exits 1
+    uint32_t step;    // the step in progress
+    uint32_t failed;  // set with `message` before the actor exits 1
     uint64_t step_count[kStepCount];
     char message[112];
 };
@@ -72,12 +72,14 @@ ActorReport* g_reports;
     exit(1);
 }
 
-#define EXPECT(report, condition, ...) \
-    do {                               \
+#define EXPECT(report, condition, ...)               \
+    do {                                             \
         if (!(condition)) fail(report, __VA_ARGS__); \
     } while (0)
 
-uint8_t pattern_byte(uint64_t seed, uint64_t index) { return static_cast<uint8_t>((seed >> (index % 57)) ^ index ^ (index >> 8)); }
+uint8_t pattern_byte(uint64_t seed, uint64_t index) {
+    return static_cast<uint8_t>((seed >> (index % 57)) ^ index ^ (index >> 8));
+}
 
 // ---- the steps ------------------------------------------------------------------------------------
 
@@ -199,7 +201,8 @@ __attribute__((noinline)) uint64_t descend(uint64_t depth, uint64_t seed) {
     frame[0] = static_cast<uint8_t>(depth ^ seed);
     frame[sizeof frame - 1] = static_cast<uint8_t>(depth * 7);
     const uint64_t below = depth ? descend(depth - 1, seed) : 0;
-    const bool intact = frame[0] == static_cast<uint8_t>(depth ^ seed) && frame[sizeof frame - 1] == static_cast<uint8_t>(depth * 7);
+    const bool intact =
+        frame[0] == static_cast<uint8_t>(depth ^ seed) && frame[sizeof frame - 1] == static_cast<uint8_t>(depth * 7);
     return below + (intact ? 1 : 0);
 }
 
@@ -226,7 +229,8 @@ struct ThreadWork {
 ThreadWork g_work;
 
 [[noreturn]] void counting_thread(uint64_t index) {
-    while (__atomic_load_n(&g_work.start_gate, __ATOMIC_ACQUIRE) == 0) futex_wait(&g_work.start_gate, 0, SABLE_FUTEX_FOREVER);
+    while (__atomic_load_n(&g_work.start_gate, __ATOMIC_ACQUIRE) == 0)
+        futex_wait(&g_work.start_gate, 0, SABLE_FUTEX_FOREVER);
     for (uint64_t i = 0; i < kThreadIncrements; ++i) __atomic_fetch_add(&g_work.shared_counter, 1, __ATOMIC_RELAXED);
     thread_exit(index * 3 + 1);
 }
@@ -271,16 +275,35 @@ void map_touch_unmap(ActorReport& report, Random& r) {
         const Step step = static_cast<Step>(r.below(kStepCount));
         __atomic_store_n(&report.step, step, __ATOMIC_RELEASE);
         switch (step) {
-        case kForkExit: fork_exit(report, r); break;
-        case kPipeData: pipe_data(report, r); break;
-        case kSpawnEcho: spawn_echo(report, r, index); break;
-        case kKillChild: kill_child(report, r); break;
-        case kBrk: grow_break(report, r); break;
-        case kDeepStack: deep_stack(report, r); break;
-        case kAffinity: affinity(report, r, cpus); break;
-        case kThreads: threads(report, r); break;
-        case kMmap: map_touch_unmap(report, r); break;
-        case kStepCount: break;
+            case kForkExit:
+                fork_exit(report, r);
+                break;
+            case kPipeData:
+                pipe_data(report, r);
+                break;
+            case kSpawnEcho:
+                spawn_echo(report, r, index);
+                break;
+            case kKillChild:
+                kill_child(report, r);
+                break;
+            case kBrk:
+                grow_break(report, r);
+                break;
+            case kDeepStack:
+                deep_stack(report, r);
+                break;
+            case kAffinity:
+                affinity(report, r, cpus);
+                break;
+            case kThreads:
+                threads(report, r);
+                break;
+            case kMmap:
+                map_touch_unmap(report, r);
+                break;
+            case kStepCount:
+                break;
         }
         ++report.step_count[step];
         __atomic_fetch_add(&report.rounds, 1, __ATOMIC_RELEASE);
@@ -298,12 +321,12 @@ void print_tasks() {
     const long thread_count = thread_list(threads, 512);
     for (long i = 0; i < process_count && i < 128; ++i) {
         const sable_process_info& p = processes[i];
-        printf("stress:   pid %d ppid %d %s state %u cpu %u ticks %lu pages %lu\n", p.pid, p.ppid, p.name, p.state, p.cpu,
-               p.runtime_ticks, p.user_pages);
+        printf("stress:   pid %d ppid %d %s state %u cpu %u ticks %lu pages %lu\n", p.pid, p.ppid, p.name, p.state,
+               p.cpu, p.runtime_ticks, p.user_pages);
         for (long t = 0; t < thread_count && t < 512; ++t)
             if (threads[t].pid == p.pid && threads[t].tid != 1)
-                printf("stress:     tid %d state %u cpu %u ticks %lu\n", threads[t].tid, threads[t].state, threads[t].cpu,
-                       threads[t].runtime_ticks);
+                printf("stress:     tid %d state %u cpu %u ticks %lu\n", threads[t].tid, threads[t].state,
+                       threads[t].cpu, threads[t].runtime_ticks);
     }
     static sable_cpu_info cpus[64];
     const long cpu_count = cpu_info(cpus, 64);
@@ -323,10 +346,14 @@ bool parse(int argc, char** argv, Options& options) {
         if (!equals) return false;
         const uint64_t value = strtoul(equals + 1, nullptr, 0);
         const size_t key = static_cast<size_t>(equals - argv[i]);
-        if (key == 7 && strncmp(argv[i], "seconds", 7) == 0) options.seconds = value;
-        else if (key == 6 && strncmp(argv[i], "actors", 6) == 0) options.actors = static_cast<unsigned>(value);
-        else if (key == 4 && strncmp(argv[i], "seed", 4) == 0) options.seed = value;
-        else return false;
+        if (key == 7 && strncmp(argv[i], "seconds", 7) == 0)
+            options.seconds = value;
+        else if (key == 6 && strncmp(argv[i], "actors", 6) == 0)
+            options.actors = static_cast<unsigned>(value);
+        else if (key == 4 && strncmp(argv[i], "seed", 4) == 0)
+            options.seed = value;
+        else
+            return false;
     }
     return options.actors >= 1 && options.actors <= kMaxActors;
 }
@@ -406,7 +433,8 @@ int main(int argc, char** argv) {
                 slot.stall_reported = true;
                 ++stalls;
                 printf("stress: STALL actor %u (pid %d) in %s for %lu s after %lu rounds; tasks:\n", a, slot.pid,
-                       step < kStepCount ? kStepNames[step] : "start", (now - slot.last_change_ns) / kNsPerSecond, rounds);
+                       step < kStepCount ? kStepNames[step] : "start", (now - slot.last_change_ns) / kNsPerSecond,
+                       rounds);
                 print_tasks();
             }
             if (now > deadline_ns + kFinishMs * kNsPerMs) {
@@ -420,7 +448,8 @@ int main(int argc, char** argv) {
         if (now - last_progress_ns > kProgressEveryMs * kNsPerMs) {
             last_progress_ns = now;
             uint64_t rounds = 0;
-            for (unsigned a = 0; a < options.actors; ++a) rounds += __atomic_load_n(&g_reports[a].rounds, __ATOMIC_ACQUIRE);
+            for (unsigned a = 0; a < options.actors; ++a)
+                rounds += __atomic_load_n(&g_reports[a].rounds, __ATOMIC_ACQUIRE);
             printf("stress: %lu s rounds=%lu running=%u\n", (now - started_ns) / kNsPerSecond, rounds, running);
         }
         sleep_ms(20);
@@ -438,17 +467,19 @@ int main(int argc, char** argv) {
                    report.failed ? report.message : "(no message)");
         }
     }
-    printf("stress: seconds=%lu actors=%u rounds=%lu", (clock_ns() - started_ns) / kNsPerSecond, options.actors, rounds);
+    printf("stress: seconds=%lu actors=%u rounds=%lu", (clock_ns() - started_ns) / kNsPerSecond, options.actors,
+           rounds);
     for (unsigned s = 0; s < kStepCount; ++s) printf(" %s=%lu", kStepNames[s], steps[s]);
     printf(" failed=%u stalls=%u\n", failed, stalls);
     const bool settled = census::settle(before, after, kSettleMs);
     char changes[200];
     const bool conserved = census::frames_conserved(before, after, changes, sizeof changes);
-    printf("stress: census processes %ld->%ld free+heap %lu->%lu page_table %lu->%lu user %lu->%lu stack %lu->%lu: %s%s\n",
-           before.processes, after.processes, before.memory.free + before.memory.heap,
-           after.memory.free + after.memory.heap, before.memory.page_table, after.memory.page_table, before.memory.user,
-           after.memory.user, before.memory.stack, after.memory.stack, conserved && settled ? "conserved" : "CHANGED ",
-           conserved ? "" : changes);
+    printf(
+        "stress: census processes %ld->%ld free+heap %lu->%lu page_table %lu->%lu user %lu->%lu stack %lu->%lu: %s%s\n",
+        before.processes, after.processes, before.memory.free + before.memory.heap,
+        after.memory.free + after.memory.heap, before.memory.page_table, after.memory.page_table, before.memory.user,
+        after.memory.user, before.memory.stack, after.memory.stack, conserved && settled ? "conserved" : "CHANGED ",
+        conserved ? "" : changes);
     bool every_step = true;
     for (unsigned s = 0; s < kStepCount; ++s) every_step &= steps[s] > 0;
     if (failed || stalls || hung || !settled || !conserved || !every_step) {
