@@ -413,3 +413,28 @@ sable_system_test(power.init_ends_twice_powers_off
 sable_system_test(power.poweroff_without_acpi_says_so
     ARGS --cmdline "sable.acpi=off" --until-expected --serial-input "poweroff\\n"
     EXPECT "poweroff: cannot power off [(]no ACPI[)]: halted with interrupts off")
+
+# --- Debugging: gdb on QEMU's stub, record and replay (docs/debugging.md) ---------------------------
+# tools/debug without a terminal: gdb stops at kernel_main, then at init's first system call, and
+# the helpers of tools/gdb/sable.py must name the real tasks, CPUs and process.
+add_test(NAME system.debug.gdb_helpers
+    COMMAND ${PROJECT_SOURCE_DIR}/test/debug/check_gdb_session --cpus 2 --
+            ${PROJECT_SOURCE_DIR}/tools/debug --elf ${SABLE_KERNEL_ELF} --iso ${SABLE_ISO} --smp 2
+            --serial-log ${SABLE_SYSTEM_LOG_DIR}/debug.gdb_helpers.log --timeout 120
+            --batch ${PROJECT_SOURCE_DIR}/test/debug/gdb_session.gdb)
+set_tests_properties(system.debug.gdb_helpers PROPERTIES LABELS system TIMEOUT 150)
+
+# A boot with the self tests recorded and replayed: the replay must send the recorded serial
+# output byte for byte (tools/run-qemu --replay checks) and end with the same verdict. On several
+# CPUs QEMU 7.2 refuses to record (its replay blocker "smp"): that test then reports SKIP.
+foreach(config IN ITEMS "smp1;1" "smp4;4")
+    list(GET config 0 name)
+    list(GET config 1 cpus)
+    add_test(NAME system.replay.${name}_self_tests
+        COMMAND ${PROJECT_SOURCE_DIR}/test/debug/record_and_replay
+                ${SABLE_SYSTEM_LOG_DIR}/replay.${name}.rr --timeout 300 --expect-exit pass
+                --expect "${ALL_PASSED}" --log ${SABLE_SYSTEM_LOG_DIR}/replay.${name}_self_tests.log
+                -- --iso ${SABLE_ISO} --smp ${cpus} --mem 512M --cmdline "sable.test=all")
+    set_tests_properties(system.replay.${name}_self_tests PROPERTIES
+        LABELS system TIMEOUT 660 SKIP_RETURN_CODE 77)
+endforeach()
