@@ -424,6 +424,13 @@ add_test(NAME system.debug.gdb_helpers
             --batch ${PROJECT_SOURCE_DIR}/test/debug/gdb_session.gdb)
 set_tests_properties(system.debug.gdb_helpers PROPERTIES LABELS system TIMEOUT 150)
 
+# Reverse stepping on a replay of a recorded 1-CPU boot: three stepi forward, three reverse-stepi
+# back to the same PC.
+add_test(NAME system.debug.reverse_stepping
+    COMMAND ${PROJECT_SOURCE_DIR}/test/debug/check_reverse_stepping
+            ${SABLE_SYSTEM_LOG_DIR}/debug.reverse_stepping.rr --iso ${SABLE_ISO})
+set_tests_properties(system.debug.reverse_stepping PROPERTIES LABELS system TIMEOUT 300 SKIP_RETURN_CODE 77)
+
 # A boot with the self tests recorded and replayed: the replay must send the recorded serial
 # output byte for byte (tools/run-qemu --replay checks) and end with the same verdict. On several
 # CPUs QEMU 7.2 refuses to record (its replay blocker "smp"): that test then reports SKIP.
