@@ -1,14 +1,9 @@
-# tools/gdb/sable.py — gdb's view of Sable: the settings its kernel needs and commands that read
-# the kernel's own structures (the per-CPU data, every CPU's scheduler, the process table), so a
+# tools/gdb/sable.py — gdb's view of Sable: commands that read the kernel's own structures (the per-CPU data, every CPU's scheduler, the process table), so a
 # stopped kernel can be asked which tasks exist, what each CPU holds and which process runs.
 # Loaded by tools/debug (gdb -x); by hand: gdb -x tools/gdb/sable.py build/kernel/sable.elf.
 # docs/debugging.md shows each command's output.
 
 import gdb
-
-# GRUB enters the 32-bit stub, but everything after it is 64-bit: without this gdb guesses
-# i386 from the first stop (at the reset vector) and misreads registers and frames.
-gdb.execute("set architecture i386:x86-64")
 
 MAX_LIST_STEPS = 1 << 16  # a corrupt list must not loop forever: the task list holds 65,536 tasks
 
