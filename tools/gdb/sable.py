@@ -1,5 +1,6 @@
-# tools/gdb/sable.py — gdb's view of Sable: commands that read the kernel's own structures (the per-CPU data, every CPU's scheduler, the process table), so a
-# stopped kernel can be asked which tasks exist, what each CPU holds and which process runs.
+# tools/gdb/sable.py — gdb's view of Sable: commands that read the kernel's own structures (the
+# per-CPU data, every CPU's scheduler, the process table), so a stopped kernel can be asked which
+# tasks exist, what each CPU holds and which process runs.
 # Loaded by tools/debug (gdb -x); by hand: gdb -x tools/gdb/sable.py build/kernel/sable.elf.
 # docs/debugging.md shows each command's output.
 
