@@ -515,3 +515,36 @@ sable_system_test(lockdebug.interrupts_on_stopped
 sable_system_test(lockdebug.normal_build_skips
     ARGS --cmdline "sable.test=lock_order"
     EXPECT "^TEST lock_order.order_breach_stopped SKIP")
+
+# --- Debugging: gdb on QEMU's stub, record and replay (docs/debugging.md) ---------------------------
+# tools/debug without a terminal: gdb stops at kernel_main, then at init's first system call, and
+# the helpers of tools/gdb/sable.py must name the real tasks, CPUs and process.
+add_test(NAME system.debug.gdb_helpers
+    COMMAND ${PROJECT_SOURCE_DIR}/test/debug/check_gdb_session --cpus 2 --
+            ${PROJECT_SOURCE_DIR}/tools/debug --elf ${SABLE_KERNEL_ELF} --iso ${SABLE_ISO} --smp 2
+            --serial-log ${SABLE_SYSTEM_LOG_DIR}/debug.gdb_helpers.log --timeout 120
+            --batch ${PROJECT_SOURCE_DIR}/test/debug/gdb_session.gdb)
+set_tests_properties(system.debug.gdb_helpers PROPERTIES LABELS system TIMEOUT 150)
+
+# Reverse stepping on a replay of a recorded 1-CPU boot: three stepi forward, three reverse-stepi
+# back to the same PC.
+add_test(NAME system.debug.reverse_stepping
+    COMMAND ${PROJECT_SOURCE_DIR}/test/debug/check_reverse_stepping
+            ${SABLE_SYSTEM_LOG_DIR}/debug.reverse_stepping.rr --iso ${SABLE_ISO})
+# Up to two gdb sessions of up to 120 s each: QEMU 7.2 sometimes hangs stepping back.
+set_tests_properties(system.debug.reverse_stepping PROPERTIES LABELS system TIMEOUT 420 SKIP_RETURN_CODE 77)
+
+# A boot with the self tests recorded and replayed: the replay must send the recorded serial
+# output byte for byte (tools/run-qemu --replay checks) and end with the same verdict. On several
+# CPUs QEMU 7.2 refuses to record (its replay blocker "smp"): that test then reports SKIP.
+foreach(config IN ITEMS "smp1;1" "smp4;4")
+    list(GET config 0 name)
+    list(GET config 1 cpus)
+    add_test(NAME system.replay.${name}_self_tests
+        COMMAND ${PROJECT_SOURCE_DIR}/test/debug/record_and_replay
+                ${SABLE_SYSTEM_LOG_DIR}/replay.${name}.rr --timeout 300 --expect-exit pass
+                --expect "${ALL_PASSED}" --log ${SABLE_SYSTEM_LOG_DIR}/replay.${name}_self_tests.log
+                -- --iso ${SABLE_ISO} --smp ${cpus} --mem 512M --cmdline "sable.test=all")
+    set_tests_properties(system.replay.${name}_self_tests PROPERTIES
+        LABELS system TIMEOUT 660 SKIP_RETURN_CODE 77)
+endforeach()
