@@ -15,10 +15,11 @@ constexpr uint64_t kTwoMiB = 2ull << 20;
 // reached through the boot identity map (0..4 GiB), afterwards through the direct map.
 void (*g_invalidate)(uint64_t virt_addr) = arch::invalidate_tlb_page;
 
-void invalidate_range_here(uint64_t start, uint64_t end) {
-    for (uint64_t page = start; page < end; page += mm::kPageSize) arch::invalidate_tlb_page(page);
+void invalidate_ranges_here(const VirtualRange* ranges, unsigned count) {
+    for (unsigned i = 0; i < count; ++i)
+        for (uint64_t page = ranges[i].start; page < ranges[i].end; page += mm::kPageSize) arch::invalidate_tlb_page(page);
 }
-void (*g_invalidate_range)(uint64_t start, uint64_t end) = invalidate_range_here;
+void (*g_invalidate_ranges)(const VirtualRange* ranges, unsigned count) = invalidate_ranges_here;
 
 class KernelPageTableMemory final : public mm::PageTableMemory {
 public:
@@ -84,12 +85,12 @@ void set_tlb_invalidator(void (*invalidate)(uint64_t virt_addr)) {
     __atomic_store_n(&g_invalidate, invalidate, __ATOMIC_RELEASE);
 }
 
-void set_tlb_range_invalidator(void (*invalidate)(uint64_t start, uint64_t end)) {
-    __atomic_store_n(&g_invalidate_range, invalidate, __ATOMIC_RELEASE);
+void set_tlb_range_invalidator(void (*invalidate)(const VirtualRange* ranges, unsigned count)) {
+    __atomic_store_n(&g_invalidate_ranges, invalidate, __ATOMIC_RELEASE);
 }
 
-void invalidate_kernel_range(uint64_t start, uint64_t end) {
-    __atomic_load_n(&g_invalidate_range, __ATOMIC_ACQUIRE)(start, end);
+void invalidate_kernel_ranges(const VirtualRange* ranges, unsigned count) {
+    __atomic_load_n(&g_invalidate_ranges, __ATOMIC_ACQUIRE)(ranges, count);
 }
 
 void init_kernel_address_space(const boot::BootInfo& info) {

@@ -31,9 +31,12 @@ mm::PageTableMemory& kernel_page_table_memory();
 // How a kernel mapping's stale TLB entries are dropped: on this CPU only until the SMP layer
 // installs its shootdown (every online CPU) here.
 void set_tlb_invalidator(void (*invalidate)(uint64_t virt_addr));
-// The same for a whole range [start, end) at once, after AddressSpace::unmap_leaving_tlb: one
-// shootdown instead of one per page.
-void set_tlb_range_invalidator(void (*invalidate)(uint64_t start, uint64_t end));
-void invalidate_kernel_range(uint64_t start, uint64_t end);
+// The same for whole ranges at once, after AddressSpace::unmap_leaving_tlb: one shootdown for
+// all of them instead of one per page (the reaper frees many dead tasks' stacks together).
+struct VirtualRange {
+    uint64_t start, end;
+};
+void set_tlb_range_invalidator(void (*invalidate)(const VirtualRange* ranges, unsigned count));
+void invalidate_kernel_ranges(const VirtualRange* ranges, unsigned count);
 
 }  // namespace kernel

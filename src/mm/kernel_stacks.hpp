@@ -29,6 +29,8 @@ enum class StackError { OutOfMemory, OutOfSlots, BadSize };
 kstd::Result<KernelStack, StackError> allocate_kernel_stack(unsigned pages);
 // Unmaps (with a TLB shootdown on SMP) and frees the frames: call with interrupts enabled.
 void free_kernel_stack(const KernelStack& stack);
+// Many at once, with one TLB shootdown for every 32 (the reaper's way).
+void free_kernel_stacks(const KernelStack* stacks, unsigned count);
 uint64_t kernel_stacks_in_use();
 
 // Page-table frames under the stack area. One maps 2 MiB (32 slots); it is made when a stack first

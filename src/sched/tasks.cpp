@@ -94,14 +94,24 @@ void reaper(uint64_t) {
             dead = g_dead_head;
             g_dead_head = nullptr;
         }
+        // In batches: their stacks go with one TLB shootdown for all (free_kernel_stacks), which
+        // is what lets the reaper keep up with tasks ending on many CPUs at once.
+        constexpr unsigned kBatch = 32;
         while (dead) {
-            KernelTask* next = reinterpret_cast<KernelTask*>(dead->sched.queue_next);
-            while (__atomic_load_n(&dead->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
-            const uint32_t slot = dead->slot;
-            free_kernel_stack(dead->stack);
-            kfree(dead);
-            g_task_list.remove(slot);  // last: once live_count() drops, everything the task held is back
-            dead = next;
+            KernelTask* batch[kBatch];
+            KernelStack stacks[kBatch];
+            unsigned count = 0;
+            for (; dead && count < kBatch; dead = reinterpret_cast<KernelTask*>(dead->sched.queue_next)) {
+                while (__atomic_load_n(&dead->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
+                batch[count] = dead;
+                stacks[count++] = dead->stack;
+            }
+            free_kernel_stacks(stacks, count);
+            for (unsigned i = 0; i < count; ++i) {
+                const uint32_t slot = batch[i]->slot;
+                kfree(batch[i]);
+                g_task_list.remove(slot);  // last: once live_count() drops, everything the task held is back
+            }
         }
         sleep_ms(10);
     }

@@ -16,7 +16,7 @@ void invalidate_here(void* virt_addr) { arch::invalidate_tlb_page(reinterpret_ca
 void init() {
     remote_call::init();
     set_tlb_invalidator(shootdown);
-    set_tlb_range_invalidator(shootdown_kernel_range);
+    set_tlb_range_invalidator(shootdown_kernel_ranges);
 }
 
 void shootdown(uint64_t virt_addr) {
@@ -43,16 +43,23 @@ void invalidate_range_here(void* argument) {
 }
 }  // namespace
 
+struct KernelRanges {
+    const VirtualRange* ranges;
+    unsigned count;
+};
+
 // Kernel pages are global (a CR3 reload keeps them): page by page, whatever the length.
 void invalidate_kernel_pages_here(void* argument) {
-    const auto* range = static_cast<const Range*>(argument);
-    for (uint64_t page = range->start; page < range->end; page += mm::kPageSize) arch::invalidate_tlb_page(page);
+    const auto* list = static_cast<const KernelRanges*>(argument);
+    for (unsigned i = 0; i < list->count; ++i)
+        for (uint64_t page = list->ranges[i].start; page < list->ranges[i].end; page += mm::kPageSize)
+            arch::invalidate_tlb_page(page);
 }
 
-void shootdown_kernel_range(uint64_t start, uint64_t end) {
-    Range range{start, end};
-    invalidate_kernel_pages_here(&range);
-    remote_call::on_other_cpus(invalidate_kernel_pages_here, &range);
+void shootdown_kernel_ranges(const VirtualRange* ranges, unsigned count) {
+    KernelRanges list{ranges, count};
+    invalidate_kernel_pages_here(&list);
+    remote_call::on_other_cpus(invalidate_kernel_pages_here, &list);
     __atomic_fetch_add(&g_count, 1, __ATOMIC_RELAXED);
 }
 

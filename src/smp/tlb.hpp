@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lib/cpu_mask.hpp"
+#include "mm/kernel_address_space.hpp"  // VirtualRange
 
 namespace kernel::tlb {
 
@@ -15,8 +16,8 @@ void init();
 // Invalidates `virt_addr` here and on every other online CPU, and returns once all have done it.
 // Needs interrupts enabled when other CPUs are online (they may be waiting on us meanwhile).
 void shootdown(uint64_t virt_addr);
-// A kernel range [start, end), on every CPU in one remote call (kernel stacks being freed).
-void shootdown_kernel_range(uint64_t start, uint64_t end);
+// Kernel ranges, on every CPU in one remote call (dead tasks' kernel stacks being freed).
+void shootdown_kernel_ranges(const VirtualRange* ranges, unsigned count);
 uint64_t shootdown_count();
 // A user address space's [start, end) changed: the other CPUs in `loaded_on` (those that have
 // it loaded, kept by the switch path) drop their entries for it — page by page for a short range,
