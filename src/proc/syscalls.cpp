@@ -7,6 +7,7 @@
 #include "lib/clock.hpp"
 #include "sched/cpu_local.hpp"
 #include "proc/files.hpp"
+#include "mm/kernel_stacks.hpp"
 #include "mm/physical_memory.hpp"
 #include "proc/process.hpp"
 #include "proc/programs.hpp"
@@ -144,6 +145,7 @@ int64_t sys_meminfo(uint64_t user_out) {
     info.absent = physical_memory::count(mm::PageState::Absent);
     info.page_size = mm::kPageSize;
     info.shared = physical_memory::shared_count();
+    info.kept_page_tables = kernel_stack_page_tables();
     return user_memory::copy_to(user_out, &info, sizeof(info)) ? 0 : -SABLE_EFAULT;
 }
 

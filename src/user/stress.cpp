@@ -475,11 +475,12 @@ int main(int argc, char** argv) {
     char changes[200];
     const bool conserved = census::frames_conserved(before, after, changes, sizeof changes);
     printf(
-        "stress: census processes %ld->%ld free+heap %lu->%lu page_table %lu->%lu user %lu->%lu stack %lu->%lu: %s%s\n",
+        "stress: census processes %ld->%ld free+heap %lu->%lu page_table %lu->%lu (kept %lu->%lu) user %lu->%lu "
+        "stack %lu->%lu: %s%s\n",
         before.processes, after.processes, before.memory.free + before.memory.heap,
-        after.memory.free + after.memory.heap, before.memory.page_table, after.memory.page_table, before.memory.user,
-        after.memory.user, before.memory.stack, after.memory.stack, conserved && settled ? "conserved" : "CHANGED ",
-        conserved ? "" : changes);
+        after.memory.free + after.memory.heap, before.memory.page_table, after.memory.page_table,
+        before.memory.kept_page_tables, after.memory.kept_page_tables, before.memory.user, after.memory.user,
+        before.memory.stack, after.memory.stack, conserved && settled ? "conserved" : "CHANGED ", conserved ? "" : changes);
     bool every_step = true;
     for (unsigned s = 0; s < kStepCount; ++s) every_step &= steps[s] > 0;
     if (failed || stalls || hung || !settled || !conserved || !every_step) {

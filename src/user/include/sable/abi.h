@@ -200,6 +200,8 @@ struct sable_meminfo {
     uint64_t free, kernel, stack, heap, page_table, user, firmware, absent;
     uint64_t page_size;
     uint64_t shared;  /* user frames with more than one owner (copy-on-write, shared mappings) */
+    uint64_t kept_page_tables; /* of page_table: the kernel-stack area's tables, kept at the
+                                  high-water mark of live tasks (bounded: memory.md) */
 };
 
 struct sable_thread_info {
