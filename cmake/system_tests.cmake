@@ -189,7 +189,7 @@ sable_system_test(all.pc_smp2
     EXPECT ${ALL_PASSED}
     CHECK ${PROJECT_SOURCE_DIR}/tools/check-watchdog-reports)
 sable_system_test(all.q35_1g
-    QEMU_TIMEOUT 90
+    QEMU_TIMEOUT 300
     ARGS --machine q35 --mem 1G --cmdline "sable.test=all"
     EXPECT ${ALL_PASSED})
 

@@ -914,14 +914,15 @@ void case_affinity() {
 
 // A sleep is never early, and late by about one tick only (10 ms at the default 100 Hz). Only
 // "never early" is exact: the guest's clock runs with the host's, and a loaded host stalls the
-// guest's CPUs (1162 ms was seen for a 1 s sleep beside 3 other QEMUs on 2 cores), so the upper
-// bound only catches gross errors, such as a sleep that waits a whole extra period.
+// guest's CPUs (1162 ms was seen for a 1 s sleep beside 3 other QEMUs on 2 cores, 2207 ms at
+// -smp 8 with a load of 13 on 2 cores), so the upper bound only catches a sleep that is off by
+// an order of magnitude (a wrong unit, a lost wake-up ended by some later event).
 void case_sleep() {
     const uint64_t start = clock_ns();
     CHECK(sleep_ms(1000) == 0, "sleep_ms(1000): %s", strerror(errno));
     const uint64_t slept_ms = (clock_ns() - start) / 1000000;
     CHECK(slept_ms >= 1000, "sleep_ms(1000) returned after %lu ms", slept_ms);
-    CHECK(slept_ms < 2000, "sleep_ms(1000) took %lu ms", slept_ms);
+    CHECK(slept_ms < 10000, "sleep_ms(1000) took %lu ms", slept_ms);
     printf("usertest: sleep: 1000 ms took %lu ms\n", slept_ms);
     const long unknown = sable_syscall6(999, 0, 0, 0, 0, 0, 0);
     CHECK(unknown == -SABLE_ENOSYS, "call 999 returned %ld, want -ENOSYS", unknown);
