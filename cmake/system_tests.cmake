@@ -113,6 +113,7 @@ sable_system_test(panic.verdict_fail
 # Under --icount the TSC runs at exactly 1 GHz, so the refined rate must be within 10 ppm of it
 # (the boot calibration alone is ~100 ppm off there, and percent off on a busy host).
 sable_system_test(clock.refined_against_pm_timer_icount
+    QEMU_TIMEOUT 300
     ARGS --icount --smp 2 --until-expected
     EXPECT "clock: TSC (99999[0-9]{4}|100000[0-9]{4}) Hz against the ACPI PM timer over 1[0-9][0-9][0-9] ms")
 sable_system_test(clock.refined_against_pm_timer_uefi_q35
