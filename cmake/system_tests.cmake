@@ -119,7 +119,7 @@ sable_system_test(clock.refined_against_pm_timer_icount
 sable_system_test(clock.refined_against_pm_timer_uefi_q35
     QEMU_TIMEOUT 120
     ARGS --uefi --machine q35 --smp 2 --until-expected
-    EXPECT "clock: TSC [0-9]+ Hz against the ACPI PM timer over 1[0-9][0-9][0-9] ms")
+    EXPECT "clock: TSC [0-9]+ Hz against the ACPI PM timer over [0-9]+ ms")
 # --- Interrupts: LAPIC tick against the TSC, IO APIC-routed COM1 input ---------------------------
 sable_system_test(irq.pc
     ARGS --machine pc --cmdline "sable.test=irq"
