@@ -13,44 +13,48 @@
 
 namespace kernel {
 
+// The checker's hooks: empty (and gone after inlining) unless the build asks for them.
+namespace lock_hooks {
+#if SABLE_LOCK_DEBUG
+inline void irq_acquire(const void* lock, LockLevel level) { lock_debug::on_irq_lock_acquire(lock, level); }
+inline void irq_acquired(const void* lock, LockLevel level) { lock_debug::on_irq_lock_acquired(lock, level); }
+inline void irq_release(const void* lock) { lock_debug::on_irq_lock_release(lock); }
+inline void spin_acquire(const void* lock) { lock_debug::on_spin_lock_acquire(lock, LockLevel::None); }
+#else
+inline void irq_acquire(const void*, LockLevel) {}
+inline void irq_acquired(const void*, LockLevel) {}
+inline void irq_release(const void*) {}
+inline void spin_acquire(const void*) {}
+#endif
+}  // namespace lock_hooks
+
 class IrqSpinLock {
 public:
     constexpr IrqSpinLock() = default;
     // A lock that nests with others gets its place in the lock order (lib/lock_debug.hpp).
-    constexpr explicit IrqSpinLock([[maybe_unused]] LockLevel level)
-#if SABLE_LOCK_DEBUG
-        : m_level(level)
-#endif
-    {
-    }
+    constexpr explicit IrqSpinLock(LockLevel level) : m_level(level) {}
 
     // Returns the interrupt state to hand back to unlock().
     bool lock() {
         const bool were_enabled = arch::save_and_disable_interrupts();
-#if SABLE_LOCK_DEBUG
-        lock_debug::on_irq_lock_acquire(this, m_level);
-#endif
+        lock_hooks::irq_acquire(this, level());
         while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE)) {
             while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
         }
-#if SABLE_LOCK_DEBUG
-        lock_debug::on_irq_lock_acquired(this, m_level);
-#endif
+        lock_hooks::irq_acquired(this, level());
         return were_enabled;
     }
     void unlock(bool were_enabled) {
-#if SABLE_LOCK_DEBUG
-        lock_debug::on_irq_lock_release(this);
-#endif
+        lock_hooks::irq_release(this);
         __atomic_store_n(&m_locked, false, __ATOMIC_RELEASE);
         arch::restore_interrupts(were_enabled);
     }
 
 private:
+    LockLevel level() const { return m_level; }
+
     bool m_locked = false;
-#if SABLE_LOCK_DEBUG
-    LockLevel m_level = LockLevel::None;
-#endif
+    LockLevel m_level = LockLevel::None;  // one byte beside the lock word; read only when checking
 };
 
 class IrqLockGuard {
@@ -75,9 +79,7 @@ namespace kernel {
 class SpinLock {
 public:
     void lock() {
-#if SABLE_LOCK_DEBUG
-        lock_debug::on_spin_lock_acquire(this, LockLevel::None);
-#endif
+        lock_hooks::spin_acquire(this);
         while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE))
             while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
     }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "lib/lock_debug.hpp"
 
@@ -95,6 +97,36 @@ TEST_F(LockDebugTest, ManyCpusKeepSeparateRecords) {
     for (unsigned i = 0; i < kCpus; ++i) EXPECT_EQ(tracker->held_count(&cpus[i * 64]), 1u) << i;
     for (unsigned i = 0; i < kCpus; ++i)
         EXPECT_EQ(tracker->releasing_irq_lock(&cpus[i * 64], &a, false).violation, Violation::None);
+}
+
+}  // namespace
+
+namespace {
+
+// Every rule and level has its own words in the panic line: none falls back to "?" and no two
+// read the same.
+TEST(LockDebugNames, EveryViolationAndLevelIsNamedDistinctly) {
+    using kernel::lock_debug::violation_name;
+    const Violation violations[] = {Violation::None,         Violation::Recursion, Violation::ForeignUnlock,
+                                    Violation::InterruptsOn, Violation::SpinUnderIrqLock, Violation::Order,
+                                    Violation::TooDeep};
+    std::set<std::string> seen;
+    for (Violation v : violations) {
+        const std::string name = violation_name(v);
+        EXPECT_NE(name, "?");
+        EXPECT_TRUE(seen.insert(name).second) << name;
+    }
+    const LockLevel levels[] = {LockLevel::None,           LockLevel::ProcessTable, LockLevel::Process,
+                                LockLevel::KernelStackSlots, LockLevel::KernelStackMap, LockLevel::KernelHeap,
+                                LockLevel::PhysicalMemory};
+    seen.clear();
+    for (LockLevel l : levels) {
+        const std::string name = kernel::lock_level_name(l);
+        EXPECT_NE(name, "?");
+        EXPECT_TRUE(seen.insert(name).second) << name;
+    }
+    // The order the levels promise (outer first) is the order of their numbers.
+    for (size_t i = 2; i < sizeof levels / sizeof levels[0]; ++i) EXPECT_LT(levels[i - 1], levels[i]);
 }
 
 }  // namespace
