@@ -24,11 +24,17 @@ IrqSpinLock g_map_lock{LockLevel::KernelStackMap};
 // behind the reaper (the watchdog's report during the soak), and with that fixed but a
 // shootdown per stack, creation outran the reaper until all 4 096 slots were dead stacks.
 void release_stacks(const KernelStack* stacks, unsigned count) {
-    constexpr unsigned kBatch = 32;
-    for (unsigned first = 0; first < count; first += kBatch) {
-        const unsigned batch = count - first < kBatch ? count - first : kBatch;
-        mm::Pfn frames[kBatch * kKernelStackMaxPages];
-        VirtualRange ranges[kBatch];
+    // A batch is bounded by its pages too: the frames wait on the caller's (16 KiB) stack.
+    constexpr unsigned kBatchStacks = 32, kBatchFrames = 128;
+    static_assert(kKernelStackMaxPages <= kBatchFrames);
+    for (unsigned first = 0, batch = 0; first < count; first += batch) {
+        unsigned pages = 0;
+        for (batch = 0; first + batch < count && batch < kBatchStacks &&
+                        pages + stacks[first + batch].pages <= kBatchFrames;
+             ++batch)
+            pages += stacks[first + batch].pages;
+        mm::Pfn frames[kBatchFrames];
+        VirtualRange ranges[kBatchStacks];
         unsigned frame_count = 0, range_count = 0;
         {
             IrqLockGuard guard(g_map_lock);
