@@ -4,6 +4,7 @@
 #include "arch/arch.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/physical_memory.hpp"
+#include "mm/user_tables.hpp"
 
 namespace kernel::user_memory {
 namespace {
@@ -31,59 +32,23 @@ UserPageTableMemory g_tables;
 
 uint64_t* table(uint64_t entry) { return phys_to_virt<uint64_t>(arch::pte::next_table(entry)); }
 
-// The process's own page directory (for 0..1 GiB), found through its PML4 and PDPT.
-uint64_t* user_directory(const mm::AddressSpace& space) {
-    uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
-    return table(table(pml4[0])[0]);
-}
-
-uint32_t flags_of(uint64_t entry) {
-    uint32_t flags = (entry & arch::pte::kUser) ? mm::kPageUser : 0;  // 0: a PROT_NONE page
-    if (entry & arch::pte::kWritable) flags |= mm::kPageWritable;
-    if (!(entry & arch::pte::kNoExecute)) flags |= mm::kPageExecutable;
-    return flags;
-}
-
 constexpr unsigned kFirstHighEntry = kHighUserBase >> 39;  // PML4 entries of the high window
 constexpr unsigned kEndHighEntry = kHighUserTop >> 39;
 constexpr unsigned kFirstKernelEntry = kEndHighEntry;       // 256: shared with the kernel
 static_assert(kFirstHighEntry == 1 && kEndHighEntry == 256, "the high window is PML4 entries 1..255");
 
-// Calls visit(virt, entry) for every present 4 KiB page under `table` (a table at `level`
-// covering virtual addresses from `base`). User space has no huge pages.
-template <typename Visitor>
-void visit_pages(const uint64_t* table, unsigned level, uint64_t base, Visitor& visit) {
-    // Most entries are empty (an empty entry is all zeroes): skip eight at a time. fork, exit
-    // and teardown walk every table of a space, and this loop was most of their instructions.
-    constexpr unsigned kStride = 8;
-    static_assert(kEntriesPerTable % kStride == 0);
-    for (unsigned i = 0; i < kEntriesPerTable; ++i) {
-        if (i % kStride == 0) {
-            uint64_t any = 0;
-            for (unsigned j = 0; j < kStride; ++j) any |= table[i + j];
-            if (any == 0) {
-                i += kStride - 1;
-                continue;
-            }
-        }
-        if (!arch::pte::is_present(table[i])) continue;
-        const uint64_t virt = base + (uint64_t{i} << arch::pte::level_shift(level));
-        if (level == 0) visit(virt, table[i]);
-        else visit_pages(phys_to_virt<uint64_t>(arch::pte::next_table(table[i])), level - 1, virt, visit);
-    }
+// The top level's occupancy summary (mm/user_tables.hpp) is kept in its entry 0, which points
+// to the process's PDPT: that table has one user entry (0), so its own summary would say nothing.
+uint64_t& root_summary_holder(const mm::AddressSpace& space) {
+    return phys_to_virt<uint64_t>(space.root().address())[0];
 }
 
-// Calls visit(virt, entry) for every present user page: the low window's page tables, then
-// every table under the high window's PML4 entries.
-template <typename Visitor>
-void for_each_user_page(const mm::AddressSpace& space, Visitor&& visit) {
-    const uint64_t* directory = user_directory(space);
-    for (unsigned d = kFirstUserDirectoryEntry; d < kEntriesPerTable; ++d)
-        if (arch::pte::is_present(directory[d])) visit_pages(table(directory[d]), 0, uint64_t{d} << 21, visit);
-    const uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
-    for (unsigned e = kFirstHighEntry; e < kEndHighEntry; ++e)
-        if (arch::pte::is_present(pml4[e])) visit_pages(table(pml4[e]), 2, uint64_t{e} << 39, visit);
-}
+// The low window's page directory is walked from its first user entry; the top level's walk
+// (the high window) skips entry 0, the low window, and stops before the kernel's entries.
+static_assert(kFirstUserDirectoryEntry % mm::user_tables::kEntriesPerGroup == 0,
+              "the directory's borrowed entries fill whole summary groups, which are never marked");
+static_assert(kFirstKernelEntry % mm::user_tables::kEntriesPerGroup == 0,
+              "user addresses never mark a group of the kernel's top-level entries");
 
 }  // namespace
 
@@ -125,16 +90,17 @@ void destroy(mm::AddressSpace& space) {
     uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
     uint64_t* pdpt = table(pml4[0]);
     uint64_t* directory = table(pdpt[0]);
-    for_each_user_page(space, [](uint64_t, uint64_t entry) {
+    auto release = [](uint64_t, uint64_t& entry) {
         physical_memory::release(mm::Pfn::from_address(arch::pte::leaf_address(entry, 0)));
-    });
-    for (unsigned d = kFirstUserDirectoryEntry; d < kEntriesPerTable; ++d)
-        if (arch::pte::is_present(directory[d]))
-            physical_memory::free(mm::Pfn::from_address(arch::pte::next_table(directory[d])));
+    };
+    namespace ut = mm::user_tables;
+    ut::release_tree(g_tables, directory, ut::summary_of(pdpt[0]), 1, 0, kFirstUserDirectoryEntry, release);
+    ut::release_tree(g_tables, pml4, ut::summary_of(pml4[0]), 3, 0, kFirstHighEntry, release);
     physical_memory::free(mm::Pfn::from_address(arch::pte::next_table(pdpt[0])));
     physical_memory::free(mm::Pfn::from_address(arch::pte::next_table(pml4[0])));
-    pml4[0] = 0;  // left: the high window's tables and the root, which destroy() frees
-    space.destroy();
+    // Every table the space owned below its top level is free now, and the top level borrows the
+    // rest: free it here rather than through AddressSpace::destroy, which would read all of it.
+    physical_memory::free(space.root());
     space = mm::AddressSpace();
 }
 
@@ -143,7 +109,10 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     if (!frame) return 0;
     const uint64_t phys = frame.value().address();
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
-    if (!space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags | mm::kPageUser)) {
+    const bool mapped = space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags | mm::kPageUser).ok();
+    // Also after a failure: the map may have left new tables on the way.
+    mm::user_tables::mark_path(g_tables, space.root(), virt, root_summary_holder(space));
+    if (!mapped) {
         physical_memory::free(frame.value());
         return 0;
     }
@@ -176,31 +145,38 @@ void free_batch(FrameBatch& batch) {
 
 bool share_all(mm::AddressSpace& from, mm::AddressSpace& to, bool (*is_shared)(void* context, uint64_t virt),
                void* context, ShareCounts& counts) {
-    bool ok = true;
+    namespace pte = arch::pte;
+    namespace ut = mm::user_tables;
     counts = {};
-    for_each_user_page(from, [&](uint64_t virt, uint64_t entry) {
-        if (!ok) return;
-        const mm::Pfn frame = mm::Pfn::from_address(arch::pte::leaf_address(entry, 0));
-        uint32_t flags = flags_of(entry);
-        const bool writable = entry & (arch::pte::kWritable | arch::pte::kCopyOnWrite);
-        if (writable && !is_shared(context, virt)) {
-            // Both sides read the one frame until either writes: then the writer gets a copy.
-            flags = (flags & ~mm::kPageWritable) | mm::kPageCopyOnWrite;
-            if (!(entry & arch::pte::kCopyOnWrite)) {
-                from.protect(virt, kPageSize, flags);  // drops this CPU's entry
-                ++counts.write_protected;
+    auto share = [&](uint64_t virt, uint64_t& entry) -> uint64_t {
+        uint64_t copy = entry;
+        if (entry & (pte::kWritable | pte::kCopyOnWrite)) {
+            if (!is_shared(context, virt)) {
+                // Both sides read the one frame until either writes: then the writer gets a copy.
+                copy = (entry & ~pte::kWritable) | pte::kCopyOnWrite;
+                if (!(entry & pte::kCopyOnWrite)) {
+                    entry = copy;
+                    arch::invalidate_tlb_page(virt);
+                    ++counts.write_protected;
+                }
+            } else {
+                copy = (entry | pte::kWritable) & ~pte::kCopyOnWrite;  // shared memory: writes show on both sides
             }
-        } else if (writable) {
-            flags |= mm::kPageWritable;  // shared memory: writes show on both sides
         }
-        if (!to.map(kstd::VirtAddr{virt}, kstd::PhysAddr{frame.address()}, kPageSize, flags)) {
-            ok = false;
-            return;
-        }
-        physical_memory::share(frame);
+        physical_memory::share(mm::Pfn::from_address(pte::leaf_address(entry, 0)));
         ++counts.pages;
-    });
-    return ok;
+        return copy;
+    };
+    uint64_t* from_pml4 = phys_to_virt<uint64_t>(from.root().address());
+    uint64_t* to_pml4 = phys_to_virt<uint64_t>(to.root().address());
+    uint64_t* from_pdpt = table(from_pml4[0]);
+    uint64_t* to_pdpt = table(to_pml4[0]);
+    // The summaries first: what is copied before running out of tables is then found by destroy.
+    to_pml4[0] |= from_pml4[0] & ut::kSummaryMask;
+    to_pdpt[0] |= from_pdpt[0] & ut::kSummaryMask;
+    return ut::share_tree(g_tables, table(from_pdpt[0]), table(to_pdpt[0]), ut::summary_of(from_pdpt[0]), 1, 0,
+                          kFirstUserDirectoryEntry, share) &&
+           ut::share_tree(g_tables, from_pml4, to_pml4, ut::summary_of(from_pml4[0]), 3, 0, kFirstHighEntry, share);
 }
 
 CopyResult copy_on_write(mm::AddressSpace& space, uint64_t virt, mm::Pfn& replaced) {
