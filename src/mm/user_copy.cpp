@@ -21,16 +21,21 @@ bool copy_to(uint64_t user_destination, const void* source, uint64_t size) {
 }
 
 int64_t copy_string_from(char* destination, uint64_t capacity, uint64_t user_source) {
-    // Page by page: a string that ends just before an unmapped page must not fault.
-    uint64_t copied = 0;
+    // In chunks that double from a small first one, never past the end of a page: a short string
+    // costs a short copy (not the rest of its page), a long one at most twice its length, and a
+    // string that ends just before an unmapped page does not fault.
+    constexpr uint64_t kFirstChunk = 32;
+    uint64_t copied = 0, wanted = kFirstChunk;
     while (copied < capacity) {
         const uint64_t at = user_source + copied;
         uint64_t chunk = mm::kPageSize - (at & (mm::kPageSize - 1));
+        if (chunk > wanted) chunk = wanted;
         if (chunk > capacity - copied) chunk = capacity - copied;
         if (!copy_from(destination + copied, at, chunk)) return -1;
         for (uint64_t i = 0; i < chunk; ++i)
             if (destination[copied + i] == '\0') return static_cast<int64_t>(copied + i);
         copied += chunk;
+        wanted *= 2;
     }
     return -2;
 }

@@ -116,38 +116,47 @@ int64_t load_image(Process& process, kstd::Span<const uint8_t> file, uint64_t& e
 }
 
 // Commits the top of the stack region and lays out argv there: the strings at the very top,
-// below them the NULL-terminated pointer array, and RSP 16-byte aligned just below that.
+// below them the NULL-terminated pointer array, and RSP 16-byte aligned just below that. Written
+// through the direct map into the frames just committed (zeroed already): no staging buffer.
 int64_t build_stack(Process& process, const Arguments& arguments, uint64_t& user_rsp, uint64_t& user_argv) {
-    auto* top = static_cast<uint8_t*>(kmalloc(kInitialStackBytes));
-    if (!top) return -SABLE_ENOMEM;
-    __builtin_memset(top, 0, kInitialStackBytes);
-    const uint64_t base = user_memory::kStackTop - kInitialStackBytes;  // user address of top[0]
+    const uint64_t base = user_memory::kStackTop - kInitialStackBytes;  // user address of offset 0
+    uint8_t* pages[user_memory::kInitialStackPages];
+    for (unsigned page = 0; page < user_memory::kInitialStackPages; ++page) {
+        const uint64_t phys = user_memory::map_new_page(process.space, base + page * kPageSize, mm::kPageWritable);
+        if (!phys) return -SABLE_ENOMEM;  // discard() returns the pages committed so far
+        ++process.user_pages;
+        pages[page] = phys_to_virt<uint8_t>(phys);
+    }
+    // Copies `bytes` to `offset` from the start of the committed pages, which are not contiguous.
+    auto put = [&pages](uint64_t offset, const void* from, uint64_t bytes) {
+        const auto* source = static_cast<const uint8_t*>(from);
+        while (bytes) {
+            const uint64_t in_page = offset % kPageSize;
+            const uint64_t chunk = bytes < kPageSize - in_page ? bytes : kPageSize - in_page;
+            __builtin_memcpy(pages[offset / kPageSize] + in_page, source, chunk);
+            offset += chunk;
+            source += chunk;
+            bytes -= chunk;
+        }
+    };
+    static_assert(SABLE_MAX_ARG_BYTES + 8 * (SABLE_MAX_ARGS + 1) + 32 <= kInitialStackBytes,
+                  "the largest argv fits the pages committed at start");
     uint64_t cursor = kInitialStackBytes;
     uint64_t pointers[SABLE_MAX_ARGS + 1];
     for (int i = arguments.argc - 1; i >= 0; --i) {
         uint64_t length = 0;
         while (arguments.argv[i][length]) ++length;
         cursor -= length + 1;
-        __builtin_memcpy(top + cursor, arguments.argv[i], length + 1);
+        put(cursor, arguments.argv[i], length + 1);
         pointers[i] = base + cursor;
     }
     pointers[arguments.argc] = 0;
     cursor &= ~uint64_t{15};
     cursor -= 8 * (arguments.argc + 1);
     cursor &= ~uint64_t{15};
-    __builtin_memcpy(top + cursor, pointers, 8 * (arguments.argc + 1));
+    put(cursor, pointers, 8 * (arguments.argc + 1));
     user_argv = base + cursor;
     user_rsp = base + cursor;
-    for (unsigned page = 0; page < user_memory::kInitialStackPages; ++page) {
-        const uint64_t phys = user_memory::map_new_page(process.space, base + page * kPageSize, mm::kPageWritable);
-        if (!phys) {
-            kfree(top);
-            return -SABLE_ENOMEM;
-        }
-        ++process.user_pages;
-        __builtin_memcpy(phys_to_virt<uint8_t>(phys), top + page * kPageSize, kPageSize);
-    }
-    kfree(top);
     return 0;
 }
 

@@ -4,6 +4,10 @@
 
 #include <string.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "fake_arch/fake_arch.hpp"
@@ -118,6 +122,23 @@ TEST_F(UserPointers, AStringLongerThanTheCapacityDoesNotFit) {
     EXPECT_EQ(um::copy_string_from(text, sizeof(text), kWindow), -2);  // 8 characters + NUL > 8
     char exact[9];
     EXPECT_EQ(um::copy_string_from(exact, sizeof(exact), kWindow), 8);
+}
+
+TEST_F(UserPointers, AShortStringCopiesLittleMoreThanItself) {
+    put_user(kWindow, "hi", 3);
+    std::vector<char> text(4096, 0x7F);
+    EXPECT_EQ(um::copy_string_from(text.data(), text.size(), kWindow), 2);
+    EXPECT_STREQ(text.data(), "hi");
+    EXPECT_EQ(std::count(text.begin() + 64, text.end(), 0x7F), 4096 - 64) << "copied on towards the page end";
+}
+
+TEST_F(UserPointers, AStringLongerThanSeveralChunksComesBackWhole) {
+    std::string long_text(3000, 'x');
+    for (size_t i = 0; i < long_text.size(); ++i) long_text[i] = static_cast<char>('a' + i % 26);
+    put_user(kWindow + 100, long_text.c_str(), long_text.size() + 1);  // crosses into page 1
+    std::vector<char> text(4096);
+    EXPECT_EQ(um::copy_string_from(text.data(), text.size(), kWindow + 100), 3000);
+    EXPECT_EQ(std::string(text.data()), long_text);
 }
 
 // Thread stack slots: [base + k * slot, base + (k + 1) * slot), the stack region at the slot's
