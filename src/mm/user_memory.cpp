@@ -43,6 +43,33 @@ uint64_t& root_summary_holder(const mm::AddressSpace& space) {
     return phys_to_virt<uint64_t>(space.root().address())[0];
 }
 
+// Marks the summaries on the way to `virt` (mm/user_tables.hpp) after a map there. The low
+// window's path starts at the process's PDPT, whose entry 0 holds the directory's summary; after
+// a successful map there every entry on it is present, so the page-fault path marks it without a
+// test. The top level's summary is needed for the high window only.
+void mark_path(const mm::AddressSpace& space, uint64_t virt, bool mapped) {
+    namespace ut = mm::user_tables;
+    uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
+    using arch::pte::index;
+    if (virt < kUserTop && mapped) {
+        uint64_t& directory_entry = table(pml4[0])[0];
+        directory_entry |= ut::summary_bit(index(virt, 1));
+        table(directory_entry)[index(virt, 1)] |= ut::summary_bit(index(virt, 0));
+    } else if (mapped) {
+        root_summary_holder(space) |= ut::summary_bit(index(virt, 3));
+        uint64_t& pdpt_entry = pml4[index(virt, 3)];
+        pdpt_entry |= ut::summary_bit(index(virt, 2));
+        uint64_t& directory_entry = table(pdpt_entry)[index(virt, 2)];
+        directory_entry |= ut::summary_bit(index(virt, 1));
+        table(directory_entry)[index(virt, 1)] |= ut::summary_bit(index(virt, 0));
+    } else if (virt < kUserTop) {
+        ut::mark_path(g_tables, table(pml4[0]), 2, virt);
+    } else {
+        root_summary_holder(space) |= ut::summary_bit(arch::pte::index(virt, 3));
+        ut::mark_path(g_tables, pml4, 3, virt);
+    }
+}
+
 // The low window's page directory is walked from its first user entry; the top level's walk
 // (the high window) skips entry 0, the low window, and stops before the kernel's entries.
 static_assert(kFirstUserDirectoryEntry % mm::user_tables::kEntriesPerGroup == 0,
@@ -111,7 +138,7 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
     const bool mapped = space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags | mm::kPageUser).ok();
     // Also after a failure: the map may have left new tables on the way.
-    mm::user_tables::mark_path(g_tables, space.root(), virt, root_summary_holder(space));
+    mark_path(space, virt, mapped);
     if (!mapped) {
         physical_memory::free(frame.value());
         return 0;

@@ -27,18 +27,19 @@ static_assert(kGroups == 8 && (kSummaryMask & arch::pte::kAddressMask) == 0 && (
 constexpr uint64_t summary_bit(unsigned index) { return uint64_t{1} << (kSummaryShift + index / kEntriesPerGroup); }
 constexpr unsigned summary_of(uint64_t entry) { return static_cast<unsigned>((entry & kSummaryMask) >> kSummaryShift); }
 
-// Marks, in every entry on the way from the top-level table `root` to `virt`, that the table
-// below may hold the next entry of the path; stops at the first absent entry. The top level's own
-// summary goes to *root_summary. Call it with the tables' lock held, after every map at `virt`
-// (also a failed one: it may have left tables behind).
-inline void mark_path(PageTableMemory& memory, Pfn root, uint64_t virt, uint64_t& root_summary) {
+// Marks, in every entry on the way from `table` (a table at `level`) to `virt`, that the table
+// below may hold the next entry of the path; stops at the first absent entry. The summary of
+// `table` itself is the caller's (its parent entry, or wherever a top level keeps it). Call it
+// with the tables' lock held, after every map at `virt` (also a failed one: it may have left
+// tables behind).
+template <typename Memory>  // a PageTableMemory; its final type, so the calls are direct
+void mark_path(Memory& memory, uint64_t* table, unsigned level, uint64_t virt) {
     namespace pte = arch::pte;
-    uint64_t* table = memory.table_entries(root);
-    root_summary |= summary_bit(pte::index(virt, pte::kLevels - 1));
-    for (unsigned level = pte::kLevels - 1; level > 0; --level) {
+    for (;; --level) {
         uint64_t& entry = table[pte::index(virt, level)];
         if (!pte::is_present(entry) || pte::is_leaf(entry, level)) return;
         entry |= summary_bit(pte::index(virt, level - 1));
+        if (level == 1) return;
         table = memory.table_entries(Pfn::from_address(pte::next_table(entry)));
     }
 }
@@ -68,8 +69,8 @@ inline void for_each_marked(const uint64_t* table, unsigned summary, unsigned fi
 // Calls leaf(virt, entry&) for every present 4 KiB page under `table` (a table at `level`, from
 // entry `first` on, covering addresses from `base`), then frees each table below `table` (not
 // `table` itself) and clears the entry that pointed to it. User space has no huge pages.
-template <typename Leaf>
-void release_tree(PageTableMemory& memory, uint64_t* table, unsigned summary, unsigned level, uint64_t base,
+template <typename Memory, typename Leaf>
+void release_tree(Memory& memory, uint64_t* table, unsigned summary, unsigned level, uint64_t base,
                   unsigned first, Leaf& leaf) {
     namespace pte = arch::pte;
     for_each_marked(table, summary, first, [&](unsigned i) {
@@ -92,8 +93,8 @@ void release_tree(PageTableMemory& memory, uint64_t* table, unsigned summary, un
 // summary, and every present leaf entry the value share(virt, from_entry&) returns (it may change
 // the source entry too). False: a table could not be allocated; what was copied stays in `to`,
 // summaries included, for release_tree.
-template <typename Share>
-bool share_tree(PageTableMemory& memory, uint64_t* from, uint64_t* to, unsigned summary, unsigned level,
+template <typename Memory, typename Share>
+bool share_tree(Memory& memory, uint64_t* from, uint64_t* to, unsigned summary, unsigned level,
                 uint64_t base, unsigned first, Share& share) {
     namespace pte = arch::pte;
     bool ok = true;

@@ -268,11 +268,11 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
             in_stack = find_stack_region(*process, address, stack, in_guard);
             if (in_stack && !in_guard && fault.not_present) {
                 // Demand-grown stack: commit a zeroed page and resume the instruction. Another
-                // thread may have committed it meanwhile: then just resume.
-                if (process->space.translate(align_down(address))) {
-                    grown = true;
-                } else if (user_memory::map_new_page(process->space, align_down(address), mm::kPageWritable)) {
+                // thread may have committed it meanwhile (the map fails): then just resume.
+                if (user_memory::map_new_page(process->space, align_down(address), mm::kPageWritable)) {
                     ++process->user_pages;
+                    grown = true;
+                } else if (process->space.translate(align_down(address))) {
                     grown = true;
                 }
             }

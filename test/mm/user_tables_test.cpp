@@ -78,7 +78,8 @@ struct MarkedSpace {
     explicit MarkedSpace(FakeTables& memory) : tables(memory), space(AddressSpace::create(memory).value()) {}
     void map(uint64_t virt, uint64_t phys) {
         ASSERT_TRUE(space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPage, kUserWritable).ok());
-        ut::mark_path(tables, space.root(), virt, root_summary);
+        root_summary |= ut::summary_bit(pte::index(virt, 3));
+        ut::mark_path(tables, root(), 3, virt);
     }
     uint64_t* root() { return tables.table_entries(space.root()); }
     // Every page under the top level (all of it), released, and every table but the top freed.
@@ -110,7 +111,7 @@ TEST(UserTables, MarkPathSetsTheGroupOfTheNextEntryAtEveryLevel) {
     FakeTables tables;
     MarkedSpace marked(tables);
     marked.map(kStackPage, 0x7000);
-    EXPECT_EQ(marked.root_summary, ut::summary_bit(pte::index(kStackPage, 3)));
+    EXPECT_EQ(marked.root_summary, ut::summary_bit(pte::index(kStackPage, 3))) << "the caller's part";
     uint64_t* table = marked.root();
     for (unsigned level = 3; level > 0; --level) {
         const uint64_t entry = table[pte::index(kStackPage, level)];
@@ -124,9 +125,16 @@ TEST(UserTables, MarkPathSetsTheGroupOfTheNextEntryAtEveryLevel) {
 TEST(UserTables, MarkPathStopsAtTheFirstAbsentEntry) {
     FakeTables tables;
     MarkedSpace marked(tables);
-    ut::mark_path(tables, marked.space.root(), kHigh, marked.root_summary);  // nothing mapped there
-    EXPECT_EQ(ut::summary_of(marked.root_summary), 1u << (pte::index(kHigh, 3) / ut::kEntriesPerGroup));
+    marked.map(kLow, 0x5000);
+    const uint64_t path_before = marked.root()[pte::index(kLow, 3)];
+    ut::mark_path(tables, marked.root(), 3, kHigh);  // nothing mapped there
     EXPECT_EQ(marked.root()[pte::index(kHigh, 3)], 0u) << "an absent entry stays all zero";
+    EXPECT_EQ(marked.root()[pte::index(kLow, 3)], path_before);
+    ut::mark_path(tables, marked.root(), 3, kLow + 2 * pte::level_size(1));  // a directory entry not there
+    uint64_t* directory = tables.table_entries(Pfn::from_address(pte::next_table(
+        tables.table_entries(Pfn::from_address(pte::next_table(path_before)))[pte::index(kLow, 2)])));
+    EXPECT_EQ(directory[pte::index(kLow, 1) + 2], 0u);
+    marked.release_all();
     marked.space.destroy();
 }
 
