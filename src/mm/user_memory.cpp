@@ -147,20 +147,35 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
 }
 
 uint64_t unmap_batch(mm::AddressSpace& space, uint64_t virt, uint64_t end, FrameBatch& batch) {
+    namespace pte = arch::pte;
     batch.count = 0;
+    uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
     uint64_t page = virt;
     while (page < end && batch.count < FrameBatch::kCapacity) {
-        // A thread's 20 MiB stack is mostly empty tables: skip them whole, not page by page.
-        const uint64_t next = space.skip_unmapped(page);
-        if (next != page) {
+        // One walk down to the page's table; an absent entry on the way skips all it covers (a
+        // thread's 20 MiB stack is mostly empty tables).
+        uint64_t* leaves = pml4;
+        unsigned level = pte::kLevels - 1;
+        for (; level > 0; --level) {
+            const uint64_t entry = leaves[pte::index(page, level)];
+            if (!pte::is_present(entry)) break;
+            leaves = table(entry);
+        }
+        if (level > 0) {
+            const uint64_t next = (page | (pte::level_size(level) - 1)) + 1;
             page = next == 0 || next > end ? end : next;
             continue;
         }
-        auto found = space.translate(page);
-        page += kPageSize;
-        if (!found) continue;
-        space.unmap(page - kPageSize, kPageSize);
-        batch.frames[batch.count++] = mm::Pfn::from_address(found.value().phys_addr);
+        // Then along that table, to its end, the range's end or a full batch.
+        do {
+            uint64_t& entry = leaves[pte::index(page, 0)];
+            if (pte::is_present(entry)) {
+                batch.frames[batch.count++] = mm::Pfn::from_address(pte::leaf_address(entry, 0));
+                entry = 0;
+                arch::invalidate_tlb_page(page);
+            }
+            page += kPageSize;
+        } while (page < end && pte::index(page, 0) != 0 && batch.count < FrameBatch::kCapacity);
     }
     return page;
 }
