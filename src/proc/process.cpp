@@ -634,15 +634,17 @@ int64_t fork(const arch::TrapFrame* frame) {
         IrqLockGuard guard(self->lock);
         __builtin_memcpy(parent_slots, self->stack_slots, sizeof(parent_slots));
     }
-    for (unsigned slot = 0; slot < SABLE_MAX_THREADS - 1; ++slot) {
-        if (!((parent_slots[slot / 64] >> (slot % 64)) & 1) || static_cast<int32_t>(slot) == caller->stack_slot)
-            continue;
-        const user_memory::StackRegion stack = user_memory::thread_stack_region(slot);
-        user_memory::FrameBatch batch;
-        for (uint64_t at = stack.bottom; at < stack.top;) {
-            at = user_memory::unmap_batch(child->space, at, stack.top, batch);
-            child->user_pages -= batch.count;
-            user_memory::free_batch(batch);
+    if (caller->stack_slot >= 0) parent_slots[caller->stack_slot / 64] &= ~(1ull << (caller->stack_slot % 64));
+    for (unsigned word = 0; word < sizeof(parent_slots) / sizeof(uint64_t); ++word) {
+        for (uint64_t bits = parent_slots[word]; bits; bits &= bits - 1) {  // the slots in use only
+            const unsigned slot = word * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
+            const user_memory::StackRegion stack = user_memory::thread_stack_region(slot);
+            user_memory::FrameBatch batch;
+            for (uint64_t at = stack.bottom; at < stack.top;) {
+                at = user_memory::unmap_batch(child->space, at, stack.top, batch);
+                child->user_pages -= batch.count;
+                user_memory::free_batch(batch);
+            }
         }
     }
     const tasks::KernelTask* task = tasks::current();
