@@ -146,6 +146,34 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     return phys;
 }
 
+uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags, uint64_t fill_begin,
+                          uint64_t fill_end) {
+    namespace pte = arch::pte;
+    namespace ut = mm::user_tables;
+    uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
+    uint64_t* leaves;
+    if (virt < kUserTop) {
+        leaves = ut::leaf_table(g_tables, table(pml4[0]), 2, virt);
+    } else {
+        root_summary_holder(space) |= ut::summary_bit(pte::index(virt, 3));
+        leaves = ut::leaf_table(g_tables, pml4, 3, virt);
+    }
+    if (!leaves || pte::is_present(leaves[pte::index(virt, 0)])) return 0;
+    auto frame = physical_memory::allocate(mm::PageState::User);
+    if (!frame) return 0;
+    const uint64_t phys = frame.value().address();
+    auto* bytes = phys_to_virt<uint8_t>(phys);
+    if (fill_begin >= fill_end) fill_begin = fill_end = kPageSize;
+    __builtin_memset(bytes, 0, fill_begin);
+    __builtin_memset(bytes + fill_end, 0, kPageSize - fill_end);
+    // As AddressSpace::map encodes a 4 KiB user leaf.
+    uint64_t entry = phys | pte::kPresent | pte::kUser;
+    if (flags & mm::kPageWritable) entry |= pte::kWritable;
+    if (!(flags & mm::kPageExecutable) && g_tables.no_execute_supported()) entry |= pte::kNoExecute;
+    leaves[pte::index(virt, 0)] = entry;
+    return phys;
+}
+
 uint64_t unmap_batch(mm::AddressSpace& space, uint64_t virt, uint64_t end, FrameBatch& batch) {
     namespace pte = arch::pte;
     batch.count = 0;

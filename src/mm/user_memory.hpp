@@ -65,6 +65,10 @@ void destroy(mm::AddressSpace& space);
 // A fresh zeroed page at `virt` (flags: mm::PageFlags, kPageUser implied). Returns its
 // physical address, or 0 when memory ran out or `virt` is already mapped.
 uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags);
+// map_new_page for a space no thread runs yet (spawn's image and stack), through its own walk
+// and without zeroing [fill_begin, fill_end) of the page, which the caller fills at once.
+uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags, uint64_t fill_begin,
+                          uint64_t fill_end);
 // Unmapping in two steps, so the frames are freed only after the other CPUs that run the space
 // have dropped their TLB entries (the process layer's shootdown, which needs interrupts on and
 // so cannot run under the lock that guards the tables): unmap_batch clears up to kCapacity

@@ -44,6 +44,27 @@ void mark_path(Memory& memory, uint64_t* table, unsigned level, uint64_t virt) {
     }
 }
 
+// The last-level table that covers `virt` under `table` (a table at `level`), made on the way
+// where missing (zeroed, user-accessible), with every entry of the path marked; nullptr if a
+// table could not be allocated (those made stay, marked, for release_tree). The summary of
+// `table` itself is the caller's. User space has no huge pages.
+template <typename Memory>
+uint64_t* leaf_table(Memory& memory, uint64_t* table, unsigned level, uint64_t virt) {
+    namespace pte = arch::pte;
+    for (; level > 0; --level) {
+        uint64_t& entry = table[pte::index(virt, level)];
+        if (!pte::is_present(entry)) {
+            auto fresh = memory.allocate_table();
+            if (!fresh) return nullptr;
+            __builtin_memset(memory.table_entries(fresh.value()), 0, pte::kEntriesPerTable * sizeof(uint64_t));
+            entry = pte::make_table(fresh.value().address(), true);
+        }
+        entry |= summary_bit(pte::index(virt, level - 1)) | pte::kUser;
+        table = memory.table_entries(Pfn::from_address(pte::next_table(entry)));
+    }
+    return table;
+}
+
 // Calls `each(index)` for every entry of a table, from `first` on, that is in a group `summary`
 // marks and is not zero.
 template <typename Each>

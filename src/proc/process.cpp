@@ -98,13 +98,14 @@ int64_t load_image(Process& process, kstd::Span<const uint8_t> file, uint64_t& e
         if (segment.writable) flags |= mm::kPageWritable;
         if (segment.executable) flags |= mm::kPageExecutable;
         for (uint64_t page = align_down(segment.vaddr); page < segment.vaddr + segment.mem_size; page += kPageSize) {
-            const uint64_t phys = user_memory::map_new_page(process.space, page, flags);
-            if (!phys) return -SABLE_ENOMEM;
-            ++process.user_pages;
             // The part of [vaddr, vaddr + file_size) inside this page comes from the file.
             const uint64_t from = page > segment.vaddr ? page : segment.vaddr;
             const uint64_t file_end = segment.vaddr + segment.file_size;
             const uint64_t to = page + kPageSize < file_end ? page + kPageSize : file_end;
+            const uint64_t phys = user_memory::map_page_to_fill(process.space, page, flags, from - page,
+                                                                from < to ? to - page : from - page);
+            if (!phys) return -SABLE_ENOMEM;
+            ++process.user_pages;
             if (from < to)
                 __builtin_memcpy(phys_to_virt<uint8_t>(phys + (from - page)),
                                  file.data() + segment.file_offset + (from - segment.vaddr), to - from);
@@ -122,7 +123,7 @@ int64_t build_stack(Process& process, const Arguments& arguments, uint64_t& user
     const uint64_t base = user_memory::kStackTop - kInitialStackBytes;  // user address of offset 0
     uint8_t* pages[user_memory::kInitialStackPages];
     for (unsigned page = 0; page < user_memory::kInitialStackPages; ++page) {
-        const uint64_t phys = user_memory::map_new_page(process.space, base + page * kPageSize, mm::kPageWritable);
+        const uint64_t phys = user_memory::map_page_to_fill(process.space, base + page * kPageSize, mm::kPageWritable, 0, 0);
         if (!phys) return -SABLE_ENOMEM;  // discard() returns the pages committed so far
         ++process.user_pages;
         pages[page] = phys_to_virt<uint8_t>(phys);

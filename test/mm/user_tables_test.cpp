@@ -231,4 +231,31 @@ TEST(UserTables, ASharedTreeThatRanOutOfTablesReleasesWhatItCopied) {
     EXPECT_EQ(tables.live(), 0u) << "a table of the half-made twin leaked";
 }
 
+TEST(UserTables, LeafTableMakesTheMissingTablesZeroedAndMarksThePath) {
+    FakeTables tables;
+    MarkedSpace marked(tables);
+    marked.root_summary |= ut::summary_bit(pte::index(kHigh, 3));
+    uint64_t* leaves = ut::leaf_table(tables, marked.root(), 3, kHigh);
+    ASSERT_NE(leaves, nullptr);
+    EXPECT_TRUE(std::all_of(leaves, leaves + pte::kEntriesPerTable, [](uint64_t e) { return e == 0; }));
+    leaves[pte::index(kHigh, 0)] = 0x14000 | pte::kPresent | pte::kUser;
+    auto found = marked.space.translate(kHigh);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(found.value().phys_addr, 0x14000u);
+    EXPECT_TRUE(found.value().flags & mm::kPageUser);
+    EXPECT_EQ(ut::leaf_table(tables, marked.root(), 3, kHigh + kPage), leaves) << "the same table, not a new one";
+    EXPECT_EQ(marked.release_all(), (std::map<uint64_t, uint64_t>{{kHigh, 0x14000}}));
+}
+
+TEST(UserTables, LeafTableOutOfTablesReturnsNullAndLeavesWhatItMadeReleasable) {
+    FakeTables tables;
+    MarkedSpace marked(tables);
+    marked.root_summary |= ut::summary_bit(pte::index(kHigh, 3));
+    tables.set_budget(2);
+    EXPECT_EQ(ut::leaf_table(tables, marked.root(), 3, kHigh), nullptr);
+    EXPECT_EQ(tables.live(), 3u);
+    marked.release_all();
+    EXPECT_EQ(tables.live(), 1u) << "a table made on the way leaked";
+}
+
 }  // namespace
