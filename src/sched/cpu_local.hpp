@@ -18,7 +18,6 @@ struct CpuLocal {
     // Read and written by the entry assembly through %gs (arch/percpu_offsets.h).
     uint64_t user_entry_stack_top;   // ring-0 stack of the user task running here
     uint64_t user_rsp_scratch;       // syscall entry's place for the user RSP
-    uint32_t* switch_release;        // the task just left: its on_cpu word, cleared off its stack
     void* current_task;      // the task running here (tasks::KernelTask*), read by tasks::current()
     unsigned index;          // 0 = the boot CPU; dense, in the firmware table's order
     uint32_t apic_id;
@@ -36,7 +35,6 @@ struct CpuLocal {
 static_assert(offsetof(CpuLocal, self) == PERCPU_SELF);
 static_assert(offsetof(CpuLocal, user_entry_stack_top) == PERCPU_ENTRY_RSP);
 static_assert(offsetof(CpuLocal, user_rsp_scratch) == PERCPU_USER_RSP);
-static_assert(offsetof(CpuLocal, switch_release) == PERCPU_SWITCH_RELEASE);
 static_assert(offsetof(CpuLocal, current_task) == PERCPU_CURRENT_TASK);
 
 extern CpuLocal g_cpu_locals[kMaxCpus];
