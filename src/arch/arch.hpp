@@ -122,8 +122,8 @@ uint64_t build_kernel_task_frame(uint64_t stack_top, void (*entry)(uint64_t), ui
 void load_address_space(uint64_t pml4_phys);
 
 // ---- user mode (user_mode.cpp, user_entry.S) ----------------------------------------------
-// The per-CPU block the GS base points at must leave its first three words to the entry code
-// (arch/percpu_offsets.h): self pointer, syscall entry stack, user-RSP scratch.
+// The per-CPU block the GS base points at must leave its first four words to the entry code
+// (arch/percpu_offsets.h): self pointer, syscall entry stack, user-RSP scratch, TSS.RSP0's address.
 
 // This CPU: `syscall` enabled (EFER.SCE), its entry point and flag mask (IF, DF, TF, AC cleared
 // on entry), the user/kernel selectors for SYSRET, the protections below, and x87, SSE and AVX
@@ -159,6 +159,8 @@ void extended_state_init(void* area);
 // same area on this CPU (XSAVEOPT skips what is unchanged since that restore).
 void extended_state_save(void* area);
 void extended_state_restore(const void* area);
+// Both at once (a switch from one user task to another): save into one area, load the other.
+void extended_state_switch(void* save_area, const void* restore_area);
 // Lazy switching: after trap_next_use, the next x87/SSE/AVX instruction on this CPU raises #NM,
 // which from ring 3 goes to the registered handler first; it returns true once it has called
 // allow_use and loaded the task's registers (the instruction is then retried).
@@ -169,8 +171,8 @@ void set_extended_state_trap_handler(ExtendedStateTrapHandler handler);
 // The boot CPU's choice for the log: "xsave (xsaveopt) area=832 bytes components=x87,sse,avx".
 void describe_extended_state(char* buffer, uint64_t capacity);
 // The ring-0 stack the next entry from ring 3 on this CPU lands on (TSS.RSP0 and the syscall
-// stack): the stack of the user task about to run.
-void set_user_entry_stack(unsigned cpu_index, uint64_t stack_top);
+// stack): the stack of the user task about to run. Interrupts off.
+void set_user_entry_stack(uint64_t stack_top);
 
 // Initial frame of a user task (seed's table, ring-3 selectors with RPL 3): the first switch
 // to it `iretq`s to `entry` at CPL 3 with RSP = user_rsp, RDI = arg0, RSI = arg1.

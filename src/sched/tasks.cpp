@@ -19,11 +19,14 @@ constexpr unsigned kTaskStackPages = 4;     // 16 KiB below each guard page
 // --- the task list (shared; the switch path only reads and writes entries it owns) ---------
 sched::TaskList g_task_list(kmalloc);
 
-// --- per CPU --------------------------------------------------------------------------------
+}  // namespace
+
+// --- per CPU (CpuLocal::tasks points at this CPU's) ------------------------------------------
+// The running task is the scheduler's current one, also in CpuLocal::current_task for a
+// one-load current().
 struct CpuTasks {
     IrqSpinLock lock;                // guards everything below
     sched::CpuScheduler scheduler;
-    KernelTask* current = nullptr;
     KernelTask* reap_head = nullptr; // dead tasks left by the switch (linked through
                                      // sched.queue_next: a dead task is on no queue)
     bool running = false;            // this CPU takes tasks
@@ -33,6 +36,9 @@ struct CpuTasks {
     bool extended_state_live = false;  // lazy mode: the current task's registers are loaded (CR0.TS
                                        // clear); changed only by this CPU with interrupts off
 };
+
+namespace {
+
 CpuTasks g_cpus[kMaxCpus];
 KernelTask g_boot_task;
 uint64_t g_steals = 0, g_wake_ipis = 0;
@@ -43,7 +49,8 @@ bool g_lazy_extended_state = false;  // set once at boot (use_lazy_extended_stat
 KernelTask* from_sched(sched::Task* task) { return reinterpret_cast<KernelTask*>(task); }
 static_assert(__builtin_offsetof(KernelTask, sched) == 0, "sched::Task must be first");
 
-CpuTasks& this_cpu_tasks() { return g_cpus[this_cpu().index]; }
+CpuTasks& this_cpu_tasks() { return *this_cpu().tasks; }
+KernelTask* current_of(const CpuLocal& cpu) { return static_cast<KernelTask*>(cpu.current_task); }
 
 // A CPU's load as placement and stealing see it: read without its lock.
 sched::CpuLoad load_of(unsigned cpu) {
@@ -106,16 +113,19 @@ void reaper(uint64_t) {
 // Eager: the registers of a user task leaving are saved, those of a user task coming are loaded
 // (a kernel task neither: it never touches them). Lazy: they are saved only if the leaving task
 // used them since it was switched in, and the next use traps (on_extended_state_trap). A dead
-// task's registers are dropped. The incoming task's last CPU saved them before clearing on_cpu.
-void switch_extended_state_locked(CpuTasks& cpu, KernelTask* previous, KernelTask* next) {
-    const bool keep_previous = previous->sched.state != sched::TaskState::Dead;
+// task's are saved like any other (its area lives until the reaper frees the task): one test
+// less on every switch. The incoming task's last CPU saved them before clearing on_cpu.
+[[gnu::always_inline]] inline void switch_extended_state_locked(CpuTasks& cpu, KernelTask* previous, KernelTask* next) {
     if (!g_lazy_extended_state) {
-        if (previous->extended_state && keep_previous) arch::extended_state_save(previous->extended_state);
-        if (next->extended_state) arch::extended_state_restore(next->extended_state);
+        void* const save_area = previous->extended_state;
+        const void* const restore_area = next->extended_state;
+        if (save_area && restore_area) arch::extended_state_switch(save_area, restore_area);
+        else if (save_area) arch::extended_state_save(save_area);
+        else if (restore_area) arch::extended_state_restore(restore_area);
         return;
     }
     if (!cpu.extended_state_live) return;
-    if (keep_previous) arch::extended_state_save(previous->extended_state);
+    arch::extended_state_save(previous->extended_state);
     cpu.extended_state_live = false;
     arch::extended_state_trap_next_use();
 }
@@ -124,7 +134,7 @@ void switch_extended_state_locked(CpuTasks& cpu, KernelTask* previous, KernelTas
 // since it was switched in.
 bool on_extended_state_trap() {
     CpuTasks& cpu = this_cpu_tasks();
-    KernelTask* task = cpu.current;
+    KernelTask* task = current();
     if (!g_lazy_extended_state || cpu.extended_state_live || !task->extended_state) return false;
     arch::extended_state_allow_use();
     arch::extended_state_restore(task->extended_state);
@@ -136,38 +146,34 @@ bool on_extended_state_trap() {
 void save_current_extended_state() {
     const bool were_enabled = arch::save_and_disable_interrupts();
     CpuTasks& cpu = this_cpu_tasks();
-    if (!g_lazy_extended_state || cpu.extended_state_live) arch::extended_state_save(cpu.current->extended_state);
+    if (!g_lazy_extended_state || cpu.extended_state_live) arch::extended_state_save(current()->extended_state);
     arch::restore_interrupts(were_enabled);
 }
 
-// The one switch path, in two halves. Under this CPU's lock, with the task the scheduler chose:
-// everything that must agree with the scheduler's state. Returns nullptr if the current task
-// keeps the CPU; else the task to switch to, which switch_to() then resumes once the lock is
-// released (interrupts still off).
-KernelTask* prepare_switch_locked(CpuTasks& cpu, sched::Task* next_task) {
-    KernelTask* previous = cpu.current;
+// The one switch path, in two halves. Under this CPU's lock, with the task the scheduler chose
+// to follow `previous` (the running one): everything that must agree with the scheduler's state.
+// Returns nullptr if `previous` keeps the CPU; else the task to switch to, which switch_to()
+// then resumes once the lock is released (interrupts still off). Inlined: it is most of every
+// switch, and each caller is a different path (yield, block, sleep, the tick, the wake IPI).
+[[gnu::always_inline]] inline KernelTask* prepare_switch_locked(CpuTasks& cpu, CpuLocal& self, KernelTask* previous,
+                                                              sched::Task* next_task) {
     KernelTask* next = from_sched(next_task);
     if (next == previous) return nullptr;
-    __atomic_store_n(&cpu.switches, cpu.switches + 1, __ATOMIC_RELAXED);  // read by switch_count()
-    if (previous->sched.state == sched::TaskState::Dead) {
-        // Still on its stack until the switch: the reaper frees it once on_cpu is clear.
-        previous->sched.queue_next = reinterpret_cast<sched::Task*>(cpu.reap_head);
-        cpu.reap_head = previous;
-    }
+    __atomic_fetch_add(&cpu.switches, 1, __ATOMIC_RELAXED);  // read by switch_count()
     // A task that just left another CPU (woken, stolen or migrated) may still have that CPU on
     // its stack for a few instructions: resume it only once that CPU has let go.
     while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
     switch_extended_state_locked(cpu, previous, next);
     next->on_cpu = 1;
-    cpu.current = next;
-    CpuLocal& self = this_cpu();
     self.current_task = next;
-    if (next->process) arch::set_user_entry_stack(self.index, next->stack.top);
+    if (next->process) arch::set_user_entry_stack(next->stack.top);
     if (next->address_space_cpus != cpu.loaded_space_cpus) {
         // Joining the set before loading the tables: a shootdown that reads the set after that
         // reaches us; one that read it before changed the tables before we load them.
-        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(self.index);
-        if (next->address_space_cpus) next->address_space_cpus->add_concurrently(self.index);
+        const unsigned index = self.index;
+        __builtin_assume(index < kMaxCpus);  // every CpuLocal is in g_cpu_locals[kMaxCpus]
+        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(index);
+        if (next->address_space_cpus) next->address_space_cpus->add_concurrently(index);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         cpu.loaded_space_cpus = next->address_space_cpus;
     }
@@ -177,7 +183,7 @@ KernelTask* prepare_switch_locked(CpuTasks& cpu, sched::Task* next_task) {
 
 // The other half, after the lock: the stack switch itself. `previous` stays suspended in here
 // until a CPU switches back to it (arch::switch_context, which clears its on_cpu once off it).
-void switch_to(KernelTask* previous, KernelTask* next) {
+[[gnu::always_inline]] inline void switch_to(KernelTask* previous, KernelTask* next) {
     arch::switch_context(&previous->entry->saved_rsp, next->entry->saved_rsp, &previous->on_cpu);
 }
 
@@ -218,22 +224,22 @@ void steal_if_idle(unsigned self) {
 }  // namespace
 
 void on_timer_tick(arch::TrapFrame* frame) {
-    const unsigned self = this_cpu().index;
-    CpuTasks& cpu = g_cpus[self];
+    CpuLocal& self = this_cpu();
+    CpuTasks& cpu = g_cpus[self.index];  // not self.tasks: a tick may come before init sets it
     if (!cpu.running) return;
-    steal_if_idle(self);
-    KernelTask* const previous = cpu.current;
+    steal_if_idle(self.index);
+    KernelTask* const previous = current_of(self);
     KernelTask* next;
     {
-        IrqLockGuard guard(cpu.lock);
+        InterruptsOffLockGuard guard(cpu.lock);
         reap_locked(cpu);
         // A CPU that was running user code or idling was not stuck in the kernel, even if its
         // task keeps the CPU (the one task on it, or nothing to do); one that switches here
         // schedules. Switches elsewhere are noted where a task gives up the CPU, or follow an
         // idle tick (the wake IPI).
         const bool was_not_in_a_kernel_task = arch::frame_is_user(frame) || cpu.scheduler.idle_now();
-        next = prepare_switch_locked(cpu, cpu.scheduler.on_tick());
-        if (was_not_in_a_kernel_task || next) note_scheduled(this_cpu());
+        next = prepare_switch_locked(cpu, self, previous, cpu.scheduler.on_tick());
+        if (was_not_in_a_kernel_task || next) note_scheduled(self);
     }
     if (next) switch_to(previous, next);  // the preempted task resumes here, then returns from the interrupt
 }
@@ -242,32 +248,34 @@ namespace {
 
 void on_wake_ipi(arch::TrapFrame*, void*) {
     arch::end_of_interrupt();
-    CpuTasks& cpu = this_cpu_tasks();
+    CpuLocal& self = this_cpu();
+    CpuTasks& cpu = g_cpus[self.index];
     if (!cpu.running) return;
-    KernelTask* const previous = cpu.current;
+    KernelTask* const previous = current_of(self);
     KernelTask* next;
     {
-        IrqLockGuard guard(cpu.lock);
+        InterruptsOffLockGuard guard(cpu.lock);
         if (!cpu.scheduler.idle_now()) return;  // runs at its turn
-        next = prepare_switch_locked(cpu, cpu.scheduler.yield());
+        next = prepare_switch_locked(cpu, self, previous, cpu.scheduler.yield());
         if (next) __atomic_store_n(&cpu.ipi_switches, cpu.ipi_switches + 1, __ATOMIC_RELAXED);
     }
     if (next) switch_to(previous, next);
 }
 
-// The task gives the CPU back to the scheduler (yield, sleep, exit), interrupts off: `choose`
-// runs under this CPU's lock and returns the scheduler's pick, or nullptr to keep running.
+// The task gives the CPU back to the scheduler (yield, sleep, exit), interrupts off:
+// `choose(cpu, previous)` runs under this CPU's lock and returns the scheduler's pick, or
+// nullptr to keep running.
 template <typename Choose>
-void give_up_cpu(Choose choose) {
+[[gnu::always_inline]] inline void give_up_cpu(Choose choose) {
     CpuLocal& self = this_cpu();
-    CpuTasks& cpu = g_cpus[self.index];
+    CpuTasks& cpu = *self.tasks;
     note_scheduled(self);  // the task gave the CPU back to the scheduler, if only to get it again
-    KernelTask* const previous = cpu.current;
+    KernelTask* const previous = current_of(self);
     KernelTask* next = nullptr;
     {
-        IrqLockGuard guard(cpu.lock);
+        InterruptsOffLockGuard guard(cpu.lock);
         reap_locked(cpu);
-        if (sched::Task* chosen = choose(cpu)) next = prepare_switch_locked(cpu, chosen);
+        if (sched::Task* chosen = choose(cpu, previous)) next = prepare_switch_locked(cpu, self, previous, chosen);
     }
     if (next) switch_to(previous, next);
 }
@@ -278,17 +286,17 @@ void give_up_cpu(Choose choose) {
 // resumes the task, and on_cpu clears only once the switch is off its stack.
 void migrate_current(unsigned target) {
     CpuLocal& self = this_cpu();
-    CpuTasks& cpu = g_cpus[self.index];
+    CpuTasks& cpu = *self.tasks;
     note_scheduled(self);
-    KernelTask* const leaving = cpu.current;
+    KernelTask* const leaving = current_of(self);
     KernelTask* next;
     {
-        IrqLockGuard guard(cpu.lock);
+        InterruptsOffLockGuard guard(cpu.lock);
         if (leaving->sched.may_run_on(self.index) || target >= g_cpu_count ||
             !__atomic_load_n(&g_cpus[target].running, __ATOMIC_ACQUIRE))
             return;
         reap_locked(cpu);
-        next = prepare_switch_locked(cpu, cpu.scheduler.migrate_current());
+        next = prepare_switch_locked(cpu, self, leaving, cpu.scheduler.migrate_current());
     }
     __atomic_store_n(&leaving->sched.cpu, target, __ATOMIC_RELAXED);
     make_ready_on_its_cpu(&leaving->sched);
@@ -388,7 +396,7 @@ void init(unsigned tick_hz) {
     if (!idle) panic("tasks: cannot create the idle task");
     {
         IrqLockGuard guard(cpu.lock);
-        cpu.current = &g_boot_task;
+        this_cpu().tasks = &cpu;
         this_cpu().current_task = &g_boot_task;
         cpu.scheduler.init(0, &idle->sched, &g_boot_task.sched);
         cpu.running = true;
@@ -411,7 +419,7 @@ void init_application_processor() {
     idle->sched.affinity = kstd::CpuMask{};  // never moved, never stolen
     CpuTasks& cpu = g_cpus[index];
     IrqLockGuard guard(cpu.lock);
-    cpu.current = idle;
+    this_cpu().tasks = &cpu;
     this_cpu().current_task = idle;
     cpu.scheduler.init(index, &idle->sched, nullptr);
     if (g_lazy_extended_state) arch::extended_state_trap_next_use();  // nothing is loaded yet
@@ -478,8 +486,8 @@ bool set_current_affinity(const kstd::CpuMask& cpus) {
     {
         CpuTasks& cpu = this_cpu_tasks();
         IrqLockGuard guard(cpu.lock);
-        cpu.current->sched.affinity = cpus;
-        if (cpu.current->sched.may_run_on(this_cpu().index)) return true;
+        current()->sched.affinity = cpus;
+        if (current()->sched.may_run_on(this_cpu().index)) return true;
     }
     const bool were_enabled = arch::save_and_disable_interrupts();
     migrate_current(target);
@@ -492,9 +500,9 @@ void leave_address_space(kstd::CpuMask& cpus) {
     {
         const bool were_enabled = arch::save_and_disable_interrupts();
         CpuTasks& cpu = this_cpu_tasks();
-        cpu.current->entry->pml4_phys = kernel_root;
+        current()->entry->pml4_phys = kernel_root;
         arch::load_address_space(kernel_root);
-        cpu.current->address_space_cpus = nullptr;
+        current()->address_space_cpus = nullptr;
         if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(this_cpu().index);
         cpu.loaded_space_cpus = nullptr;
         arch::restore_interrupts(were_enabled);
@@ -535,19 +543,19 @@ unsigned pin_current_to_this_cpu() {
     CpuTasks& cpu = this_cpu_tasks();
     IrqLockGuard guard(cpu.lock);
     const unsigned index = this_cpu().index;
-    cpu.current->sched.affinity = kstd::CpuMask::only(index);
+    current()->sched.affinity = kstd::CpuMask::only(index);
     return index;
 }
 
 void unpin_current() {
     CpuTasks& cpu = this_cpu_tasks();
     IrqLockGuard guard(cpu.lock);
-    cpu.current->sched.affinity = kstd::CpuMask::all();
+    current()->sched.affinity = kstd::CpuMask::all();
 }
 
 void yield() {
     const bool were_enabled = arch::save_and_disable_interrupts();
-    give_up_cpu([](CpuTasks& cpu) { return cpu.scheduler.yield(); });
+    give_up_cpu([](CpuTasks& cpu, KernelTask*) { return cpu.scheduler.yield(); });
     arch::restore_interrupts(were_enabled);
 }
 
@@ -566,7 +574,7 @@ bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* c
     if (since_tick_ns > tick_ns) since_tick_ns = tick_ns;
     constexpr uint64_t kLongest = (~0ull - 2000000000ull) / 1000000;  // keeps the sum below from wrapping
     const uint64_t ticks = milliseconds >= kLongest ? ~0ull : (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
-    give_up_cpu([&](CpuTasks& cpu) -> sched::Task* {
+    give_up_cpu([&](CpuTasks& cpu, KernelTask*) -> sched::Task* {
         // The stop condition is checked under this CPU's lock, which interrupt_wait() takes to
         // end a sleep early: a kill between the caller's check and this sleep is not lost.
         if (stop && stop(context)) return nullptr;
@@ -581,20 +589,20 @@ void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context) {
     const bool were_enabled = arch::save_and_disable_interrupts();
     CpuLocal& self_cpu = this_cpu();
-    CpuTasks& cpu = g_cpus[self_cpu.index];
+    CpuTasks& cpu = *self_cpu.tasks;
     note_scheduled(self_cpu);
-    KernelTask* const previous = cpu.current;
+    KernelTask* const previous = current_of(self_cpu);
     KernelTask* next = nullptr;
     {
         // Lock order: the wait queue, then this CPU. The waker takes them one at a time.
         // The condition is checked under the queue lock, which every waker takes too, so a wake
         // between the caller's check and this block cannot be lost.
-        IrqLockGuard queue_guard(queue.lock);
+        InterruptsOffLockGuard queue_guard(queue.lock);
         if (!satisfied || !satisfied(context)) {
             __atomic_store_n(&previous->blocked_queue, &queue, __ATOMIC_RELEASE);
-            IrqLockGuard guard(cpu.lock);
+            InterruptsOffLockGuard guard(cpu.lock);
             reap_locked(cpu);
-            next = prepare_switch_locked(cpu, cpu.scheduler.block_current(queue.waiters));
+            next = prepare_switch_locked(cpu, self_cpu, previous, cpu.scheduler.block_current(queue.waiters));
         }
     }
     if (next) switch_to(previous, next);
@@ -677,7 +685,13 @@ void Mutex::unlock() {
 
 void exit() {
     arch::save_and_disable_interrupts();
-    give_up_cpu([](CpuTasks& cpu) { return cpu.scheduler.exit_current(); });
+    give_up_cpu([](CpuTasks& cpu, KernelTask* dying) {
+        sched::Task* next = cpu.scheduler.exit_current();
+        // Still on its stack until the switch: the reaper frees it once on_cpu is clear.
+        dying->sched.queue_next = reinterpret_cast<sched::Task*>(cpu.reap_head);
+        cpu.reap_head = dying;
+        return next;
+    });
     panic("tasks: a dead task was scheduled again");
 }
 

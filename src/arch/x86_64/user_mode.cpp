@@ -32,11 +32,14 @@ void init_user_mode(unsigned cpu_index) {
     wrmsr(kMsrKernelGsBase, 0);  // what ring 3 sees after the first swapgs
     init_protections();
     init_extended_state(cpu_index);
-    set_user_entry_stack(cpu_index, 0);
+    asm volatile("movq %0, %%gs:%c1" ::"r"(&cpu_tss(cpu_index).rsp[0]), "i"(PERCPU_TSS_RSP0) : "memory");
+    set_user_entry_stack(0);
 }
 
-void set_user_entry_stack(unsigned cpu_index, uint64_t stack_top) {
-    cpu_tss(cpu_index).rsp[0] = stack_top;
+void set_user_entry_stack(uint64_t stack_top) {
+    uint64_t* tss_rsp0;
+    asm volatile("movq %%gs:%c1, %0" : "=r"(tss_rsp0) : "i"(PERCPU_TSS_RSP0));
+    *tss_rsp0 = stack_top;
     asm volatile("movq %0, %%gs:%c1" ::"r"(stack_top), "i"(PERCPU_ENTRY_RSP) : "memory");
 }
 
