@@ -7,6 +7,7 @@
 
 #include "arch/arch.hpp"
 #include "lib/clock.hpp"
+#include "lib/panic.hpp"
 #include "sched/cpu_local.hpp"
 #include "proc/files.hpp"
 #include "mm/kernel_stacks.hpp"
@@ -325,7 +326,14 @@ static_assert(every_call_handled(), "a SYS_* number has no handler in kTable");
 extern "C" int64_t syscall_dispatch(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t number) {
     using namespace kernel::syscalls;
     const int64_t result = number < SYS_COUNT ? kTable.handlers[number](a0, a1, a2, a3) : -SABLE_ENOSYS;
-    // SYSRET skips isr_return_to_frame: the same check for a kill that arrived during the call.
-    return_to_user_hook(arch::syscall_frame());
+    // SYSRET skips isr_return_to_frame: the same hook for a kill that arrived during the call,
+    // entered only when there is one. Both words only ever change from 0 to set, so the hook
+    // sees what this test saw and ends the task (a system call always has a process).
+    const auto* self = static_cast<const kernel::process::Process*>(kernel::tasks::current()->process);
+    if ((__atomic_load_n(&self->kill_reason, __ATOMIC_ACQUIRE) | __atomic_load_n(&self->ending, __ATOMIC_ACQUIRE)) != 0)
+        [[unlikely]] {
+        return_to_user_hook(arch::syscall_frame());
+        panic("syscalls: a task being killed returned to ring 3");
+    }
     return result;
 }

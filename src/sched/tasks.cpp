@@ -167,15 +167,16 @@ void save_current_extended_state() {
     next->on_cpu = 1;
     self.current_task = next;
     if (next->process) arch::set_user_entry_stack(next->stack.top);
-    if (next->address_space_cpus != cpu.loaded_space_cpus) {
+    kstd::CpuMask* const next_space_cpus = next->address_space_cpus;  // one load, across the atomics
+    if (next_space_cpus != cpu.loaded_space_cpus) {
         // Joining the set before loading the tables: a shootdown that reads the set after that
         // reaches us; one that read it before changed the tables before we load them.
         const unsigned index = self.index;
         __builtin_assume(index < kMaxCpus);  // every CpuLocal is in g_cpu_locals[kMaxCpus]
         if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(index);
-        if (next->address_space_cpus) next->address_space_cpus->add_concurrently(index);
+        if (next_space_cpus) next_space_cpus->add_concurrently(index);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        cpu.loaded_space_cpus = next->address_space_cpus;
+        cpu.loaded_space_cpus = next_space_cpus;
     }
     arch::load_address_space(next->entry->pml4_phys);
     return next;

@@ -93,19 +93,17 @@ void extended_state_init(void* area) {
 }
 
 void extended_state_save(void* area) {
-    if (g_method == Method::Xsaveopt) xsaveopt(area);  // the usual method first: one test
+    if (__builtin_expect(g_method == Method::Xsaveopt, 1)) xsaveopt(area);  // the usual method: one test
     else if (g_method == Method::Xsave) xsave(area);
     else fxsave(area);
 }
 
 void extended_state_switch(void* save_area, const void* restore_area) {
     // One method test for both halves, and the XSAVE mask (EDX:EAX) loaded once for both.
-    if (g_method == Method::Xsaveopt) {
-        xsaveopt(save_area);
-        xrstor(restore_area);
+    if (__builtin_expect(g_method == Method::Xsaveopt, 1)) {
+        xsaveopt_then_xrstor(save_area, restore_area);
     } else if (g_method == Method::Xsave) {
-        xsave(save_area);
-        xrstor(restore_area);
+        xsave_then_xrstor(save_area, restore_area);
     } else {
         fxsave(save_area);
         fxrstor(restore_area);

@@ -48,11 +48,11 @@ syscall_entry:
        so the C code gave them back as the user left them; RCX and R11 are the ABI's to clobber
        (SYSRET loads them); RAX is the result. SYSRET to a non-canonical RIP would fault in ring 0 with the user's RSP
        [SDM vol2 SYSRET]: that frame (a `syscall` in the last bytes of the lower half) takes
-       the iretq path, which handles any frame. */
+       the iretq path, which handles any frame. The RIP here is the CPU's, the address after
+       the `syscall` instruction, below 2^47 + 16: bit 47 set is the one non-canonical case. */
     mov TRAP_FRAME_RIP(%rsp), %rcx
-    mov %rcx, %r11
-    shr $47, %r11
-    jnz 1f
+    bt $47, %rcx
+    jc 1f
     mov TRAP_FRAME_RFLAGS(%rsp), %r11
     mov TRAP_FRAME_RDI(%rsp), %rdi
     mov TRAP_FRAME_RSI(%rsp), %rsi
