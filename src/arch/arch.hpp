@@ -98,26 +98,32 @@ void write_combining_fence();
 // stack with a guard page) and the IDT. Exceptions are reported and fatal from then on.
 void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_tops)[3]);
 
-// Interrupt handlers for vectors 32..255. A handler returns the stack pointer to resume from:
-// the frame it got, or another task's saved frame (how the scheduler switches tasks).
+// Interrupt handlers for vectors 32..255, called with the interrupted context's frame and
+// interrupts off. A handler that switches tasks (the scheduler's) calls switch_context itself:
+// the task it interrupted stays suspended inside the handler until it is switched back to, then
+// returns from it and from the interrupt.
 struct TrapFrame;
-using InterruptHandler = uint64_t (*)(TrapFrame* frame, void* context);
+using InterruptHandler = void (*)(TrapFrame* frame, void* context);
 void set_interrupt_handler(unsigned vector, InterruptHandler handler, void* context);
+
+// The task switch (docs/tasks.md draws it), interrupts off: saves the caller's callee-saved
+// registers and return address on its stack, stores that RSP in *saved_rsp, loads next_rsp (one
+// that switch_context stored, or one the build_*_frame functions below returned), clears
+// *previous_on_cpu once off the previous stack (from then on another CPU may resume that task)
+// and resumes the next task: it returns from the switch_context call that suspended it, or
+// starts from its initial frame. It returns here when this task is switched back to.
+void switch_context(uint64_t* saved_rsp, uint64_t next_rsp, uint32_t* previous_on_cpu);
 
 // Builds a new kernel task's initial stack below `stack_top` in the seed's layout (SS, RSP,
 // RFLAGS=0x200202, CS, RIP, then RAX..R15 with RDX = parameter) and returns the RSP to save in
-// the task list: switching to it pops the registers and `iretq`s into `entry(parameter)`.
+// the task list: the first switch_context to it pops the registers and `iretq`s into
+// `entry(parameter)`.
 uint64_t build_kernel_task_frame(uint64_t stack_top, void (*entry)(uint64_t), uint64_t parameter);
-// Software interrupt into the scheduler (vector kVectorYield) with an operation and an argument.
-void scheduler_trap(uint64_t operation, uint64_t argument);
-// The operation and argument scheduler_trap() left in the frame it built.
-uint64_t scheduler_trap_operation(const TrapFrame* frame);
-uint64_t scheduler_trap_argument(const TrapFrame* frame);
 void load_address_space(uint64_t pml4_phys);
 
 // ---- user mode (user_mode.cpp, user_entry.S) ----------------------------------------------
 // The per-CPU block the GS base points at must leave its first four words to the entry code
-// (arch/percpu_offsets.h): self pointer, syscall entry stack, user-RSP scratch, switch release.
+// (arch/percpu_offsets.h): self pointer, syscall entry stack, user-RSP scratch, TSS.RSP0's address.
 
 // This CPU: `syscall` enabled (EFER.SCE), its entry point and flag mask (IF, DF, TF, AC cleared
 // on entry), the user/kernel selectors for SYSRET, the protections below, and x87, SSE and AVX
@@ -153,6 +159,8 @@ void extended_state_init(void* area);
 // same area on this CPU (XSAVEOPT skips what is unchanged since that restore).
 void extended_state_save(void* area);
 void extended_state_restore(const void* area);
+// Both at once (a switch from one user task to another): save into one area, load the other.
+void extended_state_switch(void* save_area, const void* restore_area);
 // Lazy switching: after trap_next_use, the next x87/SSE/AVX instruction on this CPU raises #NM,
 // which from ring 3 goes to the registered handler first; it returns true once it has called
 // allow_use and loaded the task's registers (the instruction is then retried).
@@ -163,8 +171,8 @@ void set_extended_state_trap_handler(ExtendedStateTrapHandler handler);
 // The boot CPU's choice for the log: "xsave (xsaveopt) area=832 bytes components=x87,sse,avx".
 void describe_extended_state(char* buffer, uint64_t capacity);
 // The ring-0 stack the next entry from ring 3 on this CPU lands on (TSS.RSP0 and the syscall
-// stack): the stack of the user task about to run.
-void set_user_entry_stack(unsigned cpu_index, uint64_t stack_top);
+// stack): the stack of the user task about to run. Interrupts off.
+void set_user_entry_stack(uint64_t stack_top);
 
 // Initial frame of a user task (seed's table, ring-3 selectors with RPL 3): the first switch
 // to it `iretq`s to `entry` at CPL 3 with RSP = user_rsp, RDI = arg0, RSI = arg1.
@@ -178,10 +186,9 @@ bool frame_is_user(const TrapFrame* frame);
 bool frame_interrupts_enabled(const TrapFrame* frame);  // IF in the interrupted context
 uint64_t frame_instruction_pointer(const TrapFrame* frame);
 uint64_t frame_stack_pointer(const TrapFrame* frame);
-// System-call frame: number, arguments 0..5 (rdi, rsi, rdx, r10, r8, r9) and the result.
-uint64_t syscall_number(const TrapFrame* frame);
-uint64_t syscall_argument(const TrapFrame* frame, unsigned index);
-void set_syscall_result(TrapFrame* frame, uint64_t value);
+// The calling user task's system-call frame (at the top of its kernel stack, syscall_entry built
+// it): for fork's child and a kill report's RIP. Only inside a system call.
+TrapFrame* syscall_frame();
 
 // Copies between kernel and user memory; false if a user page faulted and the fault handler
 // could not resolve it. The caller has checked the range lies in user space.
@@ -298,7 +305,6 @@ concept DataSide = requires(uint64_t address, uint64_t entry, unsigned level) {
     pte::memory_type_index(entry, level);
     kVectorWakeIpi;
     kVectorRemoteCallIpi;
-    kVectorSchedulerTrap;
     kLegacyCom1Port;
     kExtendedStateAlignment;
     cpu_local_base();
@@ -307,7 +313,8 @@ static_assert(DataSide<>, "the arch implementation's data side does not match th
 static_assert(__is_same(decltype(cpu_local_base()), void*) && __is_same(decltype(kVectorWakeIpi), const uint8_t));
 }  // namespace arch
 
-// Provided by the kernel, called by the entry assembly.
-extern "C" void syscall_dispatch(arch::TrapFrame* frame);
+// Provided by the kernel, called by the entry assembly with interrupts on: system call `number`
+// with its first four arguments (the ABI's RDI, RSI, RDX, R10); returns the result for RAX.
+extern "C" int64_t syscall_dispatch(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t number);
 // Before every return to ring 3 through iretq, interrupts off, on the resumed task's stack.
 extern "C" void return_to_user_hook(arch::TrapFrame* frame);

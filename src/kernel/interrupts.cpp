@@ -35,31 +35,28 @@ void map_mmio(uint64_t phys, const char* what) {
     if (!mapped) panic("interrupts: cannot map %s at 0x%lx: %s", what, phys, mm::describe(mapped.error()));
 }
 
-uint64_t on_timer(arch::TrapFrame* frame, void*) {
+void on_timer(arch::TrapFrame* frame, void*) {
     CpuLocal& cpu = this_cpu();
     const uint64_t now_ns = clock::ns_since_boot();
     __atomic_store_n(&cpu.ticks, cpu.ticks + 1, __ATOMIC_RELAXED);  // the heartbeat the watchdog reads
     __atomic_store_n(&cpu.last_tick_ns, now_ns, __ATOMIC_RELAXED);
     watchdog::on_tick(now_ns);
     arch::end_of_interrupt();
-    return g_tick_hook ? g_tick_hook(frame) : reinterpret_cast<uint64_t>(frame);
+    if (g_tick_hook) g_tick_hook(frame);
 }
 
-uint64_t on_spurious(arch::TrapFrame* frame, void*) {
+void on_spurious(arch::TrapFrame*, void*) {
     ++g_spurious;  // [SDM vol3 §10.9] no EOI for a spurious interrupt
-    return reinterpret_cast<uint64_t>(frame);
 }
 
-uint64_t on_com1(arch::TrapFrame* frame, void*) {
+void on_com1(arch::TrapFrame*, void*) {
     drivers::uart16550::on_interrupt();
     arch::end_of_interrupt();
-    return reinterpret_cast<uint64_t>(frame);
 }
 
-uint64_t on_keyboard(arch::TrapFrame* frame, void*) {
+void on_keyboard(arch::TrapFrame*, void*) {
     drivers::ps2_keyboard::on_interrupt();
     arch::end_of_interrupt();
-    return reinterpret_cast<uint64_t>(frame);
 }
 
 // LAPIC timer ticks per second, measured against the calibrated TSC over 1 ms. The TSC is

@@ -24,8 +24,8 @@ uint64_t last_tick_ns();          // clock::ns_since_boot() at this CPU's most r
 uint64_t lapic_timer_hz();        // measured LAPIC timer input frequency (after divide-by-16)
 uint64_t spurious_count();
 
-// Called on every tick after the EOI; returns the stack to resume (the scheduler's hook).
-using TickHook = uint64_t (*)(arch::TrapFrame* frame);
+// Called on every tick after the EOI (the scheduler's hook, which may switch tasks inside it).
+using TickHook = void (*)(arch::TrapFrame* frame);
 void set_tick_hook(TickHook hook);
 
 }  // namespace kernel::interrupts

@@ -113,9 +113,9 @@ BootContext g_boot;
 namespace {
 
 // Every CPU's timer tick: the scheduler, and the clock's one refinement a second after boot.
-uint64_t on_timer_tick(arch::TrapFrame* frame) {
+void on_timer_tick(arch::TrapFrame* frame) {
     kernel::tsc_refine::on_tick();
-    return kernel::tasks::on_timer_tick(frame);
+    kernel::tasks::on_timer_tick(frame);
 }
 
 }  // namespace

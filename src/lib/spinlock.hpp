@@ -37,17 +37,26 @@ public:
     // Returns the interrupt state to hand back to unlock().
     bool lock() {
         const bool were_enabled = arch::save_and_disable_interrupts();
+        lock_interrupts_off();
+        return were_enabled;
+    }
+    void unlock(bool were_enabled) {
+        unlock_interrupts_off();
+        arch::restore_interrupts(were_enabled);
+    }
+
+    // For a holder that turned interrupts off itself and keeps them off past the release (the
+    // scheduler's switch path): the same lock, without saving and restoring the interrupt flag.
+    void lock_interrupts_off() {
         lock_hooks::irq_acquire(this, level());
         while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE)) {
             while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
         }
         lock_hooks::irq_acquired(this, level());
-        return were_enabled;
     }
-    void unlock(bool were_enabled) {
+    void unlock_interrupts_off() {
         lock_hooks::irq_release(this);
         __atomic_store_n(&m_locked, false, __ATOMIC_RELEASE);
-        arch::restore_interrupts(were_enabled);
     }
 
 private:
@@ -55,6 +64,18 @@ private:
 
     bool m_locked = false;
     LockLevel m_level = LockLevel::None;  // one byte beside the lock word; read only when checking
+};
+
+// Holds an IrqSpinLock in a scope where interrupts are already off and stay off.
+class InterruptsOffLockGuard {
+public:
+    explicit InterruptsOffLockGuard(IrqSpinLock& lock) : m_lock(lock) { m_lock.lock_interrupts_off(); }
+    ~InterruptsOffLockGuard() { m_lock.unlock_interrupts_off(); }
+    InterruptsOffLockGuard(const InterruptsOffLockGuard&) = delete;
+    InterruptsOffLockGuard& operator=(const InterruptsOffLockGuard&) = delete;
+
+private:
+    IrqSpinLock& m_lock;
 };
 
 class IrqLockGuard {

@@ -1,10 +1,13 @@
 // The system-call table (numbers and semantics: src/user/include/sable/abi.h, docs/syscalls.md).
 // syscall_dispatch runs on the calling task's kernel stack with interrupts on; the arch layer
-// built the frame and returns with SYSRET (or IRETQ) when this returns.
+// built the frame and returns with SYSRET (or IRETQ) when this returns. Each call is a handler
+// of its own, reached through one table: the dispatch itself keeps no stack frame of its own
+// beyond the call (no canary, no spills), whatever the larger handlers need.
 #include <sable/abi.h>
 
 #include "arch/arch.hpp"
 #include "lib/clock.hpp"
+#include "lib/panic.hpp"
 #include "sched/cpu_local.hpp"
 #include "proc/files.hpp"
 #include "mm/kernel_stacks.hpp"
@@ -203,57 +206,134 @@ int64_t sys_reboot(uint64_t how) {
     return -SABLE_EINVAL;
 }
 
+// Every handler takes the first four arguments; those it does not use it ignores.
+using Handler = int64_t (*)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+
+int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t) { process::exit_current(static_cast<int32_t>(status & 0xff)); }
+int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t) { return process::current()->pid; }
+int64_t sys_getppid(uint64_t, uint64_t, uint64_t, uint64_t) {
+    const Process* self = process::current();
+    return self->parent ? self->parent->pid : 0;
+}
+int64_t sys_yield(uint64_t, uint64_t, uint64_t, uint64_t) {
+    tasks::yield();
+    return 0;
+}
+int64_t sys_fork(uint64_t, uint64_t, uint64_t, uint64_t) { return process::fork(arch::syscall_frame()); }
+int64_t sys_waitpid(uint64_t pid, uint64_t status, uint64_t options, uint64_t) {
+    return process::waitpid(static_cast<int32_t>(pid), status, static_cast<uint32_t>(options));
+}
+int64_t sys_spawn(uint64_t program, uint64_t argv, uint64_t envp, uint64_t) { return process::spawn(program, argv, envp); }
+int64_t sys_sleep(uint64_t milliseconds, uint64_t, uint64_t, uint64_t) { return sys_sleep_ms(milliseconds); }
+int64_t sys_read_call(uint64_t fd, uint64_t buffer, uint64_t size, uint64_t) {
+    return sys_read(*process::current(), fd, buffer, size);
+}
+int64_t sys_write_call(uint64_t fd, uint64_t buffer, uint64_t size, uint64_t) {
+    return sys_write(*process::current(), fd, buffer, size);
+}
+int64_t sys_pipe_call(uint64_t fds, uint64_t, uint64_t, uint64_t) { return sys_pipe(*process::current(), fds); }
+int64_t sys_close_call(uint64_t fd, uint64_t, uint64_t, uint64_t) { return sys_close(*process::current(), fd); }
+int64_t sys_dup2_call(uint64_t old_fd, uint64_t new_fd, uint64_t, uint64_t) {
+    return sys_dup2(*process::current(), old_fd, new_fd);
+}
+int64_t sys_brk(uint64_t address, uint64_t, uint64_t, uint64_t) { return process::brk(address); }
+int64_t sys_clock_ns(uint64_t, uint64_t, uint64_t, uint64_t) { return static_cast<int64_t>(clock::ns_since_boot()); }
+int64_t sys_getcpu_call(uint64_t, uint64_t, uint64_t, uint64_t) { return sys_getcpu(); }
+int64_t sys_set_affinity_call(uint64_t mask, uint64_t, uint64_t, uint64_t) { return sys_set_affinity(mask); }
+int64_t sys_kill(uint64_t pid, uint64_t, uint64_t, uint64_t) { return process::kill(static_cast<int32_t>(pid)); }
+int64_t sys_process_list(uint64_t out, uint64_t max, uint64_t, uint64_t) { return process::process_list(out, max); }
+int64_t sys_meminfo_call(uint64_t out, uint64_t, uint64_t, uint64_t) { return sys_meminfo(out); }
+int64_t sys_cpu_info_call(uint64_t out, uint64_t max, uint64_t, uint64_t) { return sys_cpu_info(out, max); }
+int64_t sys_program_list_call(uint64_t buffer, uint64_t size, uint64_t, uint64_t) { return sys_program_list(buffer, size); }
+int64_t sys_thread_create(uint64_t entry, uint64_t argument, uint64_t, uint64_t) {
+    return process::thread_create(entry, argument);
+}
+int64_t sys_thread_exit(uint64_t value, uint64_t, uint64_t, uint64_t) { process::thread_exit(value); }
+int64_t sys_thread_join(uint64_t tid, uint64_t value, uint64_t, uint64_t) {
+    return process::thread_join(static_cast<int32_t>(tid), value);
+}
+int64_t sys_gettid(uint64_t, uint64_t, uint64_t, uint64_t) { return process::current_thread()->tid; }
+int64_t sys_futex_wait(uint64_t address, uint64_t expected, uint64_t timeout_ms, uint64_t) {
+    return process::futex_wait(address, static_cast<uint32_t>(expected), timeout_ms);
+}
+int64_t sys_futex_wake(uint64_t address, uint64_t count, uint64_t, uint64_t) {
+    return process::futex_wake(address, static_cast<uint32_t>(count));
+}
+int64_t sys_thread_list(uint64_t out, uint64_t max, uint64_t, uint64_t) { return process::thread_list(out, max); }
+int64_t sys_mmap(uint64_t address, uint64_t length, uint64_t protection, uint64_t flags) {
+    return process::mmap(address, length, static_cast<uint32_t>(protection), static_cast<uint32_t>(flags));
+}
+int64_t sys_munmap(uint64_t address, uint64_t length, uint64_t, uint64_t) { return process::munmap(address, length); }
+int64_t sys_mprotect(uint64_t address, uint64_t length, uint64_t protection, uint64_t) {
+    return process::mprotect(address, length, static_cast<uint32_t>(protection));
+}
+int64_t sys_reboot_call(uint64_t how, uint64_t, uint64_t, uint64_t) { return sys_reboot(how); }
+
+struct Table {
+    Handler handlers[SYS_COUNT];
+};
+
+// Indexed by call number; a number nobody handles (none, as long as every SYS_* has its line)
+// would be a null entry, which the static_assert below rules out.
+constexpr Table kTable = [] {
+    Table table{};
+    table.handlers[SYS_EXIT] = sys_exit;
+    table.handlers[SYS_GETPID] = sys_getpid;
+    table.handlers[SYS_GETPPID] = sys_getppid;
+    table.handlers[SYS_YIELD] = sys_yield;
+    table.handlers[SYS_FORK] = sys_fork;
+    table.handlers[SYS_WAITPID] = sys_waitpid;
+    table.handlers[SYS_SPAWN] = sys_spawn;
+    table.handlers[SYS_SLEEP_MS] = sys_sleep;
+    table.handlers[SYS_READ] = sys_read_call;
+    table.handlers[SYS_WRITE] = sys_write_call;
+    table.handlers[SYS_PIPE] = sys_pipe_call;
+    table.handlers[SYS_CLOSE] = sys_close_call;
+    table.handlers[SYS_DUP2] = sys_dup2_call;
+    table.handlers[SYS_BRK] = sys_brk;
+    table.handlers[SYS_CLOCK_NS] = sys_clock_ns;
+    table.handlers[SYS_GETCPU] = sys_getcpu_call;
+    table.handlers[SYS_SET_AFFINITY] = sys_set_affinity_call;
+    table.handlers[SYS_KILL] = sys_kill;
+    table.handlers[SYS_PROCESS_LIST] = sys_process_list;
+    table.handlers[SYS_MEMINFO] = sys_meminfo_call;
+    table.handlers[SYS_CPU_INFO] = sys_cpu_info_call;
+    table.handlers[SYS_PROGRAM_LIST] = sys_program_list_call;
+    table.handlers[SYS_THREAD_CREATE] = sys_thread_create;
+    table.handlers[SYS_THREAD_EXIT] = sys_thread_exit;
+    table.handlers[SYS_THREAD_JOIN] = sys_thread_join;
+    table.handlers[SYS_GETTID] = sys_gettid;
+    table.handlers[SYS_FUTEX_WAIT] = sys_futex_wait;
+    table.handlers[SYS_FUTEX_WAKE] = sys_futex_wake;
+    table.handlers[SYS_THREAD_LIST] = sys_thread_list;
+    table.handlers[SYS_MMAP] = sys_mmap;
+    table.handlers[SYS_MUNMAP] = sys_munmap;
+    table.handlers[SYS_MPROTECT] = sys_mprotect;
+    table.handlers[SYS_REBOOT] = sys_reboot_call;
+    return table;
+}();
+
+constexpr bool every_call_handled() {
+    for (Handler handler : kTable.handlers)
+        if (!handler) return false;
+    return true;
+}
+static_assert(every_call_handled(), "a SYS_* number has no handler in kTable");
+
 }  // namespace
 }  // namespace kernel::syscalls
 
-extern "C" void syscall_dispatch(arch::TrapFrame* frame) {
-    using namespace kernel;
+extern "C" int64_t syscall_dispatch(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t number) {
     using namespace kernel::syscalls;
-    process::Process* self = process::current();
-    const uint64_t a0 = arch::syscall_argument(frame, 0), a1 = arch::syscall_argument(frame, 1),
-                   a2 = arch::syscall_argument(frame, 2);
-    int64_t result;
-    switch (arch::syscall_number(frame)) {
-    case SYS_EXIT: process::exit_current(static_cast<int32_t>(a0 & 0xff));
-    case SYS_GETPID: result = self->pid; break;
-    case SYS_GETPPID: result = self->parent ? self->parent->pid : 0; break;
-    case SYS_YIELD: tasks::yield(); result = 0; break;
-    case SYS_FORK: result = process::fork(frame); break;
-    case SYS_WAITPID: result = process::waitpid(static_cast<int32_t>(a0), a1, static_cast<uint32_t>(a2)); break;
-    case SYS_SPAWN: result = process::spawn(a0, a1, a2); break;
-    case SYS_SLEEP_MS: result = sys_sleep_ms(a0); break;
-    case SYS_READ: result = sys_read(*self, a0, a1, a2); break;
-    case SYS_WRITE: result = sys_write(*self, a0, a1, a2); break;
-    case SYS_PIPE: result = sys_pipe(*self, a0); break;
-    case SYS_CLOSE: result = sys_close(*self, a0); break;
-    case SYS_DUP2: result = sys_dup2(*self, a0, a1); break;
-    case SYS_BRK: result = process::brk(a0); break;
-    case SYS_CLOCK_NS: result = static_cast<int64_t>(clock::ns_since_boot()); break;
-    case SYS_GETCPU: result = sys_getcpu(); break;
-    case SYS_SET_AFFINITY: result = sys_set_affinity(a0); break;
-    case SYS_KILL: result = process::kill(static_cast<int32_t>(a0)); break;
-    case SYS_PROCESS_LIST: result = process::process_list(a0, a1); break;
-    case SYS_MEMINFO: result = sys_meminfo(a0); break;
-    case SYS_CPU_INFO: result = sys_cpu_info(a0, a1); break;
-    case SYS_PROGRAM_LIST: result = sys_program_list(a0, a1); break;
-    case SYS_THREAD_CREATE: result = process::thread_create(a0, a1); break;
-    case SYS_THREAD_EXIT: process::thread_exit(a0);
-    case SYS_THREAD_JOIN: result = process::thread_join(static_cast<int32_t>(a0), a1); break;
-    case SYS_GETTID: result = process::current_thread()->tid; break;
-    case SYS_FUTEX_WAIT: result = process::futex_wait(a0, static_cast<uint32_t>(a1), a2); break;
-    case SYS_FUTEX_WAKE: result = process::futex_wake(a0, static_cast<uint32_t>(a1)); break;
-    case SYS_THREAD_LIST: result = process::thread_list(a0, a1); break;
-    case SYS_MMAP:
-        result = process::mmap(a0, a1, static_cast<uint32_t>(a2), static_cast<uint32_t>(arch::syscall_argument(frame, 3)));
-        break;
-    case SYS_MUNMAP: result = process::munmap(a0, a1); break;
-    case SYS_MPROTECT: result = process::mprotect(a0, a1, static_cast<uint32_t>(a2)); break;
-    case SYS_REBOOT:
-        result = sys_reboot(a0);
-        break;
-    default: result = -SABLE_ENOSYS; break;
+    const int64_t result = number < SYS_COUNT ? kTable.handlers[number](a0, a1, a2, a3) : -SABLE_ENOSYS;
+    // SYSRET skips isr_return_to_frame: the same hook for a kill that arrived during the call,
+    // entered only when there is one. Both words only ever change from 0 to set, so the hook
+    // sees what this test saw and ends the task (a system call always has a process).
+    const auto* self = static_cast<const kernel::process::Process*>(kernel::tasks::current()->process);
+    if ((__atomic_load_n(&self->kill_reason, __ATOMIC_ACQUIRE) | __atomic_load_n(&self->ending, __ATOMIC_ACQUIRE)) != 0)
+        [[unlikely]] {
+        return_to_user_hook(arch::syscall_frame());
+        panic("syscalls: a task being killed returned to ring 3");
     }
-    arch::set_syscall_result(frame, static_cast<uint64_t>(result));
-    // SYSRET skips isr_return_to_frame: the same check for a kill that arrived during the call.
-    return_to_user_hook(frame);
+    return result;
 }

@@ -11,6 +11,10 @@
 
 namespace kernel {
 
+namespace tasks {
+struct CpuTasks;
+}
+
 using kstd::kMaxCpus;  // lib/cpu_mask.hpp: the one limit on CPU indices
 
 struct CpuLocal {
@@ -18,8 +22,9 @@ struct CpuLocal {
     // Read and written by the entry assembly through %gs (arch/percpu_offsets.h).
     uint64_t user_entry_stack_top;   // ring-0 stack of the user task running here
     uint64_t user_rsp_scratch;       // syscall entry's place for the user RSP
-    uint32_t* switch_release;        // the task just left: its on_cpu word, cleared off its stack
+    uint64_t* tss_rsp0;              // this CPU's TSS.RSP0, written beside user_entry_stack_top
     void* current_task;      // the task running here (tasks::KernelTask*), read by tasks::current()
+    tasks::CpuTasks* tasks;  // this CPU's scheduler and run state (sched/tasks.cpp)
     unsigned index;          // 0 = the boot CPU; dense, in the firmware table's order
     uint32_t apic_id;
     volatile bool online;    // set by the CPU itself once it runs kernel code
@@ -36,7 +41,7 @@ struct CpuLocal {
 static_assert(offsetof(CpuLocal, self) == PERCPU_SELF);
 static_assert(offsetof(CpuLocal, user_entry_stack_top) == PERCPU_ENTRY_RSP);
 static_assert(offsetof(CpuLocal, user_rsp_scratch) == PERCPU_USER_RSP);
-static_assert(offsetof(CpuLocal, switch_release) == PERCPU_SWITCH_RELEASE);
+static_assert(offsetof(CpuLocal, tss_rsp0) == PERCPU_TSS_RSP0);
 static_assert(offsetof(CpuLocal, current_task) == PERCPU_CURRENT_TASK);
 
 extern CpuLocal g_cpu_locals[kMaxCpus];

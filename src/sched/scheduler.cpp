@@ -44,15 +44,20 @@ Task* TaskQueue::pop_front() {
 
 Task* TaskQueue::rotate(Task* newcomer) {
     // The length does not change, so it is not stored: the common switch touches only links.
+    // The front's queue_prev is already null (it is the front).
     Task* front = m_head;
-    m_head = front->queue_next;
-    if (m_head) m_head->queue_prev = nullptr;
-    else m_tail = nullptr;
-    front->queue_next = front->queue_prev = nullptr;
+    Task* second = front->queue_next;
+    if (second) {
+        second->queue_prev = nullptr;
+        m_head = second;
+        m_tail->queue_next = newcomer;
+        newcomer->queue_prev = m_tail;
+        front->queue_next = nullptr;
+    } else {
+        m_head = newcomer;  // the front was the only one: its links are both null already
+        newcomer->queue_prev = nullptr;
+    }
     newcomer->queue_next = nullptr;
-    newcomer->queue_prev = m_tail;
-    if (m_tail) m_tail->queue_next = newcomer;
-    else m_head = newcomer;
     m_tail = newcomer;
     return front;
 }
@@ -85,22 +90,23 @@ void CpuScheduler::make_ready(Task* task) {
 
 Task* CpuScheduler::switch_away() {
     Task* previous = m_current;
+    Task* next;
     if (m_ready.empty()) {
-        // Nothing else to run: keep a still-running task (no switch at all), else park.
+        // Nothing else to run: keep a still-running task (no switch at all), else park. A
+        // running idle task stays too, so `previous` here is never the idle task.
         if (previous->state == TaskState::Running) return previous;
-        set_current(m_idle);
+        next = m_idle;
+    } else if (previous->state == TaskState::Running && !previous->is_idle) {
+        previous->state = TaskState::Ready;
+        next = m_ready.rotate(previous);  // to the back; the front runs
     } else {
-        if (previous->state == TaskState::Running && !previous->is_idle) {
-            previous->state = TaskState::Ready;
-            set_current(m_ready.rotate(previous));  // to the back; the front runs
-        } else {
-            set_current(m_ready.pop_front());
-        }
+        next = m_ready.pop_front();
+        if (previous->is_idle) previous->state = TaskState::Ready;  // parked, never queued
     }
-    if (previous->is_idle && previous != m_current) previous->state = TaskState::Ready;
-    m_current->state = TaskState::Running;
-    ++m_current->switches_in;
-    return m_current;
+    set_current(next);
+    next->state = TaskState::Running;
+    ++next->switches_in;
+    return next;
 }
 
 Task* CpuScheduler::on_tick() {

@@ -1,4 +1,4 @@
-// Kernel tasks, the task list and the interrupt-driven switch, per CPU (see tasks.hpp).
+// Kernel tasks, the task list and the switch, per CPU (see tasks.hpp).
 #include "sched/tasks.hpp"
 
 #include "arch/arch.hpp"
@@ -16,48 +16,41 @@ namespace {
 
 constexpr unsigned kTaskStackPages = 4;     // 16 KiB below each guard page
 
-enum Operation : uint64_t { kYield = 1, kSleep, kBlock, kExit, kMigrate };
-
-struct BlockRequest {
-    WaitQueue* queue;
-    bool (*satisfied)(void* context);  // null: block unconditionally
-    void* context;
-};
-
-struct SleepRequest {
-    uint64_t ticks;
-    bool (*stop)(void* context);  // checked under this CPU's lock; null: sleep unconditionally
-    void* context;
-};
-
 // --- the task list (shared; the switch path only reads and writes entries it owns) ---------
 sched::TaskList g_task_list(kmalloc);
 
-// --- per CPU --------------------------------------------------------------------------------
+}  // namespace
+
+// --- per CPU (CpuLocal::tasks points at this CPU's) ------------------------------------------
+// The running task is the scheduler's current one, also in CpuLocal::current_task for a
+// one-load current().
 struct CpuTasks {
     IrqSpinLock lock;                // guards everything below
     sched::CpuScheduler scheduler;
-    KernelTask* current = nullptr;
     KernelTask* reap_head = nullptr; // dead tasks left by the switch (linked through
                                      // sched.queue_next: a dead task is on no queue)
     bool running = false;            // this CPU takes tasks
     kstd::CpuMask* loaded_space_cpus = nullptr;  // the loaded user space's CPU set (KernelTask)
+    uint64_t switches = 0;           // context switches made here
     uint64_t ipi_switches = 0;       // switches made by the wake-up IPI (not the tick)
     bool extended_state_live = false;  // lazy mode: the current task's registers are loaded (CR0.TS
                                        // clear); changed only by this CPU with interrupts off
 };
+
+namespace {
+
 CpuTasks g_cpus[kMaxCpus];
 KernelTask g_boot_task;
-uint64_t g_switches = 0, g_steals = 0, g_wake_ipis = 0;
+uint64_t g_steals = 0, g_wake_ipis = 0;
 
 unsigned g_tick_hz = 0;  // the timer's rate, for turning sleeps into ticks
 bool g_lazy_extended_state = false;  // set once at boot (use_lazy_extended_state)
 
-sched::TaskEntry& entry(uint32_t slot) { return g_task_list.entry(slot); }
 KernelTask* from_sched(sched::Task* task) { return reinterpret_cast<KernelTask*>(task); }
 static_assert(__builtin_offsetof(KernelTask, sched) == 0, "sched::Task must be first");
 
-CpuTasks& this_cpu_tasks() { return g_cpus[this_cpu().index]; }
+CpuTasks& this_cpu_tasks() { return *this_cpu().tasks; }
+KernelTask* current_of(const CpuLocal& cpu) { return static_cast<KernelTask*>(cpu.current_task); }
 
 // A CPU's load as placement and stealing see it: read without its lock.
 sched::CpuLoad load_of(unsigned cpu) {
@@ -120,16 +113,19 @@ void reaper(uint64_t) {
 // Eager: the registers of a user task leaving are saved, those of a user task coming are loaded
 // (a kernel task neither: it never touches them). Lazy: they are saved only if the leaving task
 // used them since it was switched in, and the next use traps (on_extended_state_trap). A dead
-// task's registers are dropped. The incoming task's last CPU saved them before clearing on_cpu.
-void switch_extended_state_locked(CpuTasks& cpu, KernelTask* previous, KernelTask* next) {
-    const bool keep_previous = previous->sched.state != sched::TaskState::Dead;
+// task's are saved like any other (its area lives until the reaper frees the task): one test
+// less on every switch. The incoming task's last CPU saved them before clearing on_cpu.
+[[gnu::always_inline]] inline void switch_extended_state_locked(CpuTasks& cpu, KernelTask* previous, KernelTask* next) {
     if (!g_lazy_extended_state) {
-        if (previous->extended_state && keep_previous) arch::extended_state_save(previous->extended_state);
-        if (next->extended_state) arch::extended_state_restore(next->extended_state);
+        void* const save_area = previous->extended_state;
+        const void* const restore_area = next->extended_state;
+        if (save_area && restore_area) arch::extended_state_switch(save_area, restore_area);
+        else if (save_area) arch::extended_state_save(save_area);
+        else if (restore_area) arch::extended_state_restore(restore_area);
         return;
     }
     if (!cpu.extended_state_live) return;
-    if (keep_previous) arch::extended_state_save(previous->extended_state);
+    arch::extended_state_save(previous->extended_state);
     cpu.extended_state_live = false;
     arch::extended_state_trap_next_use();
 }
@@ -138,7 +134,7 @@ void switch_extended_state_locked(CpuTasks& cpu, KernelTask* previous, KernelTas
 // since it was switched in.
 bool on_extended_state_trap() {
     CpuTasks& cpu = this_cpu_tasks();
-    KernelTask* task = cpu.current;
+    KernelTask* task = current();
     if (!g_lazy_extended_state || cpu.extended_state_live || !task->extended_state) return false;
     arch::extended_state_allow_use();
     arch::extended_state_restore(task->extended_state);
@@ -150,42 +146,46 @@ bool on_extended_state_trap() {
 void save_current_extended_state() {
     const bool were_enabled = arch::save_and_disable_interrupts();
     CpuTasks& cpu = this_cpu_tasks();
-    if (!g_lazy_extended_state || cpu.extended_state_live) arch::extended_state_save(cpu.current->extended_state);
+    if (!g_lazy_extended_state || cpu.extended_state_live) arch::extended_state_save(current()->extended_state);
     arch::restore_interrupts(were_enabled);
 }
 
-// The one switch path: called with the interrupted task's frame, returns the frame to resume.
-uint64_t switch_locked(CpuTasks& cpu, arch::TrapFrame* frame, sched::Task* next_task) {
-    KernelTask* previous = cpu.current;
+// The one switch path, in two halves. Under this CPU's lock, with the task the scheduler chose
+// to follow `previous` (the running one): everything that must agree with the scheduler's state.
+// Returns nullptr if `previous` keeps the CPU; else the task to switch to, which switch_to()
+// then resumes once the lock is released (interrupts still off). Inlined: it is most of every
+// switch, and each caller is a different path (yield, block, sleep, the tick, the wake IPI).
+[[gnu::always_inline]] inline KernelTask* prepare_switch_locked(CpuTasks& cpu, CpuLocal& self, KernelTask* previous,
+                                                              sched::Task* next_task) {
     KernelTask* next = from_sched(next_task);
-    entry(previous->slot).saved_rsp = reinterpret_cast<uint64_t>(frame);
-    if (next == previous) return reinterpret_cast<uint64_t>(frame);
-    __atomic_fetch_add(&g_switches, 1, __ATOMIC_RELAXED);
-    if (previous->sched.state == sched::TaskState::Dead) {
-        // Still on its stack until the iretq: the reaper frees it once on_cpu is clear.
-        previous->sched.queue_next = reinterpret_cast<sched::Task*>(cpu.reap_head);
-        cpu.reap_head = previous;
-    }
+    if (next == previous) return nullptr;
+    __atomic_fetch_add(&cpu.switches, 1, __ATOMIC_RELAXED);  // read by switch_count()
     // A task that just left another CPU (woken, stolen or migrated) may still have that CPU on
     // its stack for a few instructions: resume it only once that CPU has let go.
     while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
     switch_extended_state_locked(cpu, previous, next);
     next->on_cpu = 1;
-    this_cpu().switch_release = &previous->on_cpu;  // cleared by isr_common after the stack switch
-    cpu.current = next;
-    this_cpu().current_task = next;
-    if (next->process) arch::set_user_entry_stack(this_cpu().index, next->stack.top);
-    if (next->address_space_cpus != cpu.loaded_space_cpus) {
+    self.current_task = next;
+    if (next->process) arch::set_user_entry_stack(next->stack.top);
+    kstd::CpuMask* const next_space_cpus = next->address_space_cpus;  // one load, across the atomics
+    if (next_space_cpus != cpu.loaded_space_cpus) {
         // Joining the set before loading the tables: a shootdown that reads the set after that
         // reaches us; one that read it before changed the tables before we load them.
-        const unsigned self = this_cpu().index;
-        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(self);
-        if (next->address_space_cpus) next->address_space_cpus->add_concurrently(self);
+        const unsigned index = self.index;
+        __builtin_assume(index < kMaxCpus);  // every CpuLocal is in g_cpu_locals[kMaxCpus]
+        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(index);
+        if (next_space_cpus) next_space_cpus->add_concurrently(index);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        cpu.loaded_space_cpus = next->address_space_cpus;
+        cpu.loaded_space_cpus = next_space_cpus;
     }
-    arch::load_address_space(entry(next->slot).pml4_phys);
-    return entry(next->slot).saved_rsp;
+    arch::load_address_space(next->entry->pml4_phys);
+    return next;
+}
+
+// The other half, after the lock: the stack switch itself. `previous` stays suspended in here
+// until a CPU switches back to it (arch::switch_context, which clears its on_cpu once off it).
+[[gnu::always_inline]] inline void switch_to(KernelTask* previous, KernelTask* next) {
+    arch::switch_context(&previous->entry->saved_rsp, next->entry->saved_rsp, &previous->on_cpu);
 }
 
 // Makes `task` ready on the CPU it belongs to, and wakes that CPU at once if it is parked.
@@ -224,89 +224,85 @@ void steal_if_idle(unsigned self) {
 
 }  // namespace
 
-uint64_t on_timer_tick(arch::TrapFrame* frame) {
-    const unsigned self = this_cpu().index;
-    CpuTasks& cpu = g_cpus[self];
-    if (!cpu.running) return reinterpret_cast<uint64_t>(frame);
-    steal_if_idle(self);
-    IrqLockGuard guard(cpu.lock);
-    reap_locked(cpu);
-    // A CPU that was running user code or idling was not stuck in the kernel, even if its task
-    // keeps the CPU (the one task on it, or nothing to do); one that switches here schedules.
-    // Switches elsewhere are noted by on_scheduler_trap, or follow an idle tick (the wake IPI).
-    const bool was_not_in_a_kernel_task = arch::frame_is_user(frame) || cpu.scheduler.idle_now();
-    const uint64_t resume = switch_locked(cpu, frame, cpu.scheduler.on_tick());
-    if (was_not_in_a_kernel_task || resume != reinterpret_cast<uint64_t>(frame)) note_scheduled(this_cpu());
-    return resume;
+void on_timer_tick(arch::TrapFrame* frame) {
+    CpuLocal& self = this_cpu();
+    CpuTasks& cpu = g_cpus[self.index];  // not self.tasks: a tick may come before init sets it
+    if (!cpu.running) return;
+    steal_if_idle(self.index);
+    KernelTask* const previous = current_of(self);
+    KernelTask* next;
+    {
+        InterruptsOffLockGuard guard(cpu.lock);
+        reap_locked(cpu);
+        // A CPU that was running user code or idling was not stuck in the kernel, even if its
+        // task keeps the CPU (the one task on it, or nothing to do); one that switches here
+        // schedules. Switches elsewhere are noted where a task gives up the CPU, or follow an
+        // idle tick (the wake IPI).
+        const bool was_not_in_a_kernel_task = arch::frame_is_user(frame) || cpu.scheduler.idle_now();
+        next = prepare_switch_locked(cpu, self, previous, cpu.scheduler.on_tick());
+        if (was_not_in_a_kernel_task || next) note_scheduled(self);
+    }
+    if (next) switch_to(previous, next);  // the preempted task resumes here, then returns from the interrupt
 }
 
 namespace {
 
-uint64_t on_wake_ipi(arch::TrapFrame* frame, void*) {
+void on_wake_ipi(arch::TrapFrame*, void*) {
     arch::end_of_interrupt();
-    CpuTasks& cpu = this_cpu_tasks();
-    if (!cpu.running) return reinterpret_cast<uint64_t>(frame);
-    IrqLockGuard guard(cpu.lock);
-    if (!cpu.scheduler.idle_now()) return reinterpret_cast<uint64_t>(frame);  // runs at its turn
-    const uint64_t next = switch_locked(cpu, frame, cpu.scheduler.yield());
-    if (next != reinterpret_cast<uint64_t>(frame)) ++cpu.ipi_switches;
-    return next;
+    CpuLocal& self = this_cpu();
+    CpuTasks& cpu = g_cpus[self.index];
+    if (!cpu.running) return;
+    KernelTask* const previous = current_of(self);
+    KernelTask* next;
+    {
+        InterruptsOffLockGuard guard(cpu.lock);
+        if (!cpu.scheduler.idle_now()) return;  // runs at its turn
+        next = prepare_switch_locked(cpu, self, previous, cpu.scheduler.yield());
+        if (next) __atomic_store_n(&cpu.ipi_switches, cpu.ipi_switches + 1, __ATOMIC_RELAXED);
+    }
+    if (next) switch_to(previous, next);
 }
 
-uint64_t on_scheduler_trap(arch::TrapFrame* frame, void*) {
-    CpuLocal& self = this_cpu();  // one per-CPU base read for both uses (this is the yield path)
-    CpuTasks& cpu = g_cpus[self.index];
+// The task gives the CPU back to the scheduler (yield, sleep, exit), interrupts off:
+// `choose(cpu, previous)` runs under this CPU's lock and returns the scheduler's pick, or
+// nullptr to keep running.
+template <typename Choose>
+[[gnu::always_inline]] inline void give_up_cpu(Choose choose) {
+    CpuLocal& self = this_cpu();
+    CpuTasks& cpu = *self.tasks;
     note_scheduled(self);  // the task gave the CPU back to the scheduler, if only to get it again
-    const uint64_t operation = arch::scheduler_trap_operation(frame);
-    const uint64_t argument = arch::scheduler_trap_argument(frame);
-    if (operation == kBlock) {
-        // Lock order: the wait queue, then this CPU. The waker takes them one at a time.
-        // The condition is checked under the queue lock, which every waker takes too, so a wake
-        // between the caller's check and this block cannot be lost.
-        const auto* request = reinterpret_cast<const BlockRequest*>(argument);
-        IrqLockGuard queue_guard(request->queue->lock);
-        if (request->satisfied && request->satisfied(request->context)) return reinterpret_cast<uint64_t>(frame);
-        __atomic_store_n(&cpu.current->blocked_queue, request->queue, __ATOMIC_RELEASE);
-        IrqLockGuard guard(cpu.lock);
+    KernelTask* const previous = current_of(self);
+    KernelTask* next = nullptr;
+    {
+        InterruptsOffLockGuard guard(cpu.lock);
         reap_locked(cpu);
-        return switch_locked(cpu, frame, cpu.scheduler.block_current(request->queue->waiters));
+        if (sched::Task* chosen = choose(cpu, previous)) next = prepare_switch_locked(cpu, self, previous, chosen);
     }
-    if (operation == kMigrate) {
-        // Off this CPU's queues under its lock; onto the target's once our lock is released
-        // (never two CPU locks at once). The target waits for on_cpu before resuming it.
-        KernelTask* leaving = cpu.current;
-        const unsigned target = static_cast<unsigned>(argument);
-        uint64_t resume;
-        {
-            IrqLockGuard guard(cpu.lock);
-            if (leaving->sched.may_run_on(this_cpu().index) || target >= g_cpu_count ||
-                !__atomic_load_n(&g_cpus[target].running, __ATOMIC_ACQUIRE))
-                return reinterpret_cast<uint64_t>(frame);
-            reap_locked(cpu);
-            resume = switch_locked(cpu, frame, cpu.scheduler.migrate_current());
-        }
-        __atomic_store_n(&leaving->sched.cpu, target, __ATOMIC_RELAXED);
-        make_ready_on_its_cpu(&leaving->sched);
-        return resume;
+    if (next) switch_to(previous, next);
+}
+
+// The current task moves to CPU `target` (its affinity no longer includes this one), interrupts
+// off. Off this CPU's queues under its lock; onto the target's once our lock is released (never
+// two CPU locks at once), still before the switch: the target waits for on_cpu before it
+// resumes the task, and on_cpu clears only once the switch is off its stack.
+void migrate_current(unsigned target) {
+    CpuLocal& self = this_cpu();
+    CpuTasks& cpu = *self.tasks;
+    note_scheduled(self);
+    KernelTask* const leaving = current_of(self);
+    KernelTask* next;
+    {
+        InterruptsOffLockGuard guard(cpu.lock);
+        if (leaving->sched.may_run_on(self.index) || target >= g_cpu_count ||
+            !__atomic_load_n(&g_cpus[target].running, __ATOMIC_ACQUIRE))
+            return;
+        reap_locked(cpu);
+        next = prepare_switch_locked(cpu, self, leaving, cpu.scheduler.migrate_current());
     }
-    IrqLockGuard guard(cpu.lock);
-    reap_locked(cpu);
-    sched::Task* next = nullptr;
-    switch (operation) {
-    case kYield: next = cpu.scheduler.yield(); break;
-    case kSleep: {
-        // The stop condition is checked under this CPU's lock, which interrupt_wait() takes to
-        // end a sleep early: a kill between the caller's check and this sleep is not lost.
-        const auto* request = reinterpret_cast<const SleepRequest*>(argument);
-        if (request->stop && request->stop(request->context)) return reinterpret_cast<uint64_t>(frame);
-        next = cpu.scheduler.sleep_current(request->ticks);
-        break;
-    }
-    case kExit: next = cpu.scheduler.exit_current(); break;
-    default:
-        panic("tasks: unknown scheduler operation %lu", operation);
-    }
-    return switch_locked(cpu, frame, next);
+    __atomic_store_n(&leaving->sched.cpu, target, __ATOMIC_RELAXED);
+    make_ready_on_its_cpu(&leaving->sched);
+    // migrate_current() never keeps the task: something else (the idle task at least) runs here.
+    switch_to(leaving, next);
 }
 
 void idle_loop(uint64_t) {
@@ -348,7 +344,8 @@ KernelTask* create(const char* name, uint64_t pml4_phys, uint64_t (*build_frame)
     task->sched.id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
     kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
     task->sched.name = task->name;
-    entry(task->slot) = {pml4_phys, build_frame(task->stack.top, context)};
+    task->entry = &g_task_list.entry(task->slot);
+    *task->entry = {pml4_phys, build_frame(task->stack.top, context)};
     return task;
 }
 
@@ -360,7 +357,8 @@ KernelTask* adopt_running_context(KernelTask* task, const char* name) {
     task->slot = slot.value();
     kstd::format_to_buffer(task->name, sizeof(task->name), "%s", name);
     task->sched.name = task->name;
-    entry(task->slot) = {kernel_address_space().root().address(), 0};
+    task->entry = &g_task_list.entry(task->slot);
+    *task->entry = {kernel_address_space().root().address(), 0};
     task->on_cpu = 1;  // it is running right now
     return task;
 }
@@ -399,12 +397,11 @@ void init(unsigned tick_hz) {
     if (!idle) panic("tasks: cannot create the idle task");
     {
         IrqLockGuard guard(cpu.lock);
-        cpu.current = &g_boot_task;
+        this_cpu().tasks = &cpu;
         this_cpu().current_task = &g_boot_task;
         cpu.scheduler.init(0, &idle->sched, &g_boot_task.sched);
         cpu.running = true;
     }
-    arch::set_interrupt_handler(arch::kVectorSchedulerTrap, on_scheduler_trap, nullptr);
     arch::set_interrupt_handler(arch::kVectorWakeIpi, on_wake_ipi, nullptr);
     if (!spawn("reaper", reaper, 0, 0, true)) panic("tasks: cannot create the reaper task");
     klog("tasks: task list of 16-byte entries (PML4, RSP) in %u-entry chunks; idle task %lu; main is task 0",
@@ -423,7 +420,7 @@ void init_application_processor() {
     idle->sched.affinity = kstd::CpuMask{};  // never moved, never stolen
     CpuTasks& cpu = g_cpus[index];
     IrqLockGuard guard(cpu.lock);
-    cpu.current = idle;
+    this_cpu().tasks = &cpu;
     this_cpu().current_task = idle;
     cpu.scheduler.init(index, &idle->sched, nullptr);
     if (g_lazy_extended_state) arch::extended_state_trap_next_use();  // nothing is loaded yet
@@ -490,10 +487,12 @@ bool set_current_affinity(const kstd::CpuMask& cpus) {
     {
         CpuTasks& cpu = this_cpu_tasks();
         IrqLockGuard guard(cpu.lock);
-        cpu.current->sched.affinity = cpus;
-        if (cpu.current->sched.may_run_on(this_cpu().index)) return true;
+        current()->sched.affinity = cpus;
+        if (current()->sched.may_run_on(this_cpu().index)) return true;
     }
-    arch::scheduler_trap(kMigrate, target);
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    migrate_current(target);
+    arch::restore_interrupts(were_enabled);
     return true;
 }
 
@@ -502,9 +501,9 @@ void leave_address_space(kstd::CpuMask& cpus) {
     {
         const bool were_enabled = arch::save_and_disable_interrupts();
         CpuTasks& cpu = this_cpu_tasks();
-        entry(cpu.current->slot).pml4_phys = kernel_root;
+        current()->entry->pml4_phys = kernel_root;
         arch::load_address_space(kernel_root);
-        cpu.current->address_space_cpus = nullptr;
+        current()->address_space_cpus = nullptr;
         if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(this_cpu().index);
         cpu.loaded_space_cpus = nullptr;
         arch::restore_interrupts(were_enabled);
@@ -545,17 +544,21 @@ unsigned pin_current_to_this_cpu() {
     CpuTasks& cpu = this_cpu_tasks();
     IrqLockGuard guard(cpu.lock);
     const unsigned index = this_cpu().index;
-    cpu.current->sched.affinity = kstd::CpuMask::only(index);
+    current()->sched.affinity = kstd::CpuMask::only(index);
     return index;
 }
 
 void unpin_current() {
     CpuTasks& cpu = this_cpu_tasks();
     IrqLockGuard guard(cpu.lock);
-    cpu.current->sched.affinity = kstd::CpuMask::all();
+    current()->sched.affinity = kstd::CpuMask::all();
 }
 
-void yield() { arch::scheduler_trap(kYield, 0); }
+void yield() {
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    give_up_cpu([](CpuTasks& cpu, KernelTask*) { return cpu.scheduler.yield(); });
+    arch::restore_interrupts(were_enabled);
+}
 
 void sleep_ms(uint64_t milliseconds) { sleep_ms_unless(milliseconds, nullptr, nullptr); }
 
@@ -572,8 +575,12 @@ bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* c
     if (since_tick_ns > tick_ns) since_tick_ns = tick_ns;
     constexpr uint64_t kLongest = (~0ull - 2000000000ull) / 1000000;  // keeps the sum below from wrapping
     const uint64_t ticks = milliseconds >= kLongest ? ~0ull : (milliseconds * 1000000 + since_tick_ns + tick_ns - 1) / tick_ns;
-    const SleepRequest request{ticks ? ticks : 1, stop, context};
-    arch::scheduler_trap(kSleep, reinterpret_cast<uint64_t>(&request));
+    give_up_cpu([&](CpuTasks& cpu, KernelTask*) -> sched::Task* {
+        // The stop condition is checked under this CPU's lock, which interrupt_wait() takes to
+        // end a sleep early: a kill between the caller's check and this sleep is not lost.
+        if (stop && stop(context)) return nullptr;
+        return cpu.scheduler.sleep_current(ticks ? ticks : 1);
+    });
     arch::restore_interrupts(were_enabled);
     return stop && stop(context);
 }
@@ -581,9 +588,27 @@ bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* c
 void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 
 void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context) {
-    const BlockRequest request{&queue, satisfied, context};
-    arch::scheduler_trap(kBlock, reinterpret_cast<uint64_t>(&request));
-    KernelTask* self = current();
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    CpuLocal& self_cpu = this_cpu();
+    CpuTasks& cpu = *self_cpu.tasks;
+    note_scheduled(self_cpu);
+    KernelTask* const previous = current_of(self_cpu);
+    KernelTask* next = nullptr;
+    {
+        // Lock order: the wait queue, then this CPU. The waker takes them one at a time.
+        // The condition is checked under the queue lock, which every waker takes too, so a wake
+        // between the caller's check and this block cannot be lost.
+        InterruptsOffLockGuard queue_guard(queue.lock);
+        if (!satisfied || !satisfied(context)) {
+            __atomic_store_n(&previous->blocked_queue, &queue, __ATOMIC_RELEASE);
+            InterruptsOffLockGuard guard(cpu.lock);
+            reap_locked(cpu);
+            next = prepare_switch_locked(cpu, self_cpu, previous, cpu.scheduler.block_current(queue.waiters));
+        }
+    }
+    if (next) switch_to(previous, next);
+    arch::restore_interrupts(were_enabled);
+    KernelTask* self = previous;
     if (__atomic_load_n(&self->blocked_queue, __ATOMIC_RELAXED)) {
         IrqLockGuard guard(self->block_lock);
         __atomic_store_n(&self->blocked_queue, nullptr, __ATOMIC_RELEASE);
@@ -660,14 +685,25 @@ void Mutex::unlock() {
 }
 
 void exit() {
-    arch::scheduler_trap(kExit, 0);
+    arch::save_and_disable_interrupts();
+    give_up_cpu([](CpuTasks& cpu, KernelTask* dying) {
+        sched::Task* next = cpu.scheduler.exit_current();
+        // Still on its stack until the switch: the reaper frees it once on_cpu is clear.
+        dying->sched.queue_next = reinterpret_cast<sched::Task*>(cpu.reap_head);
+        cpu.reap_head = dying;
+        return next;
+    });
     panic("tasks: a dead task was scheduled again");
 }
 
 uint64_t live_count() { return g_task_list.live(); }
 uint64_t task_list_slots() { return g_task_list.slots(); }
 
-uint64_t switch_count() { return __atomic_load_n(&g_switches, __ATOMIC_RELAXED); }
+uint64_t switch_count() {
+    uint64_t total = 0;
+    for (unsigned cpu = 0; cpu < g_cpu_count; ++cpu) total += __atomic_load_n(&g_cpus[cpu].switches, __ATOMIC_RELAXED);
+    return total;
+}
 uint64_t steal_count() { return __atomic_load_n(&g_steals, __ATOMIC_RELAXED); }
 uint64_t wake_ipi_count() { return __atomic_load_n(&g_wake_ipis, __ATOMIC_RELAXED); }
 unsigned cpu_of(const KernelTask* task) { return task->sched.cpu; }

@@ -1,8 +1,10 @@
 // Kernel tasks and the switch path (the seed design's model, docs/tasks.md). The task list holds one 16-byte entry
 // per task — its PML4 and its saved ring-0 RSP — in chunks that are added as tasks are created,
-// so it grows without ever moving an entry. A switch happens only inside an interrupt (the timer,
-// vector 0x80 for yield/sleep/block/exit, or the wake-up IPI): save RSP in the current entry,
-// let this CPU's portable scheduler pick, load the next entry's CR3 and RSP, pop, iretq.
+// so it grows without ever moving an entry. A task switches where it gives up the CPU (yield,
+// sleep, block, exit, migrate) or in the interrupt that preempts it (the timer, the wake-up
+// IPI): this CPU's portable scheduler picks, the next entry's CR3 is loaded, and
+// arch::switch_context saves the callee-saved registers and RSP in the current entry and
+// resumes the next one from its own.
 //
 // SMP: every CPU has its own scheduler, run queue and lock; the switch path takes only its own
 // CPU's lock. A task keeps its CPU while runnable; a CPU with nothing to run steals a ready task
@@ -26,10 +28,11 @@ struct WaitQueue;
 struct KernelTask {
     sched::Task sched;  // the scheduler's view (state, queue links, accounting)
     uint32_t slot;      // index of this task's entry in the task list (sched/task_list.hpp)
+    sched::TaskEntry* entry;  // that entry (entries never move): the switch reaches it in one load
     KernelStack stack;  // empty for the boot task, which runs on the boot stack
     char name[24];
     // 1 while a CPU runs on this task's stack, cleared by that CPU only after it has switched to
-    // another stack (isr_stubs.S): a task woken, stolen or migrated to another CPU is not resumed
+    // another stack (arch::switch_context): a task woken, stolen or migrated to another CPU is not resumed
     // there before its previous CPU is off its stack.
     uint32_t on_cpu;
     void* process;            // the user process this task runs (nullptr: a kernel task)
@@ -97,11 +100,11 @@ inline constexpr unsigned kAnyCpu = ~0u;
 inline constexpr uint64_t kForever = ~0ull;  // a sleep that only interrupt_wait() ends
 
 // Turns the running boot code into task "main", creates this CPU's idle task and hooks the
-// scheduler into vector 0x80 and the wake-up IPI. `tick_hz`: the rate on_timer_tick is called at.
+// scheduler into the wake-up IPI. `tick_hz`: the rate on_timer_tick is called at.
 void init(unsigned tick_hz);
 // The timer interrupt's work after its EOI (the kernel's tick hook): steal if idle, account the
-// tick, switch if the quantum is over. Returns the stack to resume.
-uint64_t on_timer_tick(arch::TrapFrame* frame);
+// tick, switch if the quantum is over (the preempted task resumes inside this call later).
+void on_timer_tick(arch::TrapFrame* frame);
 // An AP: its boot context becomes its idle task; from then on it runs tasks.
 void init_application_processor();
 

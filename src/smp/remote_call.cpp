@@ -20,11 +20,10 @@ void* volatile g_argument = nullptr;
 volatile unsigned g_pending = 0;
 unsigned long long g_count = 0;
 
-uint64_t on_remote_call(arch::TrapFrame* frame, void*) {
+void on_remote_call(arch::TrapFrame*, void*) {
     g_function(g_argument);
     __atomic_fetch_sub(&g_pending, 1, __ATOMIC_RELEASE);
     arch::end_of_interrupt();
-    return reinterpret_cast<uint64_t>(frame);
 }
 
 // Answers before it halts: on_remote_call's own answer, after the function, never comes.

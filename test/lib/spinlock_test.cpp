@@ -14,6 +14,7 @@
 
 namespace {
 
+using kernel::InterruptsOffLockGuard;
 using kernel::IrqLockGuard;
 using kernel::IrqSpinLock;
 using kernel::LockGuard;
@@ -90,6 +91,26 @@ TEST_F(SpinLocks, ASecondIrqLockerWaitsUntilTheHolderUnlocks) {
 TEST_F(SpinLocks, ASecondPlainLockerWaitsUntilTheHolderUnlocks) {
     SpinLock lock;
     expect_waiter_waits_for_unlock<SpinLock, LockGuard>(lock, [&] { lock.lock(); }, [&] { lock.unlock(); });
+}
+
+TEST_F(SpinLocks, AnInterruptsOffHolderFindsInterruptsOffAfterTheRelease) {
+    IrqSpinLock lock;
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    {
+        InterruptsOffLockGuard guard(lock);
+        EXPECT_FALSE(fake_arch::interrupts_enabled());
+        EXPECT_EQ(fake_arch::disable_depth(), 1u);  // its own disable only: the lock adds none
+    }
+    EXPECT_FALSE(fake_arch::interrupts_enabled());
+    arch::restore_interrupts(were_enabled);
+}
+
+TEST_F(SpinLocks, AnInterruptsOffHolderExcludesAnIrqLocker) {
+    IrqSpinLock lock;
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    expect_waiter_waits_for_unlock<IrqSpinLock, IrqLockGuard>(
+        lock, [&] { lock.lock_interrupts_off(); }, [&] { lock.unlock_interrupts_off(); });
+    arch::restore_interrupts(were_enabled);
 }
 
 }  // namespace

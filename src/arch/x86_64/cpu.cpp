@@ -142,11 +142,6 @@ void invalidate_tlb_page(uint64_t virt_addr) {
     asm volatile("invlpg (%0)" ::"r"(virt_addr) : "memory");
 }
 
-void scheduler_trap(uint64_t operation, uint64_t argument) {
-    // Vector 0x80 (interrupt_controllers.hpp kVectorYield): builds the same frame as the timer.
-    asm volatile("int $0x80" ::"a"(operation), "D"(argument) : "memory");
-}
-
 void load_address_space(uint64_t pml4_phys) {
     if (read_cr3() != pml4_phys) asm volatile("mov %0, %%cr3" ::"r"(pml4_phys) : "memory");
 }

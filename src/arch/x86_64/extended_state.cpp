@@ -93,16 +93,20 @@ void extended_state_init(void* area) {
 }
 
 void extended_state_save(void* area) {
-    switch (g_method) {
-        case Method::Xsaveopt:
-            xsaveopt(area);
-            break;
-        case Method::Xsave:
-            xsave(area);
-            break;
-        case Method::Fxsave:
-            fxsave(area);
-            break;
+    if (__builtin_expect(g_method == Method::Xsaveopt, 1)) xsaveopt(area);  // the usual method: one test
+    else if (g_method == Method::Xsave) xsave(area);
+    else fxsave(area);
+}
+
+void extended_state_switch(void* save_area, const void* restore_area) {
+    // One method test for both halves, and the XSAVE mask (EDX:EAX) loaded once for both.
+    if (__builtin_expect(g_method == Method::Xsaveopt, 1)) {
+        xsaveopt_then_xrstor(save_area, restore_area);
+    } else if (g_method == Method::Xsave) {
+        xsave_then_xrstor(save_area, restore_area);
+    } else {
+        fxsave(save_area);
+        fxrstor(restore_area);
     }
 }
 

@@ -1,11 +1,11 @@
 /*
  * isr_stubs.S — the 256 interrupt/exception entry stubs and their common path.
  *
- * Implements: extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector,
- *                                               uint64_t error_code);
- *             which returns the RSP to resume from: the same frame, or another task's saved
- *             frame (the seed's switch: load RSP, pop the registers, iretq); for the NMI,
- *             extern "C" void nmi_dispatch(arch::TrapFrame* frame).
+ * Calls:      extern "C" void trap_dispatch(arch::TrapFrame* frame, uint64_t vector,
+ *                                           uint64_t error_code);
+ *             and, for the NMI, extern "C" void nmi_dispatch(arch::TrapFrame* frame).
+ *             A handler that switches tasks does so inside trap_dispatch (task_entry.S): the
+ *             interrupted task comes back here only once it is switched back to.
  * Must match: arch::TrapFrame (include/arch/trap_frame.hpp, static_asserts on every offset) and
  *             descriptors.cpp, which finds stub N at isr_stubs_begin + 16 * N.
  *
@@ -26,7 +26,6 @@
  * sets IA32_KERNEL_GS_BASE to 0 and ring 3 has no way to change it).
  */
 
-#include <arch/percpu_offsets.h>
 #include <arch/trap_frame_asm.h>
 #include <arch/x86_defs.h>
 
@@ -69,16 +68,8 @@ isr_common:
     mov %rsp, %rdi                      /* frame; 5 CPU + 15 pushed qwords keep RSP 16-aligned */
     cld                                 /* the ABI expects DF clear; the interrupted code may not */
     call trap_dispatch
-    mov %rax, %rsp
-    /* Now on the stack of the task to resume. If this was a switch, the task we left may run
-       on another CPU from now on: its stack is no longer ours (see sched/tasks.cpp, on_cpu). */
-    mov %gs:PERCPU_SWITCH_RELEASE, %rdx
-    test %rdx, %rdx
-    jz isr_return_to_frame
-    movq $0, %gs:PERCPU_SWITCH_RELEASE
-    movl $0, (%rdx)                     /* x86 stores are release-ordered: after every load above */
     .global isr_return_to_frame
-isr_return_to_frame:                    /* also the first "return" of a brand-new task */
+isr_return_to_frame:                    /* also where a brand-new task's SwitchFrame returns to */
     testb $3, TRAP_FRAME_CS(%rsp)       /* returning to ring 3? */
     jz 2f
     mov %rsp, %rdi

@@ -162,7 +162,7 @@ void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_to
 extern "C" char user_copy_fault_begin[], user_copy_fault_end[], user_copy_fault_fixup[];
 extern "C" uint8_t arch_smap_enabled;  // protections.cpp
 
-extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
+extern "C" void trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
     // RFLAGS.AC comes in as ring 3 left it (popf sets it) or as arch_user_copy set it, and SMAP
     // would let the handler touch user pages: it runs with AC clear, iretq restores the old.
     if (arch_smap_enabled) asm volatile("clac" ::: "memory");
@@ -176,7 +176,7 @@ extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint6
                                   frame->rip < reinterpret_cast<uint64_t>(user_copy_fault_end);
         const arch::FaultHandler handler = __atomic_load_n(&arch::g_fault_handler, __ATOMIC_ACQUIRE);
         // Lazy switching: the task's first x87/SSE/AVX instruction since it was switched in.
-        if (vector == 7 && from_user && arch::x86::take_extended_state_trap()) return reinterpret_cast<uint64_t>(frame);
+        if (vector == 7 && from_user && arch::x86::take_extended_state_trap()) return;
         if (handler && arch::is_program_fault(vector) && (from_user || in_user_copy)) {
             // [SDM vol3 §4.7] page-fault error code: bit 0 P (protection violation), bit 1 W/R.
             const uint32_t fp_status = vector == 16   ? arch::x86::unmasked_x87_exceptions()
@@ -191,17 +191,16 @@ extern "C" uint64_t trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint6
                                         from_user,
                                         (error_code & 16) != 0,
                                         fp_status};
-            if (handler(frame, fault)) return reinterpret_cast<uint64_t>(frame);
+            if (handler(frame, fault)) return;
             if (in_user_copy) {
                 frame->rip = reinterpret_cast<uint64_t>(user_copy_fault_fixup);
-                return reinterpret_cast<uint64_t>(frame);
+                return;
             }
         }
         arch::kernel_exception(*frame, vector, error_code);
     }
     const arch::InterruptHandler handler = __atomic_load_n(&arch::g_handlers[vector], __ATOMIC_ACQUIRE);
-    if (handler) return handler(frame, arch::g_handler_contexts[vector]);
-    return reinterpret_cast<uint64_t>(frame);
+    if (handler) handler(frame, arch::g_handler_contexts[vector]);
 }
 
 // NMIs come here from their own entry (isr_stubs.S, nmi_common), not through trap_dispatch: the

@@ -6,10 +6,11 @@
  *                 returns 0, or 1 if a page fault could not be resolved (trap.cpp moves the
  *                 faulting RIP from user_copy_fault_begin..end to user_copy_fault_fixup).
  *             arch_smap_enabled (protections.cpp): whether stac/clac exist and are needed.
- * Calls:      extern "C" void syscall_dispatch(arch::TrapFrame* frame)   (proc/syscalls.cpp)
- * Must match: arch::TrapFrame (the same frame isr_stubs.S builds, so a task that entered by
- *             `syscall` can be switched away and resumed by the common iretq path), the GDT
- *             order fixed by SYSRET (descriptors.hpp) and percpu_offsets.h.
+ * Calls:      extern "C" int64_t syscall_dispatch(uint64_t a0, uint64_t a1, uint64_t a2,
+ *                                               uint64_t a3, uint64_t number)   (proc/syscalls.cpp)
+ * Must match: arch::TrapFrame (the same frame isr_stubs.S builds, so fork's child and the rare
+ *             iretq return resume from it like from an interrupt), the GDT order fixed by
+ *             SYSRET (descriptors.hpp) and percpu_offsets.h.
  */
 #include <arch/percpu_offsets.h>
 #include <arch/trap_frame_asm.h>
@@ -27,32 +28,44 @@ syscall_entry:
     mov %rsp, %gs:PERCPU_USER_RSP
     mov %gs:PERCPU_ENTRY_RSP, %rsp
     /* The same five words an interrupt from ring 3 pushes, then the registers in isr_common's
-       order: the frame is an ordinary arch::TrapFrame. */
+       order: the frame is a whole arch::TrapFrame (fork copies it for the child). */
     pushq $X86_SELECTOR_USER_DATA
     pushq %gs:PERCPU_USER_RSP
     push %r11                           /* user RFLAGS */
     pushq $X86_SELECTOR_USER_CODE
     push %rcx                           /* user RIP */
-    push %rax                           /* call number; the result goes back here */
+    push %rax                           /* call number */
     push %rdi
     PUSH_FRAME_REGISTERS
     xor %ebp, %ebp                      /* backtraces stop at the user boundary */
-    mov %rsp, %rdi
+    mov %r10, %rcx                      /* argument 3: R10 in the system-call convention */
+    mov %rax, %r8                       /* the call number after the four arguments */
     sti                                 /* a system call is preemptible like any kernel code */
     call syscall_dispatch
     cli
-    /* SYSRET to a non-canonical RIP would fault in ring 0 with the user's RSP [SDM vol2 SYSRET];
-       the iretq path handles any frame, so anything unusual takes it. */
+    /* The way back restores only what the C code may have changed and the ABI preserves: the
+       argument registers, and RBP, which the entry cleared. RBX and R12-R15 are callee-saved,
+       so the C code gave them back as the user left them; RCX and R11 are the ABI's to clobber
+       (SYSRET loads them); RAX is the result. SYSRET to a non-canonical RIP would fault in ring 0 with the user's RSP
+       [SDM vol2 SYSRET]: that frame (a `syscall` in the last bytes of the lower half) takes
+       the iretq path, which handles any frame. The RIP here is the CPU's, the address after
+       the `syscall` instruction, below 2^47 + 16: bit 47 set is the one non-canonical case. */
     mov TRAP_FRAME_RIP(%rsp), %rcx
-    shr $47, %rcx
-    jnz isr_return_to_frame
-    POP_FRAME_REGISTERS
-    /* Only the CPU part of the frame is left: RIP at 0. */
-    mov 0(%rsp), %rcx                                  /* RIP for SYSRET */
-    mov TRAP_FRAME_RFLAGS - TRAP_FRAME_RIP(%rsp), %r11 /* RFLAGS for SYSRET */
-    mov TRAP_FRAME_RSP - TRAP_FRAME_RIP(%rsp), %rsp    /* the user stack; nothing below reads the kernel one */
+    bt $47, %rcx
+    jc 1f
+    mov TRAP_FRAME_RFLAGS(%rsp), %r11
+    mov TRAP_FRAME_RDI(%rsp), %rdi
+    mov TRAP_FRAME_RSI(%rsp), %rsi
+    mov TRAP_FRAME_RDX(%rsp), %rdx
+    mov TRAP_FRAME_R10(%rsp), %r10
+    mov TRAP_FRAME_R8(%rsp), %r8
+    mov TRAP_FRAME_R9(%rsp), %r9
+    mov TRAP_FRAME_RBP(%rsp), %rbp
+    mov TRAP_FRAME_RSP(%rsp), %rsp      /* the user stack; nothing below reads the kernel one */
     swapgs
     sysretq
+1:  mov %rax, TRAP_FRAME_RAX(%rsp)      /* the result, for the pops */
+    jmp isr_return_to_frame
 
 /* Copies n bytes between kernel and user memory. A fault on a user page first goes to the
    kernel's fault handler (a stack page may need committing, then the `rep movs` resumes where it

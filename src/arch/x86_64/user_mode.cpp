@@ -32,11 +32,14 @@ void init_user_mode(unsigned cpu_index) {
     wrmsr(kMsrKernelGsBase, 0);  // what ring 3 sees after the first swapgs
     init_protections();
     init_extended_state(cpu_index);
-    set_user_entry_stack(cpu_index, 0);
+    asm volatile("movq %0, %%gs:%c1" ::"r"(&cpu_tss(cpu_index).rsp[0]), "i"(PERCPU_TSS_RSP0) : "memory");
+    set_user_entry_stack(0);
 }
 
-void set_user_entry_stack(unsigned cpu_index, uint64_t stack_top) {
-    cpu_tss(cpu_index).rsp[0] = stack_top;
+void set_user_entry_stack(uint64_t stack_top) {
+    uint64_t* tss_rsp0;
+    asm volatile("movq %%gs:%c1, %0" : "=r"(tss_rsp0) : "i"(PERCPU_TSS_RSP0));
+    *tss_rsp0 = stack_top;
     asm volatile("movq %0, %%gs:%c1" ::"r"(stack_top), "i"(PERCPU_ENTRY_RSP) : "memory");
 }
 
@@ -51,14 +54,14 @@ uint64_t build_user_task_frame(uint64_t kernel_stack_top, uint64_t entry, uint64
     frame->rip = entry;
     frame->rdi = arg0;
     frame->rsi = arg1;
-    return reinterpret_cast<uint64_t>(frame);
+    return resume_through_frame(frame);
 }
 
 uint64_t build_forked_task_frame(uint64_t kernel_stack_top, const TrapFrame* from, uint64_t rax) {
     auto* frame = reinterpret_cast<TrapFrame*>(kernel_stack_top - sizeof(TrapFrame));
     *frame = *from;
     frame->rax = rax;
-    return reinterpret_cast<uint64_t>(frame);
+    return resume_through_frame(frame);
 }
 
 bool frame_is_user(const TrapFrame* frame) { return (frame->cs & 3) == 3; }
@@ -66,19 +69,13 @@ bool frame_interrupts_enabled(const TrapFrame* frame) { return frame->rflags & X
 uint64_t frame_instruction_pointer(const TrapFrame* frame) { return frame->rip; }
 uint64_t frame_stack_pointer(const TrapFrame* frame) { return frame->rsp; }
 
-uint64_t syscall_number(const TrapFrame* frame) { return frame->rax; }
-uint64_t syscall_argument(const TrapFrame* frame, unsigned index) {
-    switch (index) {
-    case 0: return frame->rdi;
-    case 1: return frame->rsi;
-    case 2: return frame->rdx;
-    case 3: return frame->r10;  // not RCX: SYSCALL overwrites it with the return address
-    case 4: return frame->r8;
-    case 5: return frame->r9;
-    default: return 0;
-    }
+TrapFrame* syscall_frame() {
+    // The entry stack is the task's own stack top on whichever CPU it runs: no interrupts-off
+    // window needed, and the load may be shared with any other in the same call.
+    uint64_t stack_top;
+    asm("mov %%gs:%c1, %0" : "=r"(stack_top) : "i"(PERCPU_ENTRY_RSP));
+    return reinterpret_cast<TrapFrame*>(stack_top) - 1;
 }
-void set_syscall_result(TrapFrame* frame, uint64_t value) { frame->rax = value; }
 
 bool copy_user(void* destination, const void* source, uint64_t size) {
     return size == 0 || arch_user_copy(destination, source, size) == 0;

@@ -98,7 +98,7 @@ void kthread_switch() {
         return;
     }
     g_bench_tasks_done.wait_until(2);
-    report("kthread_switch", g_samples, kSwitchRounds, "yield_int80");
+    report("kthread_switch", g_samples, kSwitchRounds, "yield");
 }
 
 // ap_bringup: first INIT to the last AP online, measured once during boot (one sample).

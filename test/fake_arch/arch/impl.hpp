@@ -13,7 +13,6 @@ namespace arch {
 
 inline constexpr uint8_t kVectorWakeIpi = X86_VECTOR_WAKE;
 inline constexpr uint8_t kVectorRemoteCallIpi = X86_VECTOR_REMOTE_CALL;
-inline constexpr uint8_t kVectorSchedulerTrap = X86_VECTOR_YIELD;
 inline constexpr uint16_t kLegacyCom1Port = X86_COM1_PORT;
 inline constexpr uint32_t kExtendedStateAlignment = 64;
 

@@ -76,6 +76,13 @@ inline void xsetbv(uint32_t xcr, uint64_t value) {
 inline void xsave(void* area) { asm volatile("xsave64 (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory"); }
 inline void xsaveopt(void* area) { asm volatile("xsaveopt64 (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory"); }
 inline void xrstor(const void* area) { asm volatile("xrstor64 (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory"); }
+// Save one area and load another in one statement, so the XSAVE mask in EDX:EAX is loaded once.
+inline void xsaveopt_then_xrstor(void* save_area, const void* restore_area) {
+    asm volatile("xsaveopt64 (%0)\n\txrstor64 (%1)" ::"r"(save_area), "r"(restore_area), "a"(~0u), "d"(~0u) : "memory");
+}
+inline void xsave_then_xrstor(void* save_area, const void* restore_area) {
+    asm volatile("xsave64 (%0)\n\txrstor64 (%1)" ::"r"(save_area), "r"(restore_area), "a"(~0u), "d"(~0u) : "memory");
+}
 inline void fxsave(void* area) { asm volatile("fxsave64 (%0)" ::"r"(area) : "memory"); }
 inline void fxrstor(const void* area) { asm volatile("fxrstor64 (%0)" ::"r"(area) : "memory"); }
 inline uint32_t read_mxcsr() {

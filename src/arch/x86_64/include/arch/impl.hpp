@@ -17,7 +17,6 @@ namespace arch {
 // <arch/x86_defs.h>).
 inline constexpr uint8_t kVectorWakeIpi = X86_VECTOR_WAKE;
 inline constexpr uint8_t kVectorRemoteCallIpi = X86_VECTOR_REMOTE_CALL;
-inline constexpr uint8_t kVectorSchedulerTrap = X86_VECTOR_YIELD;
 // The per-CPU base (arch.hpp): inline, as every "which CPU am I" on the switch and system-call
 // paths goes through it. The block's first word is its own address (PERCPU_SELF).
 inline void* cpu_local_base() {

@@ -12,7 +12,6 @@ namespace arch::x86 {
 // Vectors (exceptions are 0..31).
 inline constexpr unsigned kVectorTimer = X86_VECTOR_TIMER;
 inline constexpr unsigned kVectorIrqBase = X86_VECTOR_IRQ_BASE;  // IO APIC pin n -> 0x30 + n
-inline constexpr unsigned kVectorYield = X86_VECTOR_YIELD;       // the scheduler trap
 inline constexpr unsigned kVectorSpurious = X86_VECTOR_SPURIOUS;
 
 void disable_legacy_pic();

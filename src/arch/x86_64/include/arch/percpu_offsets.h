@@ -8,7 +8,7 @@
 #define PERCPU_SELF 0             /* the block's own address */
 #define PERCPU_ENTRY_RSP 8        /* top of the running user task's ring-0 stack (syscall entry) */
 #define PERCPU_USER_RSP 16        /* scratch: the user RSP while syscall_entry switches stacks */
-#define PERCPU_SWITCH_RELEASE 24  /* after a switch: the left task's on_cpu word to clear, or 0 */
+#define PERCPU_TSS_RSP0 24        /* the address of this CPU's TSS.RSP0 (set_user_entry_stack) */
 #define PERCPU_CURRENT_TASK 32    /* the task running on this CPU (read in one instruction) */
 
 #endif

@@ -73,13 +73,20 @@
 #define X86_VECTOR_NMI 2               /* non-maskable interrupt: its own entry path (isr_stubs.S) */
 #define X86_VECTOR_TIMER 0x20          /* the local APIC timer: the tick */
 #define X86_VECTOR_IRQ_BASE 0x30       /* IO APIC pin n -> 0x30 + n */
-#define X86_VECTOR_YIELD 0x80          /* software interrupt: the scheduler trap */
 #define X86_VECTOR_WAKE 0xF0           /* IPI: a task was made ready on a parked CPU */
 #define X86_VECTOR_REMOTE_CALL 0xF1    /* IPI: run a function (TLB shootdown) */
 #define X86_VECTOR_SPURIOUS 0xFF
 
 /* arch::TrapFrame (trap_frame.hpp, which static_asserts these): byte offsets from the saved RSP
    of the registers the entry assembly reads. */
+#define TRAP_FRAME_R10 40
+#define TRAP_FRAME_R9 48
+#define TRAP_FRAME_R8 56
+#define TRAP_FRAME_RBP 64
+#define TRAP_FRAME_RSI 72
+#define TRAP_FRAME_RDX 80
+#define TRAP_FRAME_RDI 104
+#define TRAP_FRAME_RAX 112
 #define TRAP_FRAME_RIP 120
 #define TRAP_FRAME_CS 128
 #define TRAP_FRAME_RFLAGS 136
