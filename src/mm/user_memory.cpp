@@ -18,6 +18,7 @@ static_assert(kUserTop == 1ull << 30, "user space is exactly page-directory 0 of
 // threads), after releasing the lock that guards the tables (proc/memory.cpp explains the order).
 class UserPageTableMemory final : public mm::PageTableMemory {
 public:
+    UserPageTableMemory() { set_linear_offset(kDirectMapBase); }  // table_entries' mapping
     kstd::Result<mm::Pfn, mm::AllocError> allocate_table() override {
         return physical_memory::allocate(mm::PageState::PageTable);
     }
@@ -143,7 +144,7 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     if (!frame) return 0;
     const uint64_t phys = frame.value().address();
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
-    if (!space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags | mm::kPageUser)) {
+    if (!space.map_page(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, flags | mm::kPageUser)) {
         physical_memory::free(frame.value());
         return 0;
     }
