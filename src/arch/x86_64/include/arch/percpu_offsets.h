@@ -10,5 +10,6 @@
 #define PERCPU_USER_RSP 16        /* scratch: the user RSP while syscall_entry switches stacks */
 #define PERCPU_SWITCH_RELEASE 24  /* after a switch: the left task's on_cpu word to clear, or 0 */
 #define PERCPU_CURRENT_TASK 32    /* the task running on this CPU (read in one instruction) */
+#define PERCPU_CPU_INDEX 40       /* 32 bits: this CPU's dense index (mm's per-CPU frame cache) */
 
 #endif
