@@ -95,11 +95,42 @@ kstd::Result<uint64_t*, MapError> AddressSpace::walk(uint64_t virt, unsigned lev
     return &entries(table)[pte::index(virt, level)];
 }
 
+kstd::Result<bool, MapError> AddressSpace::map_page(kstd::VirtAddr virt_addr, kstd::PhysAddr phys_addr,
+                                                    uint32_t flags) {
+    const uint64_t virt = virt_addr.value(), phys = phys_addr.value();
+    if (!pte::is_canonical(virt)) return kstd::fail(MapError::BadRange);
+    if (!aligned(virt | phys, kPageSize)) return kstd::fail(MapError::Misaligned);
+    const bool user = flags & kPageUser;
+    uint64_t* table = entries(m_root);
+    for (unsigned level = kTop; level > 0; --level) {
+        uint64_t& entry = table[pte::index(virt, level)];
+        if (!pte::is_present(entry)) {
+            // Nothing below exists: every table from here down is new, so nothing is mapped yet.
+            auto fresh = m_memory->allocate_table();
+            if (!fresh) return kstd::fail(MapError::OutOfMemory);
+            uint64_t* e = entries(fresh.value());
+            for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) e[i] = 0;
+            entry = pte::make_table(fresh.value().address(), user);
+        } else if (pte::is_leaf(entry, level)) {
+            return kstd::fail(MapError::AlreadyMapped);  // a huge page covers it
+        } else if (user && !(entry & pte::kUser)) {
+            entry |= pte::kUser;  // the CPU ANDs U over all levels: let user leaves through
+        }
+        table = entries(Pfn::from_address(pte::next_table(entry)));
+    }
+    uint64_t& leaf = table[pte::index(virt, 0)];
+    if (pte::is_present(leaf)) return kstd::fail(MapError::AlreadyMapped);
+    leaf = encode_leaf(phys, flags, 0);
+    return true;
+}
+
 kstd::Result<bool, MapError> AddressSpace::map(kstd::VirtAddr virt_addr, kstd::PhysAddr phys_addr, uint64_t size,
                                                uint32_t flags, PageSize page_size) {
     const uint64_t virt = virt_addr.value(), phys = phys_addr.value();
     if (!valid_range(virt, size)) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | phys | size, kPageSize)) return kstd::fail(MapError::Misaligned);
+    if (size == kPageSize && (page_size == PageSize::Size4K || page_size == PageSize::Largest))
+        return map_page(virt_addr, phys_addr, flags);
     const unsigned supported = m_memory->huge_1g_supported() ? 2u : 1u;
     unsigned largest = page_size == PageSize::Largest ? supported : static_cast<unsigned>(page_size);
     if (page_size != PageSize::Largest && !aligned(virt | phys | size, pte::level_size(largest)))

@@ -41,8 +41,25 @@ public:
     virtual bool no_execute_supported() const = 0;
     virtual bool huge_1g_supported() const = 0;
 
+    // What the walks use: a memory that reaches every table at its physical address plus one
+    // fixed offset (the kernel's direct map) says so with set_linear_offset, and a walk then
+    // computes each level's pointer itself instead of making a virtual call per level.
+    uint64_t* entries_of(Pfn table) {
+        if (m_linear) return reinterpret_cast<uint64_t*>(m_linear_offset + table.address());
+        return table_entries(table);
+    }
+
 protected:
     ~PageTableMemory() = default;
+    // From now on table_entries(t) is (uint64_t*)(offset + t.address()) for every table t.
+    void set_linear_offset(uintptr_t offset) {
+        m_linear_offset = offset;
+        m_linear = true;
+    }
+
+private:
+    uintptr_t m_linear_offset = 0;
+    bool m_linear = false;
 };
 
 struct Translation {
@@ -66,6 +83,10 @@ public:
     // nothing. Page-table pages it needed stay (they are freed by destroy()).
     kstd::Result<bool, MapError> map(kstd::VirtAddr virt, kstd::PhysAddr phys, uint64_t size, uint32_t flags,
                                      PageSize page_size = PageSize::Size4K);
+    // map() of one 4 KiB page (map() itself comes here for a one-page range): one walk down,
+    // creating the tables it lacks, and AlreadyMapped, with nothing changed, if a page or a huge
+    // page covers `virt`. The path of every demand-zero, stack-growth and copy-on-write fault.
+    kstd::Result<bool, MapError> map_page(kstd::VirtAddr virt, kstd::PhysAddr phys, uint32_t flags);
     // Removes every mapping in the range (a huge page must be covered whole, else Misaligned).
     kstd::Result<bool, MapError> unmap(uint64_t virt, uint64_t size);
     // The same, but stale TLB entries are the caller's to drop (one flush for a whole range, and
@@ -90,7 +111,7 @@ public:
     void for_each_leaf(Visitor&& visit) const;
 
 private:
-    uint64_t* entries(Pfn table) const { return m_memory->table_entries(table); }
+    uint64_t* entries(Pfn table) const { return m_memory->entries_of(table); }
     uint64_t encode_leaf(uint64_t phys, uint32_t flags, unsigned level) const;
     uint32_t decode_flags(uint64_t entry, unsigned level) const;
     // Walks to the table at `level` covering virt, creating tables on the way when asked.

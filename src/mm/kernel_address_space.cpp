@@ -23,6 +23,7 @@ void (*g_invalidate_ranges)(const VirtualRange* ranges, unsigned count) = invali
 
 class KernelPageTableMemory final : public mm::PageTableMemory {
 public:
+    KernelPageTableMemory() { set_linear_offset(0); }  // the boot identity map, as table_entries
     kstd::Result<mm::Pfn, mm::AllocError> allocate_table() override {
         auto frame = physical_memory::allocate(mm::PageState::PageTable);
         if (frame && !m_direct_map_live && frame.value().address() >= kBootIdentityLimit)
@@ -39,7 +40,10 @@ public:
     bool no_execute_supported() const override { return m_no_execute; }
     bool huge_1g_supported() const override { return m_huge_1g; }
 
-    void set_direct_map_live() { m_direct_map_live = true; }
+    void set_direct_map_live() {
+        m_direct_map_live = true;
+        set_linear_offset(kDirectMapBase);
+    }
     void detect_cpu() {
         m_no_execute = arch::cpu_supports_no_execute();
         m_huge_1g = arch::cpu_supports_1g_pages();

@@ -1,7 +1,9 @@
 // Kernel glue around mm::PageFrameAllocator (see physical_memory.hpp).
 #include "mm/physical_memory.hpp"
 
+#include "arch/arch.hpp"
 #include "lib/console.hpp"
+#include "lib/cpu_mask.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "lib/panic.hpp"
 #include "lib/spinlock.hpp"
@@ -14,6 +16,16 @@ using mm::PageState;
 mm::PageFrameAllocator g_frames;
 IrqSpinLock g_lock{LockLevel::PhysicalMemory};
 uint64_t g_metadata_phys = 0;
+// One per CPU index: single frames are taken and given back there without g_lock.
+mm::FrameCache g_caches[kstd::kMaxCpus];
+
+// The running CPU's cache; interrupts must be off so the task stays on this CPU while it uses it.
+// The index is the per-CPU block's 32-bit word (sched's CpuLocal::index), in place from the first
+// line of kernel_main.
+mm::FrameCache& this_cpu_cache() {
+    const auto index = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(arch::cpu_local_word<PERCPU_CPU_INDEX>()));
+    return g_caches[index];
+}
 
 // The boot page tables identity-map 0..4 GiB: the metadata must sit there to be reachable
 // before the kernel's own tables exist.
@@ -71,10 +83,11 @@ void init(const boot::BootInfo& info) {
     const uint64_t metadata = find_metadata_home(info, metadata_bytes);
     if (metadata == 0) panic("mm: no room below 4 GiB for %lu bytes of frame metadata", metadata_bytes);
     g_frames.init(frames, {reinterpret_cast<uint8_t*>(metadata), metadata_bytes});
+    g_frames.attach_caches(g_caches, kstd::kMaxCpus);
     g_metadata_phys = metadata;
 
-    // Highest region first: each push goes to the head, so low frames end up handed out first
-    // and the kernel's page tables, built next through the boot map (0..4 GiB), land low.
+    // Fresh frames are handed out lowest first, so the kernel's page tables, built next through
+    // the boot map (0..4 GiB), land low.
     for (size_t i = info.memory_map.count(); i-- > 0;) {
         const boot::MemoryRegion region = info.memory_map[i];
         if (region.type == boot::MemoryType::Available) g_frames.add_free_range({region.base, region.length});
@@ -98,9 +111,41 @@ void use_direct_map() {
     g_frames.relocate_metadata(phys_to_virt<uint8_t>(g_metadata_phys));
 }
 
+namespace {
+
+// The cache could not serve the call lock-free: the same call under g_lock, which also hands
+// interrupts back. Out of line, so the common path stays a few instructions and inlines.
+[[gnu::noinline]] kstd::Result<mm::Pfn, mm::AllocError> allocate_locked(mm::FrameCache& cache, PageState purpose,
+                                                                         bool were_enabled) {
+    kstd::Result<mm::Pfn, mm::AllocError> result = [&] {
+        IrqLockGuard guard(g_lock);
+        return g_frames.allocate_cached_locked(cache, purpose);
+    }();
+    arch::restore_interrupts(were_enabled);
+    return result;
+}
+
+[[gnu::noinline]] kstd::Result<bool, mm::FreeError> free_locked(mm::FrameCache& cache, mm::Pfn frame,
+                                                                 bool were_enabled) {
+    kstd::Result<bool, mm::FreeError> result = [&] {
+        IrqLockGuard guard(g_lock);
+        return g_frames.free_cached_locked(cache, frame);
+    }();
+    arch::restore_interrupts(were_enabled);
+    if (!result) klog("mm: refused to free frame 0x%lx: %s", frame.address(), mm::describe(result.error()));
+    return result;
+}
+
+}  // namespace
+
 kstd::Result<mm::Pfn, mm::AllocError> allocate(PageState purpose) {
-    IrqLockGuard guard(g_lock);
-    return g_frames.allocate(purpose);
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    mm::FrameCache& cache = this_cpu_cache();
+    mm::Pfn frame{0};
+    if (!g_frames.try_allocate_cached(cache, purpose, frame)) [[unlikely]]
+        return allocate_locked(cache, purpose, were_enabled);
+    arch::restore_interrupts(were_enabled);
+    return frame;
 }
 
 kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, PageState purpose, uint64_t align_frames) {
@@ -108,7 +153,16 @@ kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, PageState pur
     return g_frames.allocate_run(count, purpose, align_frames);
 }
 
-kstd::Result<bool, mm::FreeError> free(mm::Pfn frame) { return free_run(frame, 1); }
+// Into this CPU's cache; under g_lock only when the cache cannot take it lock-free (full, or a
+// frame that needs the checks and their error).
+kstd::Result<bool, mm::FreeError> free(mm::Pfn frame) {
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    mm::FrameCache& cache = this_cpu_cache();
+    if (!g_frames.try_free_cached(cache, frame)) [[unlikely]]
+        return free_locked(cache, frame, were_enabled);
+    arch::restore_interrupts(were_enabled);
+    return true;
+}
 
 kstd::Result<bool, mm::FreeError> free_run(mm::Pfn first, uint64_t count) {
     kstd::Result<bool, mm::FreeError> result = [&] {
@@ -127,10 +181,18 @@ kstd::Result<uint32_t, mm::FreeError> share(mm::Pfn frame) {
 }
 
 kstd::Result<uint32_t, mm::FreeError> release(mm::Pfn frame) {
+    // A frame with one owner (no fork relative shares it) goes to the cache like a free; a shared
+    // one, or an error, takes the lock, which keeps the owner counts.
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    if (g_frames.try_free_cached(this_cpu_cache(), frame)) {
+        arch::restore_interrupts(were_enabled);
+        return 0u;
+    }
     kstd::Result<uint32_t, mm::FreeError> result = [&] {
         IrqLockGuard guard(g_lock);
         return g_frames.release(frame);
     }();
+    arch::restore_interrupts(were_enabled);
     if (!result) klog("mm: refused to release frame 0x%lx: %s", frame.address(), mm::describe(result.error()));
     return result;
 }
@@ -153,8 +215,18 @@ uint64_t count(PageState state) {
 uint64_t frame_count() { return g_frames.frame_count(); }
 
 bool check_consistency() {
-    IrqLockGuard guard(g_lock);
-    return g_frames.check_consistency();
+    // Another CPU part-way through a cached allocate or free (which takes no lock) can show a
+    // frame or a count in passing: a disagreement that a later look does not repeat is that,
+    // corruption repeats.
+    constexpr int kLooks = 8;
+    for (int look = 0; look < kLooks; ++look) {
+        {
+            IrqLockGuard guard(g_lock);
+            if (g_frames.check_consistency()) return true;
+        }
+        for (int spin = 0; spin < 1000; ++spin) arch::cpu_relax();
+    }
+    return false;
 }
 
 PageState state(mm::Pfn frame) {

@@ -19,6 +19,7 @@ static_assert(kUserTop == 1ull << 30, "user space is exactly page-directory 0 of
 // threads), after releasing the lock that guards the tables (proc/memory.cpp explains the order).
 class UserPageTableMemory final : public mm::PageTableMemory {
 public:
+    UserPageTableMemory() { set_linear_offset(kDirectMapBase); }  // table_entries' mapping
     kstd::Result<mm::Pfn, mm::AllocError> allocate_table() override {
         return physical_memory::allocate(mm::PageState::PageTable);
     }
@@ -136,7 +137,7 @@ uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     if (!frame) return 0;
     const uint64_t phys = frame.value().address();
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
-    const bool mapped = space.map(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, kPageSize, flags | mm::kPageUser).ok();
+    const bool mapped = space.map_page(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, flags | mm::kPageUser).ok();
     // Also after a failure: the map may have left new tables on the way.
     mark_path(space, virt, mapped);
     if (!mapped) {

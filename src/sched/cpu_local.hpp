@@ -43,6 +43,7 @@ static_assert(offsetof(CpuLocal, user_entry_stack_top) == PERCPU_ENTRY_RSP);
 static_assert(offsetof(CpuLocal, user_rsp_scratch) == PERCPU_USER_RSP);
 static_assert(offsetof(CpuLocal, tss_rsp0) == PERCPU_TSS_RSP0);
 static_assert(offsetof(CpuLocal, current_task) == PERCPU_CURRENT_TASK);
+static_assert(offsetof(CpuLocal, index) == PERCPU_CPU_INDEX && sizeof(CpuLocal::index) == 4);
 
 extern CpuLocal g_cpu_locals[kMaxCpus];
 extern unsigned g_cpu_count;  // CPUs that have a CpuLocal (found, enabled)

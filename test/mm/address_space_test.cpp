@@ -848,3 +848,121 @@ TEST_F(SkipTest, CopyOnWriteEntriesAreReadOnlyAndSayWhy) {
     EXPECT_FALSE(space.translate(0x400000)->flags & mm::kPageCopyOnWrite);
     EXPECT_TRUE(space.translate(0x400000)->flags & kW);
 }
+
+// --- map_page: the one-page path every fault takes ------------------------------------------------
+
+namespace {
+class MapPageTest : public AddressSpaceTest {
+protected:
+    kstd::Result<bool, MapError> map_page(uint64_t virt, uint64_t phys, uint32_t flags) {
+        return space.map_page(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, flags);
+    }
+};
+
+// Tables in one vector reached at a fixed offset from their physical address, as the kernel's
+// direct map reaches frames; counts table_entries() calls, which a linear walk must not make.
+class LinearTableMemory final : public mm::PageTableMemory {
+public:
+    static constexpr uint64_t kArenaBase = 0x200000;
+    static constexpr uint64_t kPages = 64;
+    LinearTableMemory() : m_arena(kPages * pte::kEntriesPerTable, 0) {
+        set_linear_offset(reinterpret_cast<uintptr_t>(m_arena.data()) - kArenaBase);
+    }
+    kstd::Result<Pfn, AllocError> allocate_table() override {
+        if (m_used == kPages) return kstd::fail(AllocError::OutOfMemory);
+        return Pfn::from_address(kArenaBase + m_used++ * mm::kPageSize);
+    }
+    void free_table(Pfn) override { ++m_freed; }
+    uint64_t* table_entries(Pfn table) override {
+        ++m_virtual_calls;
+        return m_arena.data() + (table.address() - kArenaBase) / sizeof(uint64_t);
+    }
+    void invalidate(uint64_t) override {}
+    bool no_execute_supported() const override { return true; }
+    bool huge_1g_supported() const override { return true; }
+
+    uint64_t m_used = 0, m_freed = 0, m_virtual_calls = 0;
+
+private:
+    std::vector<uint64_t> m_arena;
+};
+}  // namespace
+
+TEST_F(MapPageTest, MapsOnePageWithItsFlags) {
+    ASSERT_TRUE(map_page(0x7000, 0x123000, kW | kU).ok());
+    auto found = space.translate(0x7ABC);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(found->phys_addr, 0x123ABCu);
+    EXPECT_EQ(found->flags, kW | kU);
+    EXPECT_EQ(found->page_size, PageSize::Size4K);
+}
+
+TEST_F(MapPageTest, CreatesEachMissingTableOnceAndSharesThemWithNeighbours) {
+    ASSERT_TRUE(map_page(0x7000, 0x1000, kW).ok());
+    EXPECT_EQ(memory.allocations(), 4u);  // root + PDPT + PD + PT
+    ASSERT_TRUE(map_page(0x8000, 0x2000, kW).ok());
+    EXPECT_EQ(memory.allocations(), 4u);  // same page table
+}
+
+TEST_F(MapPageTest, OpensUserBitOnTheWayDownLikeMap) {
+    ASSERT_TRUE(map_page(0x7000, 0x1000, kW).ok());  // supervisor tables
+    ASSERT_TRUE(map_page(0x8000, 0x2000, kW | kU).ok());
+    for (unsigned level = 3; level >= 1; --level)
+        EXPECT_TRUE(raw_entry(memory, space, 0x8000, level) & pte::kUser) << "level " << level;
+}
+
+TEST_F(MapPageTest, MappedPageIsAlreadyMappedAndKept) {
+    ASSERT_TRUE(map_page(0x7000, 0x1000, kW).ok());
+    const auto before = leaves_of(space);
+    auto again = map_page(0x7000, 0x5000, 0);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error(), MapError::AlreadyMapped);
+    EXPECT_EQ(leaves_of(space), before);
+}
+
+TEST_F(MapPageTest, PageUnderAHugePageIsAlreadyMappedWithNoTableAdded) {
+    map_ok(0x200000, 0x200000, k2M, kW, PageSize::Size2M);
+    const uint64_t allocations = memory.allocations();
+    auto result = map_page(0x201000, 0x1000, kW);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error(), MapError::AlreadyMapped);
+    EXPECT_EQ(memory.allocations(), allocations);
+}
+
+TEST_F(MapPageTest, OutOfTableMemoryMapsNothing) {
+    memory.set_budget(1);  // a PDPT, no PD
+    auto result = map_page(0x7000, 0x1000, kW);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error(), MapError::OutOfMemory);
+    EXPECT_EQ(space.translate(0x7000).error(), MapError::NotMapped);
+}
+
+TEST_F(MapPageTest, MisalignedOrNonCanonicalIsRefused) {
+    EXPECT_EQ(map_page(0x7001, 0x1000, 0).error(), MapError::Misaligned);
+    EXPECT_EQ(map_page(0x7000, 0x1800, 0).error(), MapError::Misaligned);
+    EXPECT_EQ(map_page(kFirstNonCanonical, 0x1000, 0).error(), MapError::BadRange);
+    EXPECT_TRUE(leaves_of(space).empty());
+}
+
+TEST_F(MapPageTest, OnePageMapWithAHugeSizeIsStillMisaligned) {
+    EXPECT_EQ(map_error(0x200000, 0x200000, k4K, 0, PageSize::Size2M), MapError::Misaligned);
+    EXPECT_TRUE(leaves_of(space).empty());
+}
+
+TEST(AddressSpaceLinear, WalksComputeTablePointersWithoutVirtualCalls) {
+    LinearTableMemory memory;
+    auto created = AddressSpace::create(memory);
+    ASSERT_TRUE(created.ok());
+    AddressSpace space = created.value();
+    const uint64_t calls_after_create = memory.m_virtual_calls;
+    ASSERT_TRUE(space.map_page(kstd::VirtAddr{0x40001000}, kstd::PhysAddr{0x9000}, kW).ok());
+    ASSERT_TRUE(space.map(kstd::VirtAddr{0x40400000}, kstd::PhysAddr{0x400000}, 3 * k4K, kW).ok());
+    auto found = space.translate(0x40001008);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(found->phys_addr, 0x9008u);
+    EXPECT_EQ(space.translate(0x40402000)->phys_addr, 0x402000u);
+    ASSERT_TRUE(space.unmap(0x40400000, 3 * k4K).ok());
+    EXPECT_EQ(memory.m_virtual_calls, calls_after_create);
+    space.destroy();
+    EXPECT_EQ(memory.m_freed, memory.m_used);
+}

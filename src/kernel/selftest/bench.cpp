@@ -101,6 +101,71 @@ void kthread_switch() {
     report("kthread_switch", g_samples, kSwitchRounds, "yield");
 }
 
+// page_alloc_free_smp: the same allocate+free, on 1 CPU and then on every CPU at once, each a
+// pinned task. A sample is a burst of kBurstFrames allocations then as many frees, per frame
+// pair; each CPU reports the median of its bursts (a burst the host descheduled its vCPU in is
+// an outlier, not the median), and the line gives the slowest CPU's median and the rate it keeps
+// against 1 CPU. Meaningful under plain TCG with several runs (not --icount, which runs the
+// CPUs in turn); not gated.
+constexpr size_t kBurstFrames = 8;
+constexpr size_t kSmpBursts = 2048;
+constexpr size_t kKeptBursts = 256;  // the last ones of each CPU
+constexpr unsigned kSmpBenchCpus = 16;  // CPUs measured at most
+uint64_t g_smp_samples[kSmpBenchCpus][kKeptBursts];
+uint64_t g_smp_median[kSmpBenchCpus];
+volatile bool g_smp_go = false;
+
+void alloc_free_worker(uint64_t cpu) {
+    constexpr size_t kKept = kKeptBursts;
+    while (!__atomic_load_n(&g_smp_go, __ATOMIC_ACQUIRE)) arch::cpu_relax();
+    mm::Pfn frames[kBurstFrames];
+    for (size_t burst = 0; burst < kSmpBursts; ++burst) {
+        const uint64_t start = arch::timestamp();
+        size_t got = 0;
+        for (; got < kBurstFrames; ++got) {
+            auto frame = kernel::physical_memory::allocate(mm::PageState::Kernel);
+            if (!frame) break;
+            frames[got] = frame.value();
+        }
+        for (size_t i = 0; i < got; ++i) kernel::physical_memory::free(frames[i]);
+        g_smp_samples[cpu][burst % kKept] = (arch::timestamp() - start) / kBurstFrames;
+    }
+    sort(g_smp_samples[cpu], kKept);
+    g_smp_median[cpu] = g_smp_samples[cpu][kKept / 2];
+    g_bench_tasks_done.signal();
+}
+
+// The slowest CPU's median cycles per allocate+free with `cpus` CPUs at once; 0 if a task
+// could not start.
+uint64_t alloc_free_on(unsigned cpus) {
+    g_bench_tasks_done.reset();
+    __atomic_store_n(&g_smp_go, false, __ATOMIC_RELEASE);
+    for (unsigned cpu = 0; cpu < cpus; ++cpu) {
+        if (!kernel::tasks::spawn("alloc-free", alloc_free_worker, cpu, cpu, true)) {
+            __atomic_store_n(&g_smp_go, true, __ATOMIC_RELEASE);
+            g_bench_tasks_done.wait_until(cpu);
+            return 0;
+        }
+    }
+    __atomic_store_n(&g_smp_go, true, __ATOMIC_RELEASE);
+    g_bench_tasks_done.wait_until(cpus);
+    uint64_t slowest = 0;
+    for (unsigned cpu = 0; cpu < cpus; ++cpu)
+        if (g_smp_median[cpu] > slowest) slowest = g_smp_median[cpu];
+    return slowest;
+}
+
+void page_alloc_free_smp() {
+    const unsigned cpus = kernel::g_cpu_count < kSmpBenchCpus ? kernel::g_cpu_count : kSmpBenchCpus;
+    const uint64_t one = alloc_free_on(1);
+    const uint64_t all = cpus > 1 ? alloc_free_on(cpus) : one;
+    // Per mille of the 1-CPU rate the slowest CPU keeps with every CPU allocating.
+    const uint64_t kept = all ? one * 1000 / all : 0;
+    console::print("BENCH page_alloc_free_smp unit=cycles n=%u median=%lu p99=%lu min=%lu one_cpu=%lu "
+                   "rate_kept=%lu.%03lu\n",
+                   cpus, all, all, all, one, kept / 1000, kept % 1000);
+}
+
 // ap_bringup: first INIT to the last AP online, measured once during boot (one sample).
 void ap_bringup() {
     const uint64_t ns = kernel::smp_boot::bringup_ns();
@@ -199,6 +264,7 @@ struct Suite {
 };
 constexpr Suite kSuites[] = {
     {"mm", page_alloc_free},
+    {"mm", page_alloc_free_smp},
     {"sched", kthread_switch},
     {"smp", ap_bringup},
     {"smp", ipi_wake},

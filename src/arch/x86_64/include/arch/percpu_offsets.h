@@ -10,5 +10,6 @@
 #define PERCPU_USER_RSP 16        /* scratch: the user RSP while syscall_entry switches stacks */
 #define PERCPU_TSS_RSP0 24        /* the address of this CPU's TSS.RSP0 (set_user_entry_stack) */
 #define PERCPU_CURRENT_TASK 32    /* the task running on this CPU (read in one instruction) */
+#define PERCPU_CPU_INDEX 48       /* 32 bits: this CPU's dense index (mm's per-CPU frame cache) */
 
 #endif
