@@ -47,8 +47,13 @@ struct ResetMethod {
 extern const ResetMethod kResetMethods[];
 extern const unsigned kResetMethodCount;
 
-// Raw timestamp counter, and its frequency measured against the PIT (0 until calibrated).
+// Raw timestamp counter, and its frequency: stated by the CPU where it does (CPUID), else
+// measured against a reference (the PIT) over a window that begin_timestamp_calibration opens at
+// boot and calibrate_timestamp_hz closes when the rate is first needed, so the boot's own work
+// fills it and the close waits only for what the window still lacks. 0 if the reference never
+// counted.
 uint64_t timestamp();
+void begin_timestamp_calibration();
 uint64_t calibrate_timestamp_hz();
 // The timestamp when the boot stub had checked the CPU: where the boot_to_init benchmark starts.
 uint64_t boot_entry_timestamp();

@@ -26,7 +26,10 @@ uint64_t ns_with(const Conversion& c, uint64_t now) {
 
 }  // namespace
 
-void mark_boot() { g_conversions[0].base_tsc = arch::timestamp(); }
+void mark_boot() {
+    g_conversions[0].base_tsc = arch::timestamp();
+    arch::begin_timestamp_calibration();
+}
 
 bool calibrate() {
     g_conversions[0].hz = arch::calibrate_timestamp_hz();

@@ -1,15 +1,18 @@
-// Time since boot from the TSC. Calibrated at boot against the PIT over a short window (the LAPIC
-// timer is calibrated against it in turn: src/kernel/interrupts.cpp), then refined once, about a
-// second later, against a longer and exact reference (the ACPI PM timer: kernel/tsc_refine.cpp).
+// Time since boot from the TSC. Its rate comes from CPUID where the CPU states it, else from a
+// window against the PIT that opens at mark_boot and closes at calibrate, so the boot's work in
+// between fills it (the LAPIC timer is calibrated against the TSC in turn:
+// src/kernel/interrupts.cpp); then it is refined once, about a second later, against a longer and
+// exact reference (the ACPI PM timer: kernel/tsc_refine.cpp). Times read 0 before calibrate.
 #pragma once
 
 #include <stdint.h>
 
 namespace clock {
 
-// Records the boot timestamp; called first thing in kernel_main.
+// Records the boot timestamp and opens the calibration window; called first thing in kernel_main.
 void mark_boot();
-// Measures the TSC frequency; false (and times stay 0) if the PIT did not answer.
+// Closes the window: the TSC frequency from then on; false (and times stay 0) if the PIT did not
+// answer. Called as late as the boot allows, before the first timer or sleep needs the rate.
 bool calibrate();
 uint64_t tsc_hz();
 uint64_t ns_since_boot();
