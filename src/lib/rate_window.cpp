@@ -33,9 +33,11 @@ uint64_t precise_timestamp_ticks(const CounterWindow& window, uint64_t max_error
     if (ticks <= half_widths_ticks) return 0;
     if (max_error_ppm > 1'000'000) max_error_ppm = 1'000'000;
     // Relative error: half of each bracket against the timestamp ticks, plus one counter tick
-    // (each value is truncated) against the counter ticks. Multiplied through by both tick
-    // counts, so no division: half_widths / ticks + 1 / counter_ticks <= max_error_ppm / 1e6.
-    const Wide error = (Wide{half_widths_ticks} * window.counter_ticks + ticks) * 1'000'000;
+    // (a value read off an edge is truncated) against the counter ticks. Multiplied through by
+    // both tick counts, so no division: half_widths / ticks + truncation / counter_ticks <=
+    // max_error_ppm / 1e6.
+    const uint64_t truncation_ticks = window.on_edges ? 0 : 1;
+    const Wide error = (Wide{half_widths_ticks} * window.counter_ticks + Wide{truncation_ticks} * ticks) * 1'000'000;
     const Wide allowed = Wide{max_error_ppm} * ticks * window.counter_ticks;
     return error <= allowed ? ticks : 0;
 }

@@ -16,17 +16,21 @@ struct Bracket {
 };
 
 // A window: the brackets of the counter reads at its start and its end, and the counter ticks
-// between those reads (the caller unwraps its counter's width and direction).
+// between those reads (the caller unwraps its counter's width and direction). A read `on_edge`
+// brackets the instant the counter changed to the value read (from the read before the change to
+// the first read after it): its value is exact at that instant, not truncated.
 struct CounterWindow {
     Bracket start;
     Bracket end;
     uint64_t counter_ticks;
+    bool on_edges = false;
 };
 
 // The timestamp ticks the window lasted (between its brackets' midpoints) when that and the
 // counter ticks are both known to `max_error_ppm`: each read's instant is known to half its
-// bracket, each counter value to one tick. 0 while the window is too short (or a bracket too
-// wide) for that, or the readings make no sense (an end before the start).
+// bracket, each counter value to one tick (exactly, for reads on edges). 0 while the window is
+// too short (or a bracket too wide) for that, or the readings make no sense (an end before the
+// start).
 uint64_t precise_timestamp_ticks(const CounterWindow& window, uint64_t max_error_ppm);
 
 // value * numerator / denominator without overflowing 64 bits in between (0 for a zero

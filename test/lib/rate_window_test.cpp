@@ -36,6 +36,16 @@ TEST(RateWindow, AWideBracketWaitsForALongerWindow) {
     EXPECT_NE(kstd::precise_timestamp_ticks({slow_start, {10'000'000, 10'000'010}, 11932}, 1000), 0u);
 }
 
+TEST(RateWindow, ReadsOnEdgesAreNotTruncated) {
+    // 100 us of PIT (119 counts) is 8400 ppm off when truncated, exact on edges: only the 20 ns
+    // brackets count then.
+    const CounterWindow truncated{{0, 20}, {100'000, 100'020}, 119};
+    CounterWindow on_edges = truncated;
+    on_edges.on_edges = true;
+    EXPECT_EQ(kstd::precise_timestamp_ticks(truncated, 1000), 0u);
+    EXPECT_EQ(kstd::precise_timestamp_ticks(on_edges, 1000), 100'000u);
+}
+
 TEST(RateWindow, NoCounterTicksIsNoRate) {
     EXPECT_EQ(kstd::precise_timestamp_ticks({{0, 10}, {50'000'000, 50'000'010}, 0}, 1000), 0u);
 }

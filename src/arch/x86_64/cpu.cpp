@@ -71,9 +71,11 @@ constexpr uint16_t kPortPitChannel2 = 0x42, kPortPitCommand = 0x43, kPortSpeaker
 constexpr uint8_t kPitChannel2Mode0 = 0xB0;   // channel 2, low then high byte, mode 0, binary
 constexpr uint8_t kPitChannel2Latch = 0x80;   // counter latch command, channel 2
 constexpr uint8_t kSpeakerGate = 0x01, kSpeakerData = 0x02, kPitChannel2Out = 0x20;
-// The window ends once both of its clocks are known to 0.1 %: at least ~1 ms of PIT counts (one
-// count of 838 ns is the reading's own resolution), longer if a read took long. The clock refines
-// the rate a second later against the ACPI PM timer (kernel/tsc_refine.cpp).
+// The window ends once both of its clocks are known to 0.1 %. Both ends are read on a count's
+// edge (below), so what limits that is how long the reads around the edge took: under --icount
+// some tens of nanoseconds, so tens of microseconds of window do; under TCG microseconds (an I/O
+// exit each), so a few milliseconds. The clock refines the rate a second later against the ACPI
+// PM timer (kernel/tsc_refine.cpp).
 constexpr uint64_t kMaxErrorPpm = 1000;
 // A missing PIT reads 0xFF forever: give up after this many reads (seconds on real hardware).
 constexpr uint32_t kMaxPolls = 1u << 22;
@@ -93,8 +95,27 @@ PitRead read_pit_channel2() {
     return read;
 }
 
+// Reads until the count changes: the change (to the value returned) happened between the last
+// read of the old value and this one, so the count is exact at an instant known to that bracket,
+// rather than truncated by up to one count (838 ns) at an instant known better. Costs at most one
+// count's time.
+// False if the count never changes (no PIT).
+bool read_pit_channel2_on_edge(PitRead& out) {
+    PitRead previous = read_pit_channel2();
+    for (uint32_t polls = 0; polls < kMaxPolls; ++polls) {
+        const PitRead next = read_pit_channel2();
+        if (next.count != previous.count) {
+            out = {{previous.bracket.before, next.bracket.after}, next.count};
+            return true;
+        }
+        previous = next;
+    }
+    return false;
+}
+
 struct PitWindow {
     bool open = false;
+    bool counting = false;  // the start read saw the count change
     uint8_t saved_speaker = 0;
     PitRead start{};
 };
@@ -110,7 +131,7 @@ void open_pit_window() {
     outb(kPortPitCommand, kPitChannel2Mode0);
     outb(kPortPitChannel2, 0);
     outb(kPortPitChannel2, 0);
-    g_pit_window.start = read_pit_channel2();
+    g_pit_window.counting = read_pit_channel2_on_edge(g_pit_window.start);
 }
 
 void close_pit_window() {
@@ -121,19 +142,23 @@ void close_pit_window() {
 // TSC ticks per second over the window opened at boot: the boot's own work has filled most or all
 // of it, so this waits only for what it still lacks. 0 if the PIT never counts.
 uint64_t measure_over_pit_window() {
+    // Every read taking over 25 us would keep even a whole 55 ms window from 0.1 %: such a
+    // machine gets a few windows, then no calibration rather than a hang.
+    constexpr unsigned kMaxWindows = 8;
     if (!g_pit_window.open) open_pit_window();
-    for (uint32_t polls = 0; polls < kMaxPolls; ++polls) {
-        const PitRead end = read_pit_channel2();
+    for (unsigned windows = 1; windows <= kMaxWindows;) {
+        PitRead end;
+        if (!g_pit_window.counting || !read_pit_channel2_on_edge(end)) return 0;
         // OUT still low after the latch: the count had not passed 0 when it was latched.
         if (inb(kPortSpeaker) & kPitChannel2Out) {
             open_pit_window();  // the boot outlasted the counter (a slow console): a window of its own
+            ++windows;
             continue;
         }
         const uint16_t counted = static_cast<uint16_t>(g_pit_window.start.count - end.count);
         const uint64_t ticks =
-            kstd::precise_timestamp_ticks({g_pit_window.start.bracket, end.bracket, counted}, kMaxErrorPpm);
+            kstd::precise_timestamp_ticks({g_pit_window.start.bracket, end.bracket, counted, true}, kMaxErrorPpm);
         if (ticks != 0) return kstd::scale(ticks, kPitHz, counted);
-        x86::cpu_relax();
     }
     return 0;
 }
