@@ -55,6 +55,9 @@ extern const unsigned kResetMethodCount;
 uint64_t timestamp();
 void begin_timestamp_calibration();
 uint64_t calibrate_timestamp_hz();
+// While the window is open: the time since it opened by the reference itself (the PIT: 838 ns
+// steps, no further than its 55 ms range), so that log lines before the rate is known have times.
+uint64_t calibration_elapsed_ns();
 // The timestamp when the boot stub had checked the CPU: where the boot_to_init benchmark starts.
 uint64_t boot_entry_timestamp();
 

@@ -2,7 +2,8 @@
 // window against the PIT that opens at mark_boot and closes at calibrate, so the boot's work in
 // between fills it (the LAPIC timer is calibrated against the TSC in turn:
 // src/kernel/interrupts.cpp); then it is refined once, about a second later, against a longer and
-// exact reference (the ACPI PM timer: kernel/tsc_refine.cpp). Times read 0 before calibrate.
+// exact reference (the ACPI PM timer: kernel/tsc_refine.cpp). Before calibrate, times come from
+// the calibration's reference itself (arch::calibration_elapsed_ns: microseconds, the PIT's).
 #pragma once
 
 #include <stdint.h>

@@ -193,6 +193,17 @@ kstd::CpuidClockLeaves read_clock_leaves() {
 
 void begin_timestamp_calibration() { open_pit_window(); }
 
+uint64_t calibration_elapsed_ns() {
+    if (!g_pit_window.open || !g_pit_window.counting) return 0;
+    const PitRead now = read_pit_channel2();
+    // Once OUT is high the count has passed 0 and may have wrapped: all that is known is that the
+    // whole range went by.
+    const uint16_t counted = (inb(kPortSpeaker) & kPitChannel2Out)
+                                 ? g_pit_window.start.count
+                                 : static_cast<uint16_t>(g_pit_window.start.count - now.count);
+    return uint64_t{counted} * 1'000'000'000 / kPitHz;
+}
+
 uint64_t calibrate_timestamp_hz() {
     g_stated_rates = kstd::stated_clock_rates(read_clock_leaves());
     const uint64_t hz = g_stated_rates.timestamp_hz != 0 ? g_stated_rates.timestamp_hz : measure_over_pit_window();
