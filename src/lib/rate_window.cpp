@@ -7,8 +7,9 @@ namespace {
 using Wide = unsigned __int128;
 
 // The freestanding kernel has no 128-bit division routine (__udivti3): a restoring division,
-// bit by bit. Only calibration calls it, a few times per boot.
+// bit by bit, where the dividend does not fit 64 bits. Only calibration calls it.
 Wide divide(Wide dividend, uint64_t divisor) {
+    if (dividend >> 64 == 0) return static_cast<uint64_t>(dividend) / divisor;
     Wide quotient = 0, remainder = 0;
     for (int bit = 127; bit >= 0; --bit) {
         remainder = (remainder << 1) | ((dividend >> bit) & 1);
