@@ -189,7 +189,7 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
     kernel::power::init(cmdline.value("sable.reset"));
     // The TSC's and the LAPIC timer's calibration windows have run through the boot so far (from
     // mark_boot and start_timer): they close here, as late as they can, just before the first
-    // timer. Until now log lines took their times from the PIT.
+    // timer. Until now log lines took their times from the PIT (clock::log_time_ns).
     const bool calibrated = clock::calibrate();
     selftest::record_boot_stage("tsc_calibrated", calibrated, "PIT channel 2 never counted");
     klog("clock: TSC %lu.%03lu MHz", (clock::tsc_hz() / 1000000), (clock::tsc_hz() / 1000 % 1000));

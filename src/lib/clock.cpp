@@ -38,11 +38,12 @@ bool calibrate() {
 
 uint64_t tsc_hz() { return __atomic_load_n(&g_current, __ATOMIC_ACQUIRE)->hz; }
 
-uint64_t ns_since_boot() {
-    const Conversion& current = *__atomic_load_n(&g_current, __ATOMIC_ACQUIRE);
+uint64_t ns_since_boot() { return ns_with(*__atomic_load_n(&g_current, __ATOMIC_ACQUIRE), arch::timestamp()); }
+
+uint64_t log_time_ns() {
     // Before calibrate, only the boot CPU runs, and the calibration's reference tells the time.
-    if (current.hz == 0) return arch::calibration_elapsed_ns();
-    return ns_with(current, arch::timestamp());
+    if (__atomic_load_n(&g_current, __ATOMIC_ACQUIRE)->hz == 0) return arch::calibration_elapsed_ns();
+    return ns_since_boot();
 }
 
 bool refine(uint64_t tsc_hz) {

@@ -2,8 +2,8 @@
 // window against the PIT that opens at mark_boot and closes at calibrate, so the boot's work in
 // between fills it (the LAPIC timer is calibrated against the TSC in turn:
 // src/kernel/interrupts.cpp); then it is refined once, about a second later, against a longer and
-// exact reference (the ACPI PM timer: kernel/tsc_refine.cpp). Before calibrate, times come from
-// the calibration's reference itself (arch::calibration_elapsed_ns: microseconds, the PIT's).
+// exact reference (the ACPI PM timer: kernel/tsc_refine.cpp). Times read 0 before calibrate;
+// log time stamps come from the calibration's reference itself then (log_time_ns).
 #pragma once
 
 #include <stdint.h>
@@ -17,6 +17,10 @@ void mark_boot();
 bool calibrate();
 uint64_t tsc_hz();
 uint64_t ns_since_boot();
+// ns_since_boot for klog's time stamps: before calibrate, the time by the calibration window's
+// reference (arch::calibration_elapsed_ns: the PIT's count, microseconds). Apart from
+// ns_since_boot, whose callers (ticks, sleeps, futex timeouts) never run that early.
+uint64_t log_time_ns();
 // Switches to a better frequency measurement from now on, keeping ns_since_boot continuous:
 // times already handed out stay as they were, later ones advance at the new rate. Once only
 // (false after); safe against readers on other CPUs, which see the old or the new rate whole.

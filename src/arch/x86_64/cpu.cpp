@@ -73,10 +73,14 @@ constexpr uint8_t kPitChannel2Latch = 0x80;   // counter latch command, channel 
 constexpr uint8_t kSpeakerGate = 0x01, kSpeakerData = 0x02, kPitChannel2Out = 0x20;
 // The window ends once both of its clocks are known to 0.1 %. Both ends are read on a count's
 // edge (below), so what limits that is how long the reads around the edge took: under --icount
-// some tens of nanoseconds, so tens of microseconds of window do; under TCG microseconds (an I/O
+// some tens of nanoseconds (the 1 ms minimum below decides there); under TCG microseconds (an I/O
 // exit each), so a few milliseconds. The clock refines the rate a second later against the ACPI
 // PM timer (kernel/tsc_refine.cpp).
 constexpr uint64_t kMaxErrorPpm = 1000;
+// An emulated PIT may step several counts at once (Bochs: a window of tens of microseconds, precise
+// by its brackets, was 0.14 % off), so a window also lasts at least 1 ms: steps under a
+// microsecond then stay within the 0.1 %.
+constexpr uint16_t kMinWindowCounts = kPitHz / 1000;
 // A missing PIT reads 0xFF forever: give up after this many reads (seconds on real hardware).
 constexpr uint32_t kMaxPolls = 1u << 22;
 
@@ -156,6 +160,7 @@ uint64_t measure_over_pit_window() {
             continue;
         }
         const uint16_t counted = static_cast<uint16_t>(g_pit_window.start.count - end.count);
+        if (counted < kMinWindowCounts) continue;
         const uint64_t ticks =
             kstd::precise_timestamp_ticks({g_pit_window.start.bracket, end.bracket, counted, true}, kMaxErrorPpm);
         if (ticks != 0) return kstd::scale(ticks, kPitHz, counted);
