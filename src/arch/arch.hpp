@@ -47,9 +47,17 @@ struct ResetMethod {
 extern const ResetMethod kResetMethods[];
 extern const unsigned kResetMethodCount;
 
-// Raw timestamp counter, and its frequency measured against the PIT (0 until calibrated).
+// Raw timestamp counter, and its frequency: stated by the CPU where it does (CPUID), else
+// measured against a reference (the PIT) over a window that begin_timestamp_calibration opens at
+// boot and calibrate_timestamp_hz closes when the rate is first needed, so the boot's own work
+// fills it and the close waits only for what the window still lacks. 0 if the reference never
+// counted.
 uint64_t timestamp();
+void begin_timestamp_calibration();
 uint64_t calibrate_timestamp_hz();
+// While the window is open: the time since it opened by the reference itself (the PIT: 838 ns
+// steps, no further than its 55 ms range), so that log lines before the rate is known have times.
+uint64_t calibration_elapsed_ns();
 // The timestamp when the boot stub had checked the CPU: where the boot_to_init benchmark starts.
 uint64_t boot_entry_timestamp();
 

@@ -15,7 +15,8 @@ void write(const char* text, size_t length);
 uint32_t rows();
 // Copies the characters of `row` (at most `capacity` - 1, trailing blanks dropped), NUL-ended.
 void row_text(uint32_t row, char* out, size_t capacity);
-// True if the CRT controller's cursor is where the driver believes it writes next.
+// True if the CRT controller's cursor is where the driver believes it writes next, and the
+// screen it shows starts where row_text reads.
 bool hardware_cursor_matches();
 
 }  // namespace drivers::vga_text

@@ -100,7 +100,7 @@ void print(const char* format, ...) {
 }  // namespace console
 
 void klog(const char* format, ...) {
-    const uint64_t ns = clock::ns_since_boot();
+    const uint64_t ns = clock::log_time_ns();
     console::Hold hold;
     console::print("[%5lu.%06lu] ", ns / 1000000000, ns / 1000 % 1000000);
     va_list args;

@@ -12,7 +12,11 @@ struct TrapFrame;
 
 namespace kernel::interrupts {
 
-// Boot CPU: everything above, then interrupts on. `tick_hz` comes from sable.tick_hz.
+// Boot CPU, as soon as the kernel's page tables and the IDT are up: legacy PIC masked, local
+// APIC enabled and its timer counting, so that its calibration window spans the rest of the boot.
+void start_timer();
+// Boot CPU: the rest of the above (the timer's rate against the calibrated TSC, the tick, the IO
+// APIC routes), then interrupts on. `tick_hz` comes from sable.tick_hz.
 void init(unsigned tick_hz);
 
 // An AP: its local APIC (same MMIO address on every CPU) and its timer at the boot CPU's rate.

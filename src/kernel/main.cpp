@@ -151,14 +151,10 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
 
     kernel::display::init_early(info);
 
-    const bool calibrated = clock::calibrate();
-    selftest::record_boot_stage("tsc_calibrated", calibrated, "PIT channel 2 never fired");
-
     const kstd::StringView command_line = assemble_command_line(info.command_line);
     kernel::g_boot = {info, kstd::CommandLine(command_line)};
 
     klog("loader: %.*s", static_cast<int>(info.bootloader_name.size()), info.bootloader_name.data());
-    klog("clock: TSC %lu.%03lu MHz", (clock::tsc_hz() / 1000000), (clock::tsc_hz() / 1000 % 1000));
     if (info.has_framebuffer)
         klog("display: %ux%u %s at 0x%lx", info.framebuffer.width, info.framebuffer.height,
              info.framebuffer.type == boot::FramebufferType::EgaText ? "text" : "framebuffer",
@@ -185,11 +181,18 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
     kernel::physical_memory::print_meminfo();
     kernel::symbols::init(info);
     init_exceptions();
+    kernel::interrupts::start_timer();
 
     const kstd::CommandLine& cmdline = kernel::g_boot.command_line;
     kernel::platform::discover(info, cmdline.value("sable.acpi") == "off");
     if (kstd::list_contains(cmdline.value("sable.dump"), "firmware")) kernel::platform::dump_tables();
     kernel::power::init(cmdline.value("sable.reset"));
+    // The TSC's and the LAPIC timer's calibration windows have run through the boot so far (from
+    // mark_boot and start_timer): they close here, as late as they can, just before the first
+    // timer. Until now log lines took their times from the PIT (clock::log_time_ns).
+    const bool calibrated = clock::calibrate();
+    selftest::record_boot_stage("tsc_calibrated", calibrated, "PIT channel 2 never counted");
+    klog("clock: TSC %lu.%03lu MHz", (clock::tsc_hz() / 1000000), (clock::tsc_hz() / 1000 % 1000));
     kernel::tsc_refine::start();
     // 100 Hz keeps TCG guests responsive; real machines may ask for more (sable.tick_hz=1000).
     unsigned long long tick_hz = cmdline.number("sable.tick_hz", 100);

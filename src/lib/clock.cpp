@@ -26,7 +26,10 @@ uint64_t ns_with(const Conversion& c, uint64_t now) {
 
 }  // namespace
 
-void mark_boot() { g_conversions[0].base_tsc = arch::timestamp(); }
+void mark_boot() {
+    g_conversions[0].base_tsc = arch::timestamp();
+    arch::begin_timestamp_calibration();
+}
 
 bool calibrate() {
     g_conversions[0].hz = arch::calibrate_timestamp_hz();
@@ -36,6 +39,12 @@ bool calibrate() {
 uint64_t tsc_hz() { return __atomic_load_n(&g_current, __ATOMIC_ACQUIRE)->hz; }
 
 uint64_t ns_since_boot() { return ns_with(*__atomic_load_n(&g_current, __ATOMIC_ACQUIRE), arch::timestamp()); }
+
+uint64_t log_time_ns() {
+    // Before calibrate, only the boot CPU runs, and the calibration's reference tells the time.
+    if (__atomic_load_n(&g_current, __ATOMIC_ACQUIRE)->hz == 0) return arch::calibration_elapsed_ns();
+    return ns_since_boot();
+}
 
 bool refine(uint64_t tsc_hz) {
     if (tsc_hz == 0 || __atomic_load_n(&g_current, __ATOMIC_ACQUIRE) != &g_conversions[0]) return false;

@@ -59,5 +59,5 @@ bool seize_for_panic();
 }  // namespace console
 
 // "[    1.234567] message\n" — the time stamp is TSC-based once the clock is calibrated and
-// reads 0 before that. Appends the newline itself; the line reaches each device whole.
+// comes from the calibration's reference (the PIT) before that. Appends the newline itself; the line reaches each device whole.
 void klog(const char* format, ...) __attribute__((format(printf, 1, 2)));

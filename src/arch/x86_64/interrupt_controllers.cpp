@@ -65,8 +65,12 @@ void lapic_init(uint64_t mmio_virt) {
 uint32_t lapic_id() { return g_x2apic ? lapic_read(kLapicId) : lapic_read(kLapicId) >> 24; }
 bool lapic_x2apic_mode() { return g_x2apic; }
 
+// [SDM vol3 §10.5.4] divide configuration register values.
+constexpr uint32_t kLapicDivideBy16 = 0x3, kLapicDivideBy1 = 0xB;
+static_assert(kLapicTimerPeriodicDivisor == 16, "kLapicDivideBy16 is what lapic_timer_periodic programs");
+
 void lapic_timer_periodic(uint32_t initial_count) {
-    lapic_write(kLapicTimerDivide, 0x3);  // divide by 16
+    lapic_write(kLapicTimerDivide, kLapicDivideBy16);
     lapic_write(kLapicLvtTimer, kVectorTimer | (1u << 17));  // periodic
     lapic_write(kLapicTimerInitial, initial_count);
 }
@@ -79,8 +83,8 @@ void lapic_timer_stop() {
 uint32_t lapic_timer_current() { return lapic_read(kLapicTimerCurrent); }
 uint32_t lapic_timer_initial() { return lapic_read(kLapicTimerInitial); }
 
-void lapic_timer_start_oneshot_max() {
-    lapic_write(kLapicTimerDivide, 0x3);
+void lapic_timer_start_count_undivided() {
+    lapic_write(kLapicTimerDivide, kLapicDivideBy1);
     lapic_write(kLapicLvtTimer, (1u << 16) | kVectorTimer);  // masked one-shot: count only
     lapic_write(kLapicTimerInitial, 0xFFFFFFFF);
 }

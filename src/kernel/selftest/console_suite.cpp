@@ -131,7 +131,7 @@ void check_screen(Context& t) {
         cursor_ok = drivers::vga_text::hardware_cursor_matches();
     }
     expect_rows_whole(t, "vga_rows_whole", check);
-    t.expect(cursor_ok, "vga_cursor_consistent", "the CRT controller's cursor is not where the driver writes");
+    t.expect(cursor_ok, "vga_cursor_consistent", "the CRT controller's cursor or start address is not where the driver writes and reads");
 }
 
 }  // namespace

@@ -27,7 +27,13 @@ void lapic_timer_periodic(uint32_t initial_count);
 void lapic_timer_stop();
 uint32_t lapic_timer_current();
 uint32_t lapic_timer_initial();  // the periodic reload value
-void lapic_timer_start_oneshot_max();  // for calibration: count down from 0xFFFFFFFF
+// Calibration: the timer counts down from 0xFFFFFFFF, masked, at its input rate (divide by 1,
+// the finest reading); lapic_timer_periodic's divide by 16 then counts at a sixteenth of it.
+void lapic_timer_start_count_undivided();
+inline constexpr uint32_t kLapicTimerPeriodicDivisor = 16;
+// The timer's input rate as CPUID states it (crystal or hypervisor bus clock; read by
+// arch::calibrate_timestamp_hz), 0 where it must be measured.
+uint64_t apic_timer_stated_hz();
 
 // Inter-processor interrupts [SDM vol3 §10.6.1]: INIT (assert, level), STARTUP with the
 // trampoline's page number, and fixed-vector IPIs. Each waits for the ICR to be idle first.
