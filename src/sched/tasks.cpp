@@ -594,12 +594,19 @@ void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* cont
     note_scheduled(self_cpu);
     KernelTask* const previous = current_of(self_cpu);
     KernelTask* next = nullptr;
+    // Announced before the condition is checked, with a full barrier (a locked add), for
+    // wakers' lock-free emptiness check (wake_all). Withdrawn under the queue's lock: here if the
+    // condition holds, else by the waker that takes this task off the queue (so a woken task
+    // never touches the queue again, which may be freed once its waiters are gone).
+    __atomic_fetch_add(&queue.blocking, 1, __ATOMIC_SEQ_CST);
     {
         // Lock order: the wait queue, then this CPU. The waker takes them one at a time.
         // The condition is checked under the queue lock, which every waker takes too, so a wake
         // between the caller's check and this block cannot be lost.
         InterruptsOffLockGuard queue_guard(queue.lock);
-        if (!satisfied || !satisfied(context)) {
+        if (satisfied && satisfied(context)) {
+            __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);  // not blocking after all
+        } else {
             __atomic_store_n(&previous->blocked_queue, &queue, __ATOMIC_RELEASE);
             InterruptsOffLockGuard guard(cpu.lock);
             reap_locked(cpu);
@@ -615,17 +622,18 @@ void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* cont
     }
 }
 
-bool wake_one(WaitQueue& queue) {
+bool wake_one_blocking(WaitQueue& queue) {
     sched::Task* task;
     {
         IrqLockGuard guard(queue.lock);
         task = queue.waiters.take_oldest();
+        if (task) __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
     }
     if (task) make_ready_on_its_cpu(task);
     return task != nullptr;
 }
 
-uint64_t wake_all(WaitQueue& queue) {
+uint64_t wake_all_blocking(WaitQueue& queue) {
     // Every waiter leaves the queue under one hold of its lock (a pipe wakes its other end on
     // each transfer: one lock round, not one per waiter plus one to find the queue empty), then
     // each is readied on its own CPU, oldest first. Meanwhile they chain through queue_next.
@@ -634,6 +642,7 @@ uint64_t wake_all(WaitQueue& queue) {
     {
         IrqLockGuard guard(queue.lock);
         while (sched::Task* task = queue.waiters.take_oldest()) {
+            __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
             *tail = task;
             tail = &task->queue_next;
         }

@@ -55,6 +55,10 @@ enum class TaskError { OutOfMemory, TooManyTasks, NoSuchCpu };
 struct WaitQueue {
     sched::WaitQueue waiters;
     IrqSpinLock lock;
+    // Tasks inside block_unless on this queue (counted before they check their condition, until they
+    // are taken off the queue or find their condition true): 0 lets a wake skip the lock
+    // (nobody_blocking says why that is race-free).
+    uint32_t blocking = 0;
 };
 
 // A lock that sleeps instead of spinning, for work that may block or take long (with interrupts
@@ -158,9 +162,26 @@ void block_on(WaitQueue& queue);
 // Blocks unless `satisfied(context)` holds when checked under the queue's lock (the condition a
 // waker makes true before it wakes the queue): no lost wake-ups between check and sleep.
 void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context);
+// True if no task can be blocked on `queue`, or about to block on it with its condition still
+// false, so a wake-up may skip the queue's lock. Why that cannot lose a wake-up: a waker makes its
+// waiters' condition true (a store) before it wakes; a waiter announces itself in `blocking` (a
+// locked add) before it checks that condition. Both sides put a full barrier between their store
+// and their load (the waker the fence below, the waiter its locked add), so in the single order
+// of those barriers either the waiter's add comes first, and the load below sees blocking > 0 and
+// the waker takes the lock as before (the check-under-lock protocol applies), or the waker's fence
+// comes first, and then the waiter's condition check, after its add, sees the store and the
+// waiter does not block. A count > 0 for a task that has not blocked yet only costs a lock round.
+// Inline: most wake-ups (a pipe waking a writer that is not waiting) end here, in 3 instructions.
+inline bool nobody_blocking(WaitQueue& queue) {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return __atomic_load_n(&queue.blocking, __ATOMIC_RELAXED) == 0;
+}
+// The wake-ups below once someone may be blocking: under the queue's lock.
+bool wake_one_blocking(WaitQueue& queue);
+uint64_t wake_all_blocking(WaitQueue& queue);
 // Wake waiters (each back onto the CPU it blocked on); safe from interrupt handlers.
-bool wake_one(WaitQueue& queue);
-uint64_t wake_all(WaitQueue& queue);
+inline bool wake_one(WaitQueue& queue) { return !nobody_blocking(queue) && wake_one_blocking(queue); }
+inline uint64_t wake_all(WaitQueue& queue) { return nobody_blocking(queue) ? 0 : wake_all_blocking(queue); }
 // Tasks blocked on `queue` right now.
 uint64_t waiting_count(WaitQueue& queue);
 [[noreturn]] void exit();

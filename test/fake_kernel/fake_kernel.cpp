@@ -76,17 +76,24 @@ void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* cont
         abort();
     }
     std::unique_lock lock(g_wait_mutex);
-    if (satisfied && satisfied(context)) return;
+    // As the kernel does (tasks::nobody_blocking): announced with a full barrier before the check,
+    // so wakers that skip an empty queue are tested against real threads.
+    __atomic_fetch_add(&queue.blocking, 1, __ATOMIC_SEQ_CST);
+    if (satisfied && satisfied(context)) {
+        __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
+        return;
+    }
     const uint64_t generation = g_generation[&queue];
     ++g_waiting[&queue];
     ++g_blocks;
     g_wait_condition.wait(lock, [&] { return g_generation[&queue] != generation; });
     --g_waiting[&queue];
+    __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
 }
 
 void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 
-uint64_t wake_all(WaitQueue& queue) {
+uint64_t wake_all_blocking(WaitQueue& queue) {
     std::lock_guard lock(g_wait_mutex);
     const uint64_t woken = g_waiting[&queue];
     ++g_generation[&queue];
@@ -94,7 +101,7 @@ uint64_t wake_all(WaitQueue& queue) {
     return woken;
 }
 
-bool wake_one(WaitQueue& queue) { return wake_all(queue) > 0; }
+bool wake_one_blocking(WaitQueue& queue) { return wake_all_blocking(queue) > 0; }
 
 uint64_t waiting_count(WaitQueue& queue) {
     std::lock_guard lock(g_wait_mutex);

@@ -205,6 +205,33 @@ TEST_F(Pipe, AReadEndIsNotWritable) {
     EXPECT_EQ(kernel::files::read(m_write, kUser, 1, kNever), -SABLE_EBADF);
 }
 
+// Two threads bounce one byte through two pipes many times, each blocking on an empty pipe
+// as the other writes: wake-ups that skip a queue nobody waits on (tasks::nobody_blocking) must
+// never skip one a reader is about to block on. A lost wake-up hangs this test.
+TEST_F(Pipe, PingPongBetweenTwoThreadsLosesNoWakeUp) {
+    File* back_read = nullptr;
+    File* back_write = nullptr;
+    ASSERT_TRUE(kernel::files::create_pipe(back_read, back_write));
+    constexpr int kRounds = 20000;
+    *fake_arch::user_bytes(kUser) = 'p';
+    std::thread echo([&] {
+        for (int i = 0; i < kRounds; ++i) {
+            if (kernel::files::read(m_read, kUser + 0x1000, 1, kNever) != 1) return;
+            if (kernel::files::write(back_write, kUser + 0x1000, 1, kNever) != 1) return;
+        }
+    });
+    int rounds = 0;
+    for (; rounds < kRounds; ++rounds) {
+        if (write(kUser, 1) != 1) break;
+        if (kernel::files::read(back_read, kUser + 0x2000, 1, kNever) != 1) break;
+    }
+    echo.join();
+    EXPECT_EQ(rounds, kRounds);
+    EXPECT_EQ(*fake_arch::user_bytes(kUser + 0x2000), 'p');
+    kernel::files::release(back_read);
+    kernel::files::release(back_write);
+}
+
 // A pipe is three allocations (the pipe and its two ends); running out at any of them leaves
 // nothing behind (ASan's leak check in the host preset sees anything that stayed allocated).
 TEST(PipeCreation, RunningOutOfMemoryCreatesNothing) {
