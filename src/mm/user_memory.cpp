@@ -28,6 +28,7 @@ public:
     void invalidate(uint64_t virt_addr) override { arch::invalidate_tlb_page(virt_addr); }
     bool no_execute_supported() const override { return kernel_page_table_memory().no_execute_supported(); }
     bool huge_1g_supported() const override { return false; }
+    void fix_no_execute_as_kernel() { fix_no_execute(no_execute_supported()); }
 };
 UserPageTableMemory g_tables;
 
@@ -79,6 +80,8 @@ static_assert(kFirstKernelEntry % mm::user_tables::kEntriesPerGroup == 0,
               "user addresses never mark a group of the kernel's top-level entries");
 
 }  // namespace
+
+void init() { g_tables.fix_no_execute_as_kernel(); }
 
 kstd::Result<mm::AddressSpace, mm::MapError> create() {
     auto created = mm::AddressSpace::create(g_tables);
@@ -132,19 +135,24 @@ void destroy(mm::AddressSpace& space) {
     space = mm::AddressSpace();
 }
 
-uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
+NewPage map_new_page_or_find(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
     auto frame = physical_memory::allocate(mm::PageState::User);
-    if (!frame) return 0;
+    if (!frame) return {0, false};
     const uint64_t phys = frame.value().address();
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
-    const bool mapped = space.map_page(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, flags | mm::kPageUser).ok();
+    const auto result = space.map_page(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, flags | mm::kPageUser);
+    const bool mapped = result.ok();
     // Also after a failure: the map may have left new tables on the way.
     mark_path(space, virt, mapped);
     if (!mapped) {
         physical_memory::free(frame.value());
-        return 0;
+        return {0, result.error() == mm::MapError::AlreadyMapped};
     }
-    return phys;
+    return {phys, false};
+}
+
+uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
+    return map_new_page_or_find(space, virt, flags).phys;
 }
 
 uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags, uint64_t fill_begin,
@@ -170,7 +178,7 @@ uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags
     // As AddressSpace::map encodes a 4 KiB user leaf.
     uint64_t entry = phys | pte::kPresent | pte::kUser;
     if (flags & mm::kPageWritable) entry |= pte::kWritable;
-    if (!(flags & mm::kPageExecutable) && g_tables.no_execute_supported()) entry |= pte::kNoExecute;
+    if (!(flags & mm::kPageExecutable)) entry |= g_tables.no_execute_bit();
     leaves[pte::index(virt, 0)] = entry;
     return phys;
 }
