@@ -78,8 +78,8 @@ struct NewPage {
     bool already_mapped;
 };
 NewPage map_new_page_or_find(mm::AddressSpace& space, uint64_t virt, uint32_t flags);
-// map_new_page for a space no thread runs yet (spawn's image and stack), through its own walk
-// and without zeroing [fill_begin, fill_end) of the page, which the caller fills at once.
+// map_new_page for a space no thread runs yet (spawn's image and stack), without zeroing
+// [fill_begin, fill_end) of the page, which the caller fills at once.
 uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags, uint64_t fill_begin,
                           uint64_t fill_end);
 // Unmapping in two steps, so the frames are freed only after the other CPUs that run the space
