@@ -185,6 +185,32 @@ bool in_stack_window(uint64_t page) {
     return (page >= main.guard && page < main.top) || user_memory::thread_stack_slot_of(page) >= 0;
 }
 
+// A write to a present page: copy-on-write, or NotMine. Out of line: its frame number is
+// passed by reference, which would give every first-touch fault a stack-protector check.
+[[gnu::noinline]] MemoryFault resolve_write_to_present_page(Process& process, arch::TrapFrame* frame,
+                                                             uint64_t page) {
+    mm::Pfn replaced{0};
+    user_memory::CopyResult result;
+    {
+        IrqLockGuard guard(process.lock);
+        result = user_memory::copy_on_write(process.space, page, replaced);
+    }
+    switch (result) {
+    case user_memory::CopyResult::Copied:
+        shoot_down_from_fault(process, frame, page, page + kPageSize);
+        physical_memory::release(replaced);
+        return MemoryFault::Resolved;
+    case user_memory::CopyResult::MadeWritable: return MemoryFault::Resolved;
+    case user_memory::CopyResult::AlreadyWritable:
+        // Another thread resolved it; this CPU still held the read-only entry.
+        arch::invalidate_tlb_page(page);
+        return MemoryFault::Resolved;
+    case user_memory::CopyResult::OutOfMemory: return MemoryFault::OutOfMemory;
+    case user_memory::CopyResult::NotCopyOnWrite: return MemoryFault::NotMine;
+    }
+    return MemoryFault::NotMine;
+}
+
 }  // namespace
 
 bool find_stack_region(const Process& process, uint64_t address, user_memory::StackRegion& region, bool& in_guard) {
@@ -206,29 +232,8 @@ bool find_stack_region(const Process& process, uint64_t address, user_memory::St
 MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     const uint64_t page = fault.address & ~(kPageSize - 1);
     if (!user_memory::range_ok(page, kPageSize)) return MemoryFault::NotMine;
-    if (!fault.not_present) {
-        if (!fault.write) return MemoryFault::NotMine;
-        mm::Pfn replaced{0};
-        user_memory::CopyResult result;
-        {
-            IrqLockGuard guard(process.lock);
-            result = user_memory::copy_on_write(process.space, page, replaced);
-        }
-        switch (result) {
-        case user_memory::CopyResult::Copied:
-            shoot_down_from_fault(process, frame, page, page + kPageSize);
-            physical_memory::release(replaced);
-            return MemoryFault::Resolved;
-        case user_memory::CopyResult::MadeWritable: return MemoryFault::Resolved;
-        case user_memory::CopyResult::AlreadyWritable:
-            // Another thread resolved it; this CPU still held the read-only entry.
-            arch::invalidate_tlb_page(page);
-            return MemoryFault::Resolved;
-        case user_memory::CopyResult::OutOfMemory: return MemoryFault::OutOfMemory;
-        case user_memory::CopyResult::NotCopyOnWrite: return MemoryFault::NotMine;
-        }
-        return MemoryFault::NotMine;
-    }
+    if (!fault.not_present)
+        return fault.write ? resolve_write_to_present_page(process, frame, page) : MemoryFault::NotMine;
     if (page >= align_up(process.break_base) && page < user_memory::kHeapLimit) {
         // The brk heap: every page below the break commits at its first touch.
         IrqLockGuard guard(process.lock);
