@@ -20,6 +20,7 @@
 #include "kernel/interrupts.hpp"
 #include "kernel/watchdog.hpp"
 #include "mm/kernel_stacks.hpp"
+#include "mm/user_memory.hpp"
 #include "proc/files.hpp"
 #include "proc/process.hpp"
 #include "smp/tlb.hpp"
@@ -177,6 +178,7 @@ extern "C" [[noreturn]] __attribute__((no_stack_protector)) void kernel_main(uin
     kernel::physical_memory::init(info);
     kernel::display::before_paging_switch();
     kernel::init_kernel_address_space(info);
+    kernel::user_memory::init();
     kernel::display::init_after_paging(info);
     kernel::physical_memory::print_meminfo();
     kernel::symbols::init(info);

@@ -54,7 +54,7 @@ uint64_t AddressSpace::encode_leaf(uint64_t phys, uint32_t flags, unsigned level
     else if (flags & kPageWriteCombining)
         entry |= pte::memory_type_bits(pte::kPatIndexWriteCombining, level);
     if (flags & kPageCopyOnWrite) entry = (entry & ~pte::kWritable) | pte::kCopyOnWrite;
-    if (!(flags & kPageExecutable) && m_memory->no_execute_supported()) entry |= pte::kNoExecute;
+    if (!(flags & kPageExecutable)) entry |= m_memory->no_execute_bit();
     return entry;
 }
 
@@ -101,9 +101,25 @@ kstd::Result<bool, MapError> AddressSpace::map_page(kstd::VirtAddr virt_addr, ks
     if (!pte::is_canonical(virt)) return kstd::fail(MapError::BadRange);
     if (!aligned(virt | phys, kPageSize)) return kstd::fail(MapError::Misaligned);
     const bool user = flags & kPageUser;
-    uint64_t* table = entries(m_root);
+    // The fault path's walk: the table addressing is read once (the stores below could alias the
+    // memory's fields, so entries() would reload them per level), and an entry that exists, is
+    // no huge page and already lets user leaves through (the usual case) costs one test.
+    PageTableMemory& memory = *m_memory;
+    const bool linear = memory.linear();
+    const uintptr_t linear_offset = memory.linear_offset();
+    auto entries_at = [&](uint64_t table_address) {
+        return linear ? reinterpret_cast<uint64_t*>(linear_offset + table_address)
+                      : memory.table_entries(Pfn::from_address(table_address));
+    };
+    const uint64_t passable = pte::kPresent | (user ? pte::kUser : 0);
+    const uint64_t tested = passable | pte::kHuge;
+    uint64_t* table = entries_at(m_root.address());
     for (unsigned level = kTop; level > 0; --level) {
         uint64_t& entry = table[pte::index(virt, level)];
+        if ((entry & tested) == passable) {
+            table = entries_at(pte::next_table(entry));
+            continue;
+        }
         if (!pte::is_present(entry)) {
             // Nothing below exists: every table from here down is new, so nothing is mapped yet.
             auto fresh = m_memory->allocate_table();
@@ -116,7 +132,7 @@ kstd::Result<bool, MapError> AddressSpace::map_page(kstd::VirtAddr virt_addr, ks
         } else if (user && !(entry & pte::kUser)) {
             entry |= pte::kUser;  // the CPU ANDs U over all levels: let user leaves through
         }
-        table = entries(Pfn::from_address(pte::next_table(entry)));
+        table = entries_at(pte::next_table(entry));
     }
     uint64_t& leaf = table[pte::index(virt, 0)];
     if (pte::is_present(leaf)) return kstd::fail(MapError::AlreadyMapped);

@@ -48,6 +48,15 @@ public:
         if (m_linear) return reinterpret_cast<uint64_t*>(m_linear_offset + table.address());
         return table_entries(table);
     }
+    bool linear() const { return m_linear; }
+    uintptr_t linear_offset() const { return m_linear_offset; }
+    // What a non-executable leaf carries: the no-execute bit where the CPU has it, else nothing
+    // (bit 63 is reserved without EFER.NXE). Read from a copy once the memory has fixed it
+    // (fix_no_execute), so a map costs no virtual call for it.
+    uint64_t no_execute_bit() const {
+        if (m_no_execute_fixed) return m_no_execute_bit;
+        return no_execute_supported() ? arch::pte::kNoExecute : 0;
+    }
 
 protected:
     ~PageTableMemory() = default;
@@ -56,10 +65,17 @@ protected:
         m_linear_offset = offset;
         m_linear = true;
     }
+    // From now on no_execute_supported() answers `supported`: called once, before any CPU maps.
+    void fix_no_execute(bool supported) {
+        m_no_execute_bit = supported ? arch::pte::kNoExecute : 0;
+        m_no_execute_fixed = true;
+    }
 
 private:
     uintptr_t m_linear_offset = 0;
     bool m_linear = false;
+    uint64_t m_no_execute_bit = 0;
+    bool m_no_execute_fixed = false;
 };
 
 struct Translation {

@@ -46,6 +46,7 @@ public:
     }
     void detect_cpu() {
         m_no_execute = arch::cpu_supports_no_execute();
+        fix_no_execute(m_no_execute);
         m_huge_1g = arch::cpu_supports_1g_pages();
     }
 

@@ -28,6 +28,7 @@ public:
     void invalidate(uint64_t virt_addr) override { arch::invalidate_tlb_page(virt_addr); }
     bool no_execute_supported() const override { return kernel_page_table_memory().no_execute_supported(); }
     bool huge_1g_supported() const override { return false; }
+    void fix_no_execute_as_kernel() { fix_no_execute(no_execute_supported()); }
 };
 UserPageTableMemory g_tables;
 
@@ -44,31 +45,25 @@ uint64_t& root_summary_holder(const mm::AddressSpace& space) {
     return phys_to_virt<uint64_t>(space.root().address())[0];
 }
 
-// Marks the summaries on the way to `virt` (mm/user_tables.hpp) after a map there. The low
-// window's path starts at the process's PDPT, whose entry 0 holds the directory's summary; after
-// a successful map there every entry on it is present, so the page-fault path marks it without a
-// test. The top level's summary is needed for the high window only.
-void mark_path(const mm::AddressSpace& space, uint64_t virt, bool mapped) {
+// The last-level table covering user address `virt`, made where missing, with its path marked
+// (a summary may say more than there is, so marking before the leaf is set is fine); nullptr
+// when a table could not be allocated. Under the lock that guards the space's tables.
+uint64_t* user_leaf_table(mm::AddressSpace& space, uint64_t virt) {
     namespace ut = mm::user_tables;
     uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
-    using arch::pte::index;
-    if (virt < kUserTop && mapped) {
-        uint64_t& directory_entry = table(pml4[0])[0];
-        directory_entry |= ut::summary_bit(index(virt, 1));
-        table(directory_entry)[index(virt, 1)] |= ut::summary_bit(index(virt, 0));
-    } else if (mapped) {
-        root_summary_holder(space) |= ut::summary_bit(index(virt, 3));
-        uint64_t& pdpt_entry = pml4[index(virt, 3)];
-        pdpt_entry |= ut::summary_bit(index(virt, 2));
-        uint64_t& directory_entry = table(pdpt_entry)[index(virt, 2)];
-        directory_entry |= ut::summary_bit(index(virt, 1));
-        table(directory_entry)[index(virt, 1)] |= ut::summary_bit(index(virt, 0));
-    } else if (virt < kUserTop) {
-        ut::mark_path(g_tables, table(pml4[0]), 2, virt);
-    } else {
-        root_summary_holder(space) |= ut::summary_bit(arch::pte::index(virt, 3));
-        ut::mark_path(g_tables, pml4, 3, virt);
-    }
+    if (virt < kUserTop) return ut::leaf_table(g_tables, table(pml4[0]), 2, virt);
+    root_summary_holder(space) |= ut::summary_bit(arch::pte::index(virt, 3));
+    return ut::leaf_table(g_tables, pml4, 3, virt);
+}
+
+// A 4 KiB user leaf as AddressSpace::map encodes it for these flags: user pages are only ever
+// writable or not and executable or not (mm::PageFlags' other bits are the kernel's).
+uint64_t user_leaf(uint64_t phys, uint32_t flags) {
+    namespace pte = arch::pte;
+    uint64_t entry = phys | pte::kPresent | pte::kUser;
+    if (flags & mm::kPageWritable) entry |= pte::kWritable;
+    if (!(flags & mm::kPageExecutable)) entry |= g_tables.no_execute_bit();
+    return entry;
 }
 
 // The low window's page directory is walked from its first user entry; the top level's walk
@@ -79,6 +74,8 @@ static_assert(kFirstKernelEntry % mm::user_tables::kEntriesPerGroup == 0,
               "user addresses never mark a group of the kernel's top-level entries");
 
 }  // namespace
+
+void init() { g_tables.fix_no_execute_as_kernel(); }
 
 kstd::Result<mm::AddressSpace, mm::MapError> create() {
     auto created = mm::AddressSpace::create(g_tables);
@@ -132,33 +129,30 @@ void destroy(mm::AddressSpace& space) {
     space = mm::AddressSpace();
 }
 
-uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
+NewPage map_new_page_or_find(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
+    // One walk that makes the missing tables and marks the path (user_tables.hpp), instead of
+    // map_page and then mark_path: the fault path's walk. A page already there (another thread
+    // of the process faulted on it too) costs no frame.
+    uint64_t* leaves = user_leaf_table(space, virt);
+    if (!leaves) return {0, false};
+    uint64_t& leaf = leaves[arch::pte::index(virt, 0)];
+    if (arch::pte::is_present(leaf)) return {0, true};
     auto frame = physical_memory::allocate(mm::PageState::User);
-    if (!frame) return 0;
+    if (!frame) return {0, false};
     const uint64_t phys = frame.value().address();
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
-    const bool mapped = space.map_page(kstd::VirtAddr{virt}, kstd::PhysAddr{phys}, flags | mm::kPageUser).ok();
-    // Also after a failure: the map may have left new tables on the way.
-    mark_path(space, virt, mapped);
-    if (!mapped) {
-        physical_memory::free(frame.value());
-        return 0;
-    }
-    return phys;
+    leaf = user_leaf(phys, flags);
+    return {phys, false};
+}
+
+uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
+    return map_new_page_or_find(space, virt, flags).phys;
 }
 
 uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags, uint64_t fill_begin,
                           uint64_t fill_end) {
     namespace pte = arch::pte;
-    namespace ut = mm::user_tables;
-    uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
-    uint64_t* leaves;
-    if (virt < kUserTop) {
-        leaves = ut::leaf_table(g_tables, table(pml4[0]), 2, virt);
-    } else {
-        root_summary_holder(space) |= ut::summary_bit(pte::index(virt, 3));
-        leaves = ut::leaf_table(g_tables, pml4, 3, virt);
-    }
+    uint64_t* leaves = user_leaf_table(space, virt);
     if (!leaves || pte::is_present(leaves[pte::index(virt, 0)])) return 0;
     auto frame = physical_memory::allocate(mm::PageState::User);
     if (!frame) return 0;
@@ -167,11 +161,7 @@ uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags
     if (fill_begin >= fill_end) fill_begin = fill_end = kPageSize;
     __builtin_memset(bytes, 0, fill_begin);
     __builtin_memset(bytes + fill_end, 0, kPageSize - fill_end);
-    // As AddressSpace::map encodes a 4 KiB user leaf.
-    uint64_t entry = phys | pte::kPresent | pte::kUser;
-    if (flags & mm::kPageWritable) entry |= pte::kWritable;
-    if (!(flags & mm::kPageExecutable) && g_tables.no_execute_supported()) entry |= pte::kNoExecute;
-    leaves[pte::index(virt, 0)] = entry;
+    leaves[pte::index(virt, 0)] = user_leaf(phys, flags);
     return phys;
 }
 

@@ -56,6 +56,9 @@ inline constexpr int thread_stack_slot_of(uint64_t address) {
     return slot < SABLE_MAX_THREADS - 1 ? static_cast<int>(slot) : -1;
 }
 
+// Once the kernel's tables know the CPU (init_kernel_address_space), before any user space:
+// user leaves then take their no-execute bit from a copy instead of asking the kernel's tables.
+void init();
 // A new address space with the kernel part in place and no user pages.
 kstd::Result<mm::AddressSpace, mm::MapError> create();
 // Returns every user page and page table, then the space's own tables (the caller runs on
@@ -65,8 +68,18 @@ void destroy(mm::AddressSpace& space);
 // A fresh zeroed page at `virt` (flags: mm::PageFlags, kPageUser implied). Returns its
 // physical address, or 0 when memory ran out or `virt` is already mapped.
 uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags);
-// map_new_page for a space no thread runs yet (spawn's image and stack), through its own walk
-// and without zeroing [fill_begin, fill_end) of the page, which the caller fills at once.
+// The same, telling a page someone else mapped first (`already_mapped`: a thread of the process
+// faulted on it too; nothing changed) from memory running out: a fault then just resumes, with
+// no second walk to look. The race costs a frame allocated, zeroed and freed, which is rare.
+// Returned in registers rather than through a pointer, which would cost the fault path a
+// stack slot and its stack-protector check.
+struct NewPage {
+    uint64_t phys;  // 0: nothing mapped
+    bool already_mapped;
+};
+NewPage map_new_page_or_find(mm::AddressSpace& space, uint64_t virt, uint32_t flags);
+// map_new_page for a space no thread runs yet (spawn's image and stack), without zeroing
+// [fill_begin, fill_end) of the page, which the caller fills at once.
 uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags, uint64_t fill_begin,
                           uint64_t fill_end);
 // Unmapping in two steps, so the frames are freed only after the other CPUs that run the space

@@ -166,46 +166,87 @@ int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot) {
 
 namespace {
 
-// A first touch: a zeroed frame at `page`. Under the process lock.
+// A first touch: a zeroed frame at `page`. Under the process lock. Another thread of the
+// process may have committed it since its fault (map_new_page finds it mapped): the faulting
+// instruction just runs again.
 MemoryFault commit_page(Process& process, uint64_t page, uint32_t flags) {
-    if (process.space.translate(page)) return MemoryFault::Resolved;  // another thread committed it
-    if (!user_memory::map_new_page(process.space, page, flags)) return MemoryFault::OutOfMemory;
-    ++process.user_pages;
-    return MemoryFault::Resolved;
+    const user_memory::NewPage committed = user_memory::map_new_page_or_find(process.space, page, flags);
+    if (committed.phys) {
+        ++process.user_pages;
+        return MemoryFault::Resolved;
+    }
+    return committed.already_mapped ? MemoryFault::Resolved : MemoryFault::OutOfMemory;
+}
+
+// Whether `page` may be a stack page: inside the main stack's range or a thread stack slot
+// (guard zones included). Cheap, without the lock: find_stack_region decides under it.
+bool in_stack_window(uint64_t page) {
+    const user_memory::StackRegion main = user_memory::main_stack_region();
+    return (page >= main.guard && page < main.top) || user_memory::thread_stack_slot_of(page) >= 0;
+}
+
+// A write to a present page: copy-on-write, or NotMine. Out of line: its frame number is
+// passed by reference, which would give every first-touch fault a stack-protector check.
+[[gnu::noinline]] MemoryFault resolve_write_to_present_page(Process& process, arch::TrapFrame* frame,
+                                                             uint64_t page) {
+    mm::Pfn replaced{0};
+    user_memory::CopyResult result;
+    {
+        IrqLockGuard guard(process.lock);
+        result = user_memory::copy_on_write(process.space, page, replaced);
+    }
+    switch (result) {
+    case user_memory::CopyResult::Copied:
+        shoot_down_from_fault(process, frame, page, page + kPageSize);
+        physical_memory::release(replaced);
+        return MemoryFault::Resolved;
+    case user_memory::CopyResult::MadeWritable: return MemoryFault::Resolved;
+    case user_memory::CopyResult::AlreadyWritable:
+        // Another thread resolved it; this CPU still held the read-only entry.
+        arch::invalidate_tlb_page(page);
+        return MemoryFault::Resolved;
+    case user_memory::CopyResult::OutOfMemory: return MemoryFault::OutOfMemory;
+    case user_memory::CopyResult::NotCopyOnWrite: return MemoryFault::NotMine;
+    }
+    return MemoryFault::NotMine;
 }
 
 }  // namespace
 
+bool find_stack_region(const Process& process, uint64_t address, user_memory::StackRegion& region, bool& in_guard) {
+    const int slot = user_memory::thread_stack_slot_of(address);
+    if (slot >= 0) {
+        if (!((process.stack_slots[slot / 64] >> (slot % 64)) & 1)) return false;
+        region = user_memory::thread_stack_region(static_cast<unsigned>(slot));
+        in_guard = address < region.bottom;
+        return true;
+    }
+    region = user_memory::main_stack_region();
+    if (address >= region.guard && address < region.top) {
+        in_guard = address < region.bottom;
+        return true;
+    }
+    return false;
+}
+
 MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     const uint64_t page = fault.address & ~(kPageSize - 1);
     if (!user_memory::range_ok(page, kPageSize)) return MemoryFault::NotMine;
-    if (!fault.not_present) {
-        if (!fault.write) return MemoryFault::NotMine;
-        mm::Pfn replaced{0};
-        user_memory::CopyResult result;
-        {
-            IrqLockGuard guard(process.lock);
-            result = user_memory::copy_on_write(process.space, page, replaced);
-        }
-        switch (result) {
-        case user_memory::CopyResult::Copied:
-            shoot_down_from_fault(process, frame, page, page + kPageSize);
-            physical_memory::release(replaced);
-            return MemoryFault::Resolved;
-        case user_memory::CopyResult::MadeWritable: return MemoryFault::Resolved;
-        case user_memory::CopyResult::AlreadyWritable:
-            // Another thread resolved it; this CPU still held the read-only entry.
-            arch::invalidate_tlb_page(page);
-            return MemoryFault::Resolved;
-        case user_memory::CopyResult::OutOfMemory: return MemoryFault::OutOfMemory;
-        case user_memory::CopyResult::NotCopyOnWrite: return MemoryFault::NotMine;
-        }
-        return MemoryFault::NotMine;
-    }
+    if (!fault.not_present)
+        return fault.write ? resolve_write_to_present_page(process, frame, page) : MemoryFault::NotMine;
     if (page >= align_up(process.break_base) && page < user_memory::kHeapLimit) {
         // The brk heap: every page below the break commits at its first touch.
         IrqLockGuard guard(process.lock);
         if (page >= align_up(process.break_end)) return MemoryFault::NotMine;
+        return commit_page(process, page, mm::kPageWritable);
+    }
+    if (in_stack_window(page)) {
+        // A demand-grown stack: one lock for the check and the commit. The guard zone and
+        // unused thread slots are NotMine: on_fault names the overflow.
+        IrqLockGuard guard(process.lock);
+        user_memory::StackRegion stack{};
+        bool in_guard = false;
+        if (!find_stack_region(process, fault.address, stack, in_guard) || in_guard) return MemoryFault::NotMine;
         return commit_page(process, page, mm::kPageWritable);
     }
     if (!in_window(page, page + kPageSize)) return MemoryFault::NotMine;

@@ -231,55 +231,25 @@ int64_t start_process(const programs::Program& program, const Arguments& argumen
 
 // --- faults ----------------------------------------------------------------------------------
 
-// The stack region holding `address`, or the region whose guard zone holds it (`in_guard`):
-// the main stack's guard page, or the unmapped part of a thread stack slot below its region.
-// Only slots in use count. Under the process lock.
-bool find_stack_region(const Process& process, uint64_t address, user_memory::StackRegion& region, bool& in_guard) {
-    const int slot = user_memory::thread_stack_slot_of(address);
-    if (slot >= 0) {
-        if (!((process.stack_slots[slot / 64] >> (slot % 64)) & 1)) return false;
-        region = user_memory::thread_stack_region(static_cast<unsigned>(slot));
-        in_guard = address < region.bottom;
-        return true;
-    }
-    region = user_memory::main_stack_region();
-    if (address >= region.guard && address < region.top) {
-        in_guard = address < region.bottom;
-        return true;
-    }
-    return false;
-}
-
-bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
-    Process* process = current();
-    if (!process) return false;
+// A fault its memory map did not resolve (`memory`; NotMine for other exceptions): the process
+// dies with a reason, or a copy_user fails. Kept out of on_fault, whose page-fault path would
+// otherwise pay for this one's message buffer, saved registers and stack-protector check.
+[[gnu::noinline, gnu::cold]] bool on_unresolved_fault(Process* process, arch::TrapFrame* frame,
+                                                      const arch::FaultInfo& fault, MemoryFault memory) {
     uint32_t reason;
     const char* words;
     char detail[96] = "";
     if (fault.kind == arch::FaultKind::PageFault) {
         const uint64_t address = fault.address;
         const uint64_t user_rsp = fault.from_user ? arch::frame_stack_pointer(frame) : 0;
-        const MemoryFault memory = resolve_memory_fault(*process, frame, fault);
-        if (memory == MemoryFault::Resolved) return true;
+        // Only the message needs the stack's layout.
         user_memory::StackRegion stack{};
-        bool in_guard = false, in_stack = false, grown = false;
+        bool in_guard = false, in_stack = false;
         {
-            // Threads of the process may fault on the same space at once.
             IrqLockGuard guard(process->lock);
             in_stack = find_stack_region(*process, address, stack, in_guard);
-            if (in_stack && !in_guard && fault.not_present) {
-                // Demand-grown stack: commit a zeroed page and resume the instruction. Another
-                // thread may have committed it meanwhile (the map fails): then just resume.
-                if (user_memory::map_new_page(process->space, align_down(address), mm::kPageWritable)) {
-                    ++process->user_pages;
-                    grown = true;
-                } else if (process->space.translate(align_down(address))) {
-                    grown = true;
-                }
-            }
         }
-        if (grown) return true;
-        if ((in_stack && !in_guard && fault.not_present) || memory == MemoryFault::OutOfMemory) {
+        if (memory == MemoryFault::OutOfMemory) {
             reason = SABLE_KILL_OUT_OF_MEMORY;
             words = "out of memory";
         } else if (!fault.from_user) {
@@ -318,6 +288,17 @@ bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     if (!fault.from_user) return false;  // out of memory inside copy_user: -EFAULT too
     arch::interrupts_on();
     kill_current(reason, words, arch::frame_instruction_pointer(frame), detail);
+}
+
+bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
+    Process* process = current();
+    if (!process) return false;
+    MemoryFault memory = MemoryFault::NotMine;
+    if (fault.kind == arch::FaultKind::PageFault) {
+        memory = resolve_memory_fault(*process, frame, fault);
+        if (memory == MemoryFault::Resolved) return true;  // stack growth included
+    }
+    return on_unresolved_fault(process, frame, fault, memory);
 }
 
 void free_threads(Process& process) {

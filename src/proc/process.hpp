@@ -149,13 +149,17 @@ int64_t munmap(uint64_t address, uint64_t length);
 int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot);
 enum class MemoryFault { Resolved, NotMine, OutOfMemory, Denied };
 // A page fault of `process` that its memory map may resolve: a first touch inside an mmap
-// region or below the break, or a write to a copy-on-write page. NotMine: neither (the stack and kill logic
-// decide). Called with interrupts off; turns them on for a shootdown when the faulting code
+// region, below the break or in a stack region (above its guard zone), or a write to a
+// copy-on-write page. NotMine: none of these (the kill logic decides). Called with interrupts off; turns them on for a shootdown when the faulting code
 // had them on.
 MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault);
 // fork's copy of `parent`'s memory into `child`: copy-on-write sharing of every page, the
 // region list, and a shootdown of the parent's write-protected entries. False: out of memory.
 bool fork_memory(Process& parent, Process& child);
+// The stack region holding `address`, or the region whose guard zone holds it (`in_guard`):
+// the main stack's guard page, or the unmapped part of a thread stack slot below its region.
+// Only slots in use count. Under the process lock.
+bool find_stack_region(const Process& process, uint64_t address, user_memory::StackRegion& region, bool& in_guard);
 void free_regions(Process& process);
 // A task's state as the information calls report it (enum sable_process_state).
 uint32_t state_of(const tasks::KernelTask& task);

@@ -878,10 +878,15 @@ public:
         return m_arena.data() + (table.address() - kArenaBase) / sizeof(uint64_t);
     }
     void invalidate(uint64_t) override {}
-    bool no_execute_supported() const override { return true; }
+    bool no_execute_supported() const override {
+        ++m_no_execute_queries;
+        return true;
+    }
     bool huge_1g_supported() const override { return true; }
+    void fix_no_execute_to(bool supported) { fix_no_execute(supported); }
 
     uint64_t m_used = 0, m_freed = 0, m_virtual_calls = 0;
+    mutable uint64_t m_no_execute_queries = 0;
 
 private:
     std::vector<uint64_t> m_arena;
@@ -947,6 +952,52 @@ TEST_F(MapPageTest, MisalignedOrNonCanonicalIsRefused) {
 TEST_F(MapPageTest, OnePageMapWithAHugeSizeIsStillMisaligned) {
     EXPECT_EQ(map_error(0x200000, 0x200000, k4K, 0, PageSize::Size2M), MapError::Misaligned);
     EXPECT_TRUE(leaves_of(space).empty());
+}
+
+TEST_F(MapPageTest, APageBesideAnotherLeavesTheTablesOnTheWayAsTheyWere) {
+    ASSERT_TRUE(map_page(0x7000, 0x1000, kW | kU).ok());
+    uint64_t before[4];
+    for (unsigned level = 1; level <= 3; ++level) before[level] = raw_entry(memory, space, 0x8000, level);
+    ASSERT_TRUE(map_page(0x8000, 0x2000, kW | kU).ok());
+    for (unsigned level = 1; level <= 3; ++level)
+        EXPECT_EQ(raw_entry(memory, space, 0x8000, level), before[level]) << "level " << level;
+    EXPECT_EQ(space.translate(0x8000)->phys_addr, 0x2000u);
+}
+
+TEST_F(MapPageTest, ASupervisorPageUnderUserTablesLeavesTheirUserBit) {
+    ASSERT_TRUE(map_page(0x7000, 0x1000, kW | kU).ok());
+    ASSERT_TRUE(map_page(0x8000, 0x2000, kW).ok());
+    EXPECT_TRUE(raw_entry(memory, space, 0x8000, 1) & pte::kUser);
+    EXPECT_FALSE(raw_entry(memory, space, 0x8000, 0) & pte::kUser);
+}
+
+TEST(AddressSpaceLinear, AFixedNoExecuteAnswerIsUsedWithoutAsking) {
+    for (const bool supported : {true, false}) {
+        LinearTableMemory memory;
+        memory.fix_no_execute_to(supported);
+        auto created = AddressSpace::create(memory);
+        ASSERT_TRUE(created.ok());
+        AddressSpace space = created.value();
+        ASSERT_TRUE(space.map_page(kstd::VirtAddr{0x40001000}, kstd::PhysAddr{0x9000}, kW).ok());
+        ASSERT_TRUE(space.map(kstd::VirtAddr{0x40400000}, kstd::PhysAddr{0x400000}, 2 * k4K, kW).ok());
+        EXPECT_EQ(memory.m_no_execute_queries, 0u);
+        // The fixed answer wins even where the virtual one would differ (bit 63 is reserved
+        // without EFER.NXE, so the copy must be what the CPU has).
+        EXPECT_EQ(space.translate(0x40001000)->flags & kX, supported ? 0u : kX);
+        EXPECT_EQ(space.translate(0x40401000)->flags & kX, supported ? 0u : kX);
+        space.destroy();
+    }
+}
+
+TEST(AddressSpaceLinear, WithoutAFixedAnswerTheMemoryIsAsked) {
+    LinearTableMemory memory;
+    auto created = AddressSpace::create(memory);
+    ASSERT_TRUE(created.ok());
+    AddressSpace space = created.value();
+    ASSERT_TRUE(space.map_page(kstd::VirtAddr{0x40001000}, kstd::PhysAddr{0x9000}, kW).ok());
+    EXPECT_GT(memory.m_no_execute_queries, 0u);
+    EXPECT_EQ(space.translate(0x40001000)->flags & kX, 0u);
+    space.destroy();
 }
 
 TEST(AddressSpaceLinear, WalksComputeTablePointersWithoutVirtualCalls) {

@@ -172,9 +172,25 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t 
         // memory on the program's behalf: resolved the same way, or the copy fails. Anything
         // else is a kernel bug.
         const bool from_user = arch::frame_is_user(frame);
+        const arch::FaultHandler handler = __atomic_load_n(&arch::g_fault_handler, __ATOMIC_ACQUIRE);
+        // The exception that comes by far most often, a page fault in ring 3 (stack growth, a
+        // first touch, copy-on-write), goes to the handler before the checks below, none of
+        // which applies to it (the same FaultInfo as below).
+        if (vector == 14 && from_user && handler) {
+            const arch::FaultInfo fault{arch::FaultKind::PageFault,
+                                        14,
+                                        error_code,
+                                        arch::x86::read_cr2(),
+                                        (error_code & 1) == 0,
+                                        (error_code & 2) != 0,
+                                        true,
+                                        (error_code & 16) != 0,
+                                        0};
+            if (handler(frame, fault)) return;
+            arch::kernel_exception(*frame, vector, error_code);
+        }
         const bool in_user_copy = vector == 14 && frame->rip >= reinterpret_cast<uint64_t>(user_copy_fault_begin) &&
                                   frame->rip < reinterpret_cast<uint64_t>(user_copy_fault_end);
-        const arch::FaultHandler handler = __atomic_load_n(&arch::g_fault_handler, __ATOMIC_ACQUIRE);
         // Lazy switching: the task's first x87/SSE/AVX instruction since it was switched in.
         if (vector == 7 && from_user && arch::x86::take_extended_state_trap()) return;
         if (handler && arch::is_program_fault(vector) && (from_user || in_user_copy)) {
