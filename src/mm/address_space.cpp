@@ -73,17 +73,22 @@ uint32_t AddressSpace::decode_flags(uint64_t entry, unsigned level) const {
     return flags;
 }
 
+kstd::Result<bool, MapError> AddressSpace::add_table(uint64_t& entry, bool user) {
+    auto fresh = m_memory->allocate_table();
+    if (!fresh) return kstd::fail(MapError::OutOfMemory);
+    uint64_t* e = entries(fresh.value());
+    for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) e[i] = 0;
+    entry = pte::make_table(fresh.value().address(), user);
+    return true;
+}
+
 kstd::Result<uint64_t*, MapError> AddressSpace::walk(uint64_t virt, unsigned level, bool create, bool user) {
     Pfn table = m_root;
     for (unsigned current = kTop; current > level; --current) {
         uint64_t& entry = entries(table)[pte::index(virt, current)];
         if (!pte::is_present(entry)) {
             if (!create) return kstd::fail(MapError::NotMapped);
-            auto fresh = m_memory->allocate_table();
-            if (!fresh) return kstd::fail(MapError::OutOfMemory);
-            uint64_t* e = entries(fresh.value());
-            for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) e[i] = 0;
-            entry = pte::make_table(fresh.value().address(), user);
+            if (auto added = add_table(entry, user); !added) return kstd::fail(added.error());
         } else if (pte::is_leaf(entry, current)) {
             // A huge page already covers this address: the caller must unmap it first.
             return kstd::fail(create ? MapError::AlreadyMapped : MapError::Misaligned);
@@ -122,11 +127,7 @@ kstd::Result<bool, MapError> AddressSpace::map_page(kstd::VirtAddr virt_addr, ks
         }
         if (!pte::is_present(entry)) {
             // Nothing below exists: every table from here down is new, so nothing is mapped yet.
-            auto fresh = m_memory->allocate_table();
-            if (!fresh) return kstd::fail(MapError::OutOfMemory);
-            uint64_t* e = entries(fresh.value());
-            for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) e[i] = 0;
-            entry = pte::make_table(fresh.value().address(), user);
+            if (auto added = add_table(entry, user); !added) return kstd::fail(added.error());
         } else if (pte::is_leaf(entry, level)) {
             return kstd::fail(MapError::AlreadyMapped);  // a huge page covers it
         } else if (user && !(entry & pte::kUser)) {

@@ -132,6 +132,8 @@ private:
     uint32_t decode_flags(uint64_t entry, unsigned level) const;
     // Walks to the table at `level` covering virt, creating tables on the way when asked.
     kstd::Result<uint64_t*, MapError> walk(uint64_t virt, unsigned level, bool create, bool user);
+    // Points an empty `entry` at a new, zeroed table (walk and map_page share it).
+    kstd::Result<bool, MapError> add_table(uint64_t& entry, bool user);
     kstd::Result<bool, MapError> remove(uint64_t virt, uint64_t size, bool invalidate);
     // The level whose entry for `virt` is a present leaf (mapped) or absent (not mapped): lets
     // range operations skip a whole empty table in one step instead of 512 lookups.

@@ -162,6 +162,25 @@ void init_cpu_interrupts(unsigned cpu_index, const uint64_t (&interrupt_stack_to
 extern "C" char user_copy_fault_begin[], user_copy_fault_end[], user_copy_fault_fixup[];
 extern "C" uint8_t arch_smap_enabled;  // protections.cpp
 
+namespace {
+
+// What the fault handler is told about a program fault (both of trap_dispatch's paths build it).
+// [SDM vol3 §4.7] page-fault error code: bit 0 P (protection violation), bit 1 W/R, bit 4 I/D.
+[[gnu::always_inline]] inline arch::FaultInfo program_fault(uint64_t vector, uint64_t error_code, bool from_user,
+                                                            uint32_t fp_status) {
+    return {arch::fault_kind(vector),
+            static_cast<unsigned>(vector),
+            error_code,
+            vector == 14 ? arch::x86::read_cr2() : 0,
+            (error_code & 1) == 0,
+            (error_code & 2) != 0,
+            from_user,
+            (error_code & 16) != 0,
+            fp_status};
+}
+
+}  // namespace
+
 extern "C" void trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
     // RFLAGS.AC comes in as ring 3 left it (popf sets it) or as arch_user_copy set it, and SMAP
     // would let the handler touch user pages: it runs with AC clear, iretq restores the old.
@@ -177,16 +196,7 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t 
         // first touch, copy-on-write), goes to the handler before the checks below, none of
         // which applies to it (the same FaultInfo as below).
         if (vector == 14 && from_user && handler) {
-            const arch::FaultInfo fault{arch::FaultKind::PageFault,
-                                        14,
-                                        error_code,
-                                        arch::x86::read_cr2(),
-                                        (error_code & 1) == 0,
-                                        (error_code & 2) != 0,
-                                        true,
-                                        (error_code & 16) != 0,
-                                        0};
-            if (handler(frame, fault)) return;
+            if (handler(frame, program_fault(14, error_code, true, 0))) return;
             arch::kernel_exception(*frame, vector, error_code);
         }
         const bool in_user_copy = vector == 14 && frame->rip >= reinterpret_cast<uint64_t>(user_copy_fault_begin) &&
@@ -194,20 +204,10 @@ extern "C" void trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t 
         // Lazy switching: the task's first x87/SSE/AVX instruction since it was switched in.
         if (vector == 7 && from_user && arch::x86::take_extended_state_trap()) return;
         if (handler && arch::is_program_fault(vector) && (from_user || in_user_copy)) {
-            // [SDM vol3 §4.7] page-fault error code: bit 0 P (protection violation), bit 1 W/R.
             const uint32_t fp_status = vector == 16   ? arch::x86::unmasked_x87_exceptions()
                                        : vector == 19 ? arch::x86::unmasked_simd_exceptions()
                                                       : 0;
-            const arch::FaultInfo fault{arch::fault_kind(vector),
-                                        static_cast<unsigned>(vector),
-                                        error_code,
-                                        vector == 14 ? arch::x86::read_cr2() : 0,
-                                        (error_code & 1) == 0,
-                                        (error_code & 2) != 0,
-                                        from_user,
-                                        (error_code & 16) != 0,
-                                        fp_status};
-            if (handler(frame, fault)) return;
+            if (handler(frame, program_fault(vector, error_code, from_user, fp_status))) return;
             if (in_user_copy) {
                 frame->rip = reinterpret_cast<uint64_t>(user_copy_fault_fixup);
                 return;
