@@ -38,7 +38,15 @@ void write_crtc_pair(uint8_t high_index, uint8_t low_index, uint32_t value) {
 
 uint16_t cursor_position() { return static_cast<uint16_t>(g_origin + g_row * g_columns + g_column); }
 
-void move_cursor() { write_crtc_pair(kCursorHigh, kCursorLow, cursor_position()); }
+// Where the CRT controller's cursor was last put. A line is written in several pieces (klog's
+// time, the text, the newline); the cursor moves once, when the console lets go, which saves
+// four port writes per piece: under an emulator each is an exit to the host.
+uint16_t g_cursor_shown = 0;
+
+void move_cursor() {
+    g_cursor_shown = cursor_position();
+    write_crtc_pair(kCursorHigh, kCursorLow, g_cursor_shown);
+}
 
 void clear_cells(uint32_t first, uint32_t count) {
     uint32_t i = first;
@@ -126,7 +134,10 @@ void write(const char* text, size_t length) {
             if (g_column >= g_columns) new_line();
         }
     }
-    move_cursor();
+}
+
+void show_cursor() {
+    if (g_cells && cursor_position() != g_cursor_shown) move_cursor();
 }
 
 uint32_t rows() { return g_cells ? g_rows : 0; }

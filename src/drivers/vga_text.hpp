@@ -8,8 +8,10 @@ namespace drivers::vga_text {
 
 void init(uint64_t buffer_phys, uint32_t columns, uint32_t rows);
 bool active();
-// Callers serialise these (the console lock): the cells and the cursor are one state.
+// Callers serialise these (the console lock): the cells and the cursor are one state. write()
+// leaves the hardware cursor where it was; show_cursor() moves it to the end of what was written.
 void write(const char* text, size_t length);
+void show_cursor();
 
 // Reading the screen back, for the console self test.
 uint32_t rows();

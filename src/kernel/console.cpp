@@ -17,6 +17,8 @@ namespace {
 // CPU's nested holds and is touched only by the owner.
 unsigned g_owner = 0;
 unsigned g_depth = 0;
+// 1 once a panic has seized the console: it never lets go, so its lines end one level deeper.
+unsigned g_seized_depth = 0;
 
 unsigned this_cpu_token() { return kernel::this_cpu().index + 1; }
 
@@ -36,6 +38,7 @@ void acquire(unsigned me) {
 }
 
 void release() {
+    if (g_depth == g_seized_depth + 1) drivers::vga_text::show_cursor();  // once per hold, not per piece
     if (--g_depth == 0) __atomic_store_n(&g_owner, 0u, __ATOMIC_RELEASE);
 }
 
@@ -65,14 +68,14 @@ bool seize_for_panic() {
     for (uint64_t spins = 0;; ++spins) {
         unsigned expected = 0;
         if (__atomic_compare_exchange_n(&g_owner, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-            g_depth = 1;
+            g_depth = g_seized_depth = 1;
             return false;
         }
         if (tsc_hz ? arch::timestamp() - start > tsc_hz : spins > 100000000) break;
         arch::cpu_relax();
     }
     __atomic_store_n(&g_owner, me, __ATOMIC_RELEASE);
-    g_depth = 1;
+    g_depth = g_seized_depth = 1;
     return true;
 }
 

@@ -42,6 +42,7 @@ void init_early(const boot::BootInfo& info) {
         drivers::vga_text::init(info.has_framebuffer ? fb.address : kVgaTextBuffer,
                                 info.has_framebuffer ? fb.width : 80, info.has_framebuffer ? fb.height : 25);
         drivers::vga_text::write(banner, sizeof(banner) - 1);
+        drivers::vga_text::show_cursor();
         return;
     }
     if (!info.has_framebuffer) {
