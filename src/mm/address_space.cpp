@@ -155,12 +155,23 @@ kstd::Result<bool, MapError> AddressSpace::map(kstd::VirtAddr virt_addr, kstd::P
     // 1 GiB entries are reserved bits on CPUs without pdpe1gb: split into 2 MiB pages instead.
     if (largest > supported) largest = supported;
 
-    // First pass: refuse before changing anything if any page in the range is mapped.
+    // First pass: refuse before changing anything if any page in the range is mapped. In a page
+    // table that exists, the rest of the range's entries are read straight from it: one walk
+    // per table, not one per page (the kernel's boot mappings are ~2 000 pages).
     for (uint64_t at = virt; at - virt < size;) {
         const Probe found = probe(at);
         if (found.mapped) return kstd::fail(MapError::AlreadyMapped);
-        at = (at | (pte::level_size(found.level) - 1)) + 1;  // past the empty entry's span
-        if (at == 0) break;                                   // wrapped past the top
+        const uint64_t next = (at | (pte::level_size(found.level) - 1)) + 1;  // past the empty entry's span
+        if (found.level == 0) {
+            const uint64_t table_end = (at | (pte::level_size(1) - 1)) + 1;
+            const uint64_t run_end = table_end - virt < size && table_end != 0 ? table_end : virt + size;
+            for (uint64_t i = 1; i < (run_end - at) / kPageSize; ++i)
+                if (pte::is_present(found.entry[i])) return kstd::fail(MapError::AlreadyMapped);
+            at = run_end;
+        } else {
+            at = next;
+        }
+        if (at == 0) break;  // wrapped past the top
     }
     const bool user = flags & kPageUser;
     for (uint64_t offset = 0; offset < size;) {
@@ -176,9 +187,19 @@ kstd::Result<bool, MapError> AddressSpace::map(kstd::VirtAddr virt_addr, kstd::P
             return kstd::fail(slot.error());
         }
         uint64_t& entry = *slot.value();
+        if (level == 0) {
+            // 4 KiB pages run to the end of this table (where the next 2 MiB boundary could
+            // start a larger page) or of the range: one walk fills them all.
+            const uint64_t left_in_table = pte::kEntriesPerTable - pte::index(virt + offset, 0);
+            const uint64_t count = (size - offset) / kPageSize < left_in_table ? (size - offset) / kPageSize : left_in_table;
+            uint64_t* leaves = &entry;
+            for (uint64_t i = 0; i < count; ++i) leaves[i] = encode_leaf(phys + offset + i * kPageSize, flags, 0);
+            offset += count * kPageSize;
+            continue;
+        }
         // An emptied lower-level table may still hang here (nothing is mapped through it, the
         // first pass checked): free it, or the huge entry would orphan it.
-        if (level > 0 && pte::is_present(entry) && !pte::is_leaf(entry, level))
+        if (pte::is_present(entry) && !pte::is_leaf(entry, level))
             destroy_table(Pfn::from_address(pte::next_table(entry)), level - 1);
         entry = encode_leaf(phys + offset, flags, level);
         offset += pte::level_size(level);
@@ -239,9 +260,10 @@ uint64_t AddressSpace::skip_unmapped(uint64_t virt) const {
 AddressSpace::Probe AddressSpace::probe(uint64_t virt) const {
     Pfn table = m_root;
     for (unsigned level = kTop;; --level) {
-        const uint64_t entry = entries(table)[pte::index(virt, level)];
-        if (!pte::is_present(entry)) return {false, level};
-        if (level <= pte::kHighestLeafLevel && pte::is_leaf(entry, level)) return {true, level};
+        const uint64_t* slot = &entries(table)[pte::index(virt, level)];
+        const uint64_t entry = *slot;
+        if (!pte::is_present(entry)) return {false, level, slot};
+        if (level <= pte::kHighestLeafLevel && pte::is_leaf(entry, level)) return {true, level, slot};
         table = Pfn::from_address(pte::next_table(entry));
     }
 }

@@ -140,6 +140,7 @@ private:
     struct Probe {
         bool mapped;
         unsigned level;
+        const uint64_t* entry;  // where the walk stopped: the leaf, or the empty entry
     };
     Probe probe(uint64_t virt) const;
     void destroy_table(Pfn table, unsigned level);

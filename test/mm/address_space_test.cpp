@@ -288,6 +288,36 @@ TEST_F(AddressSpaceTest, RangeOfFourKilobytePagesMapsEachPage) {
     EXPECT_EQ(space.translate(0x12FFF)->phys_addr, 0x92FFFu);
 }
 
+// map() fills a run of 4 KiB entries per page table with one walk: a run across a table's end
+// must continue in the next table, with the right frame in every entry.
+TEST_F(AddressSpaceTest, FourKilobyteRunAcrossTwoTablesMapsEveryPage) {
+    constexpr uint64_t k2M = 0x200000, virt = k2M - 3 * k4K, phys = 0x7000000;
+    map_ok(virt, phys, 6 * k4K, kW);
+    const Pieces pieces = pieces_of(space);
+    ASSERT_EQ(pieces.size(), 6u);
+    for (uint64_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(pieces[i], std::make_pair(virt + i * k4K, 0u));
+        EXPECT_EQ(space.translate(virt + i * k4K + 0x123)->phys_addr, phys + i * k4K + 0x123);
+    }
+    EXPECT_EQ(space.translate(virt + 6 * k4K).error(), MapError::NotMapped);
+}
+
+// The refusal pass reads the rest of a table's entries directly: a mapped page near the end of
+// the second table of a run must still be found, and nothing mapped.
+TEST_F(AddressSpaceTest, MappedPageLateInTheSecondTableOfARunMapsNothing) {
+    constexpr uint64_t k2M = 0x200000;
+    map_ok(0x1000, 0xA000, k4K, kW);          // the table for [0, 2M) exists
+    map_ok(2 * k2M - k4K, 0x9000, k4K, kW);   // the last entry of the table for [2M, 4M)
+    const auto before = leaves_of(space);
+    EXPECT_EQ(map_error(k2M, 0x100000, k2M, kW), MapError::AlreadyMapped);
+    EXPECT_EQ(map_error(0x2000, 0x100000, 2 * k2M - 0x2000, kW), MapError::AlreadyMapped);
+    EXPECT_EQ(leaves_of(space), before);
+    EXPECT_EQ(space.translate(0x2000).error(), MapError::NotMapped);
+    EXPECT_EQ(space.translate(k2M).error(), MapError::NotMapped);
+    map_ok(0x2000, 0x100000, 2 * k2M - 0x3000, kW);  // one page short of it: fits
+    EXPECT_EQ(space.translate(2 * k2M - 2 * k4K)->phys_addr, 0x100000 + 2 * k2M - 0x3000 - k4K);
+}
+
 TEST_F(AddressSpaceTest, HighHalfAddressesAreReportedSignExtended) {
     map_ok(kKernelBase + 0x5000, 0x5000, k4K, kW);
     // PML4 entry 256 -> the leaf's address must come back as 0xFFFF8..., not 0x00008...
