@@ -76,7 +76,11 @@ syscall_entry:
     sti                                 /* a system call is preemptible like any kernel code */
     cmp syscall_count(%rip), %rax       /* unsigned: a negative number is out of range too */
     jae 8f
-7:  call *syscall_table(, %rax, 8)      /* the frame is 16-byte aligned, as the call wants */
+    /* Named for debuggers: the first place every call passes with the frame built and the
+       kernel's GS (test/debug/gdb_session.gdb stops here). */
+    .global syscall_entry_call
+syscall_entry_call:
+    call *syscall_table(, %rax, 8)      /* the frame is 16-byte aligned, as the call wants */
     cli
     /* A kill that arrived during the call, or a process ending: both words (adjacent) only ever
        change from 0 to set, and with interrupts off nothing here is preempted, so one test
@@ -108,7 +112,7 @@ syscall_entry:
     swapgs
     sysretq
 8:  mov syscall_count(%rip), %rax       /* the table's last entry answers -ENOSYS */
-    jmp 7b
+    jmp syscall_entry_call
     /* The iretq exit pops every register: the result, and the open slots from the registers,
        which hold the user's values again now that the C code has returned. */
 9:  mov %rax, TRAP_FRAME_RAX(%rsp)
