@@ -242,6 +242,32 @@ void case_fork() {
     free(const_cast<int*>(heap));
 }
 
+// ---- syscall_at_top ----------------------------------------------------------------------------
+
+// A `syscall` in the last two bytes of the lower half returns to 0x800000000000, which is not
+// canonical: SYSRET would fault in ring 0 there, so the kernel returns through iretq from the
+// whole frame (completed from the registers at the exit: docs/syscalls.md). The child's next
+// fetch then faults in ring 3 and ends it; the kernel goes on.
+void case_syscall_at_top() {
+    const int pid = checked_fork();
+    if (pid == 0) {
+        g_case = "syscall_at_top (child)";
+        constexpr uintptr_t kPage = 4096, kTop = SABLE_MMAP_TOP;
+        void* const at = reinterpret_cast<void*>(kTop - kPage);
+        auto* page = static_cast<uint8_t*>(mmap(at, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED));
+        CHECK(page == at, "mmap of the last page of the lower half: %s", strerror(errno));
+        page[kPage - 2] = 0x0f;  // syscall
+        page[kPage - 1] = 0x05;
+        CHECK(mprotect(page, kPage, PROT_READ | PROT_EXEC) == 0, "mprotect: %s", strerror(errno));
+        __asm__ volatile("jmp *%1" ::"a"(long{SYS_GETPID}), "r"(kTop - 2) : "memory");
+        exit(1);
+    }
+    const int status = wait_for(pid);
+    CHECK(!SABLE_WIFEXITED(status) && (SABLE_WKILLREASON(status) == SABLE_KILL_GENERAL_PROTECTION ||
+                                       SABLE_WKILLREASON(status) == SABLE_KILL_PAGE_FAULT),
+          "child status %d, want killed by the fetch at 0x800000000000", status);
+}
+
 // ---- forkbomb --------------------------------------------------------------------------------
 
 void case_forkbomb() {
@@ -2219,6 +2245,7 @@ struct Case {
 
 const Case kCases[] = {
     {"fork", case_fork},
+    {"syscall_at_top", case_syscall_at_top},
     {"forkbomb", case_forkbomb},
     {"pipe", case_pipe},
     {"wait", case_wait},
