@@ -195,7 +195,9 @@ bool frame_interrupts_enabled(const TrapFrame* frame);  // IF in the interrupted
 uint64_t frame_instruction_pointer(const TrapFrame* frame);
 uint64_t frame_stack_pointer(const TrapFrame* frame);
 // The calling user task's system-call frame (at the top of its kernel stack, syscall_entry built
-// it): for fork's child and a kill report's RIP. Only inside a system call.
+// it): for fork's child and a kill report's RIP. Only inside a system call. RIP, CS, RFLAGS, RSP,
+// SS and the argument registers are always valid; the rest only inside a handler entered
+// through a thunk that completes the frame (syscall_fork).
 TrapFrame* syscall_frame();
 
 // Copies between kernel and user memory; false if a user page faulted and the fault handler
@@ -322,7 +324,15 @@ static_assert(__is_same(decltype(cpu_local_base()), void*) && __is_same(decltype
 }  // namespace arch
 
 // Provided by the kernel, called by the entry assembly with interrupts on: system call `number`
-// with its first four arguments (the ABI's RDI, RSI, RDX, R10); returns the result for RAX.
-extern "C" int64_t syscall_dispatch(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t number);
+// is syscall_table[number](a0, a1, a2, a3) (the ABI's RDI, RSI, RDX, R10) for number <
+// syscall_count, and syscall_table[syscall_count] (-ENOSYS) for any other; the result goes to RAX.
+// syscall_table is an array of syscall_count + 1 SyscallHandlers (declared by its definer alone).
+// The entry leaves the callee-saved registers' slots of the frame unwritten: a handler that
+// needs syscall_frame() whole is entered through an arch thunk that completes it first (fork:
+// syscall_fork_whole_frame, provided by the arch, which jumps to syscall_fork).
+using SyscallHandler = int64_t (*)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+extern "C" const uint64_t syscall_count;
+extern "C" int64_t syscall_fork_whole_frame(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+extern "C" int64_t syscall_fork(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 // Before every return to ring 3 through iretq, interrupts off, on the resumed task's stack.
 extern "C" void return_to_user_hook(arch::TrapFrame* frame);

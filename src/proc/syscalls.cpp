@@ -1,8 +1,8 @@
 // The system-call table (numbers and semantics: src/user/include/sable/abi.h, docs/syscalls.md).
-// syscall_dispatch runs on the calling task's kernel stack with interrupts on; the arch layer
-// built the frame and returns with SYSRET (or IRETQ) when this returns. Each call is a handler
-// of its own, reached through one table: the dispatch itself keeps no stack frame of its own
-// beyond the call (no canary, no spills), whatever the larger handlers need.
+// The entry assembly calls syscall_table[number] straight, on the calling task's kernel stack
+// with interrupts on, and returns with SYSRET (or IRETQ) when the handler returns; it also tests
+// for a kill before it returns to ring 3. Each call is a handler of its own: no C dispatch runs
+// between the entry and the handler.
 #include <sable/abi.h>
 
 #include "arch/arch.hpp"
@@ -19,6 +19,11 @@
 #include "smp/power.hpp"
 
 namespace kernel::syscalls {
+
+struct Table {
+    SyscallHandler handlers[SYS_COUNT + 1];  // the last: any number out of range
+};
+
 namespace {
 
 using process::Process;
@@ -207,7 +212,7 @@ int64_t sys_reboot(uint64_t how) {
 }
 
 // Every handler takes the first four arguments; those it does not use it ignores.
-using Handler = int64_t (*)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+using Handler = SyscallHandler;
 
 int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t) { process::exit_current(static_cast<int32_t>(status & 0xff)); }
 int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t) { return process::current()->pid; }
@@ -219,7 +224,6 @@ int64_t sys_yield(uint64_t, uint64_t, uint64_t, uint64_t) {
     tasks::yield();
     return 0;
 }
-int64_t sys_fork(uint64_t, uint64_t, uint64_t, uint64_t) { return process::fork(arch::syscall_frame()); }
 int64_t sys_waitpid(uint64_t pid, uint64_t status, uint64_t options, uint64_t) {
     return process::waitpid(static_cast<int32_t>(pid), status, static_cast<uint32_t>(options));
 }
@@ -268,10 +272,8 @@ int64_t sys_mprotect(uint64_t address, uint64_t length, uint64_t protection, uin
     return process::mprotect(address, length, static_cast<uint32_t>(protection));
 }
 int64_t sys_reboot_call(uint64_t how, uint64_t, uint64_t, uint64_t) { return sys_reboot(how); }
+int64_t sys_unknown(uint64_t, uint64_t, uint64_t, uint64_t) { return -SABLE_ENOSYS; }
 
-struct Table {
-    Handler handlers[SYS_COUNT];
-};
 
 // Indexed by call number; a number nobody handles (none, as long as every SYS_* has its line)
 // would be a null entry, which the static_assert below rules out.
@@ -281,7 +283,8 @@ constexpr Table kTable = [] {
     table.handlers[SYS_GETPID] = sys_getpid;
     table.handlers[SYS_GETPPID] = sys_getppid;
     table.handlers[SYS_YIELD] = sys_yield;
-    table.handlers[SYS_FORK] = sys_fork;
+    // Through the arch's thunk: the child copies the frame, which must be whole (arch.hpp).
+    table.handlers[SYS_FORK] = syscall_fork_whole_frame;
     table.handlers[SYS_WAITPID] = sys_waitpid;
     table.handlers[SYS_SPAWN] = sys_spawn;
     table.handlers[SYS_SLEEP_MS] = sys_sleep;
@@ -310,6 +313,7 @@ constexpr Table kTable = [] {
     table.handlers[SYS_MUNMAP] = sys_munmap;
     table.handlers[SYS_MPROTECT] = sys_mprotect;
     table.handlers[SYS_REBOOT] = sys_reboot_call;
+    table.handlers[SYS_COUNT] = sys_unknown;
     return table;
 }();
 
@@ -320,20 +324,22 @@ constexpr bool every_call_handled() {
 }
 static_assert(every_call_handled(), "a SYS_* number has no handler in kTable");
 
+// The exit's kill test reads these through the current task (user_entry.S): both words in one
+// 8-byte test, so they must stay side by side.
+using kernel::process::Process;
+using kernel::tasks::KernelTask;
+static_assert(offsetof(KernelTask, process) == TASK_PROCESS);
+static_assert(offsetof(Process, kill_reason) == PROCESS_KILL_WORDS && sizeof(Process::kill_reason) == 4);
+static_assert(offsetof(Process, ending) == PROCESS_KILL_WORDS + 4 && sizeof(Process::ending) == 4);
+
 }  // namespace
 }  // namespace kernel::syscalls
 
-extern "C" int64_t syscall_dispatch(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t number) {
-    using namespace kernel::syscalls;
-    const int64_t result = number < SYS_COUNT ? kTable.handlers[number](a0, a1, a2, a3) : -SABLE_ENOSYS;
-    // SYSRET skips isr_return_to_frame: the same hook for a kill that arrived during the call,
-    // entered only when there is one. Both words only ever change from 0 to set, so the hook
-    // sees what this test saw and ends the task (a system call always has a process).
-    const auto* self = static_cast<const kernel::process::Process*>(kernel::tasks::current()->process);
-    if ((__atomic_load_n(&self->kill_reason, __ATOMIC_ACQUIRE) | __atomic_load_n(&self->ending, __ATOMIC_ACQUIRE)) != 0)
-        [[unlikely]] {
-        return_to_user_hook(arch::syscall_frame());
-        panic("syscalls: a task being killed returned to ring 3");
-    }
-    return result;
+// What the entry assembly reads (arch.hpp): the table by the symbol's address, its length.
+extern "C" constinit const kernel::syscalls::Table syscall_table = kernel::syscalls::kTable;
+extern "C" constinit const uint64_t syscall_count = SYS_COUNT;
+static_assert(sizeof(syscall_table) == (SYS_COUNT + 1) * sizeof(SyscallHandler));
+
+extern "C" int64_t syscall_fork(uint64_t, uint64_t, uint64_t, uint64_t) {
+    return kernel::process::fork(arch::syscall_frame());
 }

@@ -128,11 +128,18 @@ bool find_process(int pid, sable_process_info* out) {
 // abi.h: "rcx and r11 are clobbered ...; every other register is preserved". Makes system call
 // `number` (no arguments used) with a known value in every register the kernel must keep and
 // returns rax; *changed gets a bit per register that came back different (kRegisterNames order).
-// For fork this checks the child's registers too: both processes run the comparison.
-const char* const kRegisterNames[] = {"rdi", "rsi", "rdx", "rbx", "r8", "r9",
-                                      "r10", "r12", "r13", "r14", "r15"};
+// For fork this checks the child's registers too: both processes run the comparison. RCX and R11
+// are the ABI's to clobber, but what they hold must still be the caller's own: SYSRET leaves the
+// return address and RFLAGS there, and so must every other way back (fork's child leaves
+// through iretq from a copy of the frame, whose slots for them the entry does not write).
+const char* const kRegisterNames[] = {"rdi", "rsi", "rdx", "rbx", "r8", "r9", "r10", "r12",
+                                      "r13", "r14", "r15", "rbp", "rcx", "r11"};
 
-long syscall_checking_registers(long number, unsigned* changed) {
+// Reached without RBP, which holds the mark during the call (the frame pointer cannot be an
+// operand): globals, addressed by absolute or RIP-relative address.
+long g_rbp_probe, g_return_rcx, g_return_r11, g_flags_at_call, g_return_address;
+
+[[gnu::noinline]] long syscall_checking_registers(long number, unsigned* changed) {
     constexpr long kMark = 0x5AB1E00000000000;
     long rax = number;
     long rdi = kMark + 0, rsi = kMark + 1, rdx = kMark + 2, rbx = kMark + 3;
@@ -143,22 +150,41 @@ long syscall_checking_registers(long number, unsigned* changed) {
     register long r13 __asm__("r13") = kMark + 8;
     register long r14 __asm__("r14") = kMark + 9;
     register long r15 __asm__("r15") = kMark + 10;
-    __asm__ volatile("syscall"
+    g_rbp_probe = kMark + 11;
+    // The red zone below RSP may hold the caller's data: step over it for the RFLAGS push.
+    // `cmp` fixes the arithmetic flags, so RFLAGS at the `syscall` is the value recorded.
+    __asm__ volatile("xchg %%rbp, %[rbp]\n\t"
+                     "cmp %%rsp, %%rsp\n\t"
+                     "lea -128(%%rsp), %%rsp\n\t"
+                     "pushfq\n\t"
+                     "popq %[flags]\n\t"
+                     "lea 128(%%rsp), %%rsp\n\t"
+                     "syscall\n"
+                     "1:\n\t"
+                     "xchg %%rbp, %[rbp]\n\t"
+                     "mov %%rcx, %[rcx]\n\t"
+                     "mov %%r11, %[r11]\n\t"
+                     "movq $1b, %[address]"
                      : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+b"(rbx), "+r"(r8), "+r"(r9),
-                       "+r"(r10), "+r"(r12), "+r"(r13), "+r"(r14), "+r"(r15)
+                       "+r"(r10), "+r"(r12), "+r"(r13), "+r"(r14), "+r"(r15), [rbp] "+m"(g_rbp_probe),
+                       [flags] "=m"(g_flags_at_call), [rcx] "=m"(g_return_rcx), [r11] "=m"(g_return_r11),
+                       [address] "=m"(g_return_address)
                      :
-                     : "rcx", "r11", "memory");
-    const long after[] = {rdi, rsi, rdx, rbx, r8, r9, r10, r12, r13, r14, r15};
+                     : "rcx", "r11", "memory", "cc");
+    const long after[] = {rdi, rsi, rdx, rbx, r8, r9, r10, r12, r13, r14, r15, g_rbp_probe};
     *changed = 0;
     for (unsigned i = 0; i < sizeof after / sizeof after[0]; ++i) {
         if (after[i] != kMark + static_cast<long>(i)) *changed |= 1u << i;
     }
+    constexpr unsigned kRcx = sizeof after / sizeof after[0], kR11 = kRcx + 1;
+    if (g_return_rcx != g_return_address) *changed |= 1u << kRcx;
+    if (g_return_r11 != g_flags_at_call) *changed |= 1u << kR11;
     return rax;
 }
 
 // "rdi r9" for a mask from syscall_checking_registers.
 const char* register_list(unsigned changed) {
-    static char text[64];
+    static char text[96];
     size_t used = 0;
     text[0] = '\0';
     for (unsigned i = 0; i < sizeof kRegisterNames / sizeof kRegisterNames[0]; ++i) {
@@ -214,6 +240,32 @@ void case_fork() {
     close(modified[0]);
     expect_exit(pid, 42, "child");
     free(const_cast<int*>(heap));
+}
+
+// ---- syscall_at_top ----------------------------------------------------------------------------
+
+// A `syscall` in the last two bytes of the lower half returns to 0x800000000000, which is not
+// canonical: SYSRET would fault in ring 0 there, so the kernel returns through iretq from the
+// whole frame (completed from the registers at the exit: docs/syscalls.md). The child's next
+// fetch then faults in ring 3 and ends it; the kernel goes on.
+void case_syscall_at_top() {
+    const int pid = checked_fork();
+    if (pid == 0) {
+        g_case = "syscall_at_top (child)";
+        constexpr uintptr_t kPage = 4096, kTop = SABLE_MMAP_TOP;
+        void* const at = reinterpret_cast<void*>(kTop - kPage);
+        auto* page = static_cast<uint8_t*>(mmap(at, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED));
+        CHECK(page == at, "mmap of the last page of the lower half: %s", strerror(errno));
+        page[kPage - 2] = 0x0f;  // syscall
+        page[kPage - 1] = 0x05;
+        CHECK(mprotect(page, kPage, PROT_READ | PROT_EXEC) == 0, "mprotect: %s", strerror(errno));
+        __asm__ volatile("jmp *%1" ::"a"(long{SYS_GETPID}), "r"(kTop - 2) : "memory");
+        exit(1);
+    }
+    const int status = wait_for(pid);
+    CHECK(!SABLE_WIFEXITED(status) && (SABLE_WKILLREASON(status) == SABLE_KILL_GENERAL_PROTECTION ||
+                                       SABLE_WKILLREASON(status) == SABLE_KILL_PAGE_FAULT),
+          "child status %d, want killed by the fetch at 0x800000000000", status);
 }
 
 // ---- forkbomb --------------------------------------------------------------------------------
@@ -2193,6 +2245,7 @@ struct Case {
 
 const Case kCases[] = {
     {"fork", case_fork},
+    {"syscall_at_top", case_syscall_at_top},
     {"forkbomb", case_forkbomb},
     {"pipe", case_pipe},
     {"wait", case_wait},

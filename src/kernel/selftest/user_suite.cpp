@@ -75,6 +75,7 @@ void user_suite(Context& t) {
         t.expect(status == 0, "argv", "usertest args alpha beta ended with status %d", status);
     }
     expect_passes(t, "fork");
+    expect_passes(t, "syscall_at_top");
     expect_passes(t, "wait");
     expect_passes(t, "pipe");
     expect_passes(t, "brk");

@@ -12,4 +12,9 @@
 #define PERCPU_CURRENT_TASK 32    /* the task running on this CPU (read in one instruction) */
 #define PERCPU_CPU_INDEX 48       /* 32 bits: this CPU's dense index (mm's per-CPU frame cache) */
 
+/* Reached from PERCPU_CURRENT_TASK by the system-call exit's kill test (user_entry.S); the
+   static_asserts are in proc/syscalls.cpp, which sees both structures. */
+#define TASK_PROCESS 176          /* tasks::KernelTask::process */
+#define PROCESS_KILL_WORDS 524    /* process::Process::kill_reason, `ending` the next 4 bytes */
+
 #endif

@@ -18,13 +18,19 @@ struct TrapFrame {
 
 // The task stack table, offsets from the saved RSP; isr_stubs.S pushes in this order and the
 // entry assembly reads the offsets it needs from <arch/x86_defs.h>.
-static_assert(offsetof(TrapFrame, r15) == 0);
+static_assert(offsetof(TrapFrame, r15) == TRAP_FRAME_R15);
+static_assert(offsetof(TrapFrame, r14) == TRAP_FRAME_R14);
+static_assert(offsetof(TrapFrame, r13) == TRAP_FRAME_R13);
+static_assert(offsetof(TrapFrame, r12) == TRAP_FRAME_R12);
+static_assert(offsetof(TrapFrame, r11) == TRAP_FRAME_R11);
 static_assert(offsetof(TrapFrame, r10) == TRAP_FRAME_R10);
 static_assert(offsetof(TrapFrame, r9) == TRAP_FRAME_R9);
 static_assert(offsetof(TrapFrame, r8) == TRAP_FRAME_R8);
 static_assert(offsetof(TrapFrame, rbp) == TRAP_FRAME_RBP);
 static_assert(offsetof(TrapFrame, rsi) == TRAP_FRAME_RSI);
 static_assert(offsetof(TrapFrame, rdx) == TRAP_FRAME_RDX);
+static_assert(offsetof(TrapFrame, rcx) == TRAP_FRAME_RCX);
+static_assert(offsetof(TrapFrame, rbx) == TRAP_FRAME_RBX);
 static_assert(offsetof(TrapFrame, rdi) == TRAP_FRAME_RDI);
 static_assert(offsetof(TrapFrame, rax) == TRAP_FRAME_RAX);
 static_assert(offsetof(TrapFrame, rip) == TRAP_FRAME_RIP);

@@ -79,12 +79,19 @@
 
 /* arch::TrapFrame (trap_frame.hpp, which static_asserts these): byte offsets from the saved RSP
    of the registers the entry assembly reads. */
+#define TRAP_FRAME_R15 0
+#define TRAP_FRAME_R14 8
+#define TRAP_FRAME_R13 16
+#define TRAP_FRAME_R12 24
+#define TRAP_FRAME_R11 32
 #define TRAP_FRAME_R10 40
 #define TRAP_FRAME_R9 48
 #define TRAP_FRAME_R8 56
 #define TRAP_FRAME_RBP 64
 #define TRAP_FRAME_RSI 72
 #define TRAP_FRAME_RDX 80
+#define TRAP_FRAME_RCX 88
+#define TRAP_FRAME_RBX 96
 #define TRAP_FRAME_RDI 104
 #define TRAP_FRAME_RAX 112
 #define TRAP_FRAME_RIP 120
