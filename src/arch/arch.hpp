@@ -226,6 +226,14 @@ struct FaultInfo {
 };
 using FaultHandler = bool (*)(TrapFrame* frame, const FaultInfo& fault);
 void set_fault_handler(FaultHandler handler);
+// Except the most frequent exception, a page fault in ring 3 (a stack page, a first touch, a
+// copy-on-write): the arch calls the kernel's user_page_fault_hook (the end of this file) with
+// the address and these access bits, no FaultInfo, no handler pointer. The bits are x86's
+// error-code bits [SDM vol3 §4.7], so the code passes through as it is (others may be set).
+inline constexpr uint64_t kPageFaultProtection = 1;  // a protection violation (else: not present)
+inline constexpr uint64_t kPageFaultWrite = 2;
+inline constexpr uint64_t kPageFaultFetch = 16;  // an instruction fetch
+inline constexpr unsigned kPageFaultVector = 14;  // FaultInfo::vector of a page fault
 const char* describe(FaultKind kind);  // "divide error", "page fault", ...
 // #MF and #XM: the first unmasked exception raised, from fp_status ("divide by zero", ...).
 const char* describe_floating_point_error(const FaultInfo& fault);
@@ -336,3 +344,7 @@ extern "C" int64_t syscall_fork_whole_frame(uint64_t a0, uint64_t a1, uint64_t a
 extern "C" int64_t syscall_fork(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 // Before every return to ring 3 through iretq, interrupts off, on the resumed task's stack.
 extern "C" void return_to_user_hook(arch::TrapFrame* frame);
+// Provided by the kernel, called by the exception path for a page fault raised in ring 3, with
+// interrupts off: the faulting address and arch::kPageFault* bits in `access`. True: resume the
+// task; false: nothing could (the fault is reported as a kernel exception).
+extern "C" bool user_page_fault_hook(arch::TrapFrame* frame, uint64_t address, uint64_t access);

@@ -390,9 +390,9 @@ int64_t PageFrameAllocator::cached_delta(unsigned state) const {
 uint64_t PageFrameAllocator::cached_count() const {
     uint64_t sum = 0;
     for (unsigned i = 0; i < m_caches_in_use; ++i) {
-        const uint32_t top = __atomic_load_n(&m_caches[i].top, __ATOMIC_ACQUIRE);
-        const uint32_t bottom = __atomic_load_n(&m_caches[i].bottom, __ATOMIC_ACQUIRE);
-        if (static_cast<int32_t>(bottom - top) > 0) sum += bottom - top;
+        const uint64_t top = __atomic_load_n(&m_caches[i].top, __ATOMIC_ACQUIRE);
+        const uint64_t bottom = __atomic_load_n(&m_caches[i].bottom, __ATOMIC_ACQUIRE);
+        if (static_cast<int64_t>(bottom - top) > 0) sum += bottom - top;
     }
     return sum;
 }
@@ -400,7 +400,6 @@ uint64_t PageFrameAllocator::cached_count() const {
 void PageFrameAllocator::fold_deltas(FrameCache& cache) {
     const auto index = static_cast<unsigned>(&cache - m_caches);
     if (index >= m_caches_in_use) m_caches_in_use = index + 1;
-    cache.free_limit = FrameCache::kCapacity;
     for (unsigned s = 0; s < kPageStateCount; ++s) {
         m_counts[s] += cache.count_delta[s];
         m_counts[kFreeState] -= cache.count_delta[s];
@@ -409,8 +408,8 @@ void PageFrameAllocator::fold_deltas(FrameCache& cache) {
 }
 
 void PageFrameAllocator::drain(FrameCache& cache, unsigned frames) {
-    uint32_t top = cache.top;
-    const uint32_t bottom = cache.bottom;
+    uint64_t top = cache.top;
+    const uint64_t bottom = cache.bottom;
     for (unsigned i = 0; i < frames && top != bottom; ++i, ++top) {
         const uint32_t pfn = cache.frames[top % FrameCache::kCapacity];
         store_state(pfn, kFreeState);  // still counted Free: nothing else changes
@@ -424,10 +423,10 @@ uint32_t PageFrameAllocator::steal(const FrameCache* thief) {
         FrameCache& victim = m_caches[i];
         if (&victim == thief) continue;
         for (;;) {
-            uint32_t top = __atomic_load_n(&victim.top, __ATOMIC_ACQUIRE);
+            uint64_t top = __atomic_load_n(&victim.top, __ATOMIC_ACQUIRE);
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
-            const uint32_t bottom = __atomic_load_n(&victim.bottom, __ATOMIC_ACQUIRE);
-            if (static_cast<int32_t>(bottom - top) <= 0) break;
+            const uint64_t bottom = __atomic_load_n(&victim.bottom, __ATOMIC_ACQUIRE);
+            if (static_cast<int64_t>(bottom - top) <= 0) break;
             // Read before claiming: once top moves past it, the owner may reuse the slot.
             const uint32_t pfn = __atomic_load_n(&victim.frames[top % FrameCache::kCapacity], __ATOMIC_RELAXED);
             if (__atomic_compare_exchange_n(&victim.top, &top, top + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
@@ -448,8 +447,9 @@ kstd::Result<Pfn, AllocError> PageFrameAllocator::allocate_cached_locked(FrameCa
     if (!is_allocation_purpose(purpose)) return kstd::fail(AllocError::BadRequest);
     fold_deltas(cache);
     // Thieves hold the lock too: the owner has the cache to itself here.
-    const uint32_t top = cache.top;
-    uint32_t bottom = cache.bottom;
+    const uint64_t top = cache.top;
+    uint64_t bottom = cache.bottom;
+    cache.free_end = top + FrameCache::kCapacity;
     while (bottom - top < FrameCache::kBatch) {
         const uint32_t pfn = take_one();
         if (pfn == kNone) break;
@@ -482,6 +482,7 @@ kstd::Result<bool, FreeError> PageFrameAllocator::free_cached_locked(FrameCache&
     fold_deltas(cache);
     if (m_links[pfn].next > 1) --m_shared;  // freed outright while shared
     if (cache.bottom - cache.top >= FrameCache::kCapacity) drain(cache, FrameCache::kBatch);
+    cache.free_end = cache.top + FrameCache::kCapacity;
     set_state(pfn, PageState::Free);
     store_state(pfn, kCachedFree);
     m_links[pfn].next = 1;
@@ -511,9 +512,9 @@ bool PageFrameAllocator::check_consistency() const {
     uint64_t cached = 0;
     for (unsigned c = 0; c < m_caches_in_use; ++c) {
         const FrameCache& cache = m_caches[c];
-        const uint32_t size = cache.bottom - cache.top;
-        if (size > FrameCache::kCapacity) return false;
-        for (uint32_t i = cache.top; i != cache.bottom; ++i) {
+        const uint64_t size = cache.bottom - cache.top;
+        if (size > FrameCache::kCapacity || cache.free_end > cache.top + FrameCache::kCapacity) return false;
+        for (uint64_t i = cache.top; i != cache.bottom; ++i) {
             const uint32_t frame = cache.frames[i % FrameCache::kCapacity];
             if (frame >= m_frame_count || m_states[frame] != kCachedFree || m_links[frame].next != 1) return false;
         }

@@ -80,14 +80,18 @@ const char* describe(FreeError error);
 // `count_delta` holds what the owner's lock-free allocations and frees changed in the per-state
 // counts since it last folded them in under the lock (the Free entry stays 0: free is what the
 // others are not). A cache line of its own per CPU: no CPU writes another's line.
+// The indices are 64-bit and never wrap (2^64 operations), so "is there a frame" and "is there
+// room" are plain comparisons; slots are indices mod kCapacity.
 struct alignas(64) FrameCache {
     static constexpr unsigned kCapacity = 32;  // a power of two: slots are indices mod kCapacity
     static constexpr unsigned kBatch = kCapacity / 2;  // frames moved per refill or drain
-    uint32_t top = 0;     // oldest frame's index; moved by thieves and, under the lock, the owner
-    uint32_t bottom = 0;  // one past the newest; written by the owner only
-    // Frames a lock-free free may fill it to: 0 until the cache's first locked call has made it
-    // known to the allocator (counted, stealable), kCapacity from then on.
-    uint32_t free_limit = 0;
+    uint64_t top = 0;     // oldest frame's index; moved by thieves and, under the lock, the owner
+    uint64_t bottom = 0;  // one past the newest; written by the owner only
+    // The owner's own bound: a lock-free free may push while `bottom` is below it. Set under the
+    // lock to top + kCapacity; thieves only raise `top`, so a stale bound never admits a frame
+    // too many, it only sends a free to the lock a little early. 0 until the cache's first
+    // locked call has made it known to the allocator (counted, stealable).
+    uint64_t free_end = 0;
     int64_t count_delta[kPageStateCount] = {};  // per PageState
     uint32_t frames[kCapacity] = {};
 };
@@ -165,13 +169,13 @@ public:
     // Inline: they are the whole of a frame allocation or free on the common path.
     bool try_allocate_cached(FrameCache& cache, PageState purpose, Pfn& frame) {
         if (!is_allocation_purpose(purpose)) return false;
-        const uint32_t taken = __atomic_load_n(&cache.bottom, __ATOMIC_RELAXED) - 1;
+        const uint64_t taken = __atomic_load_n(&cache.bottom, __ATOMIC_RELAXED) - 1;
         __atomic_store_n(&cache.bottom, taken, __ATOMIC_RELAXED);
         // Publish the smaller bottom before reading top (a thief claims top, then reads bottom):
         // one of the two sees the other, so they never both take frame `taken`. The last frame
-        // is left to the lock.
+        // is left to the lock. Signed: an empty cache at index 0 makes `taken` -1.
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (static_cast<int32_t>(taken - __atomic_load_n(&cache.top, __ATOMIC_RELAXED)) <= 0) {
+        if (static_cast<int64_t>(taken) <= static_cast<int64_t>(__atomic_load_n(&cache.top, __ATOMIC_RELAXED))) {
             __atomic_store_n(&cache.bottom, taken + 1, __ATOMIC_RELAXED);
             return false;
         }
@@ -188,8 +192,8 @@ public:
         const unsigned state = __atomic_load_n(&states[frame.value], __ATOMIC_ACQUIRE);
         // Errors, and a frame with other owners (their count is the lock's), take the locked path.
         if (!held_alone(state)) return false;
-        const uint32_t bottom = __atomic_load_n(&cache.bottom, __ATOMIC_RELAXED);
-        if (bottom - __atomic_load_n(&cache.top, __ATOMIC_ACQUIRE) >= cache.free_limit) return false;
+        const uint64_t bottom = __atomic_load_n(&cache.bottom, __ATOMIC_RELAXED);
+        if (bottom >= cache.free_end) return false;  // full, as far as the owner knows without top
         add_delta(cache.count_delta[state], -1);
         __atomic_store_n(&states[frame.value], kCachedFree, __ATOMIC_RELEASE);
         __atomic_store_n(&cache.frames[bottom % FrameCache::kCapacity], static_cast<uint32_t>(frame.value),

@@ -148,6 +148,16 @@ kstd::Result<mm::Pfn, mm::AllocError> allocate(PageState purpose) {
     return frame;
 }
 
+// What allocate() does once it has turned interrupts off, for a caller that runs with them off
+// already: the flag is neither read nor written.
+kstd::Result<mm::Pfn, mm::AllocError> allocate_interrupts_off(PageState purpose) {
+    mm::FrameCache& cache = this_cpu_cache();
+    mm::Pfn frame{0};
+    if (!g_frames.try_allocate_cached(cache, purpose, frame)) [[unlikely]]
+        return allocate_locked(cache, purpose, false);
+    return frame;
+}
+
 kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, PageState purpose, uint64_t align_frames) {
     IrqLockGuard guard(g_lock);
     return g_frames.allocate_run(count, purpose, align_frames);

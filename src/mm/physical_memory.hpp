@@ -17,6 +17,9 @@ void init(const boot::BootInfo& info);
 void use_direct_map();
 
 kstd::Result<mm::Pfn, mm::AllocError> allocate(mm::PageState purpose);
+// The same for a caller whose interrupts are off already and stay off (one holding an
+// IrqSpinLock, an exception handler): no interrupt flag to save and restore.
+kstd::Result<mm::Pfn, mm::AllocError> allocate_interrupts_off(mm::PageState purpose);
 kstd::Result<mm::Pfn, mm::AllocError> allocate_run(uint64_t count, mm::PageState purpose,
                                                    uint64_t align_frames = 1);
 kstd::Result<bool, mm::FreeError> free(mm::Pfn frame);

@@ -48,7 +48,7 @@ uint64_t& root_summary_holder(const mm::AddressSpace& space) {
 // The last-level table covering user address `virt`, made where missing, with its path marked
 // (a summary may say more than there is, so marking before the leaf is set is fine); nullptr
 // when a table could not be allocated. Under the lock that guards the space's tables.
-uint64_t* user_leaf_table(mm::AddressSpace& space, uint64_t virt) {
+[[gnu::noinline]] uint64_t* user_leaf_table(mm::AddressSpace& space, uint64_t virt) {
     namespace ut = mm::user_tables;
     uint64_t* pml4 = phys_to_virt<uint64_t>(space.root().address());
     if (virt < kUserTop) return ut::leaf_table(g_tables, table(pml4[0]), 2, virt);
@@ -129,24 +129,58 @@ void destroy(mm::AddressSpace& space) {
     space = mm::AddressSpace();
 }
 
-NewPage map_new_page_or_find(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
-    // One walk that makes the missing tables and marks the path (user_tables.hpp), instead of
-    // map_page and then mark_path: the fault path's walk. A page already there (another thread
-    // of the process faulted on it too) costs no frame.
-    uint64_t* leaves = user_leaf_table(space, virt);
-    if (!leaves) return {0, false};
+namespace {
+
+// The last-level table covering `virt`, as user_leaf_table, for a fault's first touch: in the low
+// window the directory exists from create() (PDPT entry 0), so the walk starts there, and a
+// page table already in place (the common case: a stack or heap grows into the table that holds
+// its last page) costs two marks and no call. Out of line only when a table is missing.
+[[gnu::always_inline]] inline uint64_t* leaf_table_for_fault(mm::AddressSpace& space, uint64_t virt) {
+    namespace pte = arch::pte;
+    namespace ut = mm::user_tables;
+    if (virt < kUserTop) [[likely]] {
+        uint64_t& directory_entry = table(phys_to_virt<uint64_t>(space.root().address())[0])[0];
+        const unsigned index = pte::index(virt, 1);
+        uint64_t& entry = table(directory_entry)[index];
+        if (pte::is_present(entry)) [[likely]] {
+            // The path's marks, as leaf_table makes them (a summary may say more, never less).
+            directory_entry |= ut::summary_bit(index);
+            entry |= ut::summary_bit(pte::index(virt, 0)) | pte::kUser;
+            return table(entry);
+        }
+    }
+    return user_leaf_table(space, virt);
+}
+
+// map_new_page_or_find's work; `allocate` takes the frame (with or without saving the interrupt
+// flag).
+template <typename Allocate>
+[[gnu::always_inline]] inline NewPage map_new(mm::AddressSpace& space, uint64_t virt, uint32_t flags,
+                                              Allocate&& allocate) {
+    uint64_t* leaves = leaf_table_for_fault(space, virt);
+    if (!leaves) [[unlikely]] return {0, false};
     uint64_t& leaf = leaves[arch::pte::index(virt, 0)];
-    if (arch::pte::is_present(leaf)) return {0, true};
-    auto frame = physical_memory::allocate(mm::PageState::User);
-    if (!frame) return {0, false};
+    if (arch::pte::is_present(leaf)) [[unlikely]] return {0, true};
+    auto frame = allocate();
+    if (!frame) [[unlikely]] return {0, false};
     const uint64_t phys = frame.value().address();
     __builtin_memset(phys_to_virt<uint8_t>(phys), 0, kPageSize);
     leaf = user_leaf(phys, flags);
     return {phys, false};
 }
 
+}  // namespace
+
+NewPage map_new_page_or_find(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
+    // One walk that makes the missing tables and marks the path (user_tables.hpp), instead of
+    // map_page and then mark_path: the fault path's walk. A page already there (another thread
+    // of the process faulted on it too) costs no frame. The caller holds the space's lock, an
+    // IrqSpinLock: interrupts are off.
+    return map_new(space, virt, flags, [] { return physical_memory::allocate_interrupts_off(mm::PageState::User); });
+}
+
 uint64_t map_new_page(mm::AddressSpace& space, uint64_t virt, uint32_t flags) {
-    return map_new_page_or_find(space, virt, flags).phys;
+    return map_new(space, virt, flags, [] { return physical_memory::allocate(mm::PageState::User); }).phys;
 }
 
 uint64_t map_page_to_fill(mm::AddressSpace& space, uint64_t virt, uint32_t flags, uint64_t fill_begin,

@@ -77,6 +77,7 @@ struct NewPage {
     uint64_t phys;  // 0: nothing mapped
     bool already_mapped;
 };
+// Under the lock that guards the space's tables (interrupts off).
 NewPage map_new_page_or_find(mm::AddressSpace& space, uint64_t virt, uint32_t flags);
 // map_new_page for a space no thread runs yet (spawn's image and stack), without zeroing
 // [fill_begin, fill_end) of the page, which the caller fills at once.

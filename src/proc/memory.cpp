@@ -178,13 +178,6 @@ MemoryFault commit_page(Process& process, uint64_t page, uint32_t flags) {
     return committed.already_mapped ? MemoryFault::Resolved : MemoryFault::OutOfMemory;
 }
 
-// Whether `page` may be a stack page: inside the main stack's range or a thread stack slot
-// (guard zones included). Cheap, without the lock: find_stack_region decides under it.
-bool in_stack_window(uint64_t page) {
-    const user_memory::StackRegion main = user_memory::main_stack_region();
-    return (page >= main.guard && page < main.top) || user_memory::thread_stack_slot_of(page) >= 0;
-}
-
 // A write to a present page: copy-on-write, or NotMine. Out of line: its frame number is
 // passed by reference, which would give every first-touch fault a stack-protector check.
 [[gnu::noinline]] MemoryFault resolve_write_to_present_page(Process& process, arch::TrapFrame* frame,
@@ -211,6 +204,58 @@ bool in_stack_window(uint64_t page) {
     return MemoryFault::NotMine;
 }
 
+// A first touch outside the main stack: a thread's stack, the brk heap, an mmap region, or none
+// of them. Out of line, so the main stack's growth (the common first touch) keeps a small frame.
+// Interrupts are off (an exception handler's), so the lock need not save the flag.
+[[gnu::noinline]] MemoryFault resolve_other_first_touch(Process& process, uint64_t address, uint64_t access) {
+    const uint64_t page = address & ~(kPageSize - 1);
+    if (!user_memory::range_ok(page, kPageSize)) return MemoryFault::NotMine;
+    if (user_memory::thread_stack_slot_of(page) >= 0) {
+        // A demand-grown thread stack: one lock for the check and the commit. The guard zone
+        // and unused thread slots are NotMine: the kill report names the overflow.
+        InterruptsOffLockGuard guard(process.lock);
+        user_memory::StackRegion stack{};
+        bool in_guard = false;
+        if (!find_stack_region(process, address, stack, in_guard) || in_guard) return MemoryFault::NotMine;
+        return commit_page(process, page, mm::kPageWritable);
+    }
+    if (page >= align_up(process.break_base) && page < user_memory::kHeapLimit) {
+        // The brk heap: every page below the break commits at its first touch.
+        InterruptsOffLockGuard guard(process.lock);
+        if (page >= align_up(process.break_end)) return MemoryFault::NotMine;
+        return commit_page(process, page, mm::kPageWritable);
+    }
+    if (!in_window(page, page + kPageSize)) return MemoryFault::NotMine;
+    InterruptsOffLockGuard guard(process.lock);
+    const Region* region = process.regions.find(address);
+    if (!region) return MemoryFault::Denied;
+    const uint32_t prot = region->prot;
+    if (prot == SABLE_PROT_NONE || ((access & arch::kPageFaultWrite) && !(prot & SABLE_PROT_WRITE)) ||
+        ((access & arch::kPageFaultFetch) && !(prot & SABLE_PROT_EXEC)))
+        return MemoryFault::Denied;
+    return commit_page(process, page, page_flags_for(prot));
+}
+
+// resolve_memory_fault's work, inlined into the ring-3 page-fault hook below: the checks that
+// find a main-stack page come first and read nothing of the process.
+[[gnu::always_inline]] inline MemoryFault resolve(Process& process, arch::TrapFrame* frame, uint64_t address,
+                                                  uint64_t access) {
+    const uint64_t page = address & ~(kPageSize - 1);
+    if (access & arch::kPageFaultProtection) [[unlikely]] {
+        if (!(access & arch::kPageFaultWrite) || !user_memory::range_ok(page, kPageSize)) return MemoryFault::NotMine;
+        return resolve_write_to_present_page(process, frame, page);
+    }
+    // The main stack's region is the same in every process and its guard page lies below it,
+    // outside this test: a page inside commits, under the lock the commit needs anyway.
+    // Interrupts are off (the fault handler's), so the lock need not save the flag.
+    constexpr user_memory::StackRegion kMainStack = user_memory::main_stack_region();
+    if (page - kMainStack.bottom < kMainStack.top - kMainStack.bottom) [[likely]] {
+        InterruptsOffLockGuard guard(process.lock);
+        return commit_page(process, page, mm::kPageWritable);
+    }
+    return resolve_other_first_touch(process, address, access);
+}
+
 }  // namespace
 
 bool find_stack_region(const Process& process, uint64_t address, user_memory::StackRegion& region, bool& in_guard) {
@@ -229,36 +274,26 @@ bool find_stack_region(const Process& process, uint64_t address, user_memory::St
     return false;
 }
 
-MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault) {
-    const uint64_t page = fault.address & ~(kPageSize - 1);
-    if (!user_memory::range_ok(page, kPageSize)) return MemoryFault::NotMine;
-    if (!fault.not_present)
-        return fault.write ? resolve_write_to_present_page(process, frame, page) : MemoryFault::NotMine;
-    if (page >= align_up(process.break_base) && page < user_memory::kHeapLimit) {
-        // The brk heap: every page below the break commits at its first touch.
-        IrqLockGuard guard(process.lock);
-        if (page >= align_up(process.break_end)) return MemoryFault::NotMine;
-        return commit_page(process, page, mm::kPageWritable);
-    }
-    if (in_stack_window(page)) {
-        // A demand-grown stack: one lock for the check and the commit. The guard zone and
-        // unused thread slots are NotMine: on_fault names the overflow.
-        IrqLockGuard guard(process.lock);
-        user_memory::StackRegion stack{};
-        bool in_guard = false;
-        if (!find_stack_region(process, fault.address, stack, in_guard) || in_guard) return MemoryFault::NotMine;
-        return commit_page(process, page, mm::kPageWritable);
-    }
-    if (!in_window(page, page + kPageSize)) return MemoryFault::NotMine;
-    IrqLockGuard guard(process.lock);
-    const Region* region = process.regions.find(fault.address);
-    if (!region) return MemoryFault::Denied;
-    const uint32_t prot = region->prot;
-    if (prot == SABLE_PROT_NONE || (fault.write && !(prot & SABLE_PROT_WRITE)) ||
-        (fault.instruction_fetch && !(prot & SABLE_PROT_EXEC)))
-        return MemoryFault::Denied;
-    return commit_page(process, page, page_flags_for(prot));
+MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, uint64_t address, uint64_t access) {
+    return resolve(process, frame, address, access);
 }
+
+}  // namespace kernel::process
+
+// The ring-3 page fault, straight from the exception entry (arch.hpp): the memory map first,
+// the kill report only for what it does not resolve. One function down to the commit, with no
+// array and no local whose address is taken (the kill report's are in on_unresolved_fault),
+// hence no stack-protector canary and one set of saved registers.
+extern "C" bool user_page_fault_hook(arch::TrapFrame* frame, uint64_t address, uint64_t access) {
+    using namespace kernel::process;
+    Process* process = current();
+    if (!process) [[unlikely]] return false;
+    const MemoryFault memory = resolve(*process, frame, address, access);
+    if (memory == MemoryFault::Resolved) [[likely]] return true;
+    return on_unresolved_page_fault(*process, frame, address, access, memory);
+}
+
+namespace kernel::process {
 
 bool fork_memory(Process& parent, Process& child) {
     tasks::MutexGuard map_guard(parent.map_lock);

@@ -290,13 +290,18 @@ int64_t start_process(const programs::Program& program, const Arguments& argumen
     kill_current(reason, words, arch::frame_instruction_pointer(frame), detail);
 }
 
+// Every fault but a ring-3 page fault (user_page_fault_hook in memory.cpp takes those): page
+// faults inside copy_user, and the other exceptions from ring 3.
 bool on_fault(arch::TrapFrame* frame, const arch::FaultInfo& fault) {
     Process* process = current();
     if (!process) return false;
     MemoryFault memory = MemoryFault::NotMine;
     if (fault.kind == arch::FaultKind::PageFault) {
-        memory = resolve_memory_fault(*process, frame, fault);
-        if (memory == MemoryFault::Resolved) return true;  // stack growth included
+        const uint64_t access = (fault.not_present ? 0 : arch::kPageFaultProtection) |
+                                (fault.write ? arch::kPageFaultWrite : 0) |
+                                (fault.instruction_fetch ? arch::kPageFaultFetch : 0);
+        memory = resolve_memory_fault(*process, frame, fault.address, access);
+        if (memory == MemoryFault::Resolved) return true;
     }
     return on_unresolved_fault(process, frame, fault, memory);
 }
@@ -370,6 +375,21 @@ void free_threads(Process& process) {
 }
 
 }  // namespace
+
+// Cold, like on_unresolved_fault: the FaultInfo the report reads is built only here.
+[[gnu::cold]] bool on_unresolved_page_fault(Process& process, arch::TrapFrame* frame, uint64_t address,
+                                            uint64_t access, MemoryFault memory) {
+    const arch::FaultInfo fault{arch::FaultKind::PageFault,
+                                arch::kPageFaultVector,
+                                access,
+                                address,
+                                (access & arch::kPageFaultProtection) == 0,
+                                (access & arch::kPageFaultWrite) != 0,
+                                true,
+                                (access & arch::kPageFaultFetch) != 0,
+                                0};
+    return on_unresolved_fault(&process, frame, fault, memory);
+}
 
 void init(const boot::BootInfo& info, unsigned process_limit) {
     g_table.set_limit(process_limit);

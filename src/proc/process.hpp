@@ -150,9 +150,15 @@ int64_t mprotect(uint64_t address, uint64_t length, uint32_t prot);
 enum class MemoryFault { Resolved, NotMine, OutOfMemory, Denied };
 // A page fault of `process` that its memory map may resolve: a first touch inside an mmap
 // region, below the break or in a stack region (above its guard zone), or a write to a
-// copy-on-write page. NotMine: none of these (the kill logic decides). Called with interrupts off; turns them on for a shootdown when the faulting code
-// had them on.
-MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, const arch::FaultInfo& fault);
+// copy-on-write page. NotMine: none of these (the kill logic decides). `access` holds
+// arch::kPageFault* bits. Called with interrupts off (an exception handler); turns them on for
+// a shootdown when the faulting code had them on. Ring-3 faults come through
+// user_page_fault_hook (memory.cpp), which inlines it; copy_user's through on_fault.
+MemoryFault resolve_memory_fault(Process& process, arch::TrapFrame* frame, uint64_t address, uint64_t access);
+// A page fault resolve_memory_fault left as `memory`, raised in ring 3: the process dies with a
+// reason (process.cpp). Returns false only where there is nothing to kill.
+bool on_unresolved_page_fault(Process& process, arch::TrapFrame* frame, uint64_t address, uint64_t access,
+                              MemoryFault memory);
 // fork's copy of `parent`'s memory into `child`: copy-on-write sharing of every page, the
 // region list, and a shootdown of the parent's write-protected entries. False: out of memory.
 bool fork_memory(Process& parent, Process& child);

@@ -257,6 +257,30 @@ TEST(FrameCache, FullCacheDrainsHalfToTheListUnderTheLock) {
     EXPECT_TRUE(frames.alloc.check_consistency());
 }
 
+// The lock-free free checks `bottom` against the owner's bound (top + capacity as seen under the
+// lock), not against `top`: after a thief moved `top`, the bound is stale low, so a free goes to
+// the lock early, never into a full cache.
+TEST(FrameCache, AfterAStealTheOwnersRoomBoundIsStaleLowNeverHigh) {
+    Frames frames(64, 2);
+    add_frames(frames.alloc, 0, 64);
+    FrameCache& owner = frames.caches[0];
+    FrameCache& thief = frames.caches[1];
+    std::vector<Pfn> taken;
+    for (unsigned i = 0; i < 64; ++i) taken.push_back(frames.alloc.allocate(PageState::Kernel).value());
+    for (unsigned i = 0; i < FrameCache::kCapacity; ++i) free_on(frames.alloc, owner, taken[i]);
+    ASSERT_EQ(frames.alloc.cached_count(), FrameCache::kCapacity);
+    EXPECT_FALSE(frames.alloc.try_free_cached(owner, taken[FrameCache::kCapacity]));  // full
+    // List and runs are empty: the thief's allocation takes the owner's oldest frame.
+    ASSERT_TRUE(frames.alloc.allocate_cached_locked(thief, PageState::Kernel).ok());
+    EXPECT_EQ(frames.alloc.cached_count(), FrameCache::kCapacity - 1u);
+    EXPECT_FALSE(frames.alloc.try_free_cached(owner, taken[FrameCache::kCapacity]));  // stale bound
+    ASSERT_TRUE(frames.alloc.free_cached_locked(owner, taken[FrameCache::kCapacity]).ok());
+    EXPECT_EQ(frames.alloc.cached_count(), FrameCache::kCapacity);
+    EXPECT_FALSE(frames.alloc.try_free_cached(owner, taken[FrameCache::kCapacity + 1]));  // full again
+    EXPECT_EQ(frames.alloc.count(PageState::Free), uint64_t{FrameCache::kCapacity});
+    EXPECT_TRUE(frames.alloc.check_consistency());
+}
+
 TEST(FrameCache, BadPurposeIsABadRequest) {
     Frames frames(64, 1);
     add_frames(frames.alloc, 0, 64);

@@ -164,7 +164,7 @@ extern "C" uint8_t arch_smap_enabled;  // protections.cpp
 
 namespace {
 
-// What the fault handler is told about a program fault (both of trap_dispatch's paths build it).
+// What the fault handler is told about a program fault.
 // [SDM vol3 §4.7] page-fault error code: bit 0 P (protection violation), bit 1 W/R, bit 4 I/D.
 [[gnu::always_inline]] inline arch::FaultInfo program_fault(uint64_t vector, uint64_t error_code, bool from_user,
                                                             uint32_t fp_status) {
@@ -181,40 +181,51 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// Exceptions other than a ring-3 page fault. Out of line: its FaultInfo (passed by reference)
+// gives it a stack-protector canary and saved registers that the page fault does without.
+[[gnu::noinline]] void exception_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
+    // A fault in ring 3 is the program's: the kernel's handler resolves it or ends the task. A
+    // page fault inside copy_user is the kernel touching user memory on the program's behalf:
+    // resolved the same way, or the copy fails. Anything else is a kernel bug.
+    const bool from_user = arch::frame_is_user(frame);
+    const arch::FaultHandler handler = __atomic_load_n(&arch::g_fault_handler, __ATOMIC_ACQUIRE);
+    const bool in_user_copy = vector == 14 && frame->rip >= reinterpret_cast<uint64_t>(user_copy_fault_begin) &&
+                              frame->rip < reinterpret_cast<uint64_t>(user_copy_fault_end);
+    // Lazy switching: the task's first x87/SSE/AVX instruction since it was switched in.
+    if (vector == 7 && from_user && arch::x86::take_extended_state_trap()) return;
+    if (handler && arch::is_program_fault(vector) && (from_user || in_user_copy)) {
+        const uint32_t fp_status = vector == 16   ? arch::x86::unmasked_x87_exceptions()
+                                   : vector == 19 ? arch::x86::unmasked_simd_exceptions()
+                                                  : 0;
+        if (handler(frame, program_fault(vector, error_code, from_user, fp_status))) return;
+        if (in_user_copy) {
+            frame->rip = reinterpret_cast<uint64_t>(user_copy_fault_fixup);
+            return;
+        }
+    }
+    arch::kernel_exception(*frame, vector, error_code);
+}
+
+}  // namespace
+
+static_assert(arch::kPageFaultVector == 14 && arch::kPageFaultProtection == 1 && arch::kPageFaultWrite == 2 &&
+                  arch::kPageFaultFetch == 16,
+              "the contract's page-fault bits are the error code's P, W/R and I/D [SDM vol3 §4.7]");
+
 extern "C" void trap_dispatch(arch::TrapFrame* frame, uint64_t vector, uint64_t error_code) {
     // RFLAGS.AC comes in as ring 3 left it (popf sets it) or as arch_user_copy set it, and SMAP
     // would let the handler touch user pages: it runs with AC clear, iretq restores the old.
     if (arch_smap_enabled) asm volatile("clac" ::: "memory");
-    if (vector < 32) {
-        // A fault in ring 3 is the program's: the kernel's handler resolves it (a stack page to
-        // commit) or ends the task. A page fault inside copy_user is the kernel touching user
-        // memory on the program's behalf: resolved the same way, or the copy fails. Anything
-        // else is a kernel bug.
-        const bool from_user = arch::frame_is_user(frame);
-        const arch::FaultHandler handler = __atomic_load_n(&arch::g_fault_handler, __ATOMIC_ACQUIRE);
-        // The exception that comes by far most often, a page fault in ring 3 (stack growth, a
-        // first touch, copy-on-write), goes to the handler before the checks below, none of
-        // which applies to it (the same FaultInfo as below).
-        if (vector == 14 && from_user && handler) {
-            if (handler(frame, program_fault(14, error_code, true, 0))) return;
-            arch::kernel_exception(*frame, vector, error_code);
-        }
-        const bool in_user_copy = vector == 14 && frame->rip >= reinterpret_cast<uint64_t>(user_copy_fault_begin) &&
-                                  frame->rip < reinterpret_cast<uint64_t>(user_copy_fault_end);
-        // Lazy switching: the task's first x87/SSE/AVX instruction since it was switched in.
-        if (vector == 7 && from_user && arch::x86::take_extended_state_trap()) return;
-        if (handler && arch::is_program_fault(vector) && (from_user || in_user_copy)) {
-            const uint32_t fp_status = vector == 16   ? arch::x86::unmasked_x87_exceptions()
-                                       : vector == 19 ? arch::x86::unmasked_simd_exceptions()
-                                                      : 0;
-            if (handler(frame, program_fault(vector, error_code, from_user, fp_status))) return;
-            if (in_user_copy) {
-                frame->rip = reinterpret_cast<uint64_t>(user_copy_fault_fixup);
-                return;
-            }
-        }
+    // The exception that comes by far most often, a page fault in ring 3 (stack growth, a first
+    // touch, copy-on-write), goes straight to the kernel's hook with the address and the error
+    // code, before the checks of exception_dispatch, none of which applies to it.
+    if (vector == 14 && arch::frame_is_user(frame)) {
+        if (user_page_fault_hook(frame, arch::x86::read_cr2(), error_code)) return;
         arch::kernel_exception(*frame, vector, error_code);
     }
+    if (vector < 32) return exception_dispatch(frame, vector, error_code);
     const arch::InterruptHandler handler = __atomic_load_n(&arch::g_handlers[vector], __ATOMIC_ACQUIRE);
     if (handler) handler(frame, arch::g_handler_contexts[vector]);
 }
