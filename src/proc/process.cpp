@@ -840,14 +840,33 @@ int64_t process_list(uint64_t user_out, uint64_t max) {
 
 }  // namespace kernel::process
 
+namespace {
+
+// The rare ways out of return_to_user_hook, kept out of its path.
+[[noreturn]] __attribute__((noinline, cold)) void end_before_returning(uint64_t rip, bool ending, uint32_t reason) {
+    using namespace kernel;
+    arch::interrupts_on();  // the exit runs like a system call
+    if (ending) process::leave_thread();
+    if (reason == 0)
+        process::kill_current(SABLE_KILL_GENERAL_PROTECTION, "general protection fault", rip,
+                              " (returning to a non-canonical address)");
+    process::kill_current(reason, "kill request", rip, "");
+}
+
+}  // namespace
+
 extern "C" void return_to_user_hook(arch::TrapFrame* frame) {
     using namespace kernel;
     process::Process* self = process::current();
     if (!self) return;
     const bool ending = __atomic_load_n(&self->ending, __ATOMIC_ACQUIRE) != 0;
     const uint32_t reason = __atomic_load_n(&self->kill_reason, __ATOMIC_ACQUIRE);
-    if (!ending && reason == 0) return;
-    arch::interrupts_on();  // the exit runs like a system call
-    if (ending) process::leave_thread();
-    process::kill_current(reason, "kill request", arch::frame_instruction_pointer(frame), "");
+    const uint64_t rip = arch::frame_instruction_pointer(frame);
+    // A `syscall` in the last bytes of the lower half returns to 2^47 (it, and a fork child's
+    // copy of its frame, take this iretq path): a real CPU's iretq raises #GP in ring 0 on a
+    // non-canonical RIP, before it leaves the kernel. The program's next fetch would fault
+    // anyway, so it ends here, as that fault would end it. Ring 3 runs only in the lower half.
+    constexpr uint64_t kLowerHalfEnd = 1ull << 47;
+    if (!ending && reason == 0 && rip < kLowerHalfEnd) return;
+    end_before_returning(rip, ending, reason);
 }
