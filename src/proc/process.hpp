@@ -141,7 +141,15 @@ struct FileRef {
     files::File* file;
     bool counted;
 };
-FileRef get_file(Process& self, uint64_t fd);
+FileRef get_shared_file(Process& self, uint64_t fd);  // more than one thread: under the lock
+// Inline: a read or write of a lone thread's descriptor pays no call for its lookup.
+inline FileRef get_file(Process& self, uint64_t fd) {
+    if (fd >= SABLE_MAX_FDS) return {nullptr, false};
+    // A lone thread is the only one that can change its table (only it can create another
+    // thread, and it is busy in this call): no lock, no extra reference.
+    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) == 1) return {self.fds[fd], false};
+    return get_shared_file(self, fd);
+}
 void put_file(const FileRef& ref);
 // Memory calls and faults (memory.cpp).
 int64_t mmap(uint64_t address, uint64_t length, uint32_t prot, uint32_t flags);

@@ -29,6 +29,7 @@ using process::Process;
 int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     const process::FileRef ref = process::get_file(self, fd);
     if (!ref.file) return -SABLE_EBADF;
+    if (!ref.counted) return files::read(ref.file, buffer, size, process::interruption());  // a tail call
     const int64_t result = files::read(ref.file, buffer, size, process::interruption());
     process::put_file(ref);
     return result;
@@ -37,6 +38,7 @@ int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
 int64_t sys_write(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     const process::FileRef ref = process::get_file(self, fd);
     if (!ref.file) return -SABLE_EBADF;
+    if (!ref.counted) return files::write(ref.file, buffer, size, process::interruption());  // a tail call
     const int64_t result = files::write(ref.file, buffer, size, process::interruption());
     process::put_file(ref);
     return result;

@@ -182,6 +182,13 @@ uint64_t wake_all_blocking(WaitQueue& queue);
 // Wake waiters (each back onto the CPU it blocked on); safe from interrupt handlers.
 inline bool wake_one(WaitQueue& queue) { return !nobody_blocking(queue) && wake_one_blocking(queue); }
 inline uint64_t wake_all(WaitQueue& queue) { return nobody_blocking(queue) ? 0 : wake_all_blocking(queue); }
+// A waker that wakes several queues after its store(s) needs only one fence for all of them:
+// fence_before_wake(), then wake_all_after_fence() for each (nobody_blocking's argument, with the
+// fence shared).
+inline void fence_before_wake() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline uint64_t wake_all_after_fence(WaitQueue& queue) {
+    return __atomic_load_n(&queue.blocking, __ATOMIC_RELAXED) == 0 ? 0 : wake_all_blocking(queue);
+}
 // Tasks blocked on `queue` right now.
 uint64_t waiting_count(WaitQueue& queue);
 [[noreturn]] void exit();
