@@ -66,45 +66,27 @@ struct Pipe {
 
 namespace {
 
-// The interruption is tested only here, under the queue's lock, and not before each block too:
-// `interrupted` records that it ended the wait, so the caller returns -SABLE_EINTR at once.
-struct WaitCondition {
-    Pipe* pipe;
-    const Interruption* interruption;
+// The interruption is tested only in these conditions, under the queue's lock (block_until),
+// and not before each block too: `interrupted` records that it ended the wait, so the caller
+// returns -SABLE_EINTR at once. Only on the paths that wait (wait_to_read, write_pipe_in_parts,
+// both out of line); the Interruption travels by value until here, so the common path of a small
+// read or write has no object in memory (no stack canary, a small frame). False if interrupted.
+bool wait_until_readable(Pipe& pipe, Interruption interruption) {
     bool interrupted = false;
-};
-
-bool interrupted_now(WaitCondition& condition) {
-    condition.interrupted = condition.interruption->interrupted(condition.interruption->context);
-    return condition.interrupted;
+    tasks::block_until(pipe.readable, [&] {
+        return pipe.buffered() > 0 || __atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) == 0 ||
+               (interrupted = interruption.interrupted(interruption.context));
+    });
+    return !interrupted;
 }
 
-bool can_read(void* context) {
-    auto* condition = static_cast<WaitCondition*>(context);
-    return condition->pipe->buffered() > 0 || __atomic_load_n(&condition->pipe->writers, __ATOMIC_ACQUIRE) == 0 ||
-           interrupted_now(*condition);
-}
-
-bool can_write(void* context) {
-    auto* condition = static_cast<WaitCondition*>(context);
-    return condition->pipe->buffered() < kPipeCapacity ||
-           __atomic_load_n(&condition->pipe->readers, __ATOMIC_ACQUIRE) == 0 || interrupted_now(*condition);
-}
-
-// The waits are out of line, and the Interruption travels by value until here: a local whose
-// address is taken gives its function a stack canary and a frame, which the common path of a
-// small read or write (data or room there, nobody to wait for) then does without.
-// False if interrupted.
-[[gnu::noinline]] bool wait_until_readable(Pipe& pipe, Interruption interruption) {
-    WaitCondition condition{&pipe, &interruption};
-    tasks::block_unless(pipe.readable, can_read, &condition);
-    return !condition.interrupted;
-}
-
-[[gnu::noinline]] bool wait_until_writable(Pipe& pipe, Interruption interruption) {
-    WaitCondition condition{&pipe, &interruption};
-    tasks::block_unless(pipe.writable, can_write, &condition);
-    return !condition.interrupted;
+bool wait_until_writable(Pipe& pipe, Interruption interruption) {
+    bool interrupted = false;
+    tasks::block_until(pipe.writable, [&] {
+        return pipe.buffered() < kPipeCapacity || __atomic_load_n(&pipe.readers, __ATOMIC_ACQUIRE) == 0 ||
+               (interrupted = interruption.interrupted(interruption.context));
+    });
+    return !interrupted;
 }
 
 struct TurnCondition {
@@ -185,39 +167,62 @@ uint64_t copy_ring(Pipe& pipe, uint64_t ring_offset, uint64_t user, uint64_t siz
     return copy_ring_pieces(pipe, ring_offset, user, size, direction);
 }
 
+// try_read's and wait_to_read's "try again" (no byte count or error code is this).
+constexpr int64_t kAgain = INT64_MIN;
+
+// One attempt to read, without waiting: the bytes copied, -SABLE_EFAULT, or kAgain if the ring
+// was empty or the other reader's turn. Inline: with the checks done, most small reads are this.
+int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
+    if (pipe.buffered() == 0 || !try_take_turn(pipe.read_turn)) return kAgain;
+    const uint64_t start = pipe.read_total;  // only turn holders change it
+    const uint64_t available = __atomic_load_n(&pipe.written_total, __ATOMIC_ACQUIRE) - start;
+    if (available == 0) {  // another reader emptied the ring before we had the turn
+        give_turn_and_wake(pipe.read_turn, pipe.writable, false);
+        return kAgain;
+    }
+    const uint64_t want = available < size ? available : size;
+    // A fault leaves the bytes it did not deliver in the pipe; what arrived before counts.
+    const uint64_t copied = copy_ring(pipe, start, user_buffer, want, Direction::ToUser);
+    __atomic_store_n(&pipe.read_total, start + copied, __ATOMIC_RELEASE);
+    give_turn_and_wake(pipe.read_turn, pipe.writable, copied > 0);
+    return copied ? static_cast<int64_t>(copied) : -SABLE_EFAULT;
+}
+
+// After a try_read that found nothing to take: end of file (0), -SABLE_EINTR, or kAgain once
+// there may be something (woken, or the turn came free).
+[[gnu::noinline]] int64_t wait_to_read(Pipe& pipe, Interruption interruption) {
+    // The writer count first: once it is 0, every byte written before the close is visible to
+    // the load of written_total below, so an empty ring then really is end of file. No turn is
+    // needed to see that: bytes leave the ring (read_total) only once they are copied.
+    const bool writers_left = __atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) > 0;
+    if (pipe.buffered() == 0) {
+        if (!writers_left) return 0;
+        // Blocks without the turn (a reader that is ahead of this check only makes the ring
+        // emptier; can_read re-checks under the queue's lock).
+        return wait_until_readable(pipe, interruption) ? kAgain : -SABLE_EINTR;
+    }
+    // Bytes, but another reader holds the turn: wait until it is free, then try again.
+    if (!wait_for_turn(pipe.read_turn, interruption)) return -SABLE_EINTR;
+    give_turn_and_wake(pipe.read_turn, pipe.writable, false);
+    return kAgain;
+}
+
 int64_t read_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
     if (size == 0) return 0;
     if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
+    // One pass when the bytes are there; a reader that waits comes back here once woken and
+    // copies then, without checking again for what it waited for.
     for (;;) {
-        // The writer count first: once it is 0, every byte written before the close is visible
-        // to the load of written_total below, so an empty ring then really is end of file. No
-        // turn needed to see that: bytes leave the ring (read_total) only once they are copied.
-        const bool writers_left = __atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) > 0;
-        if (pipe.buffered() == 0) {
-            if (!writers_left) return 0;
-            // Blocks without the turn (a reader that is ahead of this check only makes the ring
-            // emptier; can_read re-checks under the queue's lock). Woken, it tries again once.
-            if (!wait_until_readable(pipe, interruption)) return -SABLE_EINTR;
-            continue;
-        }
-        if (!take_turn(pipe.read_turn, interruption)) return -SABLE_EINTR;
-        const uint64_t start = pipe.read_total;  // only turn holders change it
-        const uint64_t available = __atomic_load_n(&pipe.written_total, __ATOMIC_ACQUIRE) - start;
-        if (available == 0) {  // another reader emptied the ring before we had the turn
-            give_turn_and_wake(pipe.read_turn, pipe.writable, false);
-            continue;
-        }
-        const uint64_t want = available < size ? available : size;
-        // A fault leaves the bytes it did not deliver in the pipe; what arrived before counts.
-        const uint64_t copied = copy_ring(pipe, start, user_buffer, want, Direction::ToUser);
-        __atomic_store_n(&pipe.read_total, start + copied, __ATOMIC_RELEASE);
-        give_turn_and_wake(pipe.read_turn, pipe.writable, copied > 0);
-        return copied ? static_cast<int64_t>(copied) : -SABLE_EFAULT;
+        int64_t result = try_read(pipe, user_buffer, size);
+        if (result != kAgain) return result;
+        result = wait_to_read(pipe, interruption);
+        if (result != kAgain) return result;
     }
 }
 
-int64_t write_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
-    if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
+// Any write: in pieces as room frees up, waiting for room or for the turn.
+[[gnu::noinline]] int64_t write_pipe_in_parts(Pipe& pipe, uint64_t user_buffer, uint64_t size,
+                                              Interruption interruption) {
     uint64_t done = 0;
     while (done < size) {
         if (!take_turn(pipe.write_turn, interruption)) return done ? static_cast<int64_t>(done) : -SABLE_EINTR;
@@ -240,6 +245,28 @@ int64_t write_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption
         if (copied < want) return done ? static_cast<int64_t>(done) : -SABLE_EFAULT;
     }
     return static_cast<int64_t>(done);
+}
+
+int64_t write_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
+    if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
+    if (size == 0) return 0;
+    // The common write: the turn is free, a reader is there, and it all fits in one piece (one
+    // user page, no wrap of the ring). Anything else, write_pipe_in_parts.
+    if (try_take_turn(pipe.write_turn)) {
+        const uint64_t start = pipe.written_total;
+        const uint64_t at = start % kPipeCapacity;
+        const uint64_t room = kPipeCapacity - (start - __atomic_load_n(&pipe.read_total, __ATOMIC_ACQUIRE));
+        if (__atomic_load_n(&pipe.readers, __ATOMIC_ACQUIRE) > 0 && room >= size && at + size <= kPipeCapacity &&
+            (user_buffer & (kUserPage - 1)) + size <= kUserPage) {
+            // One piece: a fault delivers nothing, as write_pipe_in_parts would report it.
+            const bool copied = copy_piece(pipe, at, user_buffer, size, Direction::FromUser);
+            if (copied) __atomic_store_n(&pipe.written_total, start + size, __ATOMIC_RELEASE);
+            give_turn_and_wake(pipe.write_turn, pipe.readable, copied);
+            return copied ? static_cast<int64_t>(size) : -SABLE_EFAULT;
+        }
+        give_turn_and_wake(pipe.write_turn, pipe.readable, false);
+    }
+    return write_pipe_in_parts(pipe, user_buffer, size, interruption);
 }
 
 // --- the console: a line discipline over the serial/keyboard input ring ----------------------

@@ -42,6 +42,14 @@ Task* TaskQueue::pop_front() {
     return task;
 }
 
+Task* TaskQueue::take_all() {
+    Task* front = m_head;
+    m_head = m_tail = nullptr;
+    set_size(0);
+    if (front) front->queue_prev = nullptr;
+    return front;
+}
+
 Task* TaskQueue::rotate(Task* newcomer) {
     // The length does not change, so it is not stored: the common switch touches only links.
     // The front's queue_prev is already null (it is the front).
@@ -88,10 +96,29 @@ void CpuScheduler::make_ready(Task* task) {
     m_ready.push_back(task);
 }
 
+bool CpuScheduler::hand_off(Task* task) {
+    if (m_next || m_ready.size() != 0) return false;
+    task->state = TaskState::Ready;
+    __atomic_store_n(&task->cpu, m_cpu, __ATOMIC_RELAXED);  // as make_ready (it is this CPU's already)
+    __atomic_store_n(&m_next, task, __ATOMIC_RELAXED);      // ready_count() reads it lock-free
+    return true;
+}
+
 Task* CpuScheduler::switch_away() {
     Task* previous = m_current;
     Task* next;
-    if (m_ready.empty()) {
+    if (Task* handed = m_next) {
+        // Ahead of the queue (it was empty when the task was handed off; whatever joined since
+        // came later). A still-running task goes to the back, as for a rotation.
+        __atomic_store_n(&m_next, nullptr, __ATOMIC_RELAXED);
+        next = handed;
+        if (previous->is_idle) {
+            previous->state = TaskState::Ready;  // parked, never queued
+        } else if (previous->state == TaskState::Running) {
+            previous->state = TaskState::Ready;
+            m_ready.push_back(previous);
+        }
+    } else if (m_ready.empty()) {
         // Nothing else to run: keep a still-running task (no switch at all), else park. A
         // running idle task stays too, so `previous` here is never the idle task.
         if (previous->state == TaskState::Running) return previous;
