@@ -172,7 +172,7 @@ constexpr int64_t kAgain = INT64_MIN;
 
 // One attempt to read, without waiting: the bytes copied, -SABLE_EFAULT, or kAgain if the ring
 // was empty or the other reader's turn. Inline: with the checks done, most small reads are this.
-int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
+[[gnu::always_inline]] inline int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
     if (pipe.buffered() == 0 || !try_take_turn(pipe.read_turn)) return kAgain;
     const uint64_t start = pipe.read_total;  // only turn holders change it
     const uint64_t available = __atomic_load_n(&pipe.written_total, __ATOMIC_ACQUIRE) - start;
@@ -190,7 +190,7 @@ int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
 
 // After a try_read that found nothing to take: end of file (0), -SABLE_EINTR, or kAgain once
 // there may be something (woken, or the turn came free).
-[[gnu::noinline]] int64_t wait_to_read(Pipe& pipe, Interruption interruption) {
+int64_t wait_to_read(Pipe& pipe, Interruption interruption) {
     // The writer count first: once it is 0, every byte written before the close is visible to
     // the load of written_total below, so an empty ring then really is end of file. No turn is
     // needed to see that: bytes leave the ring (read_total) only once they are copied.
@@ -198,7 +198,7 @@ int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
     if (pipe.buffered() == 0) {
         if (!writers_left) return 0;
         // Blocks without the turn (a reader that is ahead of this check only makes the ring
-        // emptier; can_read re-checks under the queue's lock).
+        // emptier; the condition is checked again under the queue's lock).
         return wait_until_readable(pipe, interruption) ? kAgain : -SABLE_EINTR;
     }
     // Bytes, but another reader holds the turn: wait until it is free, then try again.
@@ -207,17 +207,23 @@ int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
     return kAgain;
 }
 
+// A reader that found nothing: waits, and once woken copies at once, without checking again for
+// what it waited for. Out of line, so that read() itself, when the bytes are there, is one try.
+[[gnu::noinline]] int64_t read_pipe_waiting(Pipe& pipe, uint64_t user_buffer, uint64_t size,
+                                            Interruption interruption) {
+    for (;;) {
+        int64_t result = wait_to_read(pipe, interruption);
+        if (result != kAgain) return result;
+        result = try_read(pipe, user_buffer, size);
+        if (result != kAgain) return result;
+    }
+}
+
 int64_t read_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
     if (size == 0) return 0;
     if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
-    // One pass when the bytes are there; a reader that waits comes back here once woken and
-    // copies then, without checking again for what it waited for.
-    for (;;) {
-        int64_t result = try_read(pipe, user_buffer, size);
-        if (result != kAgain) return result;
-        result = wait_to_read(pipe, interruption);
-        if (result != kAgain) return result;
-    }
+    const int64_t result = try_read(pipe, user_buffer, size);
+    return result != kAgain ? result : read_pipe_waiting(pipe, user_buffer, size, interruption);
 }
 
 // Any write: in pieces as room frees up, waiting for room or for the turn.
