@@ -219,11 +219,19 @@ int64_t wait_to_read(Pipe& pipe, Interruption interruption) {
     }
 }
 
+// A reader that finds bytes: one try (which fails only if another reader came first).
+[[gnu::noinline]] int64_t read_pipe_now(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
+    const int64_t result = try_read(pipe, user_buffer, size);
+    return result != kAgain ? result : read_pipe_waiting(pipe, user_buffer, size, interruption);
+}
+
+// Both ways on are tail calls: read() then needs no frame of its own (the compiler would build
+// one at its entry for any path that calls and comes back).
 int64_t read_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
     if (size == 0) return 0;
     if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
-    const int64_t result = try_read(pipe, user_buffer, size);
-    return result != kAgain ? result : read_pipe_waiting(pipe, user_buffer, size, interruption);
+    if (pipe.buffered() == 0) return read_pipe_waiting(pipe, user_buffer, size, interruption);
+    return read_pipe_now(pipe, user_buffer, size, interruption);
 }
 
 // Any write: in pieces as room frees up, waiting for room or for the turn.

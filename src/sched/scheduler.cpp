@@ -104,21 +104,31 @@ bool CpuScheduler::hand_off(Task* task) {
     return true;
 }
 
-Task* CpuScheduler::switch_away() {
+// switch_away's pick of a handed-off task. Inlined like the rest of it: a call here would make
+// every switch path that inlines switch_away keep more registers across it.
+[[gnu::always_inline]] inline Task* CpuScheduler::switch_to_handed_off() {
+    // Ahead of the queue (it was empty when the task was handed off; whatever joined since came
+    // later). A still-running task goes to the back, as for a rotation.
+    Task* previous = m_current;
+    Task* next = m_next;
+    __atomic_store_n(&m_next, nullptr, __ATOMIC_RELAXED);
+    if (previous->is_idle) {
+        previous->state = TaskState::Ready;  // parked, never queued
+    } else if (previous->state == TaskState::Running) {
+        previous->state = TaskState::Ready;
+        m_ready.push_back(previous);
+    }
+    set_current(next);
+    next->state = TaskState::Running;
+    ++next->switches_in;
+    return next;
+}
+
+[[gnu::always_inline]] inline Task* CpuScheduler::switch_away() {
+    if (m_next) return switch_to_handed_off();
     Task* previous = m_current;
     Task* next;
-    if (Task* handed = m_next) {
-        // Ahead of the queue (it was empty when the task was handed off; whatever joined since
-        // came later). A still-running task goes to the back, as for a rotation.
-        __atomic_store_n(&m_next, nullptr, __ATOMIC_RELAXED);
-        next = handed;
-        if (previous->is_idle) {
-            previous->state = TaskState::Ready;  // parked, never queued
-        } else if (previous->state == TaskState::Running) {
-            previous->state = TaskState::Ready;
-            m_ready.push_back(previous);
-        }
-    } else if (m_ready.empty()) {
+    if (m_ready.empty()) {
         // Nothing else to run: keep a still-running task (no switch at all), else park. A
         // running idle task stays too, so `previous` here is never the idle task.
         if (previous->state == TaskState::Running) return previous;
@@ -143,7 +153,10 @@ Task* CpuScheduler::on_tick() {
     return switch_away();
 }
 
-Task* CpuScheduler::yield() { return switch_away(); }
+// Always inlined, into the kernel's yield too (a cross-module inline under LTO): the switch's
+// pick without a call of its own, as before the hand-off check made switch_away too big for the
+// inliner's taste.
+[[gnu::always_inline]] Task* CpuScheduler::yield() { return switch_away(); }
 
 void CpuScheduler::insert_sleeper(Task* task) {
     // Ordered by wake_tick; equal deadlines keep arrival order. Linear in the number of sleepers.

@@ -81,6 +81,7 @@ public:
 private:
     // Chooses the next task; the current one, if still Running, goes to the back of the queue.
     Task* switch_away();
+    Task* switch_to_handed_off();
     void insert_sleeper(Task* task);
     void set_current(Task* task) { __atomic_store_n(&m_current, task, __ATOMIC_RELAXED); }
 

@@ -161,8 +161,12 @@ void save_current_extended_state() {
     if (next == previous) return nullptr;
     __atomic_fetch_add(&cpu.switches, 1, __ATOMIC_RELAXED);  // read by switch_count()
     // A task that just left another CPU (woken, stolen or migrated) may still have that CPU on
-    // its stack for a few instructions: resume it only once that CPU has let go.
-    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
+    // its stack for a few instructions: resume it only once that CPU has let go. The wait is
+    // behind an unlikely branch, so the usual case (long gone) has no loop padding on its path.
+    if (__builtin_expect(__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE), 0)) {
+        do arch::cpu_relax();
+        while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE));
+    }
     switch_extended_state_locked(cpu, previous, next);
     next->on_cpu = 1;
     self.current_task = next;
