@@ -49,8 +49,12 @@ public:
     // scheduler's switch path): the same lock, without saving and restoring the interrupt flag.
     void lock_interrupts_off() {
         lock_hooks::irq_acquire(this, level());
-        while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE)) {
-            while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
+        // The contended wait behind an unlikely branch, so it is laid out off the straight path:
+        // a loop there put its alignment padding (executed no-ops) on every acquisition.
+        if (__builtin_expect(__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE), false)) {
+            do {
+                while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED)) arch::cpu_relax();
+            } while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE));
         }
         lock_hooks::irq_acquired(this, level());
     }

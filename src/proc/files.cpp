@@ -3,6 +3,7 @@
 
 #include <sable/abi.h>
 
+#include "arch/arch.hpp"
 #include "lib/console.hpp"
 #include "drivers/console_input.hpp"
 #include "mm/kernel_heap.hpp"
@@ -65,29 +66,27 @@ struct Pipe {
 
 namespace {
 
-// The interruption is tested only here, under the queue's lock, and not before each block too:
-// `interrupted` records that it ended the wait, so the caller returns -SABLE_EINTR at once.
-struct WaitCondition {
-    Pipe* pipe;
-    const Interruption* interruption;
+// The interruption is tested only in these conditions, under the queue's lock (block_until),
+// and not before each block too: `interrupted` records that it ended the wait, so the caller
+// returns -SABLE_EINTR at once. Only on the paths that wait (wait_to_read, write_pipe_in_parts,
+// both out of line); the Interruption travels by value until here, so the common path of a small
+// read or write has no object in memory (no stack canary, a small frame). False if interrupted.
+bool wait_until_readable(Pipe& pipe, Interruption interruption) {
     bool interrupted = false;
-};
-
-bool interrupted_now(WaitCondition& condition) {
-    condition.interrupted = condition.interruption->interrupted(condition.interruption->context);
-    return condition.interrupted;
+    tasks::block_until(pipe.readable, [&] {
+        return pipe.buffered() > 0 || __atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) == 0 ||
+               (interrupted = interruption.interrupted(interruption.context));
+    });
+    return !interrupted;
 }
 
-bool can_read(void* context) {
-    auto* condition = static_cast<WaitCondition*>(context);
-    return condition->pipe->buffered() > 0 || __atomic_load_n(&condition->pipe->writers, __ATOMIC_ACQUIRE) == 0 ||
-           interrupted_now(*condition);
-}
-
-bool can_write(void* context) {
-    auto* condition = static_cast<WaitCondition*>(context);
-    return condition->pipe->buffered() < kPipeCapacity ||
-           __atomic_load_n(&condition->pipe->readers, __ATOMIC_ACQUIRE) == 0 || interrupted_now(*condition);
+bool wait_until_writable(Pipe& pipe, Interruption interruption) {
+    bool interrupted = false;
+    tasks::block_until(pipe.writable, [&] {
+        return pipe.buffered() < kPipeCapacity || __atomic_load_n(&pipe.readers, __ATOMIC_ACQUIRE) == 0 ||
+               (interrupted = interruption.interrupted(interruption.context));
+    });
+    return !interrupted;
 }
 
 struct TurnCondition {
@@ -101,31 +100,52 @@ bool turn_free(void* context) {
            condition->interruption->interrupted(condition->interruption->context);
 }
 
-// False if interrupted before the turn came.
-bool take_turn(Turn& turn, const Interruption& interruption) {
+bool try_take_turn(Turn& turn) {
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(&turn.busy, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+// The other side's holder is copying: wait for its give_turn. False if interrupted first.
+[[gnu::noinline]] bool wait_for_turn(Turn& turn, Interruption interruption) {
     for (;;) {
-        uint32_t expected = 0;
-        if (__atomic_compare_exchange_n(&turn.busy, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return true;
+        if (try_take_turn(turn)) return true;
         if (interruption.interrupted(interruption.context)) return false;
         TurnCondition condition{&turn, &interruption};
         tasks::block_unless(turn.waiters, turn_free, &condition);
     }
 }
 
-void give_turn(Turn& turn) {
+bool take_turn(Turn& turn, Interruption interruption) {
+    return try_take_turn(turn) || wait_for_turn(turn, interruption);
+}
+
+// Gives the turn back and wakes the other end's waiters if `moved` (bytes for readers, room for
+// writers). One fence serves both wake-ups: each needs a full barrier between its store (the
+// turn, the total published before it) and its load of a queue's blocker count.
+void give_turn_and_wake(Turn& turn, tasks::WaitQueue& other_end, bool moved) {
     __atomic_store_n(&turn.busy, 0, __ATOMIC_RELEASE);
-    // All of them: one that was woken but is being killed would not pass a single wake-up on.
-    tasks::wake_all(turn.waiters);
+    tasks::fence_before_wake();
+    // All turn waiters: one that was woken but is being killed would not pass a single wake-up on.
+    tasks::wake_all_after_fence(turn.waiters);
+    if (moved) tasks::wake_all_after_fence(other_end);
 }
 
 enum class Direction { ToUser, FromUser };
+
+bool copy_piece(Pipe& pipe, uint64_t at, uint64_t user, uint64_t size, Direction direction) {
+    // The whole user range was checked once (range_ok): each piece lies inside it.
+    return direction == Direction::ToUser ? arch::copy_user(reinterpret_cast<void*>(user), pipe.data + at, size)
+                                          : arch::copy_user(pipe.data + at, reinterpret_cast<const void*>(user), size);
+}
+
+constexpr uint64_t kUserPage = 4096;
 
 // Copies `size` bytes between user memory at `user` and the ring from offset `ring_offset` on
 // (wrapping), straight through the arch's fault-safe user copy, in pieces that end at the ring's
 // end and at user page boundaries: a fault then costs only its own page's piece, and what was
 // copied before it is known. Returns the bytes copied before the first fault (`size`: none).
-uint64_t copy_ring(Pipe& pipe, uint64_t ring_offset, uint64_t user, uint64_t size, Direction direction) {
-    constexpr uint64_t kUserPage = 4096;
+[[gnu::noinline]] uint64_t copy_ring_pieces(Pipe& pipe, uint64_t ring_offset, uint64_t user, uint64_t size,
+                                            Direction direction) {
     uint64_t done = 0;
     while (done < size) {
         const uint64_t at = (ring_offset + done) % kPipeCapacity;
@@ -133,80 +153,134 @@ uint64_t copy_ring(Pipe& pipe, uint64_t ring_offset, uint64_t user, uint64_t siz
         if (piece > kPipeCapacity - at) piece = kPipeCapacity - at;
         const uint64_t to_page_end = kUserPage - ((user + done) & (kUserPage - 1));
         if (piece > to_page_end) piece = to_page_end;
-        const bool copied = direction == Direction::ToUser ? user_memory::copy_to(user + done, pipe.data + at, piece)
-                                                           : user_memory::copy_from(pipe.data + at, user + done, piece);
-        if (!copied) break;
+        if (!copy_piece(pipe, at, user + done, piece, direction)) break;
         done += piece;
     }
     return done;
 }
 
-int64_t read_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, const Interruption& interruption) {
-    if (size == 0) return 0;
-    if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
+// The same; a transfer that is one piece already (most small ones) is copied here in one call.
+uint64_t copy_ring(Pipe& pipe, uint64_t ring_offset, uint64_t user, uint64_t size, Direction direction) {
+    const uint64_t at = ring_offset % kPipeCapacity;
+    if (at + size <= kPipeCapacity && (user & (kUserPage - 1)) + size <= kUserPage)
+        return copy_piece(pipe, at, user, size, direction) ? size : 0;
+    return copy_ring_pieces(pipe, ring_offset, user, size, direction);
+}
+
+// try_read's and wait_to_read's "try again" (no byte count or error code is this).
+constexpr int64_t kAgain = INT64_MIN;
+
+// One attempt to read, without waiting: the bytes copied, -SABLE_EFAULT, or kAgain if the ring
+// was empty or the other reader's turn. Inline: with the checks done, most small reads are this.
+[[gnu::always_inline]] inline int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
+    if (pipe.buffered() == 0 || !try_take_turn(pipe.read_turn)) return kAgain;
+    const uint64_t start = pipe.read_total;  // only turn holders change it
+    const uint64_t available = __atomic_load_n(&pipe.written_total, __ATOMIC_ACQUIRE) - start;
+    if (available == 0) {  // another reader emptied the ring before we had the turn
+        give_turn_and_wake(pipe.read_turn, pipe.writable, false);
+        return kAgain;
+    }
+    const uint64_t want = available < size ? available : size;
+    // A fault leaves the bytes it did not deliver in the pipe; what arrived before counts.
+    const uint64_t copied = copy_ring(pipe, start, user_buffer, want, Direction::ToUser);
+    __atomic_store_n(&pipe.read_total, start + copied, __ATOMIC_RELEASE);
+    give_turn_and_wake(pipe.read_turn, pipe.writable, copied > 0);
+    return copied ? static_cast<int64_t>(copied) : -SABLE_EFAULT;
+}
+
+// After a try_read that found nothing to take: end of file (0), -SABLE_EINTR, or kAgain once
+// there may be something (woken, or the turn came free).
+int64_t wait_to_read(Pipe& pipe, Interruption interruption) {
+    // The writer count first: once it is 0, every byte written before the close is visible to
+    // the load of written_total below, so an empty ring then really is end of file. No turn is
+    // needed to see that: bytes leave the ring (read_total) only once they are copied.
+    const bool writers_left = __atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) > 0;
+    if (pipe.buffered() == 0) {
+        if (!writers_left) return 0;
+        // Blocks without the turn (a reader that is ahead of this check only makes the ring
+        // emptier; the condition is checked again under the queue's lock).
+        return wait_until_readable(pipe, interruption) ? kAgain : -SABLE_EINTR;
+    }
+    // Bytes, but another reader holds the turn: wait until it is free, then try again.
+    if (!wait_for_turn(pipe.read_turn, interruption)) return -SABLE_EINTR;
+    give_turn_and_wake(pipe.read_turn, pipe.writable, false);
+    return kAgain;
+}
+
+// A reader that found nothing: waits, and once woken copies at once, without checking again for
+// what it waited for. Out of line, so that read() itself, when the bytes are there, is one try.
+[[gnu::noinline]] int64_t read_pipe_waiting(Pipe& pipe, uint64_t user_buffer, uint64_t size,
+                                            Interruption interruption) {
     for (;;) {
-        // An empty ring with writers left: block without taking the turn (a reader that is
-        // ahead of this check only makes the ring emptier; can_read re-checks under the lock).
-        if (__atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) > 0 && pipe.buffered() == 0) {
-            WaitCondition condition{&pipe, &interruption};
-            tasks::block_unless(pipe.readable, can_read, &condition);
-            if (condition.interrupted) return -SABLE_EINTR;
-            continue;
-        }
-        if (!take_turn(pipe.read_turn, interruption)) return -SABLE_EINTR;
-        // The writer count first: once it is 0, every byte written before the close is visible
-        // to the load of written_total below, so an empty ring then really is end of file.
-        const bool writers_left = __atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) > 0;
-        const uint64_t start = pipe.read_total;  // only turn holders change it
-        const uint64_t available = __atomic_load_n(&pipe.written_total, __ATOMIC_ACQUIRE) - start;
-        if (available > 0) {
-            const uint64_t want = available < size ? available : size;
-            // A fault leaves the bytes it did not deliver in the pipe; what arrived before counts.
-            const uint64_t copied = copy_ring(pipe, start, user_buffer, want, Direction::ToUser);
-            __atomic_store_n(&pipe.read_total, start + copied, __ATOMIC_RELEASE);
-            give_turn(pipe.read_turn);
-            if (copied > 0) tasks::wake_all(pipe.writable);
-            return copied ? static_cast<int64_t>(copied) : -SABLE_EFAULT;
-        }
-        give_turn(pipe.read_turn);
-        if (!writers_left) return 0;  // end of file: the last writer closed
-        WaitCondition condition{&pipe, &interruption};
-        tasks::block_unless(pipe.readable, can_read, &condition);
-        if (condition.interrupted) return -SABLE_EINTR;
+        int64_t result = wait_to_read(pipe, interruption);
+        if (result != kAgain) return result;
+        result = try_read(pipe, user_buffer, size);
+        if (result != kAgain) return result;
     }
 }
 
-int64_t write_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, const Interruption& interruption) {
+// A reader that finds bytes: one try (which fails only if another reader came first).
+[[gnu::noinline]] int64_t read_pipe_now(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
+    const int64_t result = try_read(pipe, user_buffer, size);
+    return result != kAgain ? result : read_pipe_waiting(pipe, user_buffer, size, interruption);
+}
+
+// Both ways on are tail calls: read() then needs no frame of its own (the compiler would build
+// one at its entry for any path that calls and comes back).
+int64_t read_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
+    if (size == 0) return 0;
     if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
+    if (pipe.buffered() == 0) return read_pipe_waiting(pipe, user_buffer, size, interruption);
+    return read_pipe_now(pipe, user_buffer, size, interruption);
+}
+
+// Any write: in pieces as room frees up, waiting for room or for the turn.
+[[gnu::noinline]] int64_t write_pipe_in_parts(Pipe& pipe, uint64_t user_buffer, uint64_t size,
+                                              Interruption interruption) {
     uint64_t done = 0;
     while (done < size) {
         if (!take_turn(pipe.write_turn, interruption)) return done ? static_cast<int64_t>(done) : -SABLE_EINTR;
         if (__atomic_load_n(&pipe.readers, __ATOMIC_ACQUIRE) == 0) {
-            give_turn(pipe.write_turn);
+            give_turn_and_wake(pipe.write_turn, pipe.readable, false);
             return done ? static_cast<int64_t>(done) : -SABLE_EPIPE;
         }
         const uint64_t start = pipe.written_total;  // only turn holders change it
         const uint64_t room = kPipeCapacity - (start - __atomic_load_n(&pipe.read_total, __ATOMIC_ACQUIRE));
-        uint64_t copied = 0;
-        bool faulted = false;
-        if (room > 0) {
-            const uint64_t want = size - done < room ? size - done : room;
-            copied = copy_ring(pipe, start, user_buffer + done, want, Direction::FromUser);
-            faulted = copied < want;
-            __atomic_store_n(&pipe.written_total, start + copied, __ATOMIC_RELEASE);
+        if (room == 0) {
+            give_turn_and_wake(pipe.write_turn, pipe.readable, false);
+            if (!wait_until_writable(pipe, interruption)) return done ? static_cast<int64_t>(done) : -SABLE_EINTR;
+            continue;
         }
-        give_turn(pipe.write_turn);
-        if (copied > 0) {
-            done += copied;
-            tasks::wake_all(pipe.readable);
-        }
-        if (faulted) return done ? static_cast<int64_t>(done) : -SABLE_EFAULT;
-        if (room > 0) continue;
-        WaitCondition condition{&pipe, &interruption};
-        tasks::block_unless(pipe.writable, can_write, &condition);
-        if (condition.interrupted) return done ? static_cast<int64_t>(done) : -SABLE_EINTR;
+        const uint64_t want = size - done < room ? size - done : room;
+        const uint64_t copied = copy_ring(pipe, start, user_buffer + done, want, Direction::FromUser);
+        __atomic_store_n(&pipe.written_total, start + copied, __ATOMIC_RELEASE);
+        give_turn_and_wake(pipe.write_turn, pipe.readable, copied > 0);
+        done += copied;
+        if (copied < want) return done ? static_cast<int64_t>(done) : -SABLE_EFAULT;
     }
     return static_cast<int64_t>(done);
+}
+
+int64_t write_pipe(Pipe& pipe, uint64_t user_buffer, uint64_t size, Interruption interruption) {
+    if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
+    if (size == 0) return 0;
+    // The common write: the turn is free, a reader is there, and it all fits in one piece (one
+    // user page, no wrap of the ring). Anything else, write_pipe_in_parts.
+    if (try_take_turn(pipe.write_turn)) {
+        const uint64_t start = pipe.written_total;
+        const uint64_t at = start % kPipeCapacity;
+        const uint64_t room = kPipeCapacity - (start - __atomic_load_n(&pipe.read_total, __ATOMIC_ACQUIRE));
+        if (__atomic_load_n(&pipe.readers, __ATOMIC_ACQUIRE) > 0 && room >= size && at + size <= kPipeCapacity &&
+            (user_buffer & (kUserPage - 1)) + size <= kUserPage) {
+            // One piece: a fault delivers nothing, as write_pipe_in_parts would report it.
+            const bool copied = copy_piece(pipe, at, user_buffer, size, Direction::FromUser);
+            if (copied) __atomic_store_n(&pipe.written_total, start + size, __ATOMIC_RELEASE);
+            give_turn_and_wake(pipe.write_turn, pipe.readable, copied);
+            return copied ? static_cast<int64_t>(size) : -SABLE_EFAULT;
+        }
+        give_turn_and_wake(pipe.write_turn, pipe.readable, false);
+    }
+    return write_pipe_in_parts(pipe, user_buffer, size, interruption);
 }
 
 // --- the console: a line discipline over the serial/keyboard input ring ----------------------
@@ -269,7 +343,7 @@ bool edit_line(const Interruption& interruption) {
 
 // Out of line: its line buffer and the console's bounce buffer would otherwise give the pipe
 // paths of read() and write() a 600-byte frame with a stack canary.
-[[gnu::noinline]] int64_t read_console(uint64_t user_buffer, uint64_t size, const Interruption& interruption) {
+[[gnu::noinline]] int64_t read_console(uint64_t user_buffer, uint64_t size, Interruption interruption) {
     if (size == 0) return 0;
     if (!user_memory::range_ok(user_buffer, size)) return -SABLE_EFAULT;
     for (;;) {
@@ -379,7 +453,7 @@ void release(File* file) {
     }
 }
 
-int64_t read(File* file, uint64_t user_buffer, uint64_t size, const Interruption& interruption) {
+int64_t read(File* file, uint64_t user_buffer, uint64_t size, Interruption interruption) {
     switch (file->kind) {
     case Kind::Console: return read_console(user_buffer, size, interruption);
     case Kind::PipeRead: return read_pipe(*file->pipe, user_buffer, size, interruption);
@@ -388,7 +462,7 @@ int64_t read(File* file, uint64_t user_buffer, uint64_t size, const Interruption
     return -SABLE_EBADF;
 }
 
-int64_t write(File* file, uint64_t user_buffer, uint64_t size, const Interruption& interruption) {
+int64_t write(File* file, uint64_t user_buffer, uint64_t size, Interruption interruption) {
     switch (file->kind) {
     case Kind::Console: return write_console(user_buffer, size);
     case Kind::PipeWrite: return write_pipe(*file->pipe, user_buffer, size, interruption);

@@ -28,9 +28,11 @@ bool create_pipe(File*& read_end, File*& write_end);
 File* retain(File* file);
 void release(File* file);  // drops one reference; the last one closes the end
 
-// Bytes moved (0: end of file), or a negative SABLE_E* code. Buffers are user addresses.
-int64_t read(File* file, uint64_t user_buffer, uint64_t size, const Interruption& interruption);
-int64_t write(File* file, uint64_t user_buffer, uint64_t size, const Interruption& interruption);
+// Bytes moved (0: end of file), or a negative SABLE_E* code. Buffers are user addresses. The
+// interruption comes by value, in two registers: a caller's temporary in memory would cost the
+// system-call handler a stack canary.
+int64_t read(File* file, uint64_t user_buffer, uint64_t size, Interruption interruption);
+int64_t write(File* file, uint64_t user_buffer, uint64_t size, Interruption interruption);
 
 uint64_t pipes_open();  // live pipe objects (leak checks)
 

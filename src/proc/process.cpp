@@ -475,11 +475,7 @@ uint64_t unmap_range(Process& process, uint64_t start, uint64_t end) {
     return freed;
 }
 
-FileRef get_file(Process& self, uint64_t fd) {
-    if (fd >= SABLE_MAX_FDS) return {nullptr, false};
-    // A lone thread is the only one that can change its table (only it can create another
-    // thread, and it is busy in this call): no lock, no extra reference.
-    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) == 1) return {self.fds[fd], false};
+FileRef get_shared_file(Process& self, uint64_t fd) {
     IrqLockGuard guard(self.lock);
     return self.fds[fd] ? FileRef{files::retain(self.fds[fd]), true} : FileRef{nullptr, false};
 }

@@ -141,7 +141,20 @@ struct FileRef {
     files::File* file;
     bool counted;
 };
-FileRef get_file(Process& self, uint64_t fd);
+FileRef get_shared_file(Process& self, uint64_t fd);  // more than one thread: under the lock
+// get_file's first half, inline: true if the process has a lone thread, which is the only one
+// that can change its table (only it can create another thread, and it is busy in this call), so
+// `file` (nullptr if `fd` is not open) needs no lock and no reference. False: use get_file.
+inline bool lone_thread_file(const Process& self, uint64_t fd, files::File*& file) {
+    if (__atomic_load_n(&self.live_threads, __ATOMIC_ACQUIRE) != 1) return false;
+    file = fd < SABLE_MAX_FDS ? self.fds[fd] : nullptr;
+    return true;
+}
+inline FileRef get_file(Process& self, uint64_t fd) {
+    files::File* file;
+    if (lone_thread_file(self, fd, file)) return {file, false};
+    return fd < SABLE_MAX_FDS ? get_shared_file(self, fd) : FileRef{nullptr, false};
+}
 void put_file(const FileRef& ref);
 // Memory calls and faults (memory.cpp).
 int64_t mmap(uint64_t address, uint64_t length, uint32_t prot, uint32_t flags);

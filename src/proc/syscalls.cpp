@@ -31,7 +31,9 @@ using process::Process;
 // The descriptor table is shared by the process's threads: lookups hold a reference for the
 // length of the call (process::get_file), changes are made under the process lock.
 
-int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
+// A descriptor that other threads may close meanwhile, held by a reference for the call. Out of
+// line: a lone thread's read or write below keeps nothing across a call and ends in a tail call.
+[[gnu::noinline]] int64_t read_counted(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     const process::FileRef ref = process::get_file(self, fd);
     if (!ref.file) return -SABLE_EBADF;
     const int64_t result = files::read(ref.file, buffer, size, process::interruption());
@@ -39,12 +41,24 @@ int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     return result;
 }
 
-int64_t sys_write(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
+[[gnu::noinline]] int64_t write_counted(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     const process::FileRef ref = process::get_file(self, fd);
     if (!ref.file) return -SABLE_EBADF;
     const int64_t result = files::write(ref.file, buffer, size, process::interruption());
     process::put_file(ref);
     return result;
+}
+
+int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
+    files::File* file;
+    if (!process::lone_thread_file(self, fd, file)) return read_counted(self, fd, buffer, size);
+    return file ? files::read(file, buffer, size, process::interruption()) : -SABLE_EBADF;
+}
+
+int64_t sys_write(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
+    files::File* file;
+    if (!process::lone_thread_file(self, fd, file)) return write_counted(self, fd, buffer, size);
+    return file ? files::write(file, buffer, size, process::interruption()) : -SABLE_EBADF;
 }
 
 int64_t sys_pipe(Process& self, uint64_t user_fds) {

@@ -42,6 +42,14 @@ Task* TaskQueue::pop_front() {
     return task;
 }
 
+Task* TaskQueue::take_all() {
+    Task* front = m_head;
+    m_head = m_tail = nullptr;
+    set_size(0);
+    if (front) front->queue_prev = nullptr;
+    return front;
+}
+
 Task* TaskQueue::rotate(Task* newcomer) {
     // The length does not change, so it is not stored: the common switch touches only links.
     // The front's queue_prev is already null (it is the front).
@@ -88,7 +96,36 @@ void CpuScheduler::make_ready(Task* task) {
     m_ready.push_back(task);
 }
 
-Task* CpuScheduler::switch_away() {
+bool CpuScheduler::hand_off(Task* task) {
+    if (m_next || m_ready.size() != 0) return false;
+    task->state = TaskState::Ready;
+    __atomic_store_n(&task->cpu, m_cpu, __ATOMIC_RELAXED);  // as make_ready (it is this CPU's already)
+    __atomic_store_n(&m_next, task, __ATOMIC_RELAXED);      // ready_count() reads it lock-free
+    return true;
+}
+
+// switch_away's pick of a handed-off task. Inlined like the rest of it: a call here would make
+// every switch path that inlines switch_away keep more registers across it.
+[[gnu::always_inline]] inline Task* CpuScheduler::switch_to_handed_off() {
+    // Ahead of the queue (it was empty when the task was handed off; whatever joined since came
+    // later). A still-running task goes to the back, as for a rotation.
+    Task* previous = m_current;
+    Task* next = m_next;
+    __atomic_store_n(&m_next, nullptr, __ATOMIC_RELAXED);
+    if (previous->is_idle) {
+        previous->state = TaskState::Ready;  // parked, never queued
+    } else if (previous->state == TaskState::Running) {
+        previous->state = TaskState::Ready;
+        m_ready.push_back(previous);
+    }
+    set_current(next);
+    next->state = TaskState::Running;
+    ++next->switches_in;
+    return next;
+}
+
+[[gnu::always_inline]] inline Task* CpuScheduler::switch_away() {
+    if (m_next) return switch_to_handed_off();
     Task* previous = m_current;
     Task* next;
     if (m_ready.empty()) {
@@ -116,7 +153,10 @@ Task* CpuScheduler::on_tick() {
     return switch_away();
 }
 
-Task* CpuScheduler::yield() { return switch_away(); }
+// Always inlined, into the kernel's yield too (a cross-module inline under LTO): the switch's
+// pick without a call of its own, as before the hand-off check made switch_away too big for the
+// inliner's taste.
+[[gnu::always_inline]] Task* CpuScheduler::yield() { return switch_away(); }
 
 void CpuScheduler::insert_sleeper(Task* task) {
     // Ordered by wake_tick; equal deadlines keep arrival order. Linear in the number of sleepers.

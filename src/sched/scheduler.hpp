@@ -18,6 +18,8 @@ public:
     // Removes the oldest waiter without readying it: on SMP the waker hands it to the scheduler
     // of the CPU it blocked on (Task::cpu), under that CPU's lock.
     Task* take_oldest() { return m_waiters.pop_front(); }
+    // Removes every waiter, oldest first, chained through queue_next (queue_prev is stale).
+    Task* take_all() { return m_waiters.take_all(); }
 
 private:
     friend class CpuScheduler;
@@ -31,12 +33,20 @@ public:
 
     Task* current() const { return m_current; }
     Task* idle() const { return m_idle; }
-    uint64_t ready_count() const { return m_ready.size(); }  // lock-free read: a hint
+    // Lock-free read: a hint. Counts the handed-off task.
+    uint64_t ready_count() const { return m_ready.size() + (__atomic_load_n(&m_next, __ATOMIC_RELAXED) != nullptr); }
     uint64_t sleeping_count() const { return m_sleepers.size(); }
     uint64_t now() const { return m_tick; }
 
     // A new or woken task becomes Ready on this CPU.
     void make_ready(Task* task);
+    // A woken task of this CPU, readied by code running on this CPU with interrupts off, and
+    // WITHOUT this CPU's lock: it runs next, ahead of the run queue, if that queue is empty (it
+    // would have run next from there too, so the order tasks run in is the same). Only this
+    // CPU reads or writes the slot it waits in, so no lock is needed: other CPUs only add to
+    // the run queue (under the lock) and steal from it, never from the slot. False, and nothing
+    // changed, if the slot is taken or the run queue is not empty: make_ready() under the lock.
+    bool hand_off(Task* task);
 
     // Timer interrupt: account the tick to the current task, wake due sleepers, and pick the
     // task to run next (the current one if nothing else is ready).
@@ -71,6 +81,7 @@ public:
 private:
     // Chooses the next task; the current one, if still Running, goes to the back of the queue.
     Task* switch_away();
+    Task* switch_to_handed_off();
     void insert_sleeper(Task* task);
     void set_current(Task* task) { __atomic_store_n(&m_current, task, __ATOMIC_RELAXED); }
 
@@ -78,6 +89,7 @@ private:
     Task* m_current = nullptr;
     Task* m_idle = nullptr;
     TaskQueue m_ready;
+    Task* m_next = nullptr;  // hand_off(): runs before m_ready's front; this CPU's own
     TaskQueue m_sleepers;  // ordered by wake_tick, earliest first
     uint64_t m_tick = 0;
 };

@@ -45,6 +45,8 @@ public:
     // pop_front() then push_back(newcomer), as one step (the queue must not be empty).
     Task* rotate(Task* newcomer);
     void remove(Task* task);
+    // Empties the queue in one step: returns its front, the rest chained through queue_next.
+    Task* take_all();
     Task* front() const { return m_head; }
     Task* back() const { return m_tail; }
     bool empty() const { return m_head == nullptr; }

@@ -161,8 +161,12 @@ void save_current_extended_state() {
     if (next == previous) return nullptr;
     __atomic_fetch_add(&cpu.switches, 1, __ATOMIC_RELAXED);  // read by switch_count()
     // A task that just left another CPU (woken, stolen or migrated) may still have that CPU on
-    // its stack for a few instructions: resume it only once that CPU has let go.
-    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) arch::cpu_relax();
+    // its stack for a few instructions: resume it only once that CPU has let go. The wait is
+    // behind an unlikely branch, so the usual case (long gone) has no loop padding on its path.
+    if (__builtin_expect(__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE), 0)) {
+        do arch::cpu_relax();
+        while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE));
+    }
     switch_extended_state_locked(cpu, previous, next);
     next->on_cpu = 1;
     self.current_task = next;
@@ -202,6 +206,24 @@ void make_ready_on_its_cpu(sched::Task* task) {
         // A self-IPI too: the handler that woke us returns to idle otherwise until the tick.
         arch::send_ipi(g_cpu_locals[target].apic_id, arch::kVectorWakeIpi);
     }
+}
+
+// A task taken off a wait queue becomes ready on its CPU. Woken from that same CPU (a pipe's
+// writer waking the reader that blocked on this CPU, the common case when both are pinned or
+// stayed put), it is handed off (CpuScheduler::hand_off): no lock, no run queue; the next switch
+// here picks it. Interrupts off: the caller stays on this CPU until the task is in the slot.
+void wake_task_interrupts_off(sched::Task* task) {
+    CpuLocal& self = this_cpu();
+    CpuTasks& cpu = g_cpus[self.index];  // a task of this CPU proves its scheduler is running
+    if (task->cpu == self.index && cpu.scheduler.hand_off(task)) {
+        // Woken by an interrupt handler while this CPU idles: switch now, not at the next tick.
+        if (cpu.scheduler.idle_now()) {
+            __atomic_fetch_add(&g_wake_ipis, 1, __ATOMIC_RELAXED);
+            arch::send_ipi(self.apic_id, arch::kVectorWakeIpi);
+        }
+        return;
+    }
+    make_ready_on_its_cpu(task);
 }
 
 // Work stealing, without holding our own lock while holding the victim's (no lock-order cycle):
@@ -588,73 +610,91 @@ bool sleep_ms_unless(uint64_t milliseconds, bool (*stop)(void* context), void* c
 void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 
 void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context) {
+    const bool were_enabled = begin_block(queue);
+    finish_block(queue, satisfied && satisfied(context), were_enabled);
+}
+
+bool begin_block(WaitQueue& queue) {
     const bool were_enabled = arch::save_and_disable_interrupts();
+    KernelTask* const self = current();
+    // Published before the condition is checked (which includes the kill test), so a kill either
+    // comes before that check and is seen by it, or finds the queue here and wakes it
+    // (interrupt_wait). Both sides store, then load the other's word, with a full barrier in
+    // between (this xchg and the locked add below; the killer's locked kill store and block
+    // lock), so at least one sees the other's store; a killer that sees the queue but not yet
+    // `blocking` read it before our add, so our check, after the add, sees the kill. Published
+    // after the check (as it once was), a kill in between found no queue and the task slept
+    // through it.
+    __atomic_store_n(&self->blocked_queue, &queue, __ATOMIC_SEQ_CST);
+    // Announced before the condition is checked, with a full barrier (a locked add), for
+    // wakers' lock-free emptiness check (wake_all). Withdrawn under the queue's lock: in
+    // finish_block if the condition holds, else by the waker that takes this task off the queue
+    // (so a woken task never touches the queue again, which may be freed once its waiters are
+    // gone).
+    __atomic_fetch_add(&queue.blocking, 1, __ATOMIC_SEQ_CST);
+    // Lock order: the wait queue, then this CPU. The waker takes them one at a time. The
+    // condition is checked under the queue lock, which every waker takes too, so a wake between
+    // the caller's check and this block cannot be lost.
+    queue.lock.lock_interrupts_off();
+    return were_enabled;
+}
+
+void finish_block(WaitQueue& queue, bool satisfied, bool were_enabled) {
     CpuLocal& self_cpu = this_cpu();
-    CpuTasks& cpu = *self_cpu.tasks;
-    note_scheduled(self_cpu);
     KernelTask* const previous = current_of(self_cpu);
     KernelTask* next = nullptr;
-    // Announced before the condition is checked, with a full barrier (a locked add), for
-    // wakers' lock-free emptiness check (wake_all). Withdrawn under the queue's lock: here if the
-    // condition holds, else by the waker that takes this task off the queue (so a woken task
-    // never touches the queue again, which may be freed once its waiters are gone).
-    __atomic_fetch_add(&queue.blocking, 1, __ATOMIC_SEQ_CST);
-    {
-        // Lock order: the wait queue, then this CPU. The waker takes them one at a time.
-        // The condition is checked under the queue lock, which every waker takes too, so a wake
-        // between the caller's check and this block cannot be lost.
-        InterruptsOffLockGuard queue_guard(queue.lock);
-        if (satisfied && satisfied(context)) {
-            __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);  // not blocking after all
-        } else {
-            __atomic_store_n(&previous->blocked_queue, &queue, __ATOMIC_RELEASE);
-            InterruptsOffLockGuard guard(cpu.lock);
-            reap_locked(cpu);
-            next = prepare_switch_locked(cpu, self_cpu, previous, cpu.scheduler.block_current(queue.waiters));
-        }
+    note_scheduled(self_cpu);
+    if (satisfied) {
+        __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);  // not blocking after all
+    } else {
+        CpuTasks& cpu = *self_cpu.tasks;
+        InterruptsOffLockGuard guard(cpu.lock);
+        reap_locked(cpu);
+        next = prepare_switch_locked(cpu, self_cpu, previous, cpu.scheduler.block_current(queue.waiters));
     }
+    queue.lock.unlock_interrupts_off();
     if (next) switch_to(previous, next);
-    arch::restore_interrupts(were_enabled);
-    KernelTask* self = previous;
-    if (__atomic_load_n(&self->blocked_queue, __ATOMIC_RELAXED)) {
-        IrqLockGuard guard(self->block_lock);
-        __atomic_store_n(&self->blocked_queue, nullptr, __ATOMIC_RELEASE);
+    {
+        // Still with interrupts off: the queue pointer is withdrawn under the block lock, which
+        // interrupt_wait holds while it uses it (the queue may be freed once we return).
+        InterruptsOffLockGuard guard(previous->block_lock);
+        __atomic_store_n(&previous->blocked_queue, nullptr, __ATOMIC_RELAXED);
     }
+    arch::restore_interrupts(were_enabled);
 }
 
 bool wake_one_blocking(WaitQueue& queue) {
+    const bool were_enabled = arch::save_and_disable_interrupts();
     sched::Task* task;
     {
-        IrqLockGuard guard(queue.lock);
+        InterruptsOffLockGuard guard(queue.lock);
         task = queue.waiters.take_oldest();
         if (task) __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
     }
-    if (task) make_ready_on_its_cpu(task);
+    if (task) wake_task_interrupts_off(task);
+    arch::restore_interrupts(were_enabled);
     return task != nullptr;
 }
 
 uint64_t wake_all_blocking(WaitQueue& queue) {
-    // Every waiter leaves the queue under one hold of its lock (a pipe wakes its other end on
-    // each transfer: one lock round, not one per waiter plus one to find the queue empty), then
-    // each is readied on its own CPU, oldest first. Meanwhile they chain through queue_next.
-    sched::Task* taken = nullptr;
-    sched::Task** tail = &taken;
+    // Every waiter leaves the queue at once under one hold of its lock (a pipe wakes its other
+    // end on each transfer: one lock round and no per-waiter unlinking), then each is readied on
+    // its own CPU, oldest first, all with interrupts off once.
+    const bool were_enabled = arch::save_and_disable_interrupts();
+    sched::Task* taken;
+    uint64_t woken;
     {
-        IrqLockGuard guard(queue.lock);
-        while (sched::Task* task = queue.waiters.take_oldest()) {
-            __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
-            *tail = task;
-            tail = &task->queue_next;
-        }
+        InterruptsOffLockGuard guard(queue.lock);
+        woken = queue.waiters.size();
+        taken = queue.waiters.take_all();
+        if (woken) __atomic_fetch_sub(&queue.blocking, static_cast<uint32_t>(woken), __ATOMIC_RELAXED);
     }
-    uint64_t woken = 0;
     while (taken) {
         sched::Task* next = taken->queue_next;
-        taken->queue_next = nullptr;
-        make_ready_on_its_cpu(taken);
+        wake_task_interrupts_off(taken);  // its links are rewritten as it is queued
         taken = next;
-        ++woken;
     }
+    arch::restore_interrupts(were_enabled);
     return woken;
 }
 

@@ -162,6 +162,18 @@ void block_on(WaitQueue& queue);
 // Blocks unless `satisfied(context)` holds when checked under the queue's lock (the condition a
 // waker makes true before it wakes the queue): no lost wake-ups between check and sleep.
 void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context);
+// The same protocol with the condition inlined into the caller: no call through a pointer, no
+// context object in memory (the pipes' waits). begin_block turns interrupts off, publishes the
+// task's queue for a kill, announces it in `blocking` and takes the queue's lock; finish_block
+// is given the condition as checked under that lock and releases it, blocking unless it held.
+// Returns whether interrupts were on, for finish_block.
+bool begin_block(WaitQueue& queue);
+void finish_block(WaitQueue& queue, bool satisfied, bool were_enabled);
+template <typename Satisfied>
+inline void block_until(WaitQueue& queue, Satisfied satisfied) {
+    const bool were_enabled = begin_block(queue);
+    finish_block(queue, satisfied(), were_enabled);
+}
 // True if no task can be blocked on `queue`, or about to block on it with its condition still
 // false, so a wake-up may skip the queue's lock. Why that cannot lose a wake-up: a waker makes its
 // waiters' condition true (a store) before it wakes; a waiter announces itself in `blocking` (a
@@ -182,6 +194,13 @@ uint64_t wake_all_blocking(WaitQueue& queue);
 // Wake waiters (each back onto the CPU it blocked on); safe from interrupt handlers.
 inline bool wake_one(WaitQueue& queue) { return !nobody_blocking(queue) && wake_one_blocking(queue); }
 inline uint64_t wake_all(WaitQueue& queue) { return nobody_blocking(queue) ? 0 : wake_all_blocking(queue); }
+// A waker that wakes several queues after its store(s) needs only one fence for all of them:
+// fence_before_wake(), then wake_all_after_fence() for each (nobody_blocking's argument, with the
+// fence shared).
+inline void fence_before_wake() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline uint64_t wake_all_after_fence(WaitQueue& queue) {
+    return __atomic_load_n(&queue.blocking, __ATOMIC_RELAXED) == 0 ? 0 : wake_all_blocking(queue);
+}
 // Tasks blocked on `queue` right now.
 uint64_t waiting_count(WaitQueue& queue);
 [[noreturn]] void exit();

@@ -93,6 +93,32 @@ void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* cont
 
 void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 
+// block_until's halves: the global wait lock is held from begin_block to finish_block, as the
+// kernel holds the queue's lock while the caller checks its condition in between.
+bool begin_block(WaitQueue& queue) {
+    if (!fake_arch::interrupts_enabled()) {
+        fprintf(stderr, "fake kernel: a task blocked with interrupts off (holding a spinlock?)\n");
+        abort();
+    }
+    g_wait_mutex.lock();
+    __atomic_fetch_add(&queue.blocking, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+void finish_block(WaitQueue& queue, bool satisfied, bool) {
+    std::unique_lock lock(g_wait_mutex, std::adopt_lock);
+    if (satisfied) {
+        __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    const uint64_t generation = g_generation[&queue];
+    ++g_waiting[&queue];
+    ++g_blocks;
+    g_wait_condition.wait(lock, [&] { return g_generation[&queue] != generation; });
+    --g_waiting[&queue];
+    __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
+}
+
 uint64_t wake_all_blocking(WaitQueue& queue) {
     std::lock_guard lock(g_wait_mutex);
     const uint64_t woken = g_waiting[&queue];

@@ -1145,3 +1145,163 @@ TEST(Migration, TheLastRunnableTaskLeavingParksTheCpu) {
     EXPECT_EQ(boot.state, sched::TaskState::Ready);
     EXPECT_EQ(cpu.ready_count(), 0u);
 }
+
+// --- take_all and hand_off: a wait queue emptied in one step, and a woken task handed to the
+// next switch of its CPU without the run queue ----------------------------------------------
+namespace {
+
+TEST(TaskQueue, TakeAllEmptiesTheQueueAndChainsItsTasksInOrder) {
+    Letters letters;
+    TaskQueue queue;
+    for (char c : {'A', 'B', 'C'}) queue.push_back(letters[c]);
+    Task* taken = queue.take_all();
+    EXPECT_TRUE(queue.empty());
+    EXPECT_EQ(queue.size(), 0u);
+    EXPECT_EQ(queue.back(), nullptr);
+    std::string order;
+    for (Task* task = taken; task; task = task->queue_next) order += task->name;
+    EXPECT_EQ(order, "ABC");
+    EXPECT_EQ(taken->queue_prev, nullptr);
+    queue.push_back(letters['D']);  // reusable afterwards
+    EXPECT_EQ(draw(queue), "D");
+    EXPECT_EQ(TaskQueue{}.take_all(), nullptr);
+}
+
+// A task blocked on `queue` and taken off it, as the kernel's waker does before readying it.
+Task* block_and_take(FakeCpu& cpu, WaitQueue& queue) {
+    Task* blocker = cpu.running();
+    cpu.block(queue);
+    EXPECT_EQ(queue.take_oldest(), blocker);
+    return blocker;
+}
+
+TEST(HandOff, TheHandedOffTaskRunsAtTheNextSwitch) {
+    FakeCpu cpu;
+    WaitQueue queue;
+    Task* a = cpu.spawn("A");
+    cpu.yield();  // A runs, M waits
+    block_and_take(cpu, queue);  // M runs again
+    ASSERT_TRUE(cpu.sched.hand_off(a));
+    EXPECT_EQ(a->state, TaskState::Ready);
+    EXPECT_EQ(a->cpu, 0u);
+    EXPECT_EQ(cpu.sched.ready_count(), 1u);  // counted for placement and stealing hints
+    Task* m = cpu.running();
+    cpu.block(queue);
+    EXPECT_EQ(cpu.running(), a);
+    EXPECT_EQ(cpu.sched.ready_count(), 0u);
+    EXPECT_EQ(m->state, TaskState::Blocked);
+}
+
+TEST(HandOff, IsRefusedWhileTheRunQueueHoldsATask) {
+    FakeCpu cpu;
+    WaitQueue queue;
+    cpu.spawn("A");
+    Task* m = block_and_take(cpu, queue);  // A runs
+    cpu.spawn("B");
+    EXPECT_FALSE(cpu.sched.hand_off(m));
+    EXPECT_EQ(m->state, TaskState::Blocked);  // untouched: the caller readies it the usual way
+    cpu.sched.make_ready(m);
+    EXPECT_EQ(cpu.run_ticks(3), "ABM");
+}
+
+TEST(HandOff, IsRefusedWhileAnotherTaskHoldsTheSlot) {
+    FakeCpu cpu;
+    WaitQueue queue;
+    cpu.spawn("A");
+    cpu.spawn("B");
+    Task* m = block_and_take(cpu, queue);  // A runs
+    Task* a = block_and_take(cpu, queue);  // B runs
+    EXPECT_TRUE(cpu.sched.hand_off(m));
+    EXPECT_FALSE(cpu.sched.hand_off(a));
+    EXPECT_EQ(a->state, TaskState::Blocked);
+}
+
+TEST(HandOff, ARunningTaskThatIsPreemptedGoesBehindTheHandedOffOne) {
+    FakeCpu cpu;
+    WaitQueue queue;
+    Task* a = cpu.spawn("A");
+    cpu.yield();  // A runs
+    block_and_take(cpu, queue);  // M runs
+    ASSERT_TRUE(cpu.sched.hand_off(a));
+    EXPECT_EQ(cpu.run_ticks(4), "MAMA");
+}
+
+TEST(HandOff, RunsBeforeTasksReadiedAfterIt) {
+    FakeCpu cpu;
+    WaitQueue queue;
+    cpu.spawn("A");
+    cpu.spawn("B");
+    Task* m = block_and_take(cpu, queue);  // A runs
+    Task* a = block_and_take(cpu, queue);  // B runs
+    ASSERT_TRUE(cpu.sched.hand_off(m));
+    cpu.sched.make_ready(a);  // another CPU's wake, under the lock, after the hand-off
+    EXPECT_EQ(cpu.run_ticks(4), "BMAB");
+}
+
+TEST(HandOff, IsNeverStolen) {
+    FakeCpu cpu;
+    WaitQueue queue;
+    Task* a = cpu.spawn("A");
+    cpu.yield();
+    block_and_take(cpu, queue);
+    ASSERT_TRUE(cpu.sched.hand_off(a));
+    EXPECT_EQ(cpu.sched.take_for_migration(1), nullptr);
+    cpu.yield();
+    EXPECT_EQ(cpu.running(), a);
+}
+
+TEST(HandOff, AParkedCpuRunsItAtItsNextSwitch) {
+    FakeCpu cpu;
+    WaitQueue queue;
+    Task* m = cpu.running();
+    cpu.block(queue);  // nothing else: idle runs
+    ASSERT_TRUE(cpu.sched.idle_now());
+    EXPECT_EQ(queue.take_oldest(), m);
+    ASSERT_TRUE(cpu.sched.hand_off(m));
+    EXPECT_TRUE(cpu.sched.idle_now());  // the kernel sends the wake-up IPI for this
+    EXPECT_EQ(cpu.tick(), cpu.idle());
+    EXPECT_EQ(cpu.running(), m);
+    EXPECT_EQ(cpu.idle()->state, TaskState::Ready);  // parked, not queued
+    EXPECT_EQ(cpu.sched.ready_count(), 0u);
+}
+
+// The kernel hands a woken task off whenever hand_off accepts it and makes it ready otherwise;
+// the tasks must then run in exactly the order they run in with make_ready alone.
+TEST(HandOff, TasksRunInTheOrderTheRunQueueAloneGives) {
+    std::mt19937 random(1234);
+    for (int run = 0; run < 50; ++run) {
+        FakeCpu with, without;
+        WaitQueue with_queue, without_queue;
+        for (const char* name : {"A", "B", "C"}) {
+            with.spawn(name);
+            without.spawn(name);
+        }
+        uint64_t handed_off = 0;
+        for (int step = 0; step < 400; ++step) {
+            const unsigned action = random() % 4;
+            if (action == 0) {
+                with.tick();
+                without.tick();
+            } else if (action == 1 && !with.running()->is_idle) {
+                with.block(with_queue);
+                without.block(without_queue);
+            } else if (action == 2) {
+                Task* a = with_queue.take_oldest();
+                Task* b = without_queue.take_oldest();
+                ASSERT_EQ(a == nullptr, b == nullptr);
+                if (!a) continue;
+                if (with.sched.hand_off(a)) ++handed_off;
+                else with.sched.make_ready(a);
+                without.sched.make_ready(b);
+            } else if (action == 3 && !with.running()->is_idle) {
+                with.yield();
+                without.yield();
+            }
+            ASSERT_STREQ(with.running()->name, without.running()->name) << "run " << run << " step " << step;
+            ASSERT_EQ(with.sched.ready_count(), without.sched.ready_count());
+        }
+        EXPECT_GT(handed_off, 0u);
+    }
+}
+
+}  // namespace
