@@ -138,7 +138,7 @@ bool copy_piece(Pipe& pipe, uint64_t at, uint64_t user, uint64_t size, Direction
                                           : arch::copy_user(pipe.data + at, reinterpret_cast<const void*>(user), size);
 }
 
-constexpr uint64_t kUserPage = 4096;
+constexpr uint64_t kUserPage = mm::kPageSize;
 
 // Copies `size` bytes between user memory at `user` and the ring from offset `ring_offset` on
 // (wrapping), straight through the arch's fault-safe user copy, in pieces that end at the ring's

@@ -70,31 +70,18 @@ void allow_allocations() { g_allocations_left = kUnlimited; }
 
 namespace kernel::tasks {
 
+// As the kernel composes it: the condition is checked between the two halves, under the lock.
 void block_unless(WaitQueue& queue, bool (*satisfied)(void* context), void* context) {
-    if (!fake_arch::interrupts_enabled()) {
-        fprintf(stderr, "fake kernel: a task blocked with interrupts off (holding a spinlock?)\n");
-        abort();
-    }
-    std::unique_lock lock(g_wait_mutex);
-    // As the kernel does (tasks::nobody_blocking): announced with a full barrier before the check,
-    // so wakers that skip an empty queue are tested against real threads.
-    __atomic_fetch_add(&queue.blocking, 1, __ATOMIC_SEQ_CST);
-    if (satisfied && satisfied(context)) {
-        __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    const uint64_t generation = g_generation[&queue];
-    ++g_waiting[&queue];
-    ++g_blocks;
-    g_wait_condition.wait(lock, [&] { return g_generation[&queue] != generation; });
-    --g_waiting[&queue];
-    __atomic_fetch_sub(&queue.blocking, 1, __ATOMIC_RELAXED);
+    const bool were_enabled = begin_block(queue);
+    finish_block(queue, satisfied && satisfied(context), were_enabled);
 }
 
 void block_on(WaitQueue& queue) { block_unless(queue, nullptr, nullptr); }
 
 // block_until's halves: the global wait lock is held from begin_block to finish_block, as the
-// kernel holds the queue's lock while the caller checks its condition in between.
+// kernel holds the queue's lock while the caller checks its condition in between. As the kernel
+// does (tasks::nobody_blocking), the block is announced with a full barrier before the check, so
+// wakers that skip an empty queue are tested against real threads.
 bool begin_block(WaitQueue& queue) {
     if (!fake_arch::interrupts_enabled()) {
         fprintf(stderr, "fake kernel: a task blocked with interrupts off (holding a spinlock?)\n");
