@@ -186,23 +186,21 @@ kstd::Result<bool, MapError> AddressSpace::map(kstd::VirtAddr virt_addr, kstd::P
             if (offset) unmap(virt, offset);
             return kstd::fail(slot.error());
         }
-        uint64_t& entry = *slot.value();
-        if (level == 0) {
-            // 4 KiB pages run to the end of this table (where the next 2 MiB boundary could
-            // start a larger page) or of the range: one walk fills them all.
-            const uint64_t left_in_table = pte::kEntriesPerTable - pte::index(virt + offset, 0);
-            const uint64_t count = (size - offset) / kPageSize < left_in_table ? (size - offset) / kPageSize : left_in_table;
-            uint64_t* leaves = &entry;
-            for (uint64_t i = 0; i < count; ++i) leaves[i] = encode_leaf(phys + offset + i * kPageSize, flags, 0);
-            offset += count * kPageSize;
-            continue;
+        // Pages of this size run to the end of this table (where a larger page could start:
+        // a table spans exactly one entry of the level above) or of the range: one walk fills
+        // them all (the kernel's direct map of 8 GiB is ~1 000 2 MiB pages).
+        const uint64_t page = pte::level_size(level);
+        const uint64_t left_in_table = pte::kEntriesPerTable - pte::index(virt + offset, level);
+        const uint64_t count = (size - offset) / page < left_in_table ? (size - offset) / page : left_in_table;
+        uint64_t* const entries = slot.value();
+        for (uint64_t i = 0; i < count; ++i) {
+            // An emptied lower-level table may still hang here (nothing is mapped through it,
+            // the first pass checked): free it, or the huge entry would orphan it.
+            if (level > 0 && pte::is_present(entries[i]) && !pte::is_leaf(entries[i], level))
+                destroy_table(Pfn::from_address(pte::next_table(entries[i])), level - 1);
+            entries[i] = encode_leaf(phys + offset + i * page, flags, level);
         }
-        // An emptied lower-level table may still hang here (nothing is mapped through it, the
-        // first pass checked): free it, or the huge entry would orphan it.
-        if (pte::is_present(entry) && !pte::is_leaf(entry, level))
-            destroy_table(Pfn::from_address(pte::next_table(entry)), level - 1);
-        entry = encode_leaf(phys + offset, flags, level);
-        offset += pte::level_size(level);
+        offset += count * page;
     }
     return true;
 }

@@ -57,6 +57,7 @@ bool PageFrameAllocator::init(uint64_t frame_count, kstd::Span<uint8_t> metadata
     m_run_cursor = 0;
     m_fresh_count = 0;
     m_fresh_frames = 0;
+    m_added_count = 0;
     return true;
 }
 
@@ -203,6 +204,29 @@ static void frame_span(PhysRange range, bool outward, uint64_t frame_limit, uint
 void PageFrameAllocator::add_free_range(PhysRange range) {
     uint64_t first, end;
     frame_span(range, false, m_frame_count, first, end);
+    if (first >= end) return;
+    if (m_added_count == kMaxAddedRanges) {
+        add_absent_stretches(first, end);
+        return;
+    }
+    // A frame leaves Absent only here, so the frames no earlier range covered are all Absent:
+    // they become Free with no state byte read (at 8 GiB, reading them cost 1.3 M instructions
+    // of a 3.4 M boot). The pieces between earlier ranges, lowest first.
+    for (uint64_t at = first; at < end;) {
+        const AddedRange* next = nullptr;
+        for (unsigned i = 0; i < m_added_count; ++i) {
+            const AddedRange& added = m_added[i];
+            if (added.end > at && added.first < end && (!next || added.first < next->first)) next = &added;
+        }
+        const uint64_t piece_end = !next ? end : next->first > at ? next->first : at;
+        if (piece_end > at) make_fresh(at, piece_end);
+        at = !next ? end : next->end;
+    }
+    m_added[m_added_count++] = {first, end};  // when full, later ranges read the state bytes
+}
+
+// [first, end) may hold frames in any state: only stretches of Absent ones become Free.
+void PageFrameAllocator::add_absent_stretches(uint64_t first, uint64_t end) {
     for (uint64_t pfn = first; pfn < end;) {
         if (m_states[pfn] != kAbsentState) {
             ++pfn;
@@ -215,13 +239,18 @@ void PageFrameAllocator::add_free_range(PhysRange range) {
             if (eight != kEightAbsent) break;
         }
         while (stretch_end < end && m_states[stretch_end] == kAbsentState) ++stretch_end;
-        const uint64_t frames = stretch_end - pfn;
-        __builtin_memset(m_states + pfn, kFreeState, frames);
-        m_counts[kAbsentState] -= frames;
-        m_counts[kFreeState] += frames;
-        add_fresh_run(static_cast<uint32_t>(pfn), static_cast<uint32_t>(stretch_end));
+        make_fresh(pfn, stretch_end);
         pfn = stretch_end;
     }
+}
+
+// Absent frames [first, end) become Free, as one fresh run.
+void PageFrameAllocator::make_fresh(uint64_t first, uint64_t end) {
+    const uint64_t frames = end - first;
+    __builtin_memset(m_states + first, kFreeState, frames);
+    m_counts[kAbsentState] -= frames;
+    m_counts[kFreeState] += frames;
+    add_fresh_run(static_cast<uint32_t>(first), static_cast<uint32_t>(end));
 }
 
 void PageFrameAllocator::reserve_range(PhysRange range, PageState state) {
@@ -236,10 +265,12 @@ void PageFrameAllocator::reserve_range(PhysRange range, PageState state) {
         uint64_t stretch_end = pfn + 1;
         while (stretch_end < end && m_states[stretch_end] == kFreeState) ++stretch_end;
         take_range(pfn, stretch_end);
-        for (; pfn < stretch_end; ++pfn) {
-            set_state(static_cast<uint32_t>(pfn), state);
-            m_links[pfn].next = 1;
-        }
+        // All Free: one state fill and one count change for the stretch (the allocator's own
+        // metadata is 20 MiB, 5 184 frames, at 8 GiB).
+        __builtin_memset(m_states + pfn, static_cast<uint8_t>(state), stretch_end - pfn);
+        m_counts[kFreeState] -= stretch_end - pfn;
+        m_counts[static_cast<unsigned>(state)] += stretch_end - pfn;
+        for (; pfn < stretch_end; ++pfn) m_links[pfn].next = 1;
     }
 }
 

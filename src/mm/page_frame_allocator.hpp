@@ -110,6 +110,9 @@ public:
     // Fresh runs held at once; a reservation or contiguous run that would split one more puts
     // the smaller piece on the free list instead.
     static constexpr unsigned kMaxFreshRuns = 32;
+    // Ranges add_free_range remembers, so it can tell which frames are still Absent without
+    // reading their state bytes; past this many it reads them.
+    static constexpr unsigned kMaxAddedRanges = 64;
     static constexpr uint64_t metadata_bytes(uint64_t frame_count) {
         return frame_count * (sizeof(FreeLinks) + sizeof(uint8_t));
     }
@@ -235,6 +238,12 @@ private:
     struct FreshRun {
         uint32_t first, end;
     };
+    struct AddedRange {
+        uint64_t first, end;  // frames
+    };
+
+    void add_absent_stretches(uint64_t first, uint64_t end);
+    void make_fresh(uint64_t first, uint64_t end);
 
     void link_free(uint32_t frame);  // onto the list; the state is the caller's
     void push_free(uint32_t frame);
@@ -265,6 +274,8 @@ private:
     uint32_t m_free_head = kNone;     // most recently freed frame: reused first while cache-warm
     FreshRun m_fresh[kMaxFreshRuns] = {};  // disjoint, highest first: the last is taken from
     unsigned m_fresh_count = 0;
+    AddedRange m_added[kMaxAddedRanges] = {};  // add_free_range's arguments, as frames
+    unsigned m_added_count = 0;
     uint64_t m_fresh_frames = 0;
     FrameCache* m_caches = nullptr;
     unsigned m_cache_count = 0;

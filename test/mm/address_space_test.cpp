@@ -302,6 +302,35 @@ TEST_F(AddressSpaceTest, FourKilobyteRunAcrossTwoTablesMapsEveryPage) {
     EXPECT_EQ(space.translate(virt + 6 * k4K).error(), MapError::NotMapped);
 }
 
+// The same for 2 MiB pages: a run of them across a page directory's end (a 1 GiB boundary,
+// where 1 GiB pages are off) continues in the next directory, each entry its own frame.
+TEST_F(AddressSpaceTest, TwoMegabyteRunAcrossTwoDirectoriesMapsEveryPage) {
+    constexpr uint64_t virt = k1G - 3 * k2M, phys = 0x40000000 + 0x600000;
+    map_ok(virt, phys, 6 * k2M, kW, PageSize::Size2M);
+    const Pieces pieces = pieces_of(space);
+    ASSERT_EQ(pieces.size(), 6u);
+    for (uint64_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(pieces[i], std::make_pair(virt + i * k2M, 1u));
+        EXPECT_EQ(space.translate(virt + i * k2M + 0x12345)->phys_addr, phys + i * k2M + 0x12345);
+    }
+    EXPECT_EQ(space.translate(virt + 6 * k2M).error(), MapError::NotMapped);
+}
+
+// A 2 MiB page of a run that lands on an emptied page table frees that table (as a single
+// huge page does), for every entry of the run, not only the first.
+TEST_F(AddressSpaceTest, TwoMegabyteRunOverEmptiedTablesFreesEachOfThem) {
+    map_ok(0x200000, 0x9000, k4K, kW);  // page tables under the 2nd and 3rd PD entries
+    map_ok(0x400000, 0xA000, k4K, kW);
+    ASSERT_TRUE(space.unmap(0x200000, k4K).ok());
+    ASSERT_TRUE(space.unmap(0x400000, k4K).ok());
+    const size_t tables_before = memory.live_tables().size();
+    map_ok(0, 0x40000000, 3 * k2M, kW, PageSize::Size2M);
+    EXPECT_EQ(memory.live_tables().size(), tables_before - 2);
+    EXPECT_EQ(pieces_of(space), (Pieces{{0, 1}, {0x200000, 1}, {0x400000, 1}}));
+    space.destroy();
+    EXPECT_TRUE(memory.live_tables().empty());
+}
+
 // The refusal pass reads the rest of a table's entries directly: a mapped page near the end of
 // the second table of a run must still be found, and nothing mapped.
 TEST_F(AddressSpaceTest, MappedPageLateInTheSecondTableOfARunMapsNothing) {

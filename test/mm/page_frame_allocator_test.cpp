@@ -220,6 +220,39 @@ TEST(PageFrameAllocator, OverlappingFreeRangesInsertEachFrameOnce) {
     EXPECT_EQ(frames.alloc.allocate(PageState::Kernel).error(), AllocError::OutOfMemory);
 }
 
+// A range over earlier ones adds only the frames between them, whatever became of the earlier
+// frames since (here: allocated), without reading their state bytes.
+TEST(PageFrameAllocator, RangeOverSeveralEarlierOnesAddsOnlyTheGaps) {
+    Frames frames(12);
+    frames.alloc.add_free_range({0x0000, 0x2000});  // frames 0-1
+    frames.alloc.add_free_range({0x4000, 0x2000});  // 4-5
+    frames.alloc.add_free_range({0x8000, 0x2000});  // 8-9
+    const Pfn first = take(frames.alloc, PageState::Heap);
+    frames.alloc.add_free_range({0x1000, 0x9000});  // 1-9: adds 2-3 and 6-7
+    EXPECT_EQ(frames.alloc.count(PageState::Free), 9u);
+    EXPECT_EQ(frames.alloc.state(first), PageState::Heap);
+    EXPECT_EQ(frames.alloc.state(Pfn{10}), PageState::Absent);
+    EXPECT_TRUE(frames.alloc.check_consistency());
+    std::set<uint64_t> seen{first.value};
+    for (int i = 0; i < 9; ++i) EXPECT_TRUE(seen.insert(take(frames.alloc).value).second);
+    EXPECT_EQ(frames.alloc.allocate(PageState::Kernel).error(), AllocError::OutOfMemory);
+}
+
+// Past kMaxAddedRanges remembered ranges, overlaps are found by reading the state bytes: still
+// every frame once.
+TEST(PageFrameAllocator, MoreRangesThanRememberedStillInsertEachFrameOnce) {
+    constexpr uint64_t kRanges = PageFrameAllocator::kMaxAddedRanges + 8;
+    Frames frames(2 * kRanges + 2);
+    for (uint64_t i = 0; i < kRanges; ++i) frames.alloc.add_free_range({2 * i * mm::kPageSize, mm::kPageSize});
+    EXPECT_EQ(frames.alloc.count(PageState::Free), kRanges);
+    frames.alloc.add_free_range({0, (2 * kRanges + 2) * mm::kPageSize});
+    EXPECT_EQ(frames.alloc.count(PageState::Free), 2 * kRanges + 2);
+    EXPECT_TRUE(frames.alloc.check_consistency());
+    std::set<uint64_t> seen;
+    for (uint64_t i = 0; i < 2 * kRanges + 2; ++i) EXPECT_TRUE(seen.insert(take(frames.alloc).value).second);
+    EXPECT_EQ(frames.alloc.allocate(PageState::Kernel).error(), AllocError::OutOfMemory);
+}
+
 TEST(PageFrameAllocator, AddFreeRangeLeavesAllocatedFramesAllocated) {
     Frames frames = all_free(8);
     take(frames.alloc, PageState::Heap);
