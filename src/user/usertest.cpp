@@ -1757,7 +1757,11 @@ void case_cow_oom() {
     CHECK(done != MAP_FAILED, "mmap shared: %s", strerror(errno));
     for (size_t i = 0; i < pages; ++i) data[i * 4096] = 1;
     *done = 0;  // committed before the fork, so the children share this frame
-    int hold[2];
+    // The children start copying at the end of file on `start`, once every fork is made (or the
+    // parent is gone): a child copying early could take the memory the next fork needs, and
+    // that fork's ENOMEM (correct, but not what this case tests) failed the case on a loaded host.
+    int start[2], hold[2];
+    checked_pipe(start);
     checked_pipe(hold);
     constexpr int kChildren = 3;
     int pids[kChildren];
@@ -1765,6 +1769,9 @@ void case_cow_oom() {
         pid = checked_fork();
         if (pid == 0) {
             close(hold[1]);
+            close(start[1]);
+            char go;
+            if (read(start[0], &go, 1) != 0) exit(3);
             for (size_t i = 0; i < pages; ++i) data[i * 4096] = 2;  // a copy per page
             __atomic_fetch_add(done, 1, __ATOMIC_ACQ_REL);
             char byte;
@@ -1772,6 +1779,8 @@ void case_cow_oom() {
         }
     }
     close(hold[0]);
+    close(start[0]);
+    close(start[1]);  // go
     int out_of_memory = 0, finished = 0, ended = 0;
     while (__atomic_load_n(done, __ATOMIC_ACQUIRE) + out_of_memory < kChildren) {
         int status;
