@@ -4,8 +4,6 @@
 #include "drivers/qemu_fw_cfg.hpp"
 
 #include "arch/arch.hpp"
-
-#include "arch/arch.hpp"
 #include "lib/string_view.hpp"
 
 namespace drivers::qemu_fw_cfg {
