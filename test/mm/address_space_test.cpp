@@ -288,32 +288,32 @@ TEST_F(AddressSpaceTest, RangeOfFourKilobytePagesMapsEachPage) {
     EXPECT_EQ(space.translate(0x12FFF)->phys_addr, 0x92FFFu);
 }
 
+// Six pages of `page` bytes (level `level`) mapped from virt to phys, one piece each, and
+// nothing after them.
+void expect_six_pages(mm::AddressSpace& space, uint64_t virt, uint64_t phys, uint64_t page, unsigned level) {
+    const Pieces pieces = pieces_of(space);
+    ASSERT_EQ(pieces.size(), 6u);
+    for (uint64_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(pieces[i], std::make_pair(virt + i * page, level));
+        EXPECT_EQ(space.translate(virt + i * page + 0x123)->phys_addr, phys + i * page + 0x123);
+    }
+    EXPECT_EQ(space.translate(virt + 6 * page).error(), MapError::NotMapped);
+}
+
 // map() fills a run of 4 KiB entries per page table with one walk: a run across a table's end
 // must continue in the next table, with the right frame in every entry.
 TEST_F(AddressSpaceTest, FourKilobyteRunAcrossTwoTablesMapsEveryPage) {
-    constexpr uint64_t k2M = 0x200000, virt = k2M - 3 * k4K, phys = 0x7000000;
+    constexpr uint64_t virt = k2M - 3 * k4K, phys = 0x7000000;
     map_ok(virt, phys, 6 * k4K, kW);
-    const Pieces pieces = pieces_of(space);
-    ASSERT_EQ(pieces.size(), 6u);
-    for (uint64_t i = 0; i < 6; ++i) {
-        EXPECT_EQ(pieces[i], std::make_pair(virt + i * k4K, 0u));
-        EXPECT_EQ(space.translate(virt + i * k4K + 0x123)->phys_addr, phys + i * k4K + 0x123);
-    }
-    EXPECT_EQ(space.translate(virt + 6 * k4K).error(), MapError::NotMapped);
+    expect_six_pages(space, virt, phys, k4K, 0);
 }
 
-// The same for 2 MiB pages: a run of them across a page directory's end (a 1 GiB boundary,
-// where 1 GiB pages are off) continues in the next directory, each entry its own frame.
+// The same for 2 MiB pages: a run of them across a page directory's end (a 1 GiB boundary)
+// continues in the next directory, each entry its own frame.
 TEST_F(AddressSpaceTest, TwoMegabyteRunAcrossTwoDirectoriesMapsEveryPage) {
     constexpr uint64_t virt = k1G - 3 * k2M, phys = 0x40000000 + 0x600000;
     map_ok(virt, phys, 6 * k2M, kW, PageSize::Size2M);
-    const Pieces pieces = pieces_of(space);
-    ASSERT_EQ(pieces.size(), 6u);
-    for (uint64_t i = 0; i < 6; ++i) {
-        EXPECT_EQ(pieces[i], std::make_pair(virt + i * k2M, 1u));
-        EXPECT_EQ(space.translate(virt + i * k2M + 0x12345)->phys_addr, phys + i * k2M + 0x12345);
-    }
-    EXPECT_EQ(space.translate(virt + 6 * k2M).error(), MapError::NotMapped);
+    expect_six_pages(space, virt, phys, k2M, 1);
 }
 
 // A 2 MiB page of a run that lands on an emptied page table frees that table (as a single
