@@ -75,7 +75,7 @@ bool wait_until_readable(Pipe& pipe, Interruption interruption) {
     bool interrupted = false;
     tasks::block_until(pipe.readable, [&] {
         return pipe.buffered() > 0 || __atomic_load_n(&pipe.writers, __ATOMIC_ACQUIRE) == 0 ||
-               (interrupted = interruption.interrupted(interruption.context));
+               (interrupted = interruption.interrupted());
     });
     return !interrupted;
 }
@@ -84,7 +84,7 @@ bool wait_until_writable(Pipe& pipe, Interruption interruption) {
     bool interrupted = false;
     tasks::block_until(pipe.writable, [&] {
         return pipe.buffered() < kPipeCapacity || __atomic_load_n(&pipe.readers, __ATOMIC_ACQUIRE) == 0 ||
-               (interrupted = interruption.interrupted(interruption.context));
+               (interrupted = interruption.interrupted());
     });
     return !interrupted;
 }
@@ -97,7 +97,7 @@ struct TurnCondition {
 bool turn_free(void* context) {
     auto* condition = static_cast<TurnCondition*>(context);
     return __atomic_load_n(&condition->turn->busy, __ATOMIC_ACQUIRE) == 0 ||
-           condition->interruption->interrupted(condition->interruption->context);
+           condition->interruption->interrupted();
 }
 
 bool try_take_turn(Turn& turn) {
@@ -109,7 +109,7 @@ bool try_take_turn(Turn& turn) {
 [[gnu::noinline]] bool wait_for_turn(Turn& turn, Interruption interruption) {
     for (;;) {
         if (try_take_turn(turn)) return true;
-        if (interruption.interrupted(interruption.context)) return false;
+        if (interruption.interrupted()) return false;
         TurnCondition condition{&turn, &interruption};
         tasks::block_unless(turn.waiters, turn_free, &condition);
     }
@@ -295,7 +295,7 @@ tasks::WaitQueue g_reader_turn;
 
 bool reader_free(void* context) {
     auto* interruption = static_cast<const Interruption*>(context);
-    return __atomic_load_n(&g_reader_busy, __ATOMIC_ACQUIRE) == 0 || interruption->interrupted(interruption->context);
+    return __atomic_load_n(&g_reader_busy, __ATOMIC_ACQUIRE) == 0 || interruption->interrupted();
 }
 
 // Readers waiting for console input; the input IRQ wakes them all (each onto its own CPU).
@@ -303,7 +303,7 @@ tasks::WaitQueue g_input_waiters;
 
 bool input_or_interrupted(void* context) {
     auto* interruption = static_cast<const Interruption*>(context);
-    return drivers::console_input::available() || interruption->interrupted(interruption->context);
+    return drivers::console_input::available() || interruption->interrupted();
 }
 
 // Reads keys until a full line (or a Ctrl-D at its start); false if interrupted first.
@@ -313,7 +313,7 @@ bool edit_line(const Interruption& interruption) {
     for (;;) {
         char c;
         if (!drivers::console_input::read(c)) {
-            if (interruption.interrupted(interruption.context)) return false;
+            if (interruption.interrupted()) return false;
             // Re-checked under the queue's lock: input that lands in between does not block us.
             tasks::block_unless(g_input_waiters, input_or_interrupted, const_cast<Interruption*>(&interruption));
             continue;
@@ -349,7 +349,7 @@ bool edit_line(const Interruption& interruption) {
     for (;;) {
         uint32_t expected = 0;
         if (__atomic_compare_exchange_n(&g_reader_busy, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) break;
-        if (interruption.interrupted(interruption.context)) return -SABLE_EINTR;
+        if (interruption.interrupted()) return -SABLE_EINTR;
         tasks::block_unless(g_reader_turn, reader_free, const_cast<Interruption*>(&interruption));
     }
     int64_t result;

@@ -9,11 +9,18 @@ namespace kernel::files {
 
 struct File;
 
-// Every call that blocks also returns when `interrupted(context)` holds (the caller is being
-// killed): -SABLE_EINTR.
+// Every call that blocks also returns -SABLE_EINTR once either word is non-zero: the calling
+// process's kill request and its ending flag (process::interruption). Kernel callers pass none
+// (never interrupted). Two words read in place rather than a callback: the test sits in every
+// blocking pipe read's wait condition, so it is a few loads there, not a call through a pointer.
 struct Interruption {
-    bool (*interrupted)(void* context);
-    void* context;
+    const uint32_t* kill_reason = nullptr;
+    const uint32_t* ending = nullptr;
+
+    bool interrupted() const {
+        return kill_reason &&
+               (__atomic_load_n(kill_reason, __ATOMIC_ACQUIRE) | __atomic_load_n(ending, __ATOMIC_ACQUIRE)) != 0;
+    }
 };
 
 // Hooks the console's readers to the input interrupts. Before the first read.

@@ -500,9 +500,7 @@ bool current_killed() {
                        __atomic_load_n(&process->ending, __ATOMIC_ACQUIRE) != 0);
 }
 
-files::Interruption interruption() {
-    return {[](void*) { return current_killed(); }, nullptr};
-}
+files::Interruption interruption(const Process& process) { return {&process.kill_reason, &process.ending}; }
 
 namespace {
 int64_t spawn_for_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap, bool is_init) {

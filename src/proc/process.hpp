@@ -184,6 +184,7 @@ void free_regions(Process& process);
 uint32_t state_of(const tasks::KernelTask& task);
 // The process table lock held, calls visit(process) for every process (thread_list).
 void for_each_process_locked(bool (*visit)(Process& process, void* context), void* context);
-files::Interruption interruption();
+// What cuts `process`'s blocking file calls short: its kill request and its ending flag.
+files::Interruption interruption(const Process& process);
 
 }  // namespace kernel::process

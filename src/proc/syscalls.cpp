@@ -36,7 +36,7 @@ using process::Process;
 [[gnu::noinline]] int64_t read_counted(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     const process::FileRef ref = process::get_file(self, fd);
     if (!ref.file) return -SABLE_EBADF;
-    const int64_t result = files::read(ref.file, buffer, size, process::interruption());
+    const int64_t result = files::read(ref.file, buffer, size, process::interruption(self));
     process::put_file(ref);
     return result;
 }
@@ -44,7 +44,7 @@ using process::Process;
 [[gnu::noinline]] int64_t write_counted(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     const process::FileRef ref = process::get_file(self, fd);
     if (!ref.file) return -SABLE_EBADF;
-    const int64_t result = files::write(ref.file, buffer, size, process::interruption());
+    const int64_t result = files::write(ref.file, buffer, size, process::interruption(self));
     process::put_file(ref);
     return result;
 }
@@ -52,13 +52,13 @@ using process::Process;
 int64_t sys_read(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     files::File* file;
     if (!process::lone_thread_file(self, fd, file)) return read_counted(self, fd, buffer, size);
-    return file ? files::read(file, buffer, size, process::interruption()) : -SABLE_EBADF;
+    return file ? files::read(file, buffer, size, process::interruption(self)) : -SABLE_EBADF;
 }
 
 int64_t sys_write(Process& self, uint64_t fd, uint64_t buffer, uint64_t size) {
     files::File* file;
     if (!process::lone_thread_file(self, fd, file)) return write_counted(self, fd, buffer, size);
-    return file ? files::write(file, buffer, size, process::interruption()) : -SABLE_EBADF;
+    return file ? files::write(file, buffer, size, process::interruption(self)) : -SABLE_EBADF;
 }
 
 int64_t sys_pipe(Process& self, uint64_t user_fds) {

@@ -24,8 +24,10 @@ using kernel::files::Interruption;
 constexpr uint64_t kUser = SABLE_USER_BASE;  // the window starts here
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kLineCapacity = 256;  // one edited line, its newline included (files.cpp)
-const Interruption kNever{[](void*) { return false; }, nullptr};
-const Interruption kKilled{[](void*) { return true; }, nullptr};
+const Interruption kNever{};
+// A process that is being killed: its kill request set, not yet ending.
+const uint32_t kKillRequested = 1, kNotEnding = 0;
+const Interruption kKilled{&kKillRequested, &kNotEnding};
 
 void type(const std::string& keys) {
     for (char c : keys) drivers::console_input::push(c);

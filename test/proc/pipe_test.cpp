@@ -20,7 +20,9 @@ using kernel::files::Interruption;
 
 constexpr uint64_t kUser = SABLE_USER_BASE;  // the window starts here
 constexpr uint64_t kPipeCapacity = 16 * 1024;
-const Interruption kNever{[](void*) { return false; }, nullptr};
+const Interruption kNever{};
+// A process that is being killed: its kill request set, not yet ending.
+const uint32_t kKillRequested = 1, kNotEnding = 0;
 
 class Pipe : public ::testing::Test {
 protected:
@@ -176,16 +178,24 @@ TEST_F(Pipe, AddressesOutsideUserSpaceAreEfault) {
 }
 
 TEST_F(Pipe, AnInterruptedReaderReturnsEintrInsteadOfBlocking) {
-    const Interruption killed{[](void*) { return true; }, nullptr};
+    const Interruption killed{&kKillRequested, &kNotEnding};
     const uint64_t blocks = fake_kernel::blocks();
     EXPECT_EQ(read(kUser, 10, killed), -SABLE_EINTR);
+    EXPECT_EQ(fake_kernel::blocks(), blocks);
+}
+
+TEST_F(Pipe, AReaderOfAnEndingProcessReturnsEintrInsteadOfBlocking) {
+    const uint32_t no_kill_request = 0, ending = 1;
+    const Interruption process_ending{&no_kill_request, &ending};
+    const uint64_t blocks = fake_kernel::blocks();
+    EXPECT_EQ(read(kUser, 10, process_ending), -SABLE_EINTR);
     EXPECT_EQ(fake_kernel::blocks(), blocks);
 }
 
 TEST_F(Pipe, AnInterruptedWriterToAFullPipeReturnsEintrInsteadOfBlocking) {
     fill_user(kUser, kPipeCapacity, 4);
     ASSERT_EQ(write(kUser, kPipeCapacity), static_cast<int64_t>(kPipeCapacity));
-    const Interruption killed{[](void*) { return true; }, nullptr};
+    const Interruption killed{&kKillRequested, &kNotEnding};
     const uint64_t blocks = fake_kernel::blocks();
     EXPECT_EQ(write(kUser, 10, killed), -SABLE_EINTR);
     EXPECT_EQ(fake_kernel::blocks(), blocks);
@@ -194,7 +204,7 @@ TEST_F(Pipe, AnInterruptedWriterToAFullPipeReturnsEintrInsteadOfBlocking) {
 TEST_F(Pipe, AnInterruptedWriterKeepsWhatFittedBeforeThePipeFilled) {
     constexpr uint64_t kTotal = kPipeCapacity + 3000;
     fill_user(kUser, kTotal, 6);
-    const Interruption killed{[](void*) { return true; }, nullptr};
+    const Interruption killed{&kKillRequested, &kNotEnding};
     EXPECT_EQ(write(kUser, kTotal, killed), static_cast<int64_t>(kPipeCapacity));
     EXPECT_EQ(read(kUser + 0x20000, kTotal), static_cast<int64_t>(kPipeCapacity));
     EXPECT_TRUE(user_matches(kUser + 0x20000, kPipeCapacity, 6));
