@@ -30,7 +30,9 @@ struct CpuTasks {
     KernelTask* reap_head = nullptr; // dead tasks left by the switch (linked through
                                      // sched.queue_next: a dead task is on no queue)
     bool running = false;            // this CPU takes tasks
-    kstd::CpuMask* loaded_space_cpus = nullptr;  // the loaded user space's CPU set (KernelTask)
+    // The loaded user space's CPU set (KernelTask), nullptr for the kernel's tables. Written by
+    // this CPU after each CR3 load; read by others (leave_address_space).
+    kstd::CpuMask* loaded_space_cpus = nullptr;
     uint64_t switches = 0;           // context switches made here
     uint64_t ipi_switches = 0;       // switches made by the wake-up IPI (not the tick)
     bool extended_state_live = false;  // lazy mode: the current task's registers are loaded (CR0.TS
@@ -174,15 +176,23 @@ void save_current_extended_state() {
     kstd::CpuMask* const next_space_cpus = next->address_space_cpus;  // one load, across the atomics
     if (next_space_cpus != cpu.loaded_space_cpus) {
         // Joining the set before loading the tables: a shootdown that reads the set after that
-        // reaches us; one that read it before changed the tables before we load them.
+        // reaches us; one that read it before changed the tables before we load them. The set
+        // of the space we leave keeps us (lazy membership, docs/smp.md): switching between two
+        // processes costs no locked instruction once each set has the CPU, and the CR3 load
+        // below drops the old space's entries anyway. A shootdown that still reaches us, or the
+        // space's last thread leaving it, takes us out (drop_space_unless_loaded,
+        // leave_address_space).
         const unsigned index = self.index;
         __builtin_assume(index < kMaxCpus);  // every CpuLocal is in g_cpu_locals[kMaxCpus]
-        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(index);
-        if (next_space_cpus) next_space_cpus->add_concurrently(index);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        cpu.loaded_space_cpus = next_space_cpus;
+        if (next_space_cpus && !next_space_cpus->contains_concurrently(index)) {
+            next_space_cpus->add_concurrently(index);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        }
     }
     arch::load_address_space(next->entry->pml4_phys);
+    // After the CR3 load: another CPU that reads a different space here knows this one can no
+    // longer walk the old tables (leave_address_space frees them on that).
+    __atomic_store_n(&cpu.loaded_space_cpus, next_space_cpus, __ATOMIC_RELEASE);
     return next;
 }
 
@@ -526,13 +536,30 @@ void leave_address_space(kstd::CpuMask& cpus) {
         current()->entry->pml4_phys = kernel_root;
         arch::load_address_space(kernel_root);
         current()->address_space_cpus = nullptr;
-        if (cpu.loaded_space_cpus) cpu.loaded_space_cpus->remove_concurrently(this_cpu().index);
-        cpu.loaded_space_cpus = nullptr;
+        __atomic_store_n(&cpu.loaded_space_cpus, nullptr, __ATOMIC_RELEASE);
+        cpus.remove_concurrently(this_cpu().index);
         arch::restore_interrupts(were_enabled);
     }
-    // The other threads have left the process; a CPU still in the set is switching away from
-    // the last of them right now.
-    while (!cpus.load_concurrently().empty()) yield();
+    // The other threads have left the process, and no task will load the space again. A CPU
+    // still in the set either switched away from it earlier and stayed in lazily (its loaded
+    // space is another one, stored after its CR3 load: it is out), or is switching away from
+    // the last of the other threads right now (wait for it).
+    for (;;) {
+        const kstd::CpuMask members = cpus.load_concurrently();
+        if (members.empty()) return;
+        for (unsigned index = 0; index < g_cpu_count; ++index)
+            if (members.contains(index) && __atomic_load_n(&g_cpus[index].loaded_space_cpus, __ATOMIC_ACQUIRE) != &cpus)
+                cpus.remove_concurrently(index);
+        if (cpus.load_concurrently().empty()) return;
+        yield();
+    }
+}
+
+bool drop_space_unless_loaded(kstd::CpuMask& cpus) {
+    const unsigned index = this_cpu().index;
+    if (__atomic_load_n(&g_cpus[index].loaded_space_cpus, __ATOMIC_RELAXED) == &cpus) return false;
+    cpus.remove_concurrently(index);
+    return true;
 }
 
 void interrupt_wait(KernelTask* task) {

@@ -37,9 +37,10 @@ struct KernelTask {
     uint32_t on_cpu;
     void* process;            // the user process this task runs (nullptr: a kernel task)
     void* thread;             // which of the process's threads it is
-    // The CPUs that have this task's page tables loaded right now, shared by every task on
-    // those tables (a process's threads): TLB shootdowns go to these CPUs only. The switch path
-    // keeps it true. nullptr: the kernel's tables, which every CPU may hold.
+    // The CPUs that have this task's page tables loaded right now, and some that had them
+    // (a CPU switching away stays in lazily), shared by every task on those tables (a process's
+    // threads): TLB shootdowns go to these CPUs only. The switch path adds a CPU before it loads
+    // the tables. nullptr: the kernel's tables, which every CPU may hold.
     kstd::CpuMask* address_space_cpus;
     WaitQueue* blocked_queue; // the queue it sleeps on while Blocked (kill wakes it there)
     IrqSpinLock block_lock;   // the task clears blocked_queue under it, so a waker using the
@@ -142,9 +143,13 @@ void use_lazy_extended_state(bool lazy);
 // changed) if no online CPU is in the mask.
 bool set_current_affinity(const kstd::CpuMask& cpus);
 // The calling task runs on the kernel's page tables from now on (the last thread of a process
-// giving up its own on exit). Then waits until no CPU has `cpus` (the old space's) loaded, so
-// the old tables can be freed.
+// giving up its own on exit). Then empties `cpus` (the old space's set), waiting for CPUs that
+// still have the space loaded, so the old tables can be freed.
 void leave_address_space(kstd::CpuMask& cpus);
+// A CPU that a shootdown for the space with set `cpus` reached, interrupts off: if this CPU has
+// another space loaded (it stayed in the set lazily), it leaves the set and returns true, as no
+// entry of that space can be in its TLB (its CR3 load dropped them). False: it has the space.
+bool drop_space_unless_loaded(kstd::CpuMask& cpus);
 // Ends `task`'s wait early, on a wait queue or in a sleep: it re-checks its condition (and sees
 // that it is being killed).
 void interrupt_wait(KernelTask* task);

@@ -4,6 +4,7 @@
 #include "arch/arch.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "sched/cpu_local.hpp"
+#include "sched/tasks.hpp"
 #include "smp/remote_call.hpp"
 
 namespace kernel::tlb {
@@ -30,11 +31,15 @@ uint64_t g_user_count = 0;
 constexpr uint64_t kPageByPageLimit = 32;  // pages; beyond, reloading CR3 is cheaper
 
 struct Range {
+    kstd::CpuMask* loaded_on;
     uint64_t start, end;
 };
 
 void invalidate_range_here(void* argument) {
     const auto* range = static_cast<const Range*>(argument);
+    // A CPU that switched to another space since stayed in the set lazily: it has nothing of
+    // this space to drop, and leaves the set so the next shootdown skips it.
+    if (tasks::drop_space_unless_loaded(*range->loaded_on)) return;
     if ((range->end - range->start) / mm::kPageSize > kPageByPageLimit) {
         arch::flush_tlb_non_global();
         return;
@@ -63,7 +68,7 @@ void shootdown_kernel_ranges(const VirtualRange* ranges, unsigned count) {
     __atomic_fetch_add(&g_count, 1, __ATOMIC_RELAXED);
 }
 
-void shootdown_user_range(const kstd::CpuMask& loaded_on, uint64_t start, uint64_t end) {
+void shootdown_user_range(kstd::CpuMask& loaded_on, uint64_t start, uint64_t end) {
     // The tables changed before this fence; a CPU joining the set after the read below loads
     // them afterwards (tasks.cpp's switch), so it cannot cache the old entries.
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -76,7 +81,7 @@ void shootdown_user_range(const kstd::CpuMask& loaded_on, uint64_t start, uint64
         arch::restore_interrupts(were_enabled);
         if (only_here) return;  // a single-threaded process, or its threads all on this CPU
     }
-    Range range{start, end};
+    Range range{&loaded_on, start, end};
     remote_call::on_cpus(targets, invalidate_range_here, &range);
     __atomic_fetch_add(&g_user_count, 1, __ATOMIC_RELAXED);
 }

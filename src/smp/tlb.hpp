@@ -21,9 +21,10 @@ void shootdown_kernel_ranges(const VirtualRange* ranges, unsigned count);
 uint64_t shootdown_count();
 // A user address space's [start, end) changed: the other CPUs in `loaded_on` (those that have
 // it loaded, kept by the switch path) drop their entries for it — page by page for a short range,
-// the whole TLB for a long one. This CPU dropped its own when it changed the tables. Returns once
-// all have; interrupts must be on.
-void shootdown_user_range(const kstd::CpuMask& loaded_on, uint64_t start, uint64_t end);
+// the whole TLB for a long one; a CPU in the set that has another space loaded leaves the set
+// instead. This CPU dropped its own when it changed the tables. Returns once all have;
+// interrupts must be on.
+void shootdown_user_range(kstd::CpuMask& loaded_on, uint64_t start, uint64_t end);
 uint64_t user_shootdown_count();
 
 }  // namespace kernel::tlb
