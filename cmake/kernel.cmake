@@ -5,7 +5,8 @@ set(SABLE_KERNEL_FLAGS
     -fno-exceptions -fno-rtti -fno-threadsafe-statics
     -mno-red-zone                        # interrupts push onto the stack below RSP
     -mno-mmx -mno-sse -mno-sse2 -mno-80387 -msoft-float   # no FPU/SIMD state in the kernel
-    -fno-omit-frame-pointer              # frame pointers feed backtraces
+    # No frame pointers: backtraces walk the stack with the unwind table (sable.unwind, below).
+    -fomit-frame-pointer
     # A canary below the locals of every function with an array or an address-taken local,
     # checked before it returns (kernel/stack_protector.cpp); a global one: no TLS in the kernel.
     -fstack-protector-strong -mstack-protector-guard=global
@@ -92,6 +93,15 @@ add_custom_command(
     DEPENDS sable_kernel
     COMMENT "Extracting kernel symbols"
     VERBATIM)
+# And the unwind table the backtraces walk the stack with (src/lib/unwind.hpp), from the ELF's
+# call-frame information; readelf comes with binutils, which clang depends on.
+set(SABLE_UNWIND ${CMAKE_BINARY_DIR}/sable.unwind)
+add_custom_command(
+    OUTPUT ${SABLE_UNWIND}
+    COMMAND ${PROJECT_SOURCE_DIR}/tools/make-unwind-table $<TARGET_FILE:sable_kernel> ${SABLE_UNWIND}
+    DEPENDS sable_kernel ${PROJECT_SOURCE_DIR}/tools/make-unwind-table
+    COMMENT "Making the kernel's unwind table"
+    VERBATIM)
 
 # grub.cfg with one module2 line per user program, from the one list in user.cmake.
 set(SABLE_USER_MODULE_LINES "")
@@ -110,12 +120,13 @@ add_custom_command(
     COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_GRUB_CFG} ${SABLE_ISO_ROOT}/boot/grub/grub.cfg
     COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:sable_kernel> ${SABLE_ISO_ROOT}/boot/sable.elf
     COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_SYMBOLS} ${SABLE_ISO_ROOT}/boot/sable.sym
+    COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_UNWIND} ${SABLE_ISO_ROOT}/boot/sable.unwind
     COMMAND ${CMAKE_COMMAND} -E make_directory ${SABLE_ISO_ROOT}/boot/user
     COMMAND ${CMAKE_COMMAND} -E copy ${SABLE_USER_PROGRAM_FILES} ${SABLE_ISO_ROOT}/boot/user/
     # Write a new file, then rename: a QEMU booting the old ISO never sees a half-written one.
     COMMAND sh -c "'${SABLE_GRUB_MKRESCUE}' -o '${SABLE_ISO}.tmp' '${SABLE_ISO_ROOT}' > '${CMAKE_BINARY_DIR}/grub-mkrescue.log' 2>&1 || { cat '${CMAKE_BINARY_DIR}/grub-mkrescue.log'; exit 1; }"
     COMMAND ${CMAKE_COMMAND} -E rename ${SABLE_ISO}.tmp ${SABLE_ISO}
-    DEPENDS sable_kernel ${SABLE_SYMBOLS} ${SABLE_GRUB_CFG}
+    DEPENDS sable_kernel ${SABLE_SYMBOLS} ${SABLE_UNWIND} ${SABLE_GRUB_CFG}
             ${SABLE_USER_PROGRAM_TARGETS} ${SABLE_USER_PROGRAM_FILES}
     COMMENT "Making the hybrid BIOS/UEFI ISO with grub-mkrescue"
     VERBATIM)

@@ -15,7 +15,7 @@ set(SABLE_DEPS_smp lib boot mm sched abi)
 set(SABLE_DEPS_proc lib boot mm sched smp drivers abi)
 set(SABLE_DEPS_kernel lib boot mm sched smp drivers proc abi)
 
-set(SABLE_PORTABLE_lib src/lib/format.cpp src/lib/cmdline.cpp src/lib/symbols.cpp src/lib/elf.cpp
+set(SABLE_PORTABLE_lib src/lib/format.cpp src/lib/cmdline.cpp src/lib/symbols.cpp src/lib/unwind.cpp src/lib/elf.cpp
     src/lib/lock_debug.cpp src/lib/watchdog_rule.cpp src/lib/rate_window.cpp)
 set(SABLE_KERNEL_lib src/lib/clock.cpp)
 

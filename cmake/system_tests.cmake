@@ -229,7 +229,7 @@ sable_system_test(fault.smep_violation
     EXPECT "security: umip on, smep on, smap on,"
            "^PANIC: kernel executed user memory at 0x0000000008000000 outside a user copy [(]SMEP[)] at 0x0000000008000000"
            "error=0x11 cr2=0x0000000008000000 [(]protection violation, instruction fetch[)]"
-           "^  #1 0x[0-9a-f]+ selftest::run")
+           "^  #1 0x[0-9a-f]+ .*smep_violation_suite" "^  #2 0x[0-9a-f]+ selftest::run")
 sable_system_test(fault.stack_smash
     OUTCOME fail ARGS --cmdline "sable.test=stack_smash"
     EXPECT "stack canary from rdrand$"

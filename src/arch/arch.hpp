@@ -72,14 +72,6 @@ struct RegisterSnapshot {
 // Captures the caller's registers; rip is the return address into the caller.
 void capture_registers(RegisterSnapshot& out);
 
-// Walks saved frame pointers from `rbp`, calling visit(return_address) up to max_frames times.
-// `stack_top`: the end of the mapped stack `rbp` lies on, when the caller knows it (a kernel
-// task's stack, outside the low identity map): frames are followed only below it. 0: only
-// frames in the identity-mapped low 4 GiB are followed. Stops at a null or misaligned frame
-// pointer and at one that does not lead upward.
-void walk_stack(uint64_t rbp, uint64_t stack_top, unsigned max_frames,
-                void (*visit)(uint64_t return_address, void* ctx), void* ctx);
-
 // Walks the active page tables (identity-mapped at boot): true and the physical address if
 // `virt_addr` is mapped. Used by self tests to check what the boot stub built.
 bool translate(uint64_t virt_addr, uint64_t* phys_addr);

@@ -62,7 +62,7 @@ bool panic_begin() {
         console::Sink out;
         arch::describe_exception(out, frame, vector, error_code);
     }
-    print_backtrace(arch::frame_instruction_pointer(frame), arch::frame_base_pointer(frame));
+    print_backtrace(frame_of(frame));
     panic_end();
 }
 
@@ -84,7 +84,7 @@ void panic_at_frame(const arch::TrapFrame* frame, const char* format, ...) {
         console::Sink out;
         arch::describe_registers(out, frame);
     }
-    print_backtrace(arch::frame_instruction_pointer(frame), arch::frame_base_pointer(frame));
+    print_backtrace(frame_of(frame));
     panic_end();
 }
 
@@ -97,19 +97,28 @@ void print_symbolized(uint64_t address) {
         console::print(" %.*s+0x%lx", static_cast<int>(match.name.size()), match.name.data(), match.offset);
 }
 
-uint64_t stack_top_of(uint64_t rbp) {
-    const auto* task = static_cast<const tasks::KernelTask*>(this_cpu().current_task);
-    if (task && task->stack.top != 0 && rbp >= task->stack.bottom && rbp < task->stack.top) return task->stack.top;
-    return 0;
+kstd::UnwindFrame frame_of(const arch::TrapFrame* frame) {
+    return {arch::frame_instruction_pointer(frame), arch::frame_stack_pointer(frame), arch::frame_base_pointer(frame)};
 }
 
-void print_backtrace(uint64_t rip, uint64_t rbp) {
+kstd::StackWindow stack_window_of(uint64_t stack_pointer) {
+    const auto* task = static_cast<const tasks::KernelTask*>(this_cpu().current_task);
+    if (task && task->stack.top != 0 && stack_pointer >= task->stack.bottom && stack_pointer < task->stack.top)
+        return {stack_pointer, task->stack.top};
+    // Another stack (the boot stack, an exception's own stack): only what the boot page tables
+    // identity-map, so a walk never reads an unmapped page while panicking.
+    constexpr uint64_t kIdentityMappedLimit = 1ull << 32;
+    return {stack_pointer, stack_pointer < kIdentityMappedLimit ? kIdentityMappedLimit : stack_pointer};
+}
+
+void print_backtrace(const kstd::UnwindFrame& start) {
     console::print("  backtrace:\n");
     unsigned depth = 0;
     console::print("  #%u ", depth++);
-    print_symbolized(rip);
+    print_symbolized(start.instruction_pointer);
     console::print("\n");
-    arch::walk_stack(rbp, stack_top_of(rbp), 32, print_frame, &depth);
+    symbols::unwind_table().walk(start, stack_window_of(start.stack_pointer), 32,
+                                 [&](uint64_t return_address) { print_frame(return_address, &depth); });
 }
 
 }  // namespace kernel
@@ -132,6 +141,6 @@ __attribute__((noinline)) void panic(const char* format, ...) {
     console::print("  cr0=%p cr2=%p cr3=%p cr4=%p efer=%p\n", reinterpret_cast<void*>(regs.cr0),
                    reinterpret_cast<void*>(regs.cr2), reinterpret_cast<void*>(regs.cr3),
                    reinterpret_cast<void*>(regs.cr4), reinterpret_cast<void*>(regs.efer));
-    kernel::print_backtrace(regs.rip, regs.rbp);
+    kernel::print_backtrace({regs.rip, regs.rsp, regs.rbp});
     kernel::panic_end();
 }

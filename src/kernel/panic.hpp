@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "lib/panic.hpp"
+#include "lib/unwind.hpp"
 
 namespace arch {
 struct TrapFrame;
@@ -23,10 +24,14 @@ void init_panic_on_exceptions();
     __attribute__((format(printf, 2, 3)));
 // True once a panic has begun on any CPU (the other CPUs are being stopped).
 bool panic_in_progress();
-// The top of the running task's stack if `rbp` lies on it, else 0 (arch::walk_stack's bound).
-uint64_t stack_top_of(uint64_t rbp);
-// "  #n 0x... symbol+0x..": the faulting RIP first, then the saved frame pointers from `rbp`.
-void print_backtrace(uint64_t rip, uint64_t rbp);
+// Where a backtrace from a trap frame starts: the interrupted instruction, stack and frame pointer.
+kstd::UnwindFrame frame_of(const arch::TrapFrame* frame);
+// The stack a backtrace from `stack_pointer` may read: up to the top of the running task's stack
+// if it lies on it, else within the identity-mapped low 4 GiB.
+kstd::StackWindow stack_window_of(uint64_t stack_pointer);
+// "  #n 0x... symbol+0x..": the stopped instruction first, then each caller found by the unwind
+// table (lib/unwind.hpp) from `start`.
+void print_backtrace(const kstd::UnwindFrame& start);
 // Prints "<address> <symbol+offset>" for one address (no newline).
 void print_symbolized(uint64_t address);
 

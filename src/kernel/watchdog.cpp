@@ -6,6 +6,7 @@
 
 #include "arch/arch.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/symbols.hpp"
 #include "lib/clock.hpp"
 #include "lib/console.hpp"
 #include "sched/cpu_local.hpp"
@@ -82,10 +83,11 @@ bool on_nmi(const arch::TrapFrame* frame) {
     }
 
     const uint64_t rip = arch::frame_instruction_pointer(frame);
-    const uint64_t rbp = arch::frame_base_pointer(frame);
     Report report{stall, {rip, 0, 0, 0}};
     FrameRecorder recorder{&report, 1};
-    arch::walk_stack(rbp, stack_top_of(rbp), 3, record_frame, &recorder);
+    const kstd::UnwindFrame start = frame_of(frame);
+    symbols::unwind_table().walk(start, stack_window_of(start.stack_pointer), 3,
+                                 [&](uint64_t return_address) { record_frame(return_address, &recorder); });
     self.last = report;
 
     const uint64_t stalled_ms = (clock::ns_since_boot() - self.stalled_since_ns) / 1000000;
@@ -104,7 +106,7 @@ bool on_nmi(const arch::TrapFrame* frame) {
             console::Sink out;
             arch::describe_registers(out, frame);
         }
-        print_backtrace(rip, rbp);
+        print_backtrace(start);
     }
     __atomic_fetch_add(&self.reports, 1, __ATOMIC_RELEASE);
     return true;

@@ -225,30 +225,17 @@ uint64_t apic_timer_stated_hz() { return g_stated_rates.apic_timer_hz; }
 
 __attribute__((noinline)) void capture_registers(RegisterSnapshot& out) {
     out.rip = reinterpret_cast<uint64_t>(__builtin_return_address(0));
-    out.rsp = read_rsp();
-    // Our own frame holds the caller's saved RBP: start the caller's backtrace there.
-    out.rbp = *static_cast<const uint64_t*>(__builtin_frame_address(0));
+    // The caller's RSP once this call returns (the CFA: just above the return address) and its
+    // RBP, which our frame saved: a backtrace of the caller starts from these and `rip`.
+    const auto* frame = static_cast<const uint64_t*>(__builtin_frame_address(0));
+    out.rsp = reinterpret_cast<uint64_t>(frame + 2);
+    out.rbp = frame[0];
     out.rflags = read_rflags();
     out.cr0 = read_cr0();
     out.cr2 = read_cr2();
     out.cr3 = read_cr3();
     out.cr4 = read_cr4();
     out.efer = rdmsr(kMsrEfer);
-}
-
-void walk_stack(uint64_t rbp, uint64_t stack_top, unsigned max_frames, void (*visit)(uint64_t, void*), void* ctx) {
-    // Frame layout with -fno-omit-frame-pointer: [rbp] = caller's rbp, [rbp+8] = return address.
-    constexpr uint64_t kIdentityMappedLimit = 1ull << 32;  // boot page tables identity-map 0..4 GiB
-    const uint64_t limit = stack_top != 0 ? stack_top : kIdentityMappedLimit;
-    for (unsigned i = 0; i < max_frames; ++i) {
-        if (rbp == 0 || rbp % 8 != 0 || rbp > limit - 16) return;
-        const auto* frame = reinterpret_cast<const uint64_t*>(rbp);
-        const uint64_t return_address = frame[1];
-        if (return_address == 0) return;
-        visit(return_address, ctx);
-        if (frame[0] <= rbp) return;  // frames grow upward; anything else is corruption
-        rbp = frame[0];
-    }
 }
 
 void invalidate_tlb_page(uint64_t virt_addr) {

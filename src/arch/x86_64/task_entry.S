@@ -51,7 +51,8 @@ kernel_task_trampoline:
     pop %rax                    /* entry function, placed above the frame by task_frame.cpp */
     mov %rdx, %rdi              /* seed: RDX = parameter; SysV: first argument in RDI */
     and $-16, %rsp              /* the ABI wants RSP 16-aligned at the call */
-    xor %ebp, %ebp              /* ends backtraces here */
+    xor %ebp, %ebp              /* a clean RBP for the entry function (backtraces end here: the
+                                   unwind table has no row for this code) */
     call *%rax
     call kernel_task_exit       /* returning from the entry function ends the task */
     ud2

@@ -17,7 +17,7 @@
  *             (the per-CPU words, and the current task's process and kill words).
  *
  * The frame the entry builds is a whole TrapFrame's space but not all of its contents: RAX,
- * RBX, RCX, R11 and R12-R15 are left unwritten (docs/syscalls.md draws it). The callee-saved
+ * RBX, RBP, RCX, R11 and R12-R15 are left unwritten (docs/syscalls.md draws it). The callee-saved
  * ones need no saving for C code, which gives them back as it found them, and RCX and R11 are
  * the ABI's to clobber. Whatever reads the whole frame completes it first, while the registers
  * still hold the user's values: the iretq exit (after the C code returned) and fork (before any
@@ -28,12 +28,13 @@
 
 #include <arch/x86_defs.h>
 
-/* The slots syscall_entry leaves open, for a frame at \offset(%rsp): RBX and R12-R15 from the
+/* The slots syscall_entry leaves open, for a frame at \offset(%rsp): RBX, RBP and R12-R15 from the
    registers (valid only where no C code of the call has run, or after it has returned), RCX and
    R11 as SYSRET leaves them (the return RIP and RFLAGS: nothing of the kernel's reaches ring 3).
    Clobbers R11 only, so a handler's arguments survive it. */
 .macro COMPLETE_FRAME offset
     mov %rbx, TRAP_FRAME_RBX+\offset(%rsp)
+    mov %rbp, TRAP_FRAME_RBP+\offset(%rsp)
     mov %r12, TRAP_FRAME_R12+\offset(%rsp)
     mov %r13, TRAP_FRAME_R13+\offset(%rsp)
     mov %r14, TRAP_FRAME_R14+\offset(%rsp)
@@ -62,7 +63,9 @@ syscall_entry:
     pushq $X86_SELECTOR_USER_CODE
     push %rcx                           /* user RIP */
     /* RAX ... R15 in isr_common's layout; written: what the exit restores (the six argument
-       registers, which the ABI preserves and C may clobber, and RBP, cleared below). */
+       registers, which the ABI preserves and C may clobber). RBP is the user's throughout, like
+       the other callee-saved registers: the kernel has no frame pointers (its backtraces walk
+       the unwind table, which has no row for this code, so they stop here). */
     sub $TRAP_FRAME_RIP, %rsp
     mov %rdi, TRAP_FRAME_RDI(%rsp)
     mov %rsi, TRAP_FRAME_RSI(%rsp)
@@ -70,8 +73,6 @@ syscall_entry:
     mov %r10, TRAP_FRAME_R10(%rsp)
     mov %r8, TRAP_FRAME_R8(%rsp)
     mov %r9, TRAP_FRAME_R9(%rsp)
-    mov %rbp, TRAP_FRAME_RBP(%rsp)
-    xor %ebp, %ebp                      /* backtraces stop at the user boundary */
     mov %r10, %rcx                      /* argument 3: R10 in the system-call convention */
     sti                                 /* a system call is preemptible like any kernel code */
     cmp syscall_count(%rip), %rax       /* unsigned: a negative number is out of range too */
@@ -90,8 +91,8 @@ syscall_entry_call:
     cmpq $0, PROCESS_KILL_WORDS(%rcx)
     jne 9f
     /* SYSRET restores only what the C code may have changed and the ABI preserves: the argument
-       registers, and RBP, which the entry cleared. RBX and R12-R15 are callee-saved, so the C
-       code gave them back as the user left them; RCX and R11 are the ABI's to clobber (SYSRET
+       registers. RBX, RBP and R12-R15 are callee-saved, so the C code gave them back as the
+       user left them; RCX and R11 are the ABI's to clobber (SYSRET
        loads them); RAX is the result. SYSRET to a non-canonical RIP would fault in ring 0 with
        the user's RSP [SDM vol2 SYSRET]: that frame (a `syscall` in the last bytes of the lower
        half, which mmap can place there) takes the iretq path. The RIP here is the CPU's, the
@@ -107,7 +108,6 @@ syscall_entry_call:
     mov TRAP_FRAME_R10(%rsp), %r10
     mov TRAP_FRAME_R8(%rsp), %r8
     mov TRAP_FRAME_R9(%rsp), %r9
-    mov TRAP_FRAME_RBP(%rsp), %rbp
     mov TRAP_FRAME_RSP(%rsp), %rsp      /* the user stack; nothing below reads the kernel one */
     swapgs
     sysretq
