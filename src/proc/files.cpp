@@ -172,11 +172,13 @@ constexpr int64_t kAgain = INT64_MIN;
 
 // One attempt to read, without waiting: the bytes copied, -SABLE_EFAULT, or kAgain if the ring
 // was empty or the other reader's turn. Inline: with the checks done, most small reads are this.
+// Both callers come here when there should be bytes (read() saw some, or a wait ended), so the
+// ring is not checked before the turn is taken, only after.
 [[gnu::always_inline]] inline int64_t try_read(Pipe& pipe, uint64_t user_buffer, uint64_t size) {
-    if (pipe.buffered() == 0 || !try_take_turn(pipe.read_turn)) return kAgain;
+    if (!try_take_turn(pipe.read_turn)) return kAgain;
     const uint64_t start = pipe.read_total;  // only turn holders change it
     const uint64_t available = __atomic_load_n(&pipe.written_total, __ATOMIC_ACQUIRE) - start;
-    if (available == 0) {  // another reader emptied the ring before we had the turn
+    if (available == 0) {  // empty after all (another reader was first, or end of file)
         give_turn_and_wake(pipe.read_turn, pipe.writable, false);
         return kAgain;
     }

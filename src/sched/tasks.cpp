@@ -224,14 +224,16 @@ void make_ready_on_its_cpu(sched::Task* task) {
 // here picks it. Interrupts off: the caller stays on this CPU until the task is in the slot.
 void wake_task_interrupts_off(sched::Task* task) {
     CpuLocal& self = this_cpu();
-    CpuTasks& cpu = g_cpus[self.index];  // a task of this CPU proves its scheduler is running
-    if (task->cpu == self.index && cpu.scheduler.hand_off(task)) {
-        // Woken by an interrupt handler while this CPU idles: switch now, not at the next tick.
-        if (cpu.scheduler.idle_now()) {
-            __atomic_fetch_add(&g_wake_ipis, 1, __ATOMIC_RELAXED);
-            arch::send_ipi(self.apic_id, arch::kVectorWakeIpi);
+    if (task->cpu == self.index) {
+        CpuTasks& cpu = *self.tasks;  // set: a task of this CPU proves its scheduler is running
+        if (cpu.scheduler.hand_off(task)) {
+            // Woken by an interrupt handler while this CPU idles: switch now, not at the next tick.
+            if (cpu.scheduler.idle_now()) {
+                __atomic_fetch_add(&g_wake_ipis, 1, __ATOMIC_RELAXED);
+                arch::send_ipi(self.apic_id, arch::kVectorWakeIpi);
+            }
+            return;
         }
-        return;
     }
     make_ready_on_its_cpu(task);
 }
