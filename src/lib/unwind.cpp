@@ -51,26 +51,22 @@ const UnwindRow* UnwindTable::find(uint64_t pc) const {
     return reinterpret_cast<const UnwindRow*>(m_rows + (low - 1) * sizeof(UnwindRow));
 }
 
-bool UnwindTable::has_frame(uint64_t pc) const {
-    const UnwindRow* found = find(pc);
-    if (!found) return false;
-    UnwindRow here;
-    __builtin_memcpy(&here, found, sizeof(here));
-    return here.cfa_register != kNoFrame;
+UnwindRow UnwindTable::row_for(uint64_t pc) const {
+    UnwindRow here{pc, 0, kNoFrame, 0, 0};
+    if (const UnwindRow* found = find(pc)) __builtin_memcpy(&here, found, sizeof(here));  // may be unaligned
+    return here;
 }
 
 bool UnwindTable::step(UnwindFrame& frame, StackWindow stack, bool first) const {
-    const uint64_t pc = first ? frame.instruction_pointer : frame.instruction_pointer - 1;
-    const UnwindRow* found = find(pc);
-    UnwindRow here{pc, 0, kNoFrame, 0, 0};
-    if (found) __builtin_memcpy(&here, found, sizeof(here));
+    const UnwindRow here = row_for(first ? frame.instruction_pointer : frame.instruction_pointer - 1);
     if (here.cfa_register == kNoFrame) {
         // Stopped where the table knows nothing (a call through a bad pointer, assembly without
         // call-frame information): most likely at a call's target before any push, with the
         // return address on top of the stack. Taken only for the first frame, and only if that
         // return address leads back into code the table knows.
         uint64_t return_address;
-        if (!first || !read_word(stack, frame.stack_pointer, return_address) || !has_frame(return_address - 1))
+        if (!first || !read_word(stack, frame.stack_pointer, return_address) ||
+            row_for(return_address - 1).cfa_register == kNoFrame)
             return false;
         frame = {return_address, frame.stack_pointer + 8, frame.frame_pointer};
         return true;

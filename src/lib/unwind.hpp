@@ -78,7 +78,7 @@ public:
 
 private:
     UnwindRow row(uint64_t index) const;
-    bool has_frame(uint64_t pc) const;  // a row with a frame covers `pc`
+    UnwindRow row_for(uint64_t pc) const;  // find()'s row, copied; a kNoFrame row if none
 
     const uint8_t* m_rows = nullptr;
     uint64_t m_count = 0;
