@@ -494,16 +494,16 @@ uint64_t live_count() {
     return g_table.live_locked();
 }
 
-bool current_killed() {
-    Process* process = current();
-    return process && (__atomic_load_n(&process->kill_reason, __ATOMIC_ACQUIRE) != 0 ||
-                       __atomic_load_n(&process->ending, __ATOMIC_ACQUIRE) != 0);
-}
-
 files::Interruption interruption(const Process& process) { return {&process.kill_reason, &process.ending}; }
 
+bool current_killed() {
+    const Process* process = current();
+    return process && interruption(*process).interrupted();
+}
+
 namespace {
-int64_t spawn_for_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap, bool is_init) {
+int64_t spawn_for_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap, bool is_init,
+                         const kstd::CpuMask& affinity = kstd::CpuMask::all()) {
     const programs::Program* program = programs::find(program_name);
     if (!program) return -SABLE_ENOENT;
     Arguments arguments{};
@@ -517,12 +517,13 @@ int64_t spawn_for_kernel(const char* program_name, const char* const* argv, int 
     if (bytes > SABLE_MAX_ARG_BYTES) return -SABLE_E2BIG;  // the same limit spawn() applies
     arguments.argc = argc;
     files::File* stdio[3] = {files::console(), files::console(), files::console()};
-    return start_process(*program, arguments, stdio, nullptr, auto_reap, kstd::CpuMask::all(), is_init);
+    return start_process(*program, arguments, stdio, nullptr, auto_reap, affinity, is_init);
 }
 }  // namespace
 
-int64_t spawn_from_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap) {
-    return spawn_for_kernel(program_name, argv, argc, auto_reap, false);
+int64_t spawn_from_kernel(const char* program_name, const char* const* argv, int argc, bool auto_reap,
+                          const kstd::CpuMask& affinity) {
+    return spawn_for_kernel(program_name, argv, argc, auto_reap, false, affinity);
 }
 
 int64_t spawn_init(const char* program_name) {

@@ -84,8 +84,10 @@ struct Process {
 void init(const boot::BootInfo& info, unsigned process_limit);
 
 // Starts `program` with `argv` (argv[0] is the name by convention) as a child of the kernel;
-// its descriptors 0, 1, 2 are the console. Returns the pid, or a negative SABLE_E* code.
-int64_t spawn_from_kernel(const char* program, const char* const* argv, int argc, bool auto_reap);
+// its descriptors 0, 1, 2 are the console; its threads run on the CPUs in `affinity`. Returns
+// the pid, or a negative SABLE_E* code.
+int64_t spawn_from_kernel(const char* program, const char* const* argv, int argc, bool auto_reap,
+                          const kstd::CpuMask& affinity = kstd::CpuMask::all());
 // Starts the init program: like spawn_from_kernel, and it adopts orphans; the kernel collects
 // it with kernel_wait (kernel_main starts it once more, then powers off).
 int64_t spawn_init(const char* program);
